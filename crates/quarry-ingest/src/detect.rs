@@ -1,0 +1,210 @@
+//! Type detection from content: magic bytes first, then structure, never the file name.
+//!
+//! Extensions lie (a `.txt` that is a ZIP, a `.pdf` that is an email), and custodians rename
+//! files; litigation support expects the type of what the bytes are. The sniffers here look at
+//! the first [`HEAD_BYTES`] and, for archives with prepended data (self-extractors), at the
+//! ZIP end-of-central-directory record near the end.
+
+use fs_err as fs;
+use quarry_types::FileType;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// How many leading bytes the sniffers look at.
+pub const HEAD_BYTES: usize = 8192;
+/// The ZIP end-of-central-directory record lies within this many bytes of the end (22-byte
+/// record plus a comment of at most 65,535 bytes).
+const EOCD_WINDOW: u64 = 22 + 65_535;
+
+/// What the bytes of a file look like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Detected {
+    /// The detected type.
+    pub file_type: FileType,
+    /// For [`FileType::Zip`]: whether the file starts with a ZIP signature (a file detected by
+    /// its end record only may be something else with a ZIP appended, so a failure to open it
+    /// is not corruption).
+    pub zip_at_start: bool,
+}
+
+/// Detects the type of the file at `path`.
+pub fn detect_file(path: &Path) -> io::Result<Detected> {
+    let mut file = fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    (&mut file).take(HEAD_BYTES as u64).read_to_end(&mut head)?;
+    let detected = detect_head(&head, len);
+    if matches!(detected.file_type, FileType::Text | FileType::Unknown) && len >= 22 {
+        let start = len.saturating_sub(EOCD_WINDOW);
+        file.seek(SeekFrom::Start(start))?;
+        let mut tail = Vec::new();
+        file.take(EOCD_WINDOW).read_to_end(&mut tail)?;
+        if tail.windows(4).any(|w| w == b"PK\x05\x06") {
+            return Ok(Detected { file_type: FileType::Zip, zip_at_start: false });
+        }
+    }
+    Ok(detected)
+}
+
+/// Detects a type from the leading bytes of a file of `len` bytes.
+#[must_use]
+pub fn detect_head(head: &[u8], len: u64) -> Detected {
+    let file_type = sniff(head, len);
+    Detected { file_type, zip_at_start: file_type == FileType::Zip }
+}
+
+fn sniff(head: &[u8], len: u64) -> FileType {
+    if len == 0 {
+        return FileType::Empty;
+    }
+    let starts = |magic: &[u8]| head.starts_with(magic);
+    if starts(b"PK\x03\x04") || starts(b"PK\x05\x06") || starts(b"PK\x07\x08") {
+        return FileType::Zip;
+    }
+    // Readers accept a PDF header anywhere in the first 1,024 bytes (after junk or a BOM).
+    if head[..head.len().min(1024)].windows(5).any(|w| w == b"%PDF-") {
+        return FileType::Pdf;
+    }
+    const MAGIC: &[(&[u8], FileType)] = &[
+        (b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", FileType::Ole),
+        (b"!BDN", FileType::Pst),
+        (b"\x1F\x8B", FileType::Gzip),
+        (b"7z\xBC\xAF\x27\x1C", FileType::SevenZip),
+        (b"Rar!\x1A\x07", FileType::Rar),
+        (b"\x89PNG\r\n\x1A\n", FileType::Png),
+        (b"\xFF\xD8\xFF", FileType::Jpeg),
+        (b"GIF87a", FileType::Gif),
+        (b"GIF89a", FileType::Gif),
+        (b"II*\x00", FileType::Tiff),
+        (b"MM\x00*", FileType::Tiff),
+        (b"{\\rtf", FileType::Rtf),
+    ];
+    for (magic, file_type) in MAGIC {
+        if starts(magic) {
+            return *file_type;
+        }
+    }
+    if head.len() >= 262 && &head[257..262] == b"ustar" {
+        return FileType::Tar;
+    }
+    if starts(b"BM") && head.len() >= 14 && u32::from_le_bytes([head[2], head[3], head[4], head[5]]) as u64 == len {
+        return FileType::Bmp;
+    }
+    if !looks_like_text(head) {
+        return FileType::Unknown;
+    }
+    let text = String::from_utf8_lossy(strip_bom(head));
+    if is_mbox(&text) {
+        FileType::Mbox
+    } else if is_email(&text) {
+        FileType::Email
+    } else if is_html(&text) {
+        FileType::Html
+    } else {
+        FileType::Text
+    }
+}
+
+fn strip_bom(head: &[u8]) -> &[u8] {
+    head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head)
+}
+
+/// Text: a UTF-16 BOM, or no NUL bytes and few control characters.
+fn looks_like_text(head: &[u8]) -> bool {
+    if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
+        return true;
+    }
+    if head.contains(&0) {
+        return false;
+    }
+    let control = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B))
+        .count();
+    control * 100 <= head.len()
+}
+
+const HEADER_NAMES: &[&str] = &[
+    "from", "to", "cc", "subject", "date", "message-id", "received", "return-path", "mime-version",
+    "content-type", "delivered-to", "reply-to", "sender", "x-mailer", "in-reply-to", "references",
+];
+
+/// A header line `Name: value` whose name is a known email header.
+fn known_header(line: &str) -> bool {
+    line.split_once(':').is_some_and(|(name, _)| {
+        let name = name.trim_end().to_ascii_lowercase();
+        HEADER_NAMES.contains(&name.as_str())
+    })
+}
+
+fn is_header_like(line: &str) -> bool {
+    line.split_once(':').is_some_and(|(name, _)| {
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+    })
+}
+
+/// An email: the text opens with a header block holding at least two known header names.
+fn is_email(text: &str) -> bool {
+    let mut lines = text.lines().skip_while(|l| l.trim().is_empty());
+    let Some(first) = lines.next() else { return false };
+    if !is_header_like(first) {
+        return false;
+    }
+    let mut known = usize::from(known_header(first));
+    for line in lines.take(200) {
+        if line.is_empty() || line == "\r" {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            continue;
+        }
+        if !is_header_like(line) {
+            return false;
+        }
+        known += usize::from(known_header(line));
+    }
+    known >= 2
+}
+
+/// A Unix mailbox: a `From ` separator line followed by a message.
+fn is_mbox(text: &str) -> bool {
+    text.starts_with("From ") && text.split_once('\n').is_some_and(|(_, rest)| is_email(rest))
+}
+
+fn is_html(text: &str) -> bool {
+    let start = text.trim_start().get(..64).unwrap_or(text.trim_start()).to_ascii_lowercase();
+    start.starts_with("<!doctype html") || start.starts_with("<html") || start.starts_with("<head")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_by_content() {
+        let cases: &[(&[u8], FileType)] = &[
+            (b"", FileType::Empty),
+            (b"PK\x03\x04rest", FileType::Zip),
+            (b"%PDF-1.7\n", FileType::Pdf),
+            (b"\xEF\xBB\xBFplain text, with a BOM\n", FileType::Text),
+            (b"Meeting notes\nAgenda: budget\n", FileType::Text),
+            (b"From: a@example.com\nTo: b@example.com\nSubject: hi\n\nbody\n", FileType::Email),
+            (b"Received: from x\n\tby y\nFrom: a@b\nSubject: s\n\nbody", FileType::Email),
+            (b"From MAILER-DAEMON Mon Jan  1 00:00:00 2001\nFrom: a@b\nTo: c@d\n\nx\n", FileType::Mbox),
+            (b"<!DOCTYPE html><html><body>x</body></html>", FileType::Html),
+            (b"\x89PNG\r\n\x1A\n\0\0", FileType::Png),
+            (b"\x00\x01\x02\x03binary", FileType::Unknown),
+            (b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", FileType::Ole),
+            (b"caf\xE9 au lait, legacy Latin-1 text\n", FileType::Text),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(detect_head(bytes, bytes.len() as u64).file_type, *want, "{:?}", String::from_utf8_lossy(bytes));
+        }
+    }
+
+    #[test]
+    fn subject_line_alone_is_not_an_email() {
+        let text = b"Subject: quarterly numbers\nThe numbers are in.\n";
+        assert_eq!(detect_head(text, text.len() as u64).file_type, FileType::Text);
+    }
+}

@@ -1,0 +1,563 @@
+//! The extractor: turns one top-level input into a stream of [`Record`]s.
+//!
+//! Order is pre-order and deterministic: the input, then for a container its entries in
+//! central-directory order, each followed by its own entries. Before working on an input or
+//! entry the extractor announces it with [`Event::Begin`], so a supervisor that sees the process
+//! die or stall knows which item to blame, records an exception for it, and restarts the input
+//! with a [`Resume`] that skips what is done and what failed.
+
+use crate::detect::{Detected, detect_file};
+use crate::text;
+use crate::{Error, Result};
+use fs_err as fs;
+use quarry_store::{ContentStore, Stored};
+use quarry_types::{
+    Dates, ExceptionKind, ExceptionRecord, FileType, Hashes, ItemRecord, LOCATOR_SEPARATOR, Limits,
+    Position, Record,
+};
+use std::collections::HashSet;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+use std::time::SystemTime;
+use zip::ZipArchive;
+use zip::result::ZipError;
+
+/// Largest text quarry extracts from one text native; longer text is cut and flagged.
+pub const MAX_TEXT_BYTES: u64 = 256 << 20;
+
+/// What the extractor reports, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Work on the item at this `inner` path begins.
+    Begin(String),
+    /// The outcome for one input or entry.
+    Record(Record),
+}
+
+/// What a restarted extraction skips.
+#[derive(Clone, Debug, Default)]
+pub struct Resume {
+    /// Items already reported: processed again (containers must be re-opened to reach their
+    /// entries) but not reported twice.
+    pub done: HashSet<String>,
+    /// Items that crashed or stalled the parser: skipped entirely, with everything inside.
+    pub failed: HashSet<String>,
+}
+
+/// A fault to inject, for testing the supervisor's isolation from a real process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Abort the process (as a C parser's assertion would).
+    Abort(String),
+    /// Loop forever.
+    Hang(String),
+    /// Allocate until the memory limit stops the process.
+    Exhaust(String),
+    /// Panic.
+    Panic(String),
+}
+
+impl Fault {
+    /// Parses `abort:NAME`, `hang:NAME`, `oom:NAME` or `panic:NAME`: the fault strikes when an
+    /// item whose name ends with NAME is processed.
+    #[must_use]
+    pub fn parse(spec: &str) -> Option<Fault> {
+        let (kind, name) = spec.split_once(':')?;
+        let name = name.to_owned();
+        match kind {
+            "abort" => Some(Fault::Abort(name)),
+            "hang" => Some(Fault::Hang(name)),
+            "oom" => Some(Fault::Exhaust(name)),
+            "panic" => Some(Fault::Panic(name)),
+            _ => None,
+        }
+    }
+
+    fn strike(&self, name: &str) {
+        match self {
+            Fault::Abort(n) if name.ends_with(n.as_str()) => std::process::abort(),
+            Fault::Hang(n) if name.ends_with(n.as_str()) => loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            },
+            Fault::Exhaust(n) if name.ends_with(n.as_str()) => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1; 64 << 20]);
+                }
+            }
+            Fault::Panic(n) if name.ends_with(n.as_str()) => panic!("injected fault on {name}"),
+            _ => {}
+        }
+    }
+}
+
+/// Settings of an [`Extractor`].
+#[derive(Clone, Debug, Default)]
+pub struct ExtractOptions {
+    /// The bounds every input is held to.
+    pub limits: Limits,
+    /// Passwords to try on encrypted archive entries.
+    pub passwords: Vec<Vec<u8>>,
+    /// Compute MD5 and SHA-1 while reading (otherwise on demand at export).
+    pub legacy_hashes: bool,
+    /// Test-only fault injection.
+    pub fault: Option<Fault>,
+}
+
+/// Extracts inputs into a case's content store. Owns its scratch buffer: build one per worker.
+pub struct Extractor {
+    store: ContentStore,
+    options: ExtractOptions,
+    buf: Vec<u8>,
+}
+
+/// Per-input budget shared by every archive inside it.
+struct Budget {
+    input_size: u64,
+    entries: u64,
+    expanded: u64,
+    /// Set once a limit is crossed; every later entry of this input is refused with it.
+    tripped: Option<String>,
+}
+
+struct Run<'a> {
+    resume: &'a Resume,
+    sink: &'a mut dyn FnMut(Event) -> io::Result<()>,
+    budget: Budget,
+}
+
+impl Run<'_> {
+    fn begin(&mut self, inner: &str) -> Result<()> {
+        (self.sink)(Event::Begin(inner.to_owned())).map_err(Error::Sink)
+    }
+
+    fn emit(&mut self, record: Record) -> Result<()> {
+        if self.resume.done.contains(&record.position().inner) {
+            return Ok(());
+        }
+        (self.sink)(Event::Record(record)).map_err(Error::Sink)
+    }
+
+    fn exception(&mut self, position: Position, name: &str, kind: ExceptionKind, message: String, size: Option<u64>, hashes: Option<Hashes>) -> Result<()> {
+        self.emit(Record::Exception(ExceptionRecord { position, name: name.to_owned(), kind, message, size, hashes }))
+    }
+}
+
+impl Extractor {
+    /// An extractor writing into `store`.
+    #[must_use]
+    pub fn new(store: ContentStore, options: ExtractOptions) -> Self {
+        Extractor { store, options, buf: vec![0; 256 * 1024] }
+    }
+
+    /// Extracts one top-level input file, reporting every event to `sink`. Per-item failures
+    /// become exception records; the error return is for the store or the sink failing.
+    pub fn extract_input(
+        &mut self,
+        path: &Path,
+        resume: &Resume,
+        sink: &mut dyn FnMut(Event) -> io::Result<()>,
+    ) -> Result<()> {
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let position = Position { inner: String::new(), parent: None, index: 0, depth: 0 };
+        let mut run = Run { resume, sink, budget: Budget { input_size: 0, entries: 0, expanded: 0, tripped: None } };
+        run.begin("")?;
+        if resume.failed.contains("") {
+            return Ok(());
+        }
+        if let Some(fault) = &self.options.fault {
+            fault.strike(&name);
+        }
+        let (mut file, metadata) = match fs::File::open(path).and_then(|f| {
+            let metadata = f.metadata()?;
+            Ok((f, metadata))
+        }) {
+            Ok(opened) => opened,
+            Err(e) => return run.exception(position, &name, ExceptionKind::Unreadable, error_chain(&e), None, None),
+        };
+        let size = metadata.len();
+        run.budget.input_size = size;
+        let dates = Dates {
+            created: metadata.created().ok().and_then(iso_utc),
+            modified: metadata.modified().ok().and_then(iso_utc),
+            accessed: metadata.accessed().ok().and_then(iso_utc),
+        };
+        let limit = self.options.limits.max_item_bytes;
+        if size > limit {
+            let message = format!("{size} bytes is over the {limit}-byte item limit");
+            return run.exception(position, &name, ExceptionKind::TooLarge, message, Some(size), None);
+        }
+        let stored = match self.store.ingest_native(&mut file, &mut self.buf, limit, self.options.legacy_hashes) {
+            Ok(stored) => stored,
+            Err(quarry_store::Error::TooLarge { limit }) => {
+                let message = format!("grew past the {limit}-byte item limit while being read");
+                return run.exception(position, &name, ExceptionKind::TooLarge, message, Some(size), None);
+            }
+            Err(quarry_store::Error::Input { read, source }) => {
+                let message = format!("read failed after {read} bytes: {}", error_chain(&source));
+                return run.exception(position, &name, ExceptionKind::Unreadable, message, Some(size), None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.native(&mut run, position, &name, stored, dates, Vec::new())
+    }
+
+    /// Decides what a stored native is and records it (opening it if it is a container).
+    fn native(&mut self, run: &mut Run<'_>, position: Position, name: &str, stored: Stored, dates: Dates, mut flags: Vec<String>) -> Result<()> {
+        let native_path = self.store.native_path(&stored.hashes.blake3);
+        let detected = detect_file(&native_path).map_err(|e| Error::Store(e.into()))?;
+        if detected.file_type == FileType::Zip {
+            return self.zip(run, position, name, stored, dates, flags, detected);
+        }
+        let file_type = detected.file_type;
+        if file_type.is_unopened_container() {
+            let message = format!("{file_type} containers are not opened yet; their contents are not accounted for");
+            return run.exception(position, name, ExceptionKind::Unsupported, message, Some(stored.size), Some(stored.hashes));
+        }
+        let mut text_chars = None;
+        match file_type {
+            FileType::Text | FileType::Html => {
+                let mut bytes = Vec::new();
+                fs::File::open(&native_path)
+                    .and_then(|f| f.take(MAX_TEXT_BYTES).read_to_end(&mut bytes))
+                    .map_err(|e| Error::Store(e.into()))?;
+                if stored.size > MAX_TEXT_BYTES {
+                    flags.push("text-truncated".into());
+                }
+                let mut text = text::decode(&bytes);
+                if file_type == FileType::Html {
+                    text = text::html_to_text(&text);
+                }
+                self.store.put_text(&stored.hashes.blake3, &text)?;
+                text_chars = Some(text.chars().count() as u64);
+            }
+            FileType::Empty => flags.push("empty".into()),
+            FileType::Unknown => flags.extend(["unknown-type".into(), "no-text".into()]),
+            t if t.is_image() => flags.push("no-text".into()),
+            // Email, PDF, Office and OLE extraction arrive with their own extractors; until then
+            // the native is kept and the item is flagged for them.
+            _ => flags.push("text-pending".into()),
+        }
+        let item = ItemRecord {
+            position,
+            name: name.to_owned(),
+            size: stored.size,
+            hashes: stored.hashes,
+            file_type,
+            dates,
+            text_chars,
+            flags,
+            entries_declared: None,
+        };
+        run.emit(Record::Item(item))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn zip(&mut self, run: &mut Run<'_>, position: Position, name: &str, stored: Stored, dates: Dates, flags: Vec<String>, detected: Detected) -> Result<()> {
+        let native_path = self.store.native_path(&stored.hashes.blake3);
+        let file = fs::File::open(&native_path).map_err(|e| Error::Store(e.into()))?;
+        let mut archive = match ZipArchive::new(BufReader::new(file)) {
+            Ok(archive) => archive,
+            Err(e) if detected.zip_at_start => {
+                let kind = zip_error_kind(&e);
+                let message = format!("cannot open the archive: {e}");
+                return run.exception(position, name, kind, message, Some(stored.size), Some(stored.hashes));
+            }
+            Err(_) => {
+                // Only the end record looked like ZIP: judge the file by its head instead.
+                let head = fs::read(&native_path).map_err(|e| Error::Store(e.into()))?;
+                let file_type = crate::detect::detect_head(&head[..head.len().min(crate::detect::HEAD_BYTES)], stored.size).file_type;
+                let flags = if file_type == FileType::Unknown { vec!["unknown-type".into(), "no-text".into()] } else { flags };
+                let item = ItemRecord { position, name: name.to_owned(), size: stored.size, hashes: stored.hashes, file_type, dates, text_chars: None, flags, entries_declared: None };
+                return run.emit(Record::Item(item));
+            }
+        };
+        if let Some(file_type) = zip_document_type(&archive) {
+            let mut flags = flags;
+            flags.push("text-pending".into());
+            let item = ItemRecord { position, name: name.to_owned(), size: stored.size, hashes: stored.hashes, file_type, dates, text_chars: None, flags, entries_declared: None };
+            return run.emit(Record::Item(item));
+        }
+        let limits = self.options.limits.clone();
+        let refuse = |message: String| (ExceptionKind::DecompressionBomb, message);
+        let refusal = if archive.has_overlapping_files().unwrap_or(false) {
+            Some(refuse("entries overlap each other (a non-recursive zip bomb)".into()))
+        } else if archive.decompressed_size().is_some_and(|total| total > u128::from(limits.max_expanded_bytes)) {
+            let total = archive.decompressed_size().unwrap_or_default();
+            Some(refuse(format!("declares {total} expanded bytes, over the {} limit", limits.max_expanded_bytes)))
+        } else if position.depth >= limits.max_depth {
+            Some(refuse(format!("nested {} archives deep; the limit is {}", position.depth, limits.max_depth)))
+        } else {
+            run.budget.tripped.clone().map(refuse)
+        };
+        if let Some((kind, message)) = refusal {
+            return run.exception(position, name, kind, message, Some(stored.size), Some(stored.hashes));
+        }
+        let files = (0..archive.len()).filter(|&i| archive.by_index_data(i).map_or(true, |e| !e.is_dir())).count();
+        let item = ItemRecord {
+            position: position.clone(),
+            name: name.to_owned(),
+            size: stored.size,
+            hashes: stored.hashes,
+            file_type: FileType::Zip,
+            dates,
+            text_chars: None,
+            flags,
+            entries_declared: Some(files as u64),
+        };
+        run.emit(Record::Item(item))?;
+        for index in 0..archive.len() {
+            self.zip_entry(run, &mut archive, index, &position)?;
+        }
+        Ok(())
+    }
+
+    fn zip_entry(&mut self, run: &mut Run<'_>, archive: &mut ZipArchive<BufReader<fs::File>>, index: usize, parent: &Position) -> Result<()> {
+        let (name, is_dir, declared, compressed, encrypted, symlink, modified) = match archive.by_index_data(index) {
+            Ok(entry) => (
+                entry.name().map_or_else(|_| String::from_utf8_lossy(entry.name_raw()).into_owned(), |n| n.into_owned()),
+                entry.is_dir(),
+                entry.size(),
+                entry.compressed_size(),
+                entry.encrypted(),
+                entry.is_symlink(),
+                entry.last_modified().map(|d| format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", d.year(), d.month(), d.day(), d.hour(), d.minute(), d.second())),
+            ),
+            Err(e) => (format!("#{index}"), false, 0, 0, false, false, Some(e.to_string())),
+        };
+        if is_dir {
+            return Ok(());
+        }
+        let inner = if parent.inner.is_empty() { name.clone() } else { format!("{}{LOCATOR_SEPARATOR}{name}", parent.inner) };
+        let position = Position { inner: inner.clone(), parent: Some(parent.inner.clone()), index: index as u64, depth: parent.depth + 1 };
+        run.begin(&inner)?;
+        if run.resume.failed.contains(&inner) {
+            return Ok(());
+        }
+        if let Some(fault) = &self.options.fault {
+            fault.strike(&name);
+        }
+        let limits = &self.options.limits;
+        run.budget.entries += 1;
+        if run.budget.tripped.is_none() && run.budget.entries > limits.max_entries {
+            run.budget.tripped = Some(format!("more than {} archive entries in one input", limits.max_entries));
+        }
+        if let Some(reason) = run.budget.tripped.clone() {
+            return run.exception(position, &name, ExceptionKind::DecompressionBomb, format!("not expanded: {reason}"), Some(declared), None);
+        }
+        if declared > limits.max_item_bytes {
+            let message = format!("declares {declared} bytes, over the {}-byte item limit", limits.max_item_bytes);
+            return run.exception(position, &name, ExceptionKind::TooLarge, message, Some(declared), None);
+        }
+        let passwords: Vec<Option<Vec<u8>>> = if encrypted {
+            self.options.passwords.iter().cloned().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        let mut last_failure = None;
+        for password in &passwords {
+            let opened = match password {
+                Some(password) => archive.by_index_decrypt(index, password),
+                None => archive.by_index(index),
+            };
+            let mut entry = match opened {
+                Ok(entry) => entry,
+                Err(ZipError::InvalidPassword) => continue,
+                Err(e) => {
+                    last_failure = Some((zip_error_kind(&e), format!("cannot read the entry: {e}")));
+                    break;
+                }
+            };
+            let mut reader = Metered { inner: &mut entry, budget: &mut run.budget, limits, compressed, entry_bytes: 0 };
+            match self.store.ingest_native(&mut reader, &mut self.buf, limits.max_item_bytes, self.options.legacy_hashes) {
+                Ok(stored) => {
+                    drop(entry);
+                    let dates = Dates { modified, ..Dates::default() };
+                    if let Some(reason) = traversal(&name) {
+                        let message = format!("entry name {reason}; recorded as data, never followed");
+                        return run.exception(position, &name, ExceptionKind::PathTraversal, message, Some(stored.size), Some(stored.hashes));
+                    }
+                    let mut flags = Vec::new();
+                    if symlink {
+                        flags.push("symlink".to_owned());
+                    }
+                    if password.is_some() {
+                        flags.push("decrypted".to_owned());
+                    }
+                    return self.native(run, position, &name, stored, dates, flags);
+                }
+                Err(quarry_store::Error::TooLarge { limit }) => {
+                    last_failure = Some((ExceptionKind::TooLarge, format!("expands past the {limit}-byte item limit")));
+                    break;
+                }
+                Err(quarry_store::Error::Input { source, .. }) => {
+                    if let Some(reason) = source.get_ref().and_then(|e| e.downcast_ref::<BombError>()) {
+                        last_failure = Some((ExceptionKind::DecompressionBomb, reason.0.clone()));
+                        break;
+                    }
+                    let message = format!("cannot decompress the entry: {}", error_chain(&source));
+                    // A wrong ZipCrypto password passes its one-byte check 1 time in 256 and
+                    // then fails the CRC: try the next password.
+                    if password.is_some() {
+                        last_failure = Some((ExceptionKind::Encrypted, message));
+                        continue;
+                    }
+                    last_failure = Some((ExceptionKind::Corrupt, message));
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let (kind, message) = last_failure.unwrap_or_else(|| {
+            let tried = self.options.passwords.len();
+            (ExceptionKind::Encrypted, format!("encrypted entry; none of the {tried} known passwords opens it"))
+        });
+        let kind = if encrypted && kind == ExceptionKind::Corrupt { ExceptionKind::Encrypted } else { kind };
+        run.exception(position, &name, kind, message, Some(declared), None)
+    }
+}
+
+/// ZIP-based document formats are documents, not archives to open.
+fn zip_document_type<R: Read + io::Seek>(archive: &ZipArchive<R>) -> Option<FileType> {
+    let names: Vec<String> = archive.file_names().filter_map(Result::ok).map(|n| n.into_owned()).collect();
+    let has = |name: &str| names.iter().any(|n| n == name);
+    if has("[Content_Types].xml") && names.iter().any(|n| n.starts_with("word/") || n.starts_with("xl/") || n.starts_with("ppt/")) {
+        return Some(FileType::Ooxml);
+    }
+    if has("mimetype") && (has("META-INF/manifest.xml") || has("META-INF/container.xml")) {
+        return Some(FileType::Odf);
+    }
+    None
+}
+
+fn zip_error_kind(e: &ZipError) -> ExceptionKind {
+    match e {
+        ZipError::UnsupportedArchive(msg) if msg.contains("assword") || msg.contains("ncrypt") => ExceptionKind::Encrypted,
+        ZipError::InvalidPassword => ExceptionKind::Encrypted,
+        ZipError::UnsupportedArchive(_) | ZipError::CompressionMethodNotSupported(_) => ExceptionKind::Unsupported,
+        _ => ExceptionKind::Corrupt,
+    }
+}
+
+/// Why an entry name would escape its folder if it were used as a path, if it would.
+fn traversal(name: &str) -> Option<&'static str> {
+    let bytes = name.as_bytes();
+    if name.starts_with('/') || name.starts_with('\\') {
+        return Some("is an absolute path");
+    }
+    if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
+        return Some("starts with a drive letter");
+    }
+    if name.split(['/', '\\']).any(|part| part == "..") {
+        return Some("climbs out of its folder with `..`");
+    }
+    None
+}
+
+#[derive(Debug)]
+struct BombError(String);
+
+impl std::fmt::Display for BombError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BombError {}
+
+/// Counts expanded bytes of one entry against the input's budget and refuses bombs while
+/// streaming: declared sizes lie, so only bytes actually produced are trusted.
+struct Metered<'a, R> {
+    inner: R,
+    budget: &'a mut Budget,
+    limits: &'a Limits,
+    compressed: u64,
+    entry_bytes: u64,
+}
+
+impl<R: Read> Read for Metered<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.entry_bytes += n as u64;
+        self.budget.expanded += n as u64;
+        let limits = self.limits;
+        let floor = limits.ratio_floor_bytes;
+        let reason = if self.entry_bytes > floor && self.entry_bytes > limits.max_ratio.saturating_mul(self.compressed.max(1)) {
+            Some(format!("expands more than {}:1 ({} bytes from {} compressed)", limits.max_ratio, self.entry_bytes, self.compressed))
+        } else if self.budget.expanded > limits.max_expanded_bytes {
+            Some(format!("archives in this input expand past {} bytes", limits.max_expanded_bytes))
+        } else if self.budget.expanded > floor && self.budget.expanded > limits.max_ratio.saturating_mul(self.budget.input_size.max(1)) {
+            Some(format!("archives in this input expand more than {}:1 over its {} bytes (a recursive zip bomb)", limits.max_ratio, self.budget.input_size))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.budget.tripped = Some(reason.clone());
+            return Err(io::Error::other(BombError(reason)));
+        }
+        Ok(n)
+    }
+}
+
+/// An error with its sources, one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// A file-system time as ISO 8601 UTC, e.g. `2001-05-14T16:39:00Z`.
+#[must_use]
+pub fn iso_utc(time: SystemTime) -> Option<String> {
+    let secs = time.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
+    let days = i64::try_from(secs / 86_400).ok()?;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm), proleptic Gregorian.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Some(format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso_utc(SystemTime::UNIX_EPOCH).unwrap(), "1970-01-01T00:00:00Z");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(989_858_340);
+        assert_eq!(iso_utc(t).unwrap(), "2001-05-14T16:39:00Z");
+        let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(iso_utc(leap).unwrap(), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn traversal_names() {
+        for bad in ["../evil.txt", "a/../../b", "/etc/passwd", "\\\\server\\x", "C:\\Windows\\x", "..\\..\\Temp\\evil.txt"] {
+            assert!(traversal(bad).is_some(), "{bad}");
+        }
+        for good in ["good.txt", "a/b/c.txt", "dots..in..name.txt", "a/.../b"] {
+            assert!(traversal(good).is_none(), "{good}");
+        }
+    }
+
+    #[test]
+    fn faults_parse() {
+        assert_eq!(Fault::parse("abort:x.bin"), Some(Fault::Abort("x.bin".into())));
+        assert_eq!(Fault::parse("oom:y"), Some(Fault::Exhaust("y".into())));
+        assert_eq!(Fault::parse("nonsense"), None);
+    }
+}

@@ -1,0 +1,92 @@
+//! Text from text-like natives: charset decoding and HTML tag stripping.
+//!
+//! Decoding order: a byte-order mark wins; then strict UTF-8; otherwise Windows-1252, the
+//! superset of Latin-1 that real legacy office text uses. The choice is deterministic, so the
+//! same bytes always give the same text wherever they were found.
+
+use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
+
+/// Decodes text bytes to a string (see the module docs for the charset rule).
+#[must_use]
+pub fn decode(bytes: &[u8]) -> String {
+    if let Some((encoding, bom_len)) = Encoding::for_bom(bytes) {
+        return encoding.decode_without_bom_handling(&bytes[bom_len..]).0.into_owned();
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(e) if e.error_len().is_none() && e.valid_up_to() + 4 > bytes.len() => {
+            // A multi-byte character cut off at the end (a truncated file): keep the rest.
+            UTF_8.decode_without_bom_handling(bytes).0.into_owned()
+        }
+        Err(_) => WINDOWS_1252.decode_without_bom_handling(bytes).0.into_owned(),
+    }
+}
+
+/// Visible text of an HTML page: tags, comments, scripts and styles removed, common entities
+/// decoded, block elements turned into line breaks.
+#[must_use]
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let lower = html.to_ascii_lowercase();
+    let mut i = 0;
+    while i < html.len() {
+        let rest = &html[i..];
+        if rest.starts_with("<!--") {
+            i += lower[i..].find("-->").map_or(rest.len(), |end| end + 3);
+        } else if rest.starts_with('<') {
+            let end = rest.find('>').map_or(rest.len(), |end| end + 1);
+            let tag = lower[i + 1..i + end].trim_start_matches('/');
+            let name: String = tag.chars().take_while(char::is_ascii_alphanumeric).collect();
+            i += end;
+            if matches!(name.as_str(), "script" | "style") && !lower[i - end..i].starts_with("</") {
+                let close = format!("</{name}");
+                i += lower[i..].find(&close).map_or(html.len() - i, |pos| pos);
+            } else if matches!(name.as_str(), "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "table") {
+                out.push('\n');
+            }
+        } else if rest.starts_with('&') {
+            let (text, used) = entity(rest);
+            out.push_str(text);
+            i += used;
+        } else {
+            let ch = rest.chars().next().expect("rest is not empty");
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+fn entity(rest: &str) -> (&str, usize) {
+    const ENTITIES: &[(&str, &str)] = &[
+        ("&amp;", "&"),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&quot;", "\""),
+        ("&#39;", "'"),
+        ("&apos;", "'"),
+        ("&nbsp;", " "),
+    ];
+    ENTITIES.iter().find(|(name, _)| rest.starts_with(name)).map_or(("&", 1), |(name, text)| (*text, name.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_by_bom_then_utf8_then_1252() {
+        assert_eq!(decode(b"\xEF\xBB\xBFcaf\xC3\xA9"), "café");
+        assert_eq!(decode(b"\xFF\xFEc\x00a\x00f\x00\xE9\x00"), "café");
+        assert_eq!(decode(b"caf\xC3\xA9"), "café");
+        assert_eq!(decode(b"caf\xE9 \x93quoted\x94"), "café \u{201c}quoted\u{201d}");
+        assert_eq!(decode(b"caf\xC3"), "caf\u{fffd}");
+    }
+
+    #[test]
+    fn strips_html() {
+        let html = "<html><head><style>p{x:1}</style><script>var a='<p>';</script></head>\
+                    <body><p>Fish &amp; chips</p><!-- note --><br>done</body></html>";
+        assert_eq!(html_to_text(html), "\nFish & chips\n\ndone");
+    }
+}

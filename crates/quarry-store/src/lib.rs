@@ -1,0 +1,296 @@
+//! The content-addressed store of a case: natives and extracted text, keyed by blake3.
+//!
+//! # Overview
+//! - [`ContentStore`]: the `natives/` and `text/` folders of a case, plus `tmp/` for staging.
+//! - [`ContentStore::ingest_native`] streams bytes into the store while hashing them, so every
+//!   native is read exactly once; a native already present is not written again (dedup keeps
+//!   every instance in the database but one copy of the bytes on disk).
+//! - [`MultiHasher`]: blake3 always, MD5 and SHA-1 when asked for (they cost 7x and 2x blake3).
+//!
+//! Every write goes to a file in `tmp/` first and is renamed into place, so a killed process
+//! never leaves a half-written native under its final name, and nothing is ever written outside
+//! the case folder.
+//!
+//! # Example
+//! ```
+//! # let dir = tempfile::tempdir()?;
+//! let store = quarry_store::ContentStore::create(dir.path())?;
+//! let mut buf = vec![0; 64 * 1024];
+//! let stored = store.ingest_native(&mut &b"hello"[..], &mut buf, u64::MAX, false)?;
+//! assert_eq!(stored.hashes.blake3, blake3::hash(b"hello").to_hex().as_str());
+//! assert_eq!(fs_err::read(store.native_path(&stored.hashes.blake3))?, b"hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use fs_err as fs;
+use md5::Digest as _;
+use quarry_types::Hashes;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Errors of the content store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O error on the store itself (the path is in the source).
+    #[error("content store I/O failed")]
+    Io(#[from] io::Error),
+    /// Reading the input failed part-way.
+    #[error("failed to read the input after {read} bytes")]
+    Input {
+        /// Bytes read before the failure.
+        read: u64,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The input is larger than the limit it was given.
+    #[error("input exceeds {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A key that is not a blake3 hex digest.
+    #[error("not a blake3 hex digest: {0:?}")]
+    BadKey(String),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Hashes one stream: blake3 always, MD5 and SHA-1 on request.
+pub struct MultiHasher {
+    blake3: blake3::Hasher,
+    legacy: Option<(md5::Md5, sha1::Sha1)>,
+}
+
+impl MultiHasher {
+    /// A hasher; `legacy` adds MD5 and SHA-1.
+    #[must_use]
+    pub fn new(legacy: bool) -> Self {
+        MultiHasher {
+            blake3: blake3::Hasher::new(),
+            legacy: legacy.then(|| (md5::Md5::new(), sha1::Sha1::new())),
+        }
+    }
+
+    /// Feeds bytes.
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.blake3.update(bytes);
+        if let Some((md5, sha1)) = &mut self.legacy {
+            md5.update(bytes);
+            sha1.update(bytes);
+        }
+    }
+
+    /// The hashes, lowercase hex.
+    #[must_use]
+    pub fn finish(self) -> Hashes {
+        let (md5, sha1) = match self.legacy {
+            Some((md5, sha1)) => (Some(hex(&md5.finalize())), Some(hex(&sha1.finalize()))),
+            None => (None, None),
+        };
+        Hashes { blake3: self.blake3.finalize().to_hex().to_string(), md5, sha1 }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+/// MD5 and SHA-1 of a stored native, computed on demand (see [`ContentStore::legacy_hashes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegacyHashes {
+    /// MD5, lowercase hex.
+    pub md5: String,
+    /// SHA-1, lowercase hex.
+    pub sha1: String,
+}
+
+/// What [`ContentStore::ingest_native`] stored.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    /// Hashes of the bytes.
+    pub hashes: Hashes,
+    /// Number of bytes.
+    pub size: u64,
+    /// Whether these bytes were already in the store (a duplicate native).
+    pub already_present: bool,
+}
+
+/// The natives and text folders of one case.
+#[derive(Clone, Debug)]
+pub struct ContentStore {
+    root: PathBuf,
+}
+
+impl ContentStore {
+    /// Opens the store under a case folder, creating its folders if needed.
+    pub fn create(case_dir: &Path) -> Result<Self> {
+        for sub in ["natives", "text", "tmp"] {
+            fs::create_dir_all(case_dir.join(sub))?;
+        }
+        Ok(ContentStore { root: case_dir.to_path_buf() })
+    }
+
+    /// The staging folder (inside the case).
+    #[must_use]
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// Removes staging files left by a killed run.
+    pub fn clear_tmp(&self) -> Result<()> {
+        for entry in fs::read_dir(self.tmp_dir())? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the native with this blake3 hex digest lives.
+    #[must_use]
+    pub fn native_path(&self, blake3: &str) -> PathBuf {
+        shard(&self.root.join("natives"), blake3, "")
+    }
+
+    /// Where the extracted text of the native with this blake3 hex digest lives.
+    #[must_use]
+    pub fn text_path(&self, blake3: &str) -> PathBuf {
+        shard(&self.root.join("text"), blake3, ".txt")
+    }
+
+    /// Streams `input` into the store, hashing it on the way, through the caller's reusable
+    /// buffer. Fails with [`Error::TooLarge`] past `limit` bytes (nothing is stored then).
+    pub fn ingest_native(
+        &self,
+        input: &mut dyn Read,
+        buf: &mut [u8],
+        limit: u64,
+        legacy_hashes: bool,
+    ) -> Result<Stored> {
+        let mut tmp = tempfile::NamedTempFile::new_in(self.tmp_dir())?;
+        let mut hasher = MultiHasher::new(legacy_hashes);
+        let mut size = 0u64;
+        loop {
+            let n = match input.read(buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => return Err(Error::Input { read: size, source }),
+            };
+            size += n as u64;
+            if size > limit {
+                return Err(Error::TooLarge { limit });
+            }
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n])?;
+        }
+        let hashes = hasher.finish();
+        let already_present = self.persist(tmp, &self.native_path(&hashes.blake3))?;
+        Ok(Stored { hashes, size, already_present })
+    }
+
+    /// Stores extracted text for a native (a no-op when it is already stored: the same bytes
+    /// always give the same text).
+    pub fn put_text(&self, blake3: &str, text: &str) -> Result<()> {
+        let path = self.text_path(blake3);
+        if path.exists() {
+            return Ok(());
+        }
+        let mut tmp = tempfile::NamedTempFile::new_in(self.tmp_dir())?;
+        tmp.write_all(text.as_bytes())?;
+        self.persist(tmp, &path)?;
+        Ok(())
+    }
+
+    /// Reads the stored text of a native, if any.
+    pub fn text(&self, blake3: &str) -> Result<Option<String>> {
+        match fs::read_to_string(self.text_path(blake3)) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Computes MD5 and SHA-1 of a stored native (for load files, when ingest skipped them).
+    pub fn legacy_hashes(&self, blake3: &str) -> Result<LegacyHashes> {
+        if blake3.len() != 64 || !blake3.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::BadKey(blake3.to_owned()));
+        }
+        let mut file = fs::File::open(self.native_path(blake3))?;
+        let mut hasher = MultiHasher::new(true);
+        let mut buf = vec![0; 256 * 1024];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let hashes = hasher.finish();
+        Ok(LegacyHashes {
+            md5: hashes.md5.expect("legacy hasher computes md5"),
+            sha1: hashes.sha1.expect("legacy hasher computes sha1"),
+        })
+    }
+
+    /// Moves a staged file into place; returns whether the target already existed.
+    fn persist(&self, tmp: tempfile::NamedTempFile, target: &Path) -> Result<bool> {
+        if target.exists() {
+            return Ok(true);
+        }
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        tmp.persist(target).map_err(|e| Error::Io(e.error))?;
+        Ok(false)
+    }
+}
+
+fn shard(base: &Path, key: &str, suffix: &str) -> PathBuf {
+    let (a, b) = (key.get(0..2).unwrap_or("__"), key.get(2..4).unwrap_or("__"));
+    base.join(a).join(b).join(format!("{key}{suffix}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_once_and_hashes_all_three() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContentStore::create(dir.path()).unwrap();
+        let mut buf = vec![0; 3];
+        let first = store.ingest_native(&mut &b"The quick brown fox"[..], &mut buf, 100, true).unwrap();
+        assert!(!first.already_present);
+        assert_eq!(first.size, 19);
+        assert_eq!(first.hashes.md5.as_deref(), Some("a2004f37730b9445670a738fa0fc9ee5"));
+        assert_eq!(first.hashes.sha1.as_deref(), Some("c519c1a06cdbeb2bc499e22137fb48683858b345"));
+        let again = store.ingest_native(&mut &b"The quick brown fox"[..], &mut buf, 100, false).unwrap();
+        assert!(again.already_present);
+        assert_eq!(again.hashes.blake3, first.hashes.blake3);
+        let legacy = store.legacy_hashes(&first.hashes.blake3).unwrap();
+        assert_eq!(Some(legacy.md5), first.hashes.md5);
+        assert_eq!(Some(legacy.sha1), first.hashes.sha1);
+        assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn too_large_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContentStore::create(dir.path()).unwrap();
+        let mut buf = vec![0; 4];
+        let err = store.ingest_native(&mut &[7u8; 10][..], &mut buf, 9, false).unwrap_err();
+        assert!(matches!(err, Error::TooLarge { limit: 9 }));
+        assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+        assert_eq!(fs::read_dir(dir.path().join("natives")).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,379 @@
+//! The vocabulary every quarry crate speaks, with no I/O.
+//!
+//! # Overview
+//! - [`FileType`]: what an item is, detected from its content (never its extension).
+//! - [`ExceptionKind`]: why an input or container entry could not be turned into an item.
+//! - [`Record`]: what extraction reports for one input or entry: an [`ItemRecord`] or an
+//!   [`ExceptionRecord`]. Every input file and every container entry becomes exactly one record;
+//!   that is the accounting rule the whole engine rests on.
+//! - [`Limits`]: the bounds that keep hostile inputs (zip bombs, hangs) from taking the machine.
+//! - [`DedupScope`]: which instance of a duplicated document counts as its master.
+//!
+//! # Example
+//! ```
+//! use quarry_types::{ExceptionKind, FileType};
+//! assert_eq!("zip".parse::<FileType>()?, FileType::Zip);
+//! assert!(FileType::Zip.is_container());
+//! assert_eq!(ExceptionKind::DecompressionBomb.as_str(), "decompression_bomb");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Separator between container levels in a locator: `batch1.zip//mail/inner.zip//memo.pdf`.
+pub const LOCATOR_SEPARATOR: &str = "//";
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(into = "&'static str", try_from = "String")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            /// The stable name stored in the case and shown to users.
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)* }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)*
+                    _ => Err(UnknownName { kind: stringify!($name), name: s.to_owned() }),
+                }
+            }
+        }
+
+        impl From<$name> for &'static str {
+            fn from(value: $name) -> Self { value.as_str() }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = UnknownName;
+            fn try_from(value: String) -> Result<Self, Self::Error> { value.parse() }
+        }
+    };
+}
+
+/// A name that does not belong to one of this crate's enums.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownName {
+    /// Which enum was asked for.
+    pub kind: &'static str,
+    /// The name that was given.
+    pub name: String,
+}
+
+impl fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown {} {:?}", self.kind, self.name)
+    }
+}
+
+impl std::error::Error for UnknownName {}
+
+string_enum! {
+    /// The type of an item, detected from its bytes.
+    FileType {
+        /// A ZIP archive (opened; its entries become children).
+        Zip => "zip",
+        /// Office Open XML document (docx, xlsx, pptx): a ZIP that is a document, not an archive.
+        Ooxml => "ooxml",
+        /// OpenDocument or EPUB: a ZIP that is a document, not an archive.
+        Odf => "odf",
+        /// PDF document.
+        Pdf => "pdf",
+        /// A single RFC 5322 email message.
+        Email => "email",
+        /// A Unix mailbox holding many messages.
+        Mbox => "mbox",
+        /// OLE2 compound file (Outlook .msg, legacy .doc/.xls/.ppt).
+        Ole => "ole",
+        /// Outlook personal folders (.pst/.ost).
+        Pst => "pst",
+        /// gzip stream.
+        Gzip => "gzip",
+        /// 7-Zip archive.
+        SevenZip => "7z",
+        /// RAR archive.
+        Rar => "rar",
+        /// POSIX tar archive.
+        Tar => "tar",
+        /// Rich Text Format.
+        Rtf => "rtf",
+        /// HTML page.
+        Html => "html",
+        /// Plain text in some character encoding.
+        Text => "text",
+        /// PNG image.
+        Png => "png",
+        /// JPEG image.
+        Jpeg => "jpeg",
+        /// GIF image.
+        Gif => "gif",
+        /// TIFF image.
+        Tiff => "tiff",
+        /// BMP image.
+        Bmp => "bmp",
+        /// A zero-length file.
+        Empty => "empty",
+        /// Bytes of no type quarry recognises.
+        Unknown => "unknown",
+    }
+}
+
+impl FileType {
+    /// Whether quarry opens this type and records its members as child items.
+    #[must_use]
+    pub fn is_container(self) -> bool {
+        matches!(self, FileType::Zip)
+    }
+
+    /// Whether this type is an archive or mailbox that quarry cannot open yet, so that its
+    /// members would go unaccounted: such inputs are recorded as `unsupported` exceptions.
+    #[must_use]
+    pub fn is_unopened_container(self) -> bool {
+        matches!(
+            self,
+            FileType::Gzip | FileType::SevenZip | FileType::Rar | FileType::Tar | FileType::Pst
+        )
+    }
+
+    /// Whether the type is an image with no text layer (candidates for OCR).
+    #[must_use]
+    pub fn is_image(self) -> bool {
+        matches!(self, FileType::Png | FileType::Jpeg | FileType::Gif | FileType::Tiff | FileType::Bmp)
+    }
+}
+
+string_enum! {
+    /// Why an input or a container entry is an exception instead of an item.
+    ExceptionKind {
+        /// Encrypted, and no known password opens it.
+        Encrypted => "encrypted",
+        /// Damaged beyond what the parser can read.
+        Corrupt => "corrupt",
+        /// A format quarry recognises but cannot open yet, or not a regular file.
+        Unsupported => "unsupported",
+        /// Bigger than the configured size limit.
+        TooLarge => "too_large",
+        /// Expands beyond the ratio, total-size or nesting limits, or overlaps itself.
+        DecompressionBomb => "decompression_bomb",
+        /// An archive entry whose name escapes its folder (`..`, absolute, drive letter).
+        PathTraversal => "path_traversal",
+        /// The parser did not finish within the time limit.
+        Timeout => "timeout",
+        /// The parser crashed (panic, abort, signal).
+        ParserCrash => "parser_crash",
+        /// The parser went over the worker's memory limit.
+        MemoryLimit => "memory_limit",
+        /// The file could not be read (permissions, vanished, I/O error).
+        Unreadable => "unreadable",
+    }
+}
+
+string_enum! {
+    /// Which instance of a duplicated document is its master.
+    DedupScope {
+        /// No deduplication: every item is its own master.
+        None => "none",
+        /// One master per content within each custodian.
+        Custodial => "custodial",
+        /// One master per content across the whole case.
+        Global => "global",
+    }
+}
+
+/// Content hashes of one item's native bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hashes {
+    /// blake3, lowercase hex: the content address of the native in the case store.
+    pub blake3: String,
+    /// MD5, lowercase hex, when computed (load files and courts expect it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+    /// SHA-1, lowercase hex, when computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+}
+
+/// File-system or archive dates of an item, as ISO 8601 strings.
+///
+/// File-system dates are UTC (`2001-05-14T16:39:00Z`); ZIP entry dates are MS-DOS local times
+/// without a zone and are stored without one (`2001-05-14T16:39:00`), since guessing the zone
+/// would invent a fact.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dates {
+    /// Creation time, when the source records one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// Last modification time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<String>,
+    /// Last access time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accessed: Option<String>,
+}
+
+/// Where a record sits: its path inside the top-level input, and its place in the family.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// Path inside the top-level input: empty for the input itself, else the container levels
+    /// joined by [`LOCATOR_SEPARATOR`] (`mail/inner.zip//memo.pdf`).
+    pub inner: String,
+    /// The `inner` of the parent container, or `None` for the top-level input.
+    pub parent: Option<String>,
+    /// Index among the parent's entries (central-directory order), 0 for the input itself.
+    pub index: u64,
+    /// Nesting depth: 0 for the input, 1 for its entries, and so on.
+    pub depth: u32,
+}
+
+/// One input or container entry that became an item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemRecord {
+    /// Where it sits.
+    pub position: Position,
+    /// File or entry name as recorded by the source (may hold `..` or `/`: data, not a path).
+    pub name: String,
+    /// Size of the native in bytes.
+    pub size: u64,
+    /// Hashes of the native bytes.
+    pub hashes: Hashes,
+    /// Detected type.
+    pub file_type: FileType,
+    /// Dates recorded by the file system or the archive.
+    pub dates: Dates,
+    /// Characters of extracted text stored for it (`None` when no text was extracted).
+    pub text_chars: Option<u64>,
+    /// Flags for review routing (`no-text`, `text-pending`, `unknown-type`, `empty`, ...).
+    pub flags: Vec<String>,
+    /// For containers: the number of entries the container declares.
+    pub entries_declared: Option<u64>,
+}
+
+/// One input or container entry that could not become an item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionRecord {
+    /// Where it sits.
+    pub position: Position,
+    /// File or entry name as recorded by the source.
+    pub name: String,
+    /// Why it failed.
+    pub kind: ExceptionKind,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// Size in bytes, when known (declared size for archive entries).
+    pub size: Option<u64>,
+    /// Hashes, when the bytes could be read (the native is then kept in the store).
+    pub hashes: Option<Hashes>,
+}
+
+/// The outcome for one input or container entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum Record {
+    /// It became an item.
+    Item(ItemRecord),
+    /// It became an exception.
+    Exception(ExceptionRecord),
+}
+
+impl Record {
+    /// Where the record sits.
+    #[must_use]
+    pub fn position(&self) -> &Position {
+        match self {
+            Record::Item(item) => &item.position,
+            Record::Exception(exception) => &exception.position,
+        }
+    }
+}
+
+/// Bounds on what one input may cost. Every limit turns into a typed exception for the one item
+/// that crosses it; none of them stops the run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest native, loose or expanded from an archive, in bytes (`too_large` beyond it).
+    pub max_item_bytes: u64,
+    /// Most bytes expanded from all archives inside one top-level input.
+    pub max_expanded_bytes: u64,
+    /// Most entries in all archives inside one top-level input.
+    pub max_entries: u64,
+    /// Deepest archive nesting opened (an input is depth 0; its entries depth 1).
+    pub max_depth: u32,
+    /// Highest ratio of expanded to compressed bytes for an archive entry, checked once the
+    /// entry has expanded past `ratio_floor_bytes` (small, highly compressible files pass).
+    pub max_ratio: u64,
+    /// Expanded size below which the ratio is not checked.
+    pub ratio_floor_bytes: u64,
+    /// Seconds a parser may spend on one item before it is stopped.
+    pub timeout_secs: u64,
+    /// Address-space limit of each extraction worker process, in bytes.
+    pub worker_memory_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_item_bytes: 8 << 30,
+            max_expanded_bytes: 64 << 30,
+            max_entries: 1_000_000,
+            max_depth: 8,
+            max_ratio: 250,
+            ratio_floor_bytes: 16 << 20,
+            timeout_secs: 120,
+            worker_memory_bytes: 2 << 30,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for &t in FileType::ALL {
+            assert_eq!(t.as_str().parse::<FileType>().unwrap(), t);
+        }
+        for &k in ExceptionKind::ALL {
+            assert_eq!(k.as_str().parse::<ExceptionKind>().unwrap(), k);
+        }
+        assert!("nope".parse::<DedupScope>().is_err());
+    }
+
+    #[test]
+    fn record_json_is_tagged() {
+        let record = Record::Exception(ExceptionRecord {
+            position: Position { inner: "a.zip//b".into(), parent: Some("a.zip".into()), index: 1, depth: 1 },
+            name: "b".into(),
+            kind: ExceptionKind::Encrypted,
+            message: "no password opens it".into(),
+            size: Some(3),
+            hashes: None,
+        });
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(json.contains("\"record\":\"exception\""), "{json}");
+        assert!(json.contains("\"kind\":\"encrypted\""), "{json}");
+        assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), record);
+    }
+}
