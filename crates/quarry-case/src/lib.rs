@@ -1,1 +1,305 @@
+//! The case on disk: its settings, its database and its content store.
+//!
+//! # Overview
+//! - [`Case`]: a case folder. [`Case::init`] creates one, [`Case::open`] opens one and refuses
+//!   a folder that is not a case or was written by a newer quarry.
+//! - [`Writer`]: the one connection that writes ingest results, a whole input per transaction
+//!   and many inputs per commit; it assigns control numbers.
+//! - Reports: [`Case::summary`] (the reconciliation), [`Case::exceptions`],
+//!   [`Case::duplicates`] (masters with ALL_CUSTODIANS and ALL_PATHS under a dedup scope).
+//!
+//! Layout of a case folder:
+//!
+//! ```text
+//! case.toml        settings (CaseConfig)
+//! quarry.db        SQLite: runs, custodians, inputs, items, exceptions
+//! natives/ab/cd/…  content-addressed natives (blake3)
+//! text/ab/cd/…     extracted text, keyed by the native's blake3
+//! index/           full-text index
+//! tmp/             staging; everything is written here first, then renamed into place
+//! ```
+//!
+//! # Example
+//! ```
+//! # let dir = tempfile::tempdir()?;
+//! let case = quarry_case::Case::init(&dir.path().join("matter"), "Matter 1")?;
+//! let summary = case.summary(None)?;
+//! assert_eq!(summary.items, 0);
+//! assert!(summary.reconciled);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+mod config;
+mod report;
+mod schema;
+mod writer;
+
+pub use config::{CONFIG_FORMAT, CaseConfig, DedupConfig, HashConfig};
+pub use report::{DuplicateGroup, ExceptionRow, Summary};
+pub use schema::SCHEMA_VERSION;
+pub use writer::{InputRecords, Writer};
+
+use fs_err as fs;
+use quarry_store::ContentStore;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Errors of the case store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The folder has no case in it.
+    #[error("{} is not a quarry case (no case.toml); create one with `quarry init {}`", dir.display(), dir.display())]
+    NotACase {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// `init` on a folder that already holds a case or other files.
+    #[error("{} already exists and is not empty; choose a new folder for the case", dir.display())]
+    Exists {
+        /// The folder.
+        dir: PathBuf,
+    },
+    /// The case was written by a newer quarry.
+    #[error("this case was written by a newer quarry (schema {found}; this build supports up to {supported}); upgrade quarry to open it")]
+    NewerSchema {
+        /// Version found in the case.
+        found: u32,
+        /// Highest version this build knows.
+        supported: u32,
+    },
+    /// `case.toml` could not be read or written.
+    #[error("case.toml is invalid: {0}")]
+    Config(String),
+    /// The database failed.
+    #[error("case database error")]
+    Sqlite(#[from] rusqlite::Error),
+    /// File I/O on the case failed.
+    #[error("case I/O error")]
+    Io(#[from] std::io::Error),
+    /// The content store failed.
+    #[error("content store error")]
+    Store(#[from] quarry_store::Error),
+    /// A broken invariant.
+    #[error("internal error: {0}; this is a bug")]
+    Internal(String),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+const CONFIG_FILE: &str = "case.toml";
+const DB_FILE: &str = "quarry.db";
+
+/// An open case folder.
+#[derive(Debug)]
+pub struct Case {
+    dir: PathBuf,
+    config: CaseConfig,
+    store: ContentStore,
+}
+
+impl Case {
+    /// Creates a case in `dir` (which must not exist or be empty).
+    pub fn init(dir: &Path, name: &str) -> Result<Case> {
+        if dir.exists() && fs::read_dir(dir)?.next().is_some() {
+            return Err(Error::Exists { dir: dir.to_path_buf() });
+        }
+        fs::create_dir_all(dir.join("index"))?;
+        let store = ContentStore::create(dir)?;
+        let config = CaseConfig::new(name, now_utc());
+        fs::write(dir.join(CONFIG_FILE), config.to_toml()?)?;
+        let mut conn = connect(&dir.join(DB_FILE), false)?;
+        schema::migrate(&mut conn)?;
+        Ok(Case { dir: dir.to_path_buf(), config, store })
+    }
+
+    /// Opens the case in `dir`, bringing an older schema forward.
+    pub fn open(dir: &Path) -> Result<Case> {
+        let config_path = dir.join(CONFIG_FILE);
+        if !config_path.is_file() || !dir.join(DB_FILE).is_file() {
+            return Err(Error::NotACase { dir: dir.to_path_buf() });
+        }
+        let text = fs::read_to_string(&config_path)?;
+        let probe: toml::Table = toml::from_str(&text).map_err(|e| Error::Config(e.to_string()))?;
+        if let Some(found) = probe.get("format").and_then(toml::Value::as_integer) {
+            if found > i64::from(CONFIG_FORMAT) {
+                return Err(Error::NewerSchema { found: u32::try_from(found).unwrap_or(u32::MAX), supported: CONFIG_FORMAT });
+            }
+        }
+        let config: CaseConfig = toml::from_str(&text).map_err(|e| Error::Config(e.to_string()))?;
+        let mut conn = connect(&dir.join(DB_FILE), false)?;
+        schema::migrate(&mut conn)?;
+        let store = ContentStore::create(dir)?;
+        Ok(Case { dir: dir.to_path_buf(), config, store })
+    }
+
+    /// The case folder.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The case settings.
+    #[must_use]
+    pub fn config(&self) -> &CaseConfig {
+        &self.config
+    }
+
+    /// The content store of natives and text.
+    #[must_use]
+    pub fn store(&self) -> &ContentStore {
+        &self.store
+    }
+
+    /// Replaces the settings and writes `case.toml`.
+    pub fn save_config(&mut self, config: CaseConfig) -> Result<()> {
+        let path = self.dir.join(CONFIG_FILE);
+        let tmp = self.store.tmp_dir().join(CONFIG_FILE);
+        fs::write(&tmp, config.to_toml()?)?;
+        fs::rename(&tmp, &path)?;
+        self.config = config;
+        Ok(())
+    }
+
+    /// A read-only connection to the case database.
+    pub fn reader(&self) -> Result<Connection> {
+        connect(&self.dir.join(DB_FILE), true)
+    }
+
+    /// The writing connection.
+    pub fn writer(&self) -> Result<Writer> {
+        Writer::new(connect(&self.dir.join(DB_FILE), false)?, self.config.clone())
+    }
+}
+
+fn connect(path: &Path, read_only: bool) -> Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    if !read_only {
+        // WAL lets readers (reports, the walker's skip check) run while ingest writes;
+        // synchronous=NORMAL in WAL mode loses no committed transaction on a process kill.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    }
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// The current time as ISO 8601 UTC.
+#[must_use]
+pub fn now_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    quarry_types::iso_utc_from_secs(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quarry_types::{
+        DedupScope, ExceptionKind, ExceptionRecord, FileType, Hashes, ItemRecord, Position, Record,
+    };
+
+    fn item(inner: &str, parent: Option<&str>, content: &str, file_type: FileType, entries: Option<u64>) -> Record {
+        Record::Item(ItemRecord {
+            position: Position { inner: inner.into(), parent: parent.map(Into::into), index: 0, depth: u32::from(parent.is_some()) },
+            name: inner.rsplit('/').next().unwrap_or(inner).into(),
+            size: content.len() as u64,
+            hashes: Hashes { blake3: blake3_hex(content), md5: None, sha1: None },
+            file_type,
+            dates: quarry_types::Dates::default(),
+            text_chars: None,
+            flags: vec![],
+            entries_declared: entries,
+        })
+    }
+
+    fn blake3_hex(content: &str) -> String {
+        format!("{:0>64}", content.len().to_string() + content)
+    }
+
+    fn input(custodian: &str, path: &str, records: Vec<Record>) -> InputRecords {
+        InputRecords { custodian: custodian.into(), source_path: path.into(), locator: path.rsplit('/').next().unwrap().into(), records }
+    }
+
+    #[test]
+    fn dedup_views_switch_without_reprocessing() {
+        let dir = tempfile::tempdir().unwrap();
+        let case = Case::init(&dir.path().join("c"), "t").unwrap();
+        let mut writer = case.writer().unwrap();
+        let run = writer.begin_run("test").unwrap();
+        let inputs = vec![
+            input("alice", "/a/memo.txt", vec![item("", None, "memo", FileType::Text, None)]),
+            input("alice", "/a/copy.txt", vec![item("", None, "memo", FileType::Text, None)]),
+            input("bob", "/b/memo.txt", vec![item("", None, "memo", FileType::Text, None)]),
+            input(
+                "bob",
+                "/b/batch.zip",
+                vec![
+                    item("", None, "zip", FileType::Zip, Some(2)),
+                    item("x.txt", Some(""), "memo", FileType::Text, None),
+                    Record::Exception(ExceptionRecord {
+                        position: Position { inner: "y.bin".into(), parent: Some(String::new()), index: 1, depth: 1 },
+                        name: "y.bin".into(),
+                        kind: ExceptionKind::Encrypted,
+                        message: "locked".into(),
+                        size: Some(9),
+                        hashes: None,
+                    }),
+                ],
+            ),
+        ];
+        let outcomes = writer.commit(run, &inputs).unwrap();
+        assert_eq!(outcomes.iter().map(|o| o.items).sum::<u64>(), 5);
+        // Idempotent: committing the same inputs again adds nothing.
+        let again = writer.commit(run, &inputs).unwrap();
+        assert!(again.iter().all(|o| o.already_ingested && o.items == 0));
+
+        let global = case.summary(Some(DedupScope::Global)).unwrap();
+        assert_eq!((global.items, global.unique_items, global.duplicate_items), (5, 2, 3));
+        assert_eq!((global.input_files, global.container_entries, global.exceptions), (4, 2, 1));
+        assert!(global.reconciled, "{global:?}");
+        let custodial = case.summary(Some(DedupScope::Custodial)).unwrap();
+        assert_eq!(custodial.unique_items, 3);
+        let none = case.summary(Some(DedupScope::None)).unwrap();
+        assert_eq!(none.unique_items, 5);
+
+        let groups = case.duplicates(Some(DedupScope::Global), true).unwrap();
+        assert_eq!(groups.len(), 1);
+        let memo = &groups[0];
+        assert_eq!(memo.master, "DOC-00000001");
+        assert_eq!(memo.instances, 4);
+        assert_eq!(memo.all_custodians, ["alice", "bob"]);
+        assert_eq!(memo.all_paths, ["memo.txt", "copy.txt", "memo.txt", "batch.zip//x.txt"]);
+        let custodial_groups = case.duplicates(Some(DedupScope::Custodial), true).unwrap();
+        assert_eq!(custodial_groups.iter().map(|g| g.instances).collect::<Vec<_>>(), [2, 2]);
+
+        let exceptions = case.exceptions().unwrap();
+        assert_eq!(exceptions.len(), 1);
+        assert_eq!(exceptions[0].locator, "batch.zip//y.bin");
+        assert_eq!(exceptions[0].parent.as_deref(), Some("DOC-00000004"));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_case_and_newer_schemas() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(Case::open(dir.path()), Err(Error::NotACase { .. })));
+        let path = dir.path().join("c");
+        Case::init(&path, "t").unwrap();
+        assert!(matches!(Case::init(&path, "t"), Err(Error::Exists { .. })));
+        let conn = rusqlite::Connection::open(path.join(DB_FILE)).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        drop(conn);
+        let err = Case::open(&path).unwrap_err();
+        assert!(matches!(err, Error::NewerSchema { .. }), "{err}");
+        assert!(err.to_string().contains("upgrade quarry"));
+    }
+}

@@ -28,8 +28,13 @@ pub const MAX_TEXT_BYTES: u64 = 256 << 20;
 /// What the extractor reports, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// Work on the item at this `inner` path begins.
-    Begin(String),
+    /// Work on the item at this position begins.
+    Begin {
+        /// Where the item sits.
+        position: Position,
+        /// Its file or entry name.
+        name: String,
+    },
     /// The outcome for one input or entry.
     Record(Record),
 }
@@ -127,8 +132,8 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn begin(&mut self, inner: &str) -> Result<()> {
-        (self.sink)(Event::Begin(inner.to_owned())).map_err(Error::Sink)
+    fn begin(&mut self, position: &Position, name: &str) -> Result<()> {
+        (self.sink)(Event::Begin { position: position.clone(), name: name.to_owned() }).map_err(Error::Sink)
     }
 
     fn emit(&mut self, record: Record) -> Result<()> {
@@ -161,7 +166,7 @@ impl Extractor {
         let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
         let position = Position { inner: String::new(), parent: None, index: 0, depth: 0 };
         let mut run = Run { resume, sink, budget: Budget { input_size: 0, entries: 0, expanded: 0, tripped: None } };
-        run.begin("")?;
+        run.begin(&position, &name)?;
         if resume.failed.contains("") {
             return Ok(());
         }
@@ -330,7 +335,7 @@ impl Extractor {
         }
         let inner = if parent.inner.is_empty() { name.clone() } else { format!("{}{LOCATOR_SEPARATOR}{name}", parent.inner) };
         let position = Position { inner: inner.clone(), parent: Some(parent.inner.clone()), index: index as u64, depth: parent.depth + 1 };
-        run.begin(&inner)?;
+        run.begin(&position, &name)?;
         if run.resume.failed.contains(&inner) {
             return Ok(());
         }
@@ -515,34 +520,12 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[must_use]
 pub fn iso_utc(time: SystemTime) -> Option<String> {
     let secs = time.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
-    let days = i64::try_from(secs / 86_400).ok()?;
-    let rem = secs % 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm), proleptic Gregorian.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    Some(format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60))
+    Some(quarry_types::iso_utc_from_secs(secs))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn iso_dates() {
-        assert_eq!(iso_utc(SystemTime::UNIX_EPOCH).unwrap(), "1970-01-01T00:00:00Z");
-        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(989_858_340);
-        assert_eq!(iso_utc(t).unwrap(), "2001-05-14T16:39:00Z");
-        let leap = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(iso_utc(leap).unwrap(), "2000-02-29T00:00:00Z");
-    }
 
     #[test]
     fn traversal_names() {

@@ -346,9 +346,34 @@ impl Default for Limits {
     }
 }
 
+/// Seconds since the Unix epoch as ISO 8601 UTC, e.g. `2001-05-14T16:39:00Z` (proleptic
+/// Gregorian; Howard Hinnant's civil-from-days).
+#[must_use]
+pub fn iso_utc_from_secs(secs: u64) -> String {
+    let days = (secs / 86_400).cast_signed();
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso_utc_from_secs(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso_utc_from_secs(989_858_340), "2001-05-14T16:39:00Z");
+        assert_eq!(iso_utc_from_secs(951_782_400), "2000-02-29T00:00:00Z");
+    }
 
     #[test]
     fn names_round_trip() {

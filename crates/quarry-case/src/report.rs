@@ -1,0 +1,267 @@
+//! Reports over the case database: the reconciliation summary, exceptions, duplicates.
+
+use crate::{Case, Result};
+use quarry_types::DedupScope;
+use rusqlite::{Connection, params};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The reconciliation of a case: every input and every container entry is an item or an
+/// exception, and the numbers say so.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    /// Case name.
+    pub case: String,
+    /// The dedup view the unique/duplicate counts use.
+    pub dedup_scope: DedupScope,
+    /// Custodians with at least one input.
+    pub custodians: u64,
+    /// Top-level input files.
+    pub input_files: u64,
+    /// Bytes of the top-level input files (where readable).
+    pub input_bytes: u64,
+    /// Container entries met (files inside archives, at any depth).
+    pub container_entries: u64,
+    /// Items: inputs and entries that were processed.
+    pub items: u64,
+    /// Items that are top-level inputs.
+    pub items_top_level: u64,
+    /// Items found inside containers.
+    pub items_children: u64,
+    /// Items under the dedup view that are masters or belong to a master's document.
+    pub unique_items: u64,
+    /// Items that duplicate a master under the dedup view (kept, not hidden).
+    pub duplicate_items: u64,
+    /// Distinct natives stored.
+    pub unique_natives: u64,
+    /// Bytes of distinct natives stored.
+    pub stored_bytes: u64,
+    /// Inputs and entries that became exceptions.
+    pub exceptions: u64,
+    /// Exceptions per kind.
+    pub exceptions_by_kind: BTreeMap<String, u64>,
+    /// Items per detected type.
+    pub items_by_type: BTreeMap<String, u64>,
+    /// Containers whose recorded entries differ from the number they declare.
+    pub unbalanced_containers: Vec<String>,
+    /// True when `input_files + container_entries == items + exceptions` and every container
+    /// balances.
+    pub reconciled: bool,
+}
+
+/// One exception, for `report exceptions`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ExceptionRow {
+    /// Custodian of the input.
+    pub custodian: String,
+    /// Where it is: `batch1.zip//mail/inner.zip//memo.pdf`.
+    pub locator: String,
+    /// Control number of the container it was found in, if any.
+    pub parent: Option<String>,
+    /// Exception kind (`encrypted`, `corrupt`, ...).
+    pub kind: String,
+    /// What went wrong.
+    pub message: String,
+    /// Size in bytes, when known.
+    pub size: Option<u64>,
+    /// blake3 of the bytes, when they could be read (the native is in the store).
+    pub blake3: Option<String>,
+}
+
+/// A master and its duplicates under a dedup scope.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct DuplicateGroup {
+    /// Control number of the master (the first instance ingested).
+    pub master: String,
+    /// blake3 of the content.
+    pub blake3: String,
+    /// Custodian of the master.
+    pub custodian: String,
+    /// Locator of the master.
+    pub locator: String,
+    /// Instances, master included.
+    pub instances: u64,
+    /// Every custodian holding an instance (ALL_CUSTODIANS), sorted.
+    pub all_custodians: Vec<String>,
+    /// Every locator of an instance (ALL_PATHS), in control-number order.
+    pub all_paths: Vec<String>,
+    /// Control numbers of the duplicates.
+    pub duplicates: Vec<String>,
+}
+
+/// SQL selecting `(master_id)` of every dedup group under a scope, over document roots.
+fn masters_sql(scope: DedupScope) -> &'static str {
+    match scope {
+        DedupScope::None => "SELECT id FROM items WHERE doc_root_id = id",
+        DedupScope::Custodial => {
+            "SELECT MIN(id) FROM items WHERE doc_root_id = id GROUP BY custodian_id, dedup_key"
+        }
+        DedupScope::Global => "SELECT MIN(id) FROM items WHERE doc_root_id = id GROUP BY dedup_key",
+    }
+}
+
+fn count(conn: &Connection, sql: &str) -> Result<u64> {
+    Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))?.cast_unsigned())
+}
+
+impl Case {
+    /// The reconciliation summary, under `scope` (default: the case's configured view).
+    pub fn summary(&self, scope: Option<DedupScope>) -> Result<Summary> {
+        let scope = scope.unwrap_or(self.config().dedup.scope);
+        let conn = self.reader()?;
+        let items = count(&conn, "SELECT COUNT(*) FROM items")?;
+        let items_top_level = count(&conn, "SELECT COUNT(*) FROM items WHERE parent_id IS NULL")?;
+        let exceptions = count(&conn, "SELECT COUNT(*) FROM exceptions")?;
+        let top_exceptions = count(&conn, "SELECT COUNT(*) FROM exceptions WHERE inner = ''")?;
+        let input_files = count(&conn, "SELECT COUNT(*) FROM inputs")?;
+        let container_entries = count(
+            &conn,
+            "SELECT (SELECT COUNT(*) FROM items WHERE inner <> '') + (SELECT COUNT(*) FROM exceptions WHERE inner <> '')",
+        )?;
+        let unique_items = count(
+            &conn,
+            &format!("SELECT COUNT(*) FROM items WHERE doc_root_id IN ({})", masters_sql(scope)),
+        )?;
+        let input_bytes = count(
+            &conn,
+            "SELECT COALESCE((SELECT SUM(size) FROM items WHERE inner = ''), 0)
+                  + COALESCE((SELECT SUM(size) FROM exceptions WHERE inner = ''), 0)",
+        )?;
+        let (unique_natives, stored_bytes) = conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (
+                SELECT blake3, MAX(size) AS size FROM items GROUP BY blake3
+                UNION SELECT blake3, MAX(size) FROM exceptions WHERE blake3 IS NOT NULL
+                    AND blake3 NOT IN (SELECT blake3 FROM items) GROUP BY blake3)",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?.cast_unsigned(), r.get::<_, i64>(1)?.cast_unsigned())),
+        )?;
+        let grouped = |sql: &str| -> Result<BTreeMap<String, u64>> {
+            let mut stmt = conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.cast_unsigned())))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        let exceptions_by_kind = grouped("SELECT kind, COUNT(*) FROM exceptions GROUP BY kind")?;
+        let items_by_type = grouped("SELECT file_type, COUNT(*) FROM items GROUP BY file_type")?;
+        let mut stmt = conn.prepare(
+            "SELECT c.locator FROM items c WHERE c.entries_declared IS NOT NULL AND c.entries_declared <>
+                (SELECT COUNT(*) FROM items WHERE parent_id = c.id) + (SELECT COUNT(*) FROM exceptions WHERE parent_id = c.id)
+             ORDER BY c.id",
+        )?;
+        let unbalanced_containers = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        let custodians = count(&conn, "SELECT COUNT(DISTINCT custodian_id) FROM inputs")?;
+        let reconciled = input_files == items_top_level + top_exceptions
+            && input_files + container_entries == items + exceptions
+            && unbalanced_containers.is_empty();
+        Ok(Summary {
+            case: self.config().name.clone(),
+            dedup_scope: scope,
+            custodians,
+            input_files,
+            input_bytes,
+            container_entries,
+            items,
+            items_top_level,
+            items_children: items - items_top_level,
+            unique_items,
+            duplicate_items: items - unique_items,
+            unique_natives,
+            stored_bytes,
+            exceptions,
+            exceptions_by_kind,
+            items_by_type,
+            unbalanced_containers,
+            reconciled,
+        })
+    }
+
+    /// Every exception, in ingest order.
+    pub fn exceptions(&self) -> Result<Vec<ExceptionRow>> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare(
+            "SELECT c.name, e.locator, p.control_number, e.kind, e.message, e.size, e.blake3
+             FROM exceptions e JOIN custodians c ON c.id = e.custodian_id
+             LEFT JOIN items p ON p.id = e.parent_id
+             ORDER BY e.input_id, e.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ExceptionRow {
+                custodian: r.get(0)?,
+                locator: r.get(1)?,
+                parent: r.get(2)?,
+                kind: r.get(3)?,
+                message: r.get(4)?,
+                size: r.get::<_, Option<i64>>(5)?.map(i64::cast_unsigned),
+                blake3: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every master with its duplicates under `scope` (default: the configured view); only
+    /// groups with more than one instance when `only_duplicated`.
+    pub fn duplicates(&self, scope: Option<DedupScope>, only_duplicated: bool) -> Result<Vec<DuplicateGroup>> {
+        let scope = scope.unwrap_or(self.config().dedup.scope);
+        let conn = self.reader()?;
+        let group_key = match scope {
+            DedupScope::None => "i.id",
+            DedupScope::Custodial => "i.custodian_id || ':' || i.dedup_key",
+            DedupScope::Global => "i.dedup_key",
+        };
+        let sql = format!(
+            "SELECT {group_key} AS g, i.control_number, i.blake3, c.name, i.locator
+             FROM items i JOIN custodians c ON c.id = i.custodian_id
+             WHERE i.doc_root_id = i.id
+             ORDER BY g, i.id"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let mut rows = stmt.query(params![])?;
+        let mut groups: Vec<(String, DuplicateGroup)> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let key: String = r.get::<_, rusqlite::types::Value>(0).map(|v| match v {
+                rusqlite::types::Value::Integer(i) => i.to_string(),
+                rusqlite::types::Value::Text(t) => t,
+                other => format!("{other:?}"),
+            })?;
+            let (control, blake3, custodian, locator): (String, String, String, String) =
+                (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+            match groups.last_mut() {
+                Some((k, group)) if *k == key => {
+                    group.instances += 1;
+                    if !group.all_custodians.contains(&custodian) {
+                        group.all_custodians.push(custodian);
+                    }
+                    group.all_paths.push(locator);
+                    group.duplicates.push(control);
+                }
+                _ => groups.push((
+                    key,
+                    DuplicateGroup {
+                        master: control,
+                        blake3,
+                        custodian: custodian.clone(),
+                        locator: locator.clone(),
+                        instances: 1,
+                        all_custodians: vec![custodian],
+                        all_paths: vec![locator],
+                        duplicates: Vec::new(),
+                    },
+                )),
+            }
+        }
+        let mut out: Vec<DuplicateGroup> = groups
+            .into_iter()
+            .map(|(_, mut g)| {
+                g.all_custodians.sort();
+                g
+            })
+            .filter(|g| !only_duplicated || g.instances > 1)
+            .collect();
+        out.sort_by(|a, b| a.master.cmp(&b.master));
+        Ok(out)
+    }
+
+    /// Whether an input (custodian and absolute path) is already in the case.
+    pub fn is_ingested(&self, conn: &Connection, custodian: &str, source_path: &str) -> Result<bool> {
+        crate::writer::is_ingested(conn, custodian, source_path)
+    }
+}

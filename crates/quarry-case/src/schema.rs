@@ -1,0 +1,100 @@
+//! Versioned schema migrations of the case database.
+//!
+//! The version lives in SQLite's `user_version`. Migrations only ever append: a case written by
+//! an older quarry is brought forward on open; a case written by a newer quarry is refused, since
+//! this build cannot know what the newer tables mean.
+
+use rusqlite::Connection;
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Migration `n` (0-based) takes the schema from version `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE runs (
+    id             INTEGER PRIMARY KEY,
+    command        TEXT NOT NULL,
+    quarry_version TEXT NOT NULL,
+    started_at     TEXT NOT NULL,
+    finished_at    TEXT,
+    status         TEXT NOT NULL DEFAULT 'running'
+);
+CREATE TABLE custodians (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+-- One row per top-level input file: the unit of idempotence and of atomic commit.
+CREATE TABLE inputs (
+    id           INTEGER PRIMARY KEY,
+    custodian_id INTEGER NOT NULL REFERENCES custodians(id),
+    source_path  TEXT NOT NULL,
+    locator      TEXT NOT NULL,
+    run_id       INTEGER NOT NULL REFERENCES runs(id),
+    UNIQUE (custodian_id, source_path)
+);
+-- The id is the control number's ordinal: assigned in walk order, never reused.
+CREATE TABLE items (
+    id               INTEGER PRIMARY KEY,
+    control_number   TEXT NOT NULL UNIQUE,
+    input_id         INTEGER NOT NULL REFERENCES inputs(id),
+    custodian_id     INTEGER NOT NULL REFERENCES custodians(id),
+    parent_id        INTEGER REFERENCES items(id),
+    family_id        INTEGER NOT NULL,
+    doc_root_id      INTEGER NOT NULL,
+    position         INTEGER NOT NULL,
+    depth            INTEGER NOT NULL,
+    inner            TEXT NOT NULL,
+    locator          TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    file_type        TEXT NOT NULL,
+    size             INTEGER NOT NULL,
+    blake3           TEXT NOT NULL,
+    md5              TEXT,
+    sha1             TEXT,
+    dedup_key        TEXT NOT NULL,
+    created          TEXT,
+    modified         TEXT,
+    accessed         TEXT,
+    text_chars       INTEGER,
+    flags            TEXT NOT NULL DEFAULT '',
+    entries_declared INTEGER,
+    UNIQUE (input_id, inner)
+);
+CREATE INDEX items_dedup ON items (dedup_key, id);
+CREATE INDEX items_parent ON items (parent_id);
+CREATE INDEX items_blake3 ON items (blake3);
+CREATE TABLE exceptions (
+    id           INTEGER PRIMARY KEY,
+    input_id     INTEGER NOT NULL REFERENCES inputs(id),
+    custodian_id INTEGER NOT NULL REFERENCES custodians(id),
+    parent_id    INTEGER REFERENCES items(id),
+    position     INTEGER NOT NULL,
+    depth        INTEGER NOT NULL,
+    inner        TEXT NOT NULL,
+    locator      TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    message      TEXT NOT NULL,
+    size         INTEGER,
+    blake3       TEXT,
+    md5          TEXT,
+    sha1         TEXT,
+    UNIQUE (input_id, inner)
+);
+CREATE INDEX exceptions_parent ON exceptions (parent_id);
+"];
+
+/// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one (returns the version found).
+pub(crate) fn migrate(conn: &mut Connection) -> crate::Result<()> {
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(crate::Error::NewerSchema { found, supported: SCHEMA_VERSION });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as u32 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
