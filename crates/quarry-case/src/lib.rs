@@ -37,7 +37,7 @@ mod writer;
 pub use config::{CONFIG_FORMAT, CaseConfig, DedupConfig, HashConfig};
 pub use report::{DuplicateGroup, ExceptionRow, Summary};
 pub use schema::SCHEMA_VERSION;
-pub use writer::{InputRecords, Writer};
+pub use writer::{Committed, InputLookup, InputRecords, Writer};
 
 use fs_err as fs;
 use quarry_store::ContentStore;
@@ -166,6 +166,36 @@ impl Case {
     /// A read-only connection to the case database.
     pub fn reader(&self) -> Result<Connection> {
         connect(&self.dir.join(DB_FILE), true)
+    }
+
+    /// Computes MD5 and SHA-1 from the stored natives for every item and exception that lacks
+    /// them; returns how many natives were hashed.
+    pub fn fill_legacy_hashes(&self) -> Result<u64> {
+        let mut conn = connect(&self.dir.join(DB_FILE), false)?;
+        let missing: Vec<String> = {
+            let mut stmt = conn.prepare(
+                "SELECT blake3 FROM items WHERE md5 IS NULL
+                 UNION SELECT blake3 FROM exceptions WHERE blake3 IS NOT NULL AND md5 IS NULL",
+            )?;
+            stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        let tx = conn.transaction()?;
+        for blake3 in &missing {
+            let legacy = self.store.legacy_hashes(blake3)?;
+            for table in ["items", "exceptions"] {
+                tx.execute(
+                    &format!("UPDATE {table} SET md5 = ?1, sha1 = ?2 WHERE blake3 = ?3"),
+                    rusqlite::params![legacy.md5, legacy.sha1, blake3],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(missing.len() as u64)
+    }
+
+    /// A lookup of inputs already in the case.
+    pub fn input_lookup(&self) -> Result<InputLookup> {
+        Ok(InputLookup::new(self.reader()?))
     }
 
     /// The writing connection.

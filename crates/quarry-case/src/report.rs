@@ -259,9 +259,4 @@ impl Case {
         out.sort_by(|a, b| a.master.cmp(&b.master));
         Ok(out)
     }
-
-    /// Whether an input (custodian and absolute path) is already in the case.
-    pub fn is_ingested(&self, conn: &Connection, custodian: &str, source_path: &str) -> Result<bool> {
-        crate::writer::is_ingested(conn, custodian, source_path)
-    }
 }

@@ -199,8 +199,25 @@ impl Writer {
     }
 }
 
+/// Answers "is this input already in the case?" on its own read connection, so the walker
+/// can skip done inputs while the writer commits.
+pub struct InputLookup {
+    conn: Connection,
+}
+
+impl InputLookup {
+    pub(crate) fn new(conn: Connection) -> Self {
+        InputLookup { conn }
+    }
+
+    /// Whether the input (custodian and absolute path) is already in the case.
+    pub fn contains(&self, custodian: &str, source_path: &str) -> Result<bool> {
+        is_ingested(&self.conn, custodian, source_path)
+    }
+}
+
 /// Whether an input (custodian and absolute path) is already in the case.
-pub(crate) fn is_ingested(conn: &Connection, custodian: &str, source_path: &str) -> Result<bool> {
+fn is_ingested(conn: &Connection, custodian: &str, source_path: &str) -> Result<bool> {
     let found = conn
         .prepare_cached(
             "SELECT 1 FROM inputs JOIN custodians c ON c.id = inputs.custodian_id

@@ -1,1 +1,54 @@
+//! Orchestration: the operations a quarry user runs, composed from the leaf crates.
+//!
+//! # Overview
+//! - [`ingest()`]: the ingest pipeline (walker, bounded channels, supervised extraction
+//!   workers, one batching writer). See the `ingest` module docs for its guarantees.
+//! - [`worker_main`]: the body of the extraction worker process (`quarry __worker`).
+//! - [`WorkerCommand`]: how the supervisor starts workers.
+//!
+//! # Example
+//! ```no_run
+//! use quarry_engine::{IngestOptions, WorkerCommand, ingest};
+//! let case = quarry_case::Case::open("matter".as_ref())?;
+//! let options = IngestOptions {
+//!     custodian: "allen-p".into(),
+//!     paths: vec!["collection/allen-p".into()],
+//!     passwords: vec![],
+//!     workers: 2,
+//!     worker: WorkerCommand::current_exe()?,
+//!     progress: false,
+//! };
+//! let report = ingest(&case, &options)?;
+//! println!("{} items, {} exceptions", report.items_added, report.exceptions_added);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+mod ingest;
+mod protocol;
+mod supervisor;
+mod worker;
+
+pub use ingest::{IngestOptions, IngestReport, WINDOW, ingest};
+pub use supervisor::WorkerCommand;
+pub use worker::{FAULT_ENV, worker_main};
+
+/// Errors that stop an operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The user asked for something that cannot be done; the message says what to change.
+    #[error("{0}")]
+    User(String),
+    /// Extraction workers could not be run.
+    #[error("{0}")]
+    Worker(String),
+    /// The case failed.
+    #[error(transparent)]
+    Case(#[from] quarry_case::Error),
+    /// The content store failed.
+    #[error(transparent)]
+    Store(#[from] quarry_store::Error),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,143 @@
+//! Command-line arguments. The doc comments are the help text.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use quarry_types::DedupScope;
+use std::path::PathBuf;
+
+/// quarry: e-discovery processing and review.
+///
+/// Turn a custodian's collection into a reviewable case, accounting for every file.
+#[derive(Debug, Parser)]
+#[command(name = "quarry", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// The case folder (default: the current folder).
+    #[arg(long, global = true, env = "QUARRY_CASE", value_name = "DIR")]
+    pub(crate) case: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create a new case folder.
+    Init(InitArgs),
+    /// Ingest files, folders and archives into the case for one custodian.
+    ///
+    /// Every file is accounted for: it becomes an item (a duplicate is still an item, with its
+    /// own custodian and path), or an exception with its reason. Running the same ingest again
+    /// adds nothing; a run that was killed resumes where it stopped.
+    ///
+    /// Exit status: 0 when clean, 1 when this run recorded exceptions (see `quarry report
+    /// exceptions`), 2 on a fatal error.
+    Ingest(IngestArgs),
+    /// Reports on the case.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Show or set the case's default dedup view (none, custodial, global).
+    ///
+    /// A view only: every instance stays in the case, and switching reprocesses nothing.
+    Dedup(DedupArgs),
+    /// Compute MD5 and SHA-1 for items ingested without them (`hashes.legacy_at_ingest = false`).
+    Hashes,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Folder to create the case in (must not exist, or be empty).
+    pub(crate) dir: PathBuf,
+    /// Name of the matter (default: the folder name).
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IngestArgs {
+    /// Custodian the files belong to.
+    #[arg(long, required = true)]
+    pub(crate) custodian: String,
+    /// Files and folders to ingest.
+    #[arg(required = true, value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+    /// File of passwords to try on encrypted archive entries, one per line.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) passwords: Option<PathBuf>,
+    /// Extraction worker processes (default: one per core).
+    #[arg(long, short = 'j')]
+    pub(crate) threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReportCommand {
+    /// Inputs, items, duplicates and exceptions, and whether they reconcile.
+    Summary {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Dedup view for the unique/duplicate counts (default: the case's).
+        #[arg(long, value_enum)]
+        dedup: Option<Scope>,
+    },
+    /// Every exception with its locator, kind and message.
+    Exceptions {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Masters with their duplicates, ALL_CUSTODIANS and ALL_PATHS.
+    Duplicates {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Dedup view (default: the case's).
+        #[arg(long, value_enum)]
+        dedup: Option<Scope>,
+        /// List every master, also those without duplicates.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DedupArgs {
+    /// The new default view; without it, print the current one.
+    #[arg(long, value_enum)]
+    pub(crate) scope: Option<Scope>,
+}
+
+/// Output formats of reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Aligned columns for a terminal.
+    Table,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// A JSON array.
+    Json,
+}
+
+/// Dedup views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Scope {
+    /// Every item is its own master.
+    None,
+    /// One master per content within each custodian.
+    Custodial,
+    /// One master per content across the case.
+    Global,
+}
+
+impl From<Scope> for DedupScope {
+    fn from(scope: Scope) -> Self {
+        match scope {
+            Scope::None => DedupScope::None,
+            Scope::Custodial => DedupScope::Custodial,
+            Scope::Global => DedupScope::Global,
+        }
+    }
+}

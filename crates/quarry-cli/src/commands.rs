@@ -1,0 +1,119 @@
+//! One function per command: resolve settings, call the engine, print, pick the exit code.
+
+use crate::args::{Cli, Command, DedupArgs, Format, IngestArgs, InitArgs, ReportCommand};
+use crate::output;
+use anyhow::{Context, Result};
+use fs_err as fs;
+use quarry_case::Case;
+use quarry_engine::{IngestOptions, WorkerCommand};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
+    let case_dir = cli.case.unwrap_or_else(|| PathBuf::from("."));
+    match cli.command {
+        Command::Init(args) => init(&args),
+        Command::Ingest(args) => ingest(&case_dir, &args),
+        Command::Report(report) => report_command(&case_dir, report),
+        Command::Dedup(args) => dedup(&case_dir, &args),
+        Command::Hashes => hashes(&case_dir),
+    }
+}
+
+fn open(dir: &Path) -> Result<Case> {
+    Case::open(dir).with_context(|| format!("cannot open the case at {}", dir.display()))
+}
+
+fn init(args: &InitArgs) -> Result<ExitCode> {
+    let name = args.name.clone().unwrap_or_else(|| {
+        std::path::absolute(&args.dir)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "case".into())
+    });
+    Case::init(&args.dir, &name).with_context(|| format!("cannot create a case at {}", args.dir.display()))?;
+    println!("created case {name:?} in {}", args.dir.display());
+    println!("next: quarry --case {} ingest --custodian NAME PATH...", args.dir.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ingest(case_dir: &Path, args: &IngestArgs) -> Result<ExitCode> {
+    let case = open(case_dir)?;
+    let passwords = match &args.passwords {
+        Some(file) => read_passwords(file)?,
+        None => Vec::new(),
+    };
+    let workers = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)).max(1);
+    let options = IngestOptions {
+        custodian: args.custodian.clone(),
+        paths: args.paths.clone(),
+        passwords,
+        workers,
+        worker: WorkerCommand::current_exe()?,
+        progress: !args.quiet && !args.json && std::io::stderr().is_terminal(),
+    };
+    let report = quarry_engine::ingest(&case, &options).context("ingest failed")?;
+    let summary = case.summary(None)?;
+    if args.json {
+        output::json(&serde_json::json!({ "run": report, "case": summary }))?;
+    } else {
+        output::ingest_report(&report)?;
+        output::summary(&summary)?;
+    }
+    Ok(if report.exceptions_added > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// One password a line; a trailing CR is dropped, empty lines are ignored.
+fn read_passwords(file: &Path) -> Result<Vec<Vec<u8>>> {
+    let bytes = fs::read(file)?;
+    Ok(bytes
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .filter(|line| !line.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
+fn report_command(case_dir: &Path, report: ReportCommand) -> Result<ExitCode> {
+    let case = open(case_dir)?;
+    match report {
+        ReportCommand::Summary { json, dedup } => {
+            let summary = case.summary(dedup.map(Into::into))?;
+            if json { output::json(&summary)? } else { output::summary(&summary)? }
+        }
+        ReportCommand::Exceptions { format } => {
+            let rows = case.exceptions()?;
+            match format {
+                Format::Json => output::json(&rows)?,
+                Format::Csv | Format::Table => output::exceptions(&rows, format)?,
+            }
+        }
+        ReportCommand::Duplicates { format, dedup, all } => {
+            let groups = case.duplicates(dedup.map(Into::into), !all)?;
+            match format {
+                Format::Json => output::json(&groups)?,
+                Format::Csv | Format::Table => output::duplicates(&groups, format)?,
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dedup(case_dir: &Path, args: &DedupArgs) -> Result<ExitCode> {
+    let mut case = open(case_dir)?;
+    if let Some(scope) = args.scope {
+        let mut config = case.config().clone();
+        config.dedup.scope = scope.into();
+        case.save_config(config)?;
+    }
+    println!("dedup view: {}", case.config().dedup.scope);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hashes(case_dir: &Path) -> Result<ExitCode> {
+    let case = open(case_dir)?;
+    let filled = case.fill_legacy_hashes()?;
+    println!("computed MD5 and SHA-1 for {filled} natives");
+    Ok(ExitCode::SUCCESS)
+}

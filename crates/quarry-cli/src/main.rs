@@ -1,0 +1,27 @@
+//! The `quarry` binary: argument parsing, output and exit codes. The work is done by
+//! `quarry-engine` and `quarry-case`.
+
+mod args;
+mod commands;
+mod output;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // The extraction worker is this same binary; it skips argument parsing.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "__worker") {
+        return ExitCode::from(u8::try_from(quarry_engine::worker_main()).unwrap_or(3));
+    }
+    let cli = args::Cli::parse();
+    match commands::run(cli) {
+        Ok(status) => status,
+        Err(err) => {
+            if err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("quarry: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Printing: human tables, CSV and JSON on stdout.
+
+use crate::args::Format;
+use quarry_case::{DuplicateGroup, ExceptionRow, Summary};
+use quarry_engine::IngestReport;
+use std::io::{self, Write};
+
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)
+}
+
+fn bytes(n: u64) -> String {
+    const UNITS: &[&str] = &["B", "KB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+fn kinds(map: &std::collections::BTreeMap<String, u64>) -> String {
+    map.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+}
+
+pub(crate) fn ingest_report(report: &IngestReport) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    let rate = if report.seconds > 0.0 { report.bytes as f64 / report.seconds / 1e6 } else { 0.0 };
+    writeln!(out, "This run (#{})", report.run)?;
+    writeln!(out, "  inputs found        {:>10}", report.inputs_found)?;
+    writeln!(out, "  already in the case {:>10}   (skipped)", report.inputs_skipped)?;
+    writeln!(out, "  inputs added        {:>10}   ({}, {:.1} s, {rate:.1} MB/s)", report.inputs_added, bytes(report.bytes), report.seconds)?;
+    writeln!(out, "  items added         {:>10}", report.items_added)?;
+    writeln!(out, "  exceptions added    {:>10}   {}", report.exceptions_added, kinds(&report.exceptions_by_kind))?;
+    writeln!(out)
+}
+
+pub(crate) fn summary(s: &Summary) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "Case {:?} (dedup view: {})", s.case, s.dedup_scope)?;
+    writeln!(out, "  custodians          {:>10}", s.custodians)?;
+    writeln!(out, "  input files         {:>10}   ({})", s.input_files, bytes(s.input_bytes))?;
+    writeln!(out, "  container entries   {:>10}", s.container_entries)?;
+    writeln!(out, "  items               {:>10}   ({} top-level, {} in containers)", s.items, s.items_top_level, s.items_children)?;
+    writeln!(out, "    unique            {:>10}", s.unique_items)?;
+    writeln!(out, "    duplicates        {:>10}", s.duplicate_items)?;
+    writeln!(out, "  natives stored      {:>10}   ({})", s.unique_natives, bytes(s.stored_bytes))?;
+    writeln!(out, "  exceptions          {:>10}   {}", s.exceptions, kinds(&s.exceptions_by_kind))?;
+    writeln!(out, "  types               {}", kinds(&s.items_by_type))?;
+    if s.reconciled {
+        writeln!(
+            out,
+            "  reconciled          yes: {} inputs + {} entries = {} items + {} exceptions",
+            s.input_files, s.container_entries, s.items, s.exceptions
+        )?;
+    } else {
+        writeln!(out, "  reconciled          NO: {} inputs + {} entries vs {} items + {} exceptions", s.input_files, s.container_entries, s.items, s.exceptions)?;
+        for locator in &s.unbalanced_containers {
+            writeln!(out, "    unbalanced container: {locator}")?;
+        }
+    }
+    Ok(())
+}
+
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_owned()
+    }
+}
+
+fn rows(header: &[&str], rows: &[Vec<String>], format: Format) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    if format == Format::Csv {
+        writeln!(out, "{}", header.join(","))?;
+        for row in rows {
+            writeln!(out, "{}", row.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","))?;
+        }
+        return Ok(());
+    }
+    // Table: every column but the last padded to its widest cell (capped, so one long path
+    // does not push the message off screen).
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count()).min(60);
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let last = cells.len() - 1;
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if i == last { (*c).to_owned() } else { format!("{c:<w$}", w = widths[i]) })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    writeln!(out, "{}", line(header.to_vec()))?;
+    for row in rows {
+        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    }
+    writeln!(out, "{} rows", rows.len())
+}
+
+pub(crate) fn exceptions(list: &[ExceptionRow], format: Format) -> io::Result<()> {
+    let table: Vec<Vec<String>> = list
+        .iter()
+        .map(|e| {
+            vec![
+                e.custodian.clone(),
+                e.locator.clone(),
+                e.kind.clone(),
+                e.parent.clone().unwrap_or_default(),
+                e.size.map(|s| s.to_string()).unwrap_or_default(),
+                e.blake3.clone().unwrap_or_default(),
+                e.message.clone(),
+            ]
+        })
+        .collect();
+    rows(&["custodian", "locator", "kind", "parent", "size", "blake3", "message"], &table, format)
+}
+
+pub(crate) fn duplicates(list: &[DuplicateGroup], format: Format) -> io::Result<()> {
+    let table: Vec<Vec<String>> = list
+        .iter()
+        .map(|g| {
+            vec![
+                g.master.clone(),
+                g.instances.to_string(),
+                g.custodian.clone(),
+                g.blake3.clone(),
+                g.all_custodians.join("; "),
+                g.duplicates.join("; "),
+                g.all_paths.join("; "),
+            ]
+        })
+        .collect();
+    rows(&["master", "instances", "custodian", "blake3", "all_custodians", "duplicates", "all_paths"], &table, format)
+}

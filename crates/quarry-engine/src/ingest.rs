@@ -1,0 +1,358 @@
+//! The ingest pipeline.
+//!
+//! ```text
+//! walker ──jobs (bounded)──► N supervisors ──► worker processes (extract, store natives/text)
+//!    ▲                             │
+//!    └──── credits (window) ◄── writer (this thread): reorders by walk sequence, commits
+//!                                  whole inputs in batched SQLite transactions
+//! ```
+//!
+//! - **Deterministic.** The walker sorts every folder; inputs are committed in walk order
+//!   whatever order the workers finish in, so control numbers depend only on the inputs.
+//! - **Bounded memory.** At most [`WINDOW`] inputs are between the walker and the database at
+//!   any time (the credit channel), whatever the collection's size.
+//! - **Resumable.** An input and everything inside it is one transaction; an input already in
+//!   the case (same custodian and path) is skipped, so a killed run run again picks up where it
+//!   stopped and counts every input exactly once.
+
+use crate::protocol::WorkerConfig;
+use crate::supervisor::{Supervisor, WorkerCommand};
+use crate::{Error, Result};
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use quarry_case::{Case, InputRecords};
+use quarry_types::{ExceptionKind, ExceptionRecord, Position, Record};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Most inputs in flight between the walker and the database.
+pub const WINDOW: usize = 512;
+/// Inputs per commit at most.
+const COMMIT_INPUTS: usize = 256;
+/// Records per commit at most (a commit is never split inside an input).
+const COMMIT_RECORDS: usize = 8192;
+/// Longest wait before committing what is ready.
+const COMMIT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// What to ingest and how.
+#[derive(Clone, Debug)]
+pub struct IngestOptions {
+    /// Custodian of every input of this run.
+    pub custodian: String,
+    /// Files and folders to ingest.
+    pub paths: Vec<PathBuf>,
+    /// Passwords to try on encrypted archive entries.
+    pub passwords: Vec<Vec<u8>>,
+    /// Extraction worker processes (default: one per core).
+    pub workers: usize,
+    /// How to start a worker.
+    pub worker: WorkerCommand,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// What one ingest run did.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct IngestReport {
+    /// The run's id in the case.
+    pub run: i64,
+    /// Input files found by the walk.
+    pub inputs_found: u64,
+    /// Inputs already in the case, skipped.
+    pub inputs_skipped: u64,
+    /// Inputs added by this run.
+    pub inputs_added: u64,
+    /// Items added by this run.
+    pub items_added: u64,
+    /// Exceptions added by this run.
+    pub exceptions_added: u64,
+    /// Exceptions added, per kind.
+    pub exceptions_by_kind: BTreeMap<String, u64>,
+    /// Bytes of the input files added.
+    pub bytes: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// One input, as the walker found it.
+struct Job {
+    seq: u64,
+    path: PathBuf,
+    source_path: String,
+    locator: String,
+    size: u64,
+    /// Set when the walker already knows the input is an exception (a symlink, an unreadable
+    /// folder): no worker is needed.
+    exception: Option<(ExceptionKind, String)>,
+}
+
+struct Finished {
+    seq: u64,
+    input: InputRecords,
+    size: u64,
+}
+
+/// Ingests `options.paths` into `case`.
+pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
+    let started = Instant::now();
+    for path in &options.paths {
+        if std::fs::symlink_metadata(path).is_err() {
+            return Err(Error::User(format!("{} does not exist; check the path", path.display())));
+        }
+    }
+    let case_dir = std::path::absolute(case.dir()).map_err(|e| Error::Worker(e.to_string()))?;
+    case.store().clear_tmp()?;
+    let mut writer = case.writer()?;
+    let command = format!("ingest --custodian {} {}", options.custodian, options.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "));
+    let run = writer.begin_run(&command)?;
+    let config = WorkerConfig {
+        case_dir,
+        limits: case.config().limits.clone(),
+        passwords: options.passwords.clone(),
+        legacy_hashes: case.config().hashes.legacy_at_ingest,
+    };
+    let progress = Progress::new(options.progress, &options.paths);
+    let (job_tx, job_rx) = bounded::<Job>(options.workers.max(1) * 4);
+    let (done_tx, done_rx) = unbounded::<Result<Finished>>();
+    let (credit_tx, credit_rx) = bounded::<()>(WINDOW);
+    for _ in 0..WINDOW {
+        credit_tx.send(()).expect("the credit channel holds WINDOW");
+    }
+    let skipped = Arc::new(AtomicU64::new(0));
+    let mut report = IngestReport { run, ..IngestReport::default() };
+
+    let result = std::thread::scope(|scope| -> Result<()> {
+        let walker = {
+            let skipped = Arc::clone(&skipped);
+            let lookup = case.input_lookup()?;
+            let custodian = options.custodian.clone();
+            let paths = options.paths.clone();
+            let credit_rx = credit_rx.clone();
+            scope.spawn(move || walk(&paths, &custodian, case, &lookup, &job_tx, &credit_rx, &skipped))
+        };
+        for _ in 0..options.workers.max(1) {
+            let job_rx = job_rx.clone();
+            let done_tx = done_tx.clone();
+            let mut supervisor = Supervisor::new(options.worker.clone(), config.clone());
+            let custodian = options.custodian.clone();
+            scope.spawn(move || supervise(&mut supervisor, &custodian, &job_rx, &done_tx));
+        }
+        drop(done_tx);
+        drop(job_rx);
+        let outcome = write(&mut writer, run, &done_rx, &credit_tx, &progress, &mut report);
+        // On a fatal error, stop the walker and the supervisors: dropping the receivers makes
+        // their sends fail.
+        drop(done_rx);
+        drop(credit_tx);
+        drop(credit_rx);
+        let walked = walker.join().map_err(|_| Error::Worker("the walker panicked; this is a bug".into()))?;
+        outcome?;
+        report.inputs_found = walked?;
+        Ok(())
+    });
+    progress.finish();
+    report.inputs_skipped = skipped.load(Ordering::Relaxed);
+    report.seconds = started.elapsed().as_secs_f64();
+    let status = if result.is_ok() { "finished" } else { "failed" };
+    writer.finish_run(run, status)?;
+    result.map(|()| report)
+}
+
+/// Walks the inputs in a deterministic order and hands them out, one credit each.
+fn walk(
+    paths: &[PathBuf],
+    custodian: &str,
+    case: &Case,
+    lookup: &quarry_case::InputLookup,
+    jobs: &Sender<Job>,
+    credits: &Receiver<()>,
+    skipped: &AtomicU64,
+) -> Result<u64> {
+    let mut seq = 0u64;
+    let mut found = 0u64;
+    let case_dir = std::fs::canonicalize(case.dir()).ok();
+    for root in paths {
+        let base = std::path::absolute(root).map_err(|e| Error::User(format!("{}: {e}", root.display())))?;
+        let parent = base.parent().map(Path::to_path_buf).unwrap_or_default();
+        // Never ingest the case into itself (a case folder inside the collection).
+        let walk = walkdir::WalkDir::new(&base).follow_links(false).sort_by_file_name().into_iter().filter_entry(|entry| {
+            !(entry.file_type().is_dir() && case_dir.is_some() && std::fs::canonicalize(entry.path()).ok() == case_dir)
+        });
+        for entry in walk {
+            let (path, exception, size) = match entry {
+                Ok(entry) => {
+                    let file_type = entry.file_type();
+                    if file_type.is_dir() {
+                        continue;
+                    }
+                    let path = entry.path().to_path_buf();
+                    if file_type.is_symlink() {
+                        let target = std::fs::read_link(&path).map_or_else(|_| "?".into(), |t| t.display().to_string());
+                        (path, Some((ExceptionKind::Unsupported, format!("symbolic link to {target}; not followed"))), 0)
+                    } else if file_type.is_file() {
+                        let size = entry.metadata().map_or(0, |m| m.len());
+                        (path, None, size)
+                    } else {
+                        (path, Some((ExceptionKind::Unsupported, "not a regular file (device, socket or pipe)".into())), 0)
+                    }
+                }
+                Err(e) => {
+                    let Some(path) = e.path().map(Path::to_path_buf) else { continue };
+                    (path, Some((ExceptionKind::Unreadable, format!("cannot read: {e}"))), 0)
+                }
+            };
+            found += 1;
+            let source_path = path.to_string_lossy().into_owned();
+            if lookup.contains(custodian, &source_path)? {
+                skipped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            let locator = path.strip_prefix(&parent).unwrap_or(&path).to_string_lossy().into_owned();
+            if credits.recv().is_err() {
+                return Ok(found);
+            }
+            let job = Job { seq, path, source_path, locator, size, exception };
+            seq += 1;
+            if jobs.send(job).is_err() {
+                return Ok(found);
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn supervise(supervisor: &mut Supervisor, custodian: &str, jobs: &Receiver<Job>, done: &Sender<Result<Finished>>) {
+    for job in jobs {
+        let records = match job.exception {
+            Some((kind, message)) => Ok(vec![Record::Exception(ExceptionRecord {
+                position: Position { inner: String::new(), parent: None, index: 0, depth: 0 },
+                name: job.path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                kind,
+                message,
+                size: None,
+                hashes: None,
+            })]),
+            None => supervisor.extract(&job.path),
+        };
+        let finished = records.map(|records| Finished {
+            seq: job.seq,
+            size: job.size,
+            input: InputRecords { custodian: custodian.to_owned(), source_path: job.source_path, locator: job.locator, records },
+        });
+        let fatal = finished.is_err();
+        if done.send(finished).is_err() || fatal {
+            return;
+        }
+    }
+}
+
+/// Commits finished inputs in walk order, in batches.
+fn write(
+    writer: &mut quarry_case::Writer,
+    run: i64,
+    done: &Receiver<Result<Finished>>,
+    credits: &Sender<()>,
+    progress: &Progress,
+    report: &mut IngestReport,
+) -> Result<()> {
+    let mut waiting: BTreeMap<u64, Finished> = BTreeMap::new();
+    let mut next = 0u64;
+    let mut ready: Vec<Finished> = Vec::new();
+    let mut ready_records = 0usize;
+    let mut last_commit = Instant::now();
+    let mut open = true;
+    while open || !ready.is_empty() {
+        match done.recv_timeout(COMMIT_INTERVAL) {
+            Ok(finished) => {
+                let finished = finished?;
+                waiting.insert(finished.seq, finished);
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => open = false,
+        }
+        while let Some(finished) = waiting.remove(&next) {
+            next += 1;
+            ready_records += finished.input.records.len();
+            ready.push(finished);
+        }
+        let due = ready.len() >= COMMIT_INPUTS || ready_records >= COMMIT_RECORDS || last_commit.elapsed() >= COMMIT_INTERVAL || !open;
+        if due && !ready.is_empty() {
+            let inputs: Vec<InputRecords> = ready.iter().map(|f| f.input.clone()).collect();
+            let outcomes = writer.commit(run, &inputs)?;
+            for (finished, outcome) in ready.iter().zip(&outcomes) {
+                if outcome.already_ingested {
+                    report.inputs_skipped += 1;
+                    continue;
+                }
+                report.inputs_added += 1;
+                report.items_added += outcome.items;
+                report.exceptions_added += outcome.exceptions;
+                report.bytes += finished.size;
+                for record in &finished.input.records {
+                    if let Record::Exception(e) = record {
+                        *report.exceptions_by_kind.entry(e.kind.as_str().to_owned()).or_default() += 1;
+                    }
+                }
+                progress.advance(finished.size, outcome.items + outcome.exceptions);
+            }
+            for _ in 0..ready.len() {
+                let _ = credits.send(());
+            }
+            ready.clear();
+            ready_records = 0;
+            last_commit = Instant::now();
+        }
+    }
+    if !waiting.is_empty() {
+        return Err(Error::Worker(format!("input #{next} never finished; this is a bug")));
+    }
+    Ok(())
+}
+
+/// The progress bar: items, bytes, rate and ETA on stderr; hidden when asked or not a terminal.
+struct Progress {
+    bar: ProgressBar,
+    items: AtomicU64,
+}
+
+impl Progress {
+    fn new(enabled: bool, paths: &[PathBuf]) -> Progress {
+        let bar = if enabled { ProgressBar::new(0) } else { ProgressBar::hidden() };
+        if enabled {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}")
+                    .expect("the template is valid"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            // Sizing the job walks the tree a second time, on its own thread: cheap (metadata
+            // only) and it keeps the main walk from holding every path in memory.
+            let sizer = bar.clone();
+            let paths = paths.to_vec();
+            std::thread::spawn(move || {
+                for root in paths {
+                    for entry in walkdir::WalkDir::new(root).follow_links(false).into_iter().flatten() {
+                        if entry.file_type().is_file() {
+                            sizer.inc_length(entry.metadata().map_or(0, |m| m.len()));
+                        }
+                    }
+                }
+            });
+        }
+        Progress { bar, items: AtomicU64::new(0) }
+    }
+
+    fn advance(&self, bytes: u64, records: u64) {
+        let items = self.items.fetch_add(records, Ordering::Relaxed) + records;
+        self.bar.inc(bytes);
+        self.bar.set_message(format!("{items} items"));
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

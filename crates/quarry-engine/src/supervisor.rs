@@ -1,0 +1,246 @@
+//! Supervised extraction workers: isolation of untrusted parsers.
+//!
+//! `catch_unwind` cannot catch an abort, a stack overflow or an endless loop, and the PDF and
+//! archive parsers measured for quarry do all of these on hostile files. So extraction runs in
+//! child processes with an address-space limit, and the supervisor thread that owns each one
+//! waits for its events with a timeout. When a worker dies or stalls, the supervisor records a
+//! typed exception (`parser_crash`, `memory_limit`, `timeout`) for the item the worker last
+//! announced, starts a new worker and resumes the same input past that item. The run goes on.
+
+use crate::protocol::{JobRequest, WorkerConfig, WorkerEvent};
+use crate::{Error, Result};
+use crossbeam_channel::{Receiver, RecvTimeoutError, unbounded};
+use quarry_types::{ExceptionKind, ExceptionRecord, LOCATOR_SEPARATOR, Position, Record};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How to start a worker process: normally the running `quarry` binary with `__worker`.
+#[derive(Clone, Debug)]
+pub struct WorkerCommand {
+    /// The program.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+}
+
+impl WorkerCommand {
+    /// The current executable with `__worker`.
+    pub fn current_exe() -> Result<WorkerCommand> {
+        let program = std::env::current_exe().map_err(|e| Error::Worker(format!("cannot find the quarry executable: {e}")))?;
+        Ok(WorkerCommand { program, args: vec!["__worker".into()] })
+    }
+}
+
+/// After this many failures inside one input, the rest of it is given up as one exception.
+const MAX_FAILURES_PER_INPUT: usize = 256;
+/// How much of a dead worker's stderr is kept for the exception message.
+const STDERR_TAIL: usize = 2048;
+
+enum Line {
+    Event(WorkerEvent),
+    Garbage(String),
+    Eof,
+}
+
+struct Process {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<Line>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+/// One supervised worker process, restarted as needed.
+pub(crate) struct Supervisor {
+    command: WorkerCommand,
+    config: WorkerConfig,
+    timeout: Duration,
+    process: Option<Process>,
+}
+
+impl Supervisor {
+    pub(crate) fn new(command: WorkerCommand, config: WorkerConfig) -> Self {
+        let timeout = Duration::from_secs(config.limits.timeout_secs.max(1));
+        Supervisor { command, config, timeout, process: None }
+    }
+
+    fn spawn(&self) -> Result<Process> {
+        let mut child = Command::new(&self.command.program)
+            .args(&self.command.args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::Worker(format!("cannot start {}: {e}", self.command.program.display())))?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
+        let (tx, lines) = unbounded();
+        std::thread::spawn(move || {
+            for line in BufReader::with_capacity(64 * 1024, stdout).lines() {
+                let Ok(line) = line else { break };
+                let parsed = serde_json::from_str(&line).map_or(Line::Garbage(line), Line::Event);
+                if tx.send(parsed).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Line::Eof);
+        });
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let tail = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr_pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let mut tail = tail.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                tail.extend_from_slice(&buf[..n]);
+                let excess = tail.len().saturating_sub(STDERR_TAIL);
+                tail.drain(..excess);
+            }
+        });
+        let config = serde_json::to_string(&self.config).map_err(|e| Error::Worker(e.to_string()))?;
+        writeln!(stdin, "{config}").map_err(|e| Error::Worker(format!("cannot configure a worker: {e}")))?;
+        Ok(Process { child, stdin, lines, stderr })
+    }
+
+    /// Extracts one input; every failure of the worker becomes an exception record.
+    pub(crate) fn extract(&mut self, path: &Path) -> Result<Vec<Record>> {
+        let mut records: Vec<Record> = Vec::new();
+        let mut done: HashSet<String> = HashSet::new();
+        let mut failed: Vec<String> = Vec::new();
+        loop {
+            if self.process.is_none() {
+                self.process = Some(self.spawn()?);
+            }
+            let process = self.process.as_mut().expect("spawned above");
+            let request = JobRequest { path: path.to_path_buf(), done: done.iter().cloned().collect(), failed: failed.clone() };
+            let request = serde_json::to_string(&request).map_err(|e| Error::Worker(e.to_string()))?;
+            let sent = writeln!(process.stdin, "{request}").and_then(|()| process.stdin.flush());
+            let mut current: Option<(Position, String)> = None;
+            let failure = if sent.is_err() {
+                Some(self.died())
+            } else {
+                loop {
+                    match process.lines.recv_timeout(self.timeout) {
+                        Ok(Line::Event(WorkerEvent::Begin { position, name })) => current = Some((position, name)),
+                        Ok(Line::Event(WorkerEvent::Record(record))) => {
+                            done.insert(record.position().inner.clone());
+                            records.push(record);
+                        }
+                        Ok(Line::Event(WorkerEvent::Done)) => return Ok(records),
+                        Ok(Line::Event(WorkerEvent::Fatal(message))) => {
+                            return Err(Error::Worker(format!("extraction of {} failed: {message}", path.display())));
+                        }
+                        Ok(Line::Garbage(line)) => {
+                            self.kill();
+                            let line: String = line.chars().take(200).collect();
+                            break Some((ExceptionKind::ParserCrash, format!("worker wrote garbage: {line:?}")));
+                        }
+                        Ok(Line::Eof) | Err(RecvTimeoutError::Disconnected) => break Some(self.died()),
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.kill();
+                            break Some((ExceptionKind::Timeout, format!("no progress for {} s; the parser was stopped", self.timeout.as_secs())));
+                        }
+                    }
+                }
+            };
+            let (kind, message) = failure.expect("every path out of the loop above is a failure");
+            let Some((position, name)) = current else {
+                return Err(Error::Worker(format!("a worker died before starting on {}: {message}", path.display())));
+            };
+            if failed.len() >= MAX_FAILURES_PER_INPUT {
+                // This input keeps killing workers: account for the rest of it in one exception.
+                let message = format!("{message}; gave up after {MAX_FAILURES_PER_INPUT} parser failures in this input");
+                records.push(remainder(&done, String::new(), kind, message));
+                return Ok(records);
+            }
+            if done.contains(&position.inner) {
+                // The item was recorded (a container that died between two of its entries):
+                // its unprocessed entries become one exception, and the retry skips it.
+                let message = format!("{message}; the remaining entries were not processed");
+                records.push(remainder(&done, position.inner.clone(), kind, message));
+            } else {
+                records.push(Record::Exception(ExceptionRecord { position: position.clone(), name, kind, message, size: None, hashes: None }));
+            }
+            failed.push(position.inner);
+        }
+    }
+
+    /// Reaps a dead worker and says why it died.
+    fn died(&mut self) -> (ExceptionKind, String) {
+        let Some(mut process) = self.process.take() else {
+            return (ExceptionKind::ParserCrash, "worker vanished".into());
+        };
+        drop(process.stdin);
+        let status = process.child.wait();
+        // The stderr reader may still be draining the pipe.
+        std::thread::sleep(Duration::from_millis(20));
+        let stderr = String::from_utf8_lossy(&process.stderr.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned();
+        let last_line = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned();
+        let kind = if stderr.contains("memory allocation of") || stderr.contains("out of memory") {
+            ExceptionKind::MemoryLimit
+        } else {
+            ExceptionKind::ParserCrash
+        };
+        let status = status.map_or_else(|e| format!("unknown status ({e})"), |s| describe(s));
+        let message = if last_line.is_empty() { format!("worker {status}") } else { format!("worker {status}: {last_line}") };
+        (kind, message)
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.child.kill();
+            let _ = process.child.wait();
+        }
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            drop(process.stdin);
+            // Closing stdin ends an idle worker; one still busy is stopped.
+            std::thread::sleep(Duration::from_millis(1));
+            if !matches!(process.child.try_wait(), Ok(Some(_))) {
+                let _ = process.child.kill();
+            }
+            let _ = process.child.wait();
+        }
+    }
+}
+
+/// One exception standing for the unprocessed rest of the container at `parent` (or of the
+/// whole input, when even its top-level record is missing).
+fn remainder(done: &HashSet<String>, parent: String, kind: ExceptionKind, message: String) -> Record {
+    let position = if done.contains(&parent) {
+        let depth = if parent.is_empty() { 1 } else { parent.matches(LOCATOR_SEPARATOR).count() as u32 + 2 };
+        let inner = if parent.is_empty() { "*".to_owned() } else { format!("{parent}{LOCATOR_SEPARATOR}*") };
+        Position { inner, parent: Some(parent), index: u64::from(u32::MAX), depth }
+    } else {
+        Position { inner: String::new(), parent: None, index: 0, depth: 0 }
+    };
+    Record::Exception(ExceptionRecord { position, name: "*".into(), kind, message, size: None, hashes: None })
+}
+
+fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(signal) = status.signal() {
+        let name = match signal {
+            6 => "SIGABRT",
+            9 => "SIGKILL",
+            11 => "SIGSEGV",
+            7 => "SIGBUS",
+            4 => "SIGILL",
+            8 => "SIGFPE",
+            _ => "a signal",
+        };
+        format!("killed by {name} ({signal})")
+    } else {
+        format!("exited with status {}", status.code().unwrap_or(-1))
+    }
+}
