@@ -35,7 +35,7 @@ mod schema;
 mod writer;
 
 pub use config::{CONFIG_FORMAT, CaseConfig, DedupConfig, HashConfig};
-pub use report::{DuplicateGroup, ExceptionRow, Summary};
+pub use report::{DuplicateGroup, ExceptionRow, ItemRow, Summary};
 pub use schema::SCHEMA_VERSION;
 pub use writer::{Committed, InputLookup, InputRecords, Writer};
 
@@ -311,6 +311,12 @@ mod tests {
         assert_eq!(memo.all_paths, ["memo.txt", "copy.txt", "memo.txt", "batch.zip//x.txt"]);
         let custodial_groups = case.duplicates(Some(DedupScope::Custodial), true).unwrap();
         assert_eq!(custodial_groups.iter().map(|g| g.instances).collect::<Vec<_>>(), [2, 2]);
+
+        let items = case.items(Some(DedupScope::Custodial)).unwrap();
+        let masters: Vec<&str> = items.iter().map(|i| i.master.as_str()).collect();
+        assert_eq!(masters, ["DOC-00000001", "DOC-00000001", "DOC-00000003", "DOC-00000004", "DOC-00000003"]);
+        assert_eq!(items[4].family, "DOC-00000004");
+        assert_eq!(items[4].parent.as_deref(), Some("DOC-00000004"));
 
         let exceptions = case.exceptions().unwrap();
         assert_eq!(exceptions.len(), 1);

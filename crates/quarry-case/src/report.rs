@@ -68,6 +68,40 @@ pub struct ExceptionRow {
     pub blake3: Option<String>,
 }
 
+/// One item, for `report items`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ItemRow {
+    /// Control number.
+    pub control_number: String,
+    /// Custodian.
+    pub custodian: String,
+    /// Where it is.
+    pub locator: String,
+    /// Control number of the container or document it was found in.
+    pub parent: Option<String>,
+    /// Control number of its top-level ancestor (itself for a top-level input).
+    pub family: String,
+    /// Control number of the master of its document under the dedup view (itself when it is
+    /// a master).
+    pub master: String,
+    /// Detected type.
+    pub file_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// blake3 of the native.
+    pub blake3: String,
+    /// MD5, when computed.
+    pub md5: Option<String>,
+    /// SHA-1, when computed.
+    pub sha1: Option<String>,
+    /// Last-modified date, when the source records one.
+    pub modified: Option<String>,
+    /// Characters of extracted text, when text was extracted.
+    pub text_chars: Option<u64>,
+    /// Flags, space-separated.
+    pub flags: String,
+}
+
 /// A master and its duplicates under a dedup scope.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct DuplicateGroup {
@@ -89,14 +123,25 @@ pub struct DuplicateGroup {
     pub duplicates: Vec<String>,
 }
 
-/// SQL selecting `(master_id)` of every dedup group under a scope, over document roots.
-fn masters_sql(scope: DedupScope) -> &'static str {
+/// SQL selecting `(key, master_id)` of every dedup group under a scope, over document roots.
+fn groups_sql(scope: DedupScope) -> &'static str {
     match scope {
-        DedupScope::None => "SELECT id FROM items WHERE doc_root_id = id",
+        DedupScope::None => "SELECT id AS key, id AS master FROM items WHERE doc_root_id = id",
         DedupScope::Custodial => {
-            "SELECT MIN(id) FROM items WHERE doc_root_id = id GROUP BY custodian_id, dedup_key"
+            "SELECT custodian_id || ':' || dedup_key AS key, MIN(id) AS master FROM items
+             WHERE doc_root_id = id GROUP BY custodian_id, dedup_key"
         }
-        DedupScope::Global => "SELECT MIN(id) FROM items WHERE doc_root_id = id GROUP BY dedup_key",
+        DedupScope::Global => {
+            "SELECT dedup_key AS key, MIN(id) AS master FROM items WHERE doc_root_id = id GROUP BY dedup_key"
+        }
+    }
+}
+
+fn group_key(scope: DedupScope, alias: &str) -> String {
+    match scope {
+        DedupScope::None => format!("{alias}.id"),
+        DedupScope::Custodial => format!("{alias}.custodian_id || ':' || {alias}.dedup_key"),
+        DedupScope::Global => format!("{alias}.dedup_key"),
     }
 }
 
@@ -120,7 +165,7 @@ impl Case {
         )?;
         let unique_items = count(
             &conn,
-            &format!("SELECT COUNT(*) FROM items WHERE doc_root_id IN ({})", masters_sql(scope)),
+            &format!("SELECT COUNT(*) FROM items WHERE doc_root_id IN (SELECT master FROM ({}))", groups_sql(scope)),
         )?;
         let input_bytes = count(
             &conn,
@@ -197,16 +242,53 @@ impl Case {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Every item in control-number order, with its master under `scope` (default: the
+    /// configured view).
+    pub fn items(&self, scope: Option<DedupScope>) -> Result<Vec<ItemRow>> {
+        let scope = scope.unwrap_or(self.config().dedup.scope);
+        let conn = self.reader()?;
+        let sql = format!(
+            "SELECT i.control_number, c.name, i.locator, p.control_number, f.control_number, m.control_number,
+                    i.file_type, i.size, i.blake3, i.md5, i.sha1, i.modified, i.text_chars, i.flags
+             FROM items i
+             JOIN custodians c ON c.id = i.custodian_id
+             LEFT JOIN items p ON p.id = i.parent_id
+             JOIN items f ON f.id = i.family_id
+             JOIN items r ON r.id = i.doc_root_id
+             JOIN ({groups}) g ON g.key = {key}
+             JOIN items m ON m.id = g.master
+             ORDER BY i.id",
+            groups = groups_sql(scope),
+            key = group_key(scope, "r"),
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ItemRow {
+                control_number: r.get(0)?,
+                custodian: r.get(1)?,
+                locator: r.get(2)?,
+                parent: r.get(3)?,
+                family: r.get(4)?,
+                master: r.get(5)?,
+                file_type: r.get(6)?,
+                size: r.get::<_, i64>(7)?.cast_unsigned(),
+                blake3: r.get(8)?,
+                md5: r.get(9)?,
+                sha1: r.get(10)?,
+                modified: r.get(11)?,
+                text_chars: r.get::<_, Option<i64>>(12)?.map(i64::cast_unsigned),
+                flags: r.get(13)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Every master with its duplicates under `scope` (default: the configured view); only
     /// groups with more than one instance when `only_duplicated`.
     pub fn duplicates(&self, scope: Option<DedupScope>, only_duplicated: bool) -> Result<Vec<DuplicateGroup>> {
         let scope = scope.unwrap_or(self.config().dedup.scope);
         let conn = self.reader()?;
-        let group_key = match scope {
-            DedupScope::None => "i.id",
-            DedupScope::Custodial => "i.custodian_id || ':' || i.dedup_key",
-            DedupScope::Global => "i.dedup_key",
-        };
+        let group_key = group_key(scope, "i");
         let sql = format!(
             "SELECT {group_key} AS g, i.control_number, i.blake3, c.name, i.locator
              FROM items i JOIN custodians c ON c.id = i.custodian_id

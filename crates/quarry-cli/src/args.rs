@@ -89,6 +89,15 @@ pub(crate) enum ReportCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Every item: control number, locator, family, master, type, hashes, flags.
+    Items {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Dedup view for the master column (default: the case's).
+        #[arg(long, value_enum)]
+        dedup: Option<Scope>,
+    },
     /// Masters with their duplicates, ALL_CUSTODIANS and ALL_PATHS.
     Duplicates {
         /// Output format.

@@ -89,6 +89,13 @@ fn report_command(case_dir: &Path, report: ReportCommand) -> Result<ExitCode> {
                 Format::Csv | Format::Table => output::exceptions(&rows, format)?,
             }
         }
+        ReportCommand::Items { format, dedup } => {
+            let rows = case.items(dedup.map(Into::into))?;
+            match format {
+                Format::Json => output::json(&rows)?,
+                Format::Csv | Format::Table => output::items(&rows, format)?,
+            }
+        }
         ReportCommand::Duplicates { format, dedup, all } => {
             let groups = case.duplicates(dedup.map(Into::into), !all)?;
             match format {

@@ -1,7 +1,7 @@
 //! Printing: human tables, CSV and JSON on stdout.
 
 use crate::args::Format;
-use quarry_case::{DuplicateGroup, ExceptionRow, Summary};
+use quarry_case::{DuplicateGroup, ExceptionRow, ItemRow, Summary};
 use quarry_engine::IngestReport;
 use std::io::{self, Write};
 
@@ -140,4 +140,45 @@ pub(crate) fn duplicates(list: &[DuplicateGroup], format: Format) -> io::Result<
         })
         .collect();
     rows(&["master", "instances", "custodian", "blake3", "all_custodians", "duplicates", "all_paths"], &table, format)
+}
+
+pub(crate) fn items(list: &[ItemRow], format: Format) -> io::Result<()> {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let table: Vec<Vec<String>> = list
+        .iter()
+        .map(|i| {
+            vec![
+                i.control_number.clone(),
+                i.custodian.clone(),
+                opt(&i.parent),
+                i.family.clone(),
+                i.master.clone(),
+                i.file_type.clone(),
+                i.size.to_string(),
+                i.blake3.clone(),
+                opt(&i.md5),
+                opt(&i.sha1),
+                opt(&i.modified),
+                i.text_chars.map(|n| n.to_string()).unwrap_or_default(),
+                i.flags.clone(),
+                i.locator.clone(),
+            ]
+        })
+        .collect();
+    let header = ["control_number", "custodian", "parent", "family", "master", "type", "size", "blake3", "md5", "sha1", "modified", "text_chars", "flags", "locator"];
+    if format == Format::Table {
+        // A terminal has no room for three hashes: show the short blake3 only.
+        let short: Vec<Vec<String>> = table
+            .into_iter()
+            .map(|mut row| {
+                row[7].truncate(12);
+                row.remove(9);
+                row.remove(8);
+                row
+            })
+            .collect();
+        let header: Vec<&str> = header.iter().enumerate().filter(|(i, _)| *i != 8 && *i != 9).map(|(_, h)| *h).collect();
+        return rows(&header, &short, format);
+    }
+    rows(&header, &table, format)
 }

@@ -25,6 +25,9 @@ pub struct Detected {
     /// its end record only may be something else with a ZIP appended, so a failure to open it
     /// is not corruption).
     pub zip_at_start: bool,
+    /// For [`FileType::Zip`]: the file starts with the split-archive marker (`PK\x07\x08`),
+    /// so it is one volume of a multi-volume archive.
+    pub split_volume: bool,
 }
 
 /// Detects the type of the file at `path`.
@@ -40,7 +43,7 @@ pub fn detect_file(path: &Path) -> io::Result<Detected> {
         let mut tail = Vec::new();
         file.take(EOCD_WINDOW).read_to_end(&mut tail)?;
         if tail.windows(4).any(|w| w == b"PK\x05\x06") {
-            return Ok(Detected { file_type: FileType::Zip, zip_at_start: false });
+            return Ok(Detected { file_type: FileType::Zip, zip_at_start: false, split_volume: false });
         }
     }
     Ok(detected)
@@ -50,7 +53,8 @@ pub fn detect_file(path: &Path) -> io::Result<Detected> {
 #[must_use]
 pub fn detect_head(head: &[u8], len: u64) -> Detected {
     let file_type = sniff(head, len);
-    Detected { file_type, zip_at_start: file_type == FileType::Zip }
+    let zip = file_type == FileType::Zip;
+    Detected { file_type, zip_at_start: zip, split_volume: zip && head.starts_with(b"PK\x07\x08") }
 }
 
 fn sniff(head: &[u8], len: u64) -> FileType {

@@ -263,6 +263,10 @@ impl Extractor {
         let file = fs::File::open(&native_path).map_err(|e| Error::Store(e.into()))?;
         let mut archive = match ZipArchive::new(BufReader::new(file)) {
             Ok(archive) => archive,
+            Err(_) if detected.split_volume => {
+                let message = "a volume of a split (multi-volume) ZIP archive; split archives are not opened yet".to_owned();
+                return run.exception(position, name, ExceptionKind::Unsupported, message, Some(stored.size), Some(stored.hashes));
+            }
             Err(e) if detected.zip_at_start => {
                 let kind = zip_error_kind(&e);
                 let message = format!("cannot open the archive: {e}");
@@ -401,6 +405,12 @@ impl Extractor {
                         break;
                     }
                     let message = format!("cannot decompress the entry: {}", error_chain(&source));
+                    if let Some(zip_error) = source.get_ref().and_then(|e| e.downcast_ref::<ZipError>()) {
+                        if zip_error_kind(zip_error) == ExceptionKind::Unsupported {
+                            last_failure = Some((ExceptionKind::Unsupported, message));
+                            break;
+                        }
+                    }
                     // A wrong ZipCrypto password passes its one-byte check 1 time in 256 and
                     // then fails the CRC: try the next password.
                     if password.is_some() {
