@@ -62,7 +62,9 @@ pub enum Error {
         dir: PathBuf,
     },
     /// The case was written by a newer quarry.
-    #[error("this case was written by a newer quarry (schema {found}; this build supports up to {supported}); upgrade quarry to open it")]
+    #[error(
+        "this case was written by a newer quarry (schema {found}; this build supports up to {supported}); upgrade quarry to open it"
+    )]
     NewerSchema {
         /// Version found in the case.
         found: u32,
@@ -123,10 +125,11 @@ impl Case {
         }
         let text = fs::read_to_string(&config_path)?;
         let probe: toml::Table = toml::from_str(&text).map_err(|e| Error::Config(e.to_string()))?;
-        if let Some(found) = probe.get("format").and_then(toml::Value::as_integer) {
-            if found > i64::from(CONFIG_FORMAT) {
-                return Err(Error::NewerSchema { found: u32::try_from(found).unwrap_or(u32::MAX), supported: CONFIG_FORMAT });
-            }
+        if let Some(found) = probe.get("format").and_then(toml::Value::as_integer)
+            && found > i64::from(CONFIG_FORMAT)
+        {
+            let found = u32::try_from(found).unwrap_or(u32::MAX);
+            return Err(Error::NewerSchema { found, supported: CONFIG_FORMAT });
         }
         let config: CaseConfig = toml::from_str(&text).map_err(|e| Error::Config(e.to_string()))?;
         let mut conn = connect(&dir.join(DB_FILE), false)?;
@@ -208,7 +211,9 @@ fn connect(path: &Path, read_only: bool) -> Result<Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(Duration::from_secs(30))?;
@@ -238,9 +243,20 @@ mod tests {
         DedupScope, ExceptionKind, ExceptionRecord, FileType, Hashes, ItemRecord, Position, Record,
     };
 
-    fn item(inner: &str, parent: Option<&str>, content: &str, file_type: FileType, entries: Option<u64>) -> Record {
+    fn item(
+        inner: &str,
+        parent: Option<&str>,
+        content: &str,
+        file_type: FileType,
+        entries: Option<u64>,
+    ) -> Record {
         Record::Item(ItemRecord {
-            position: Position { inner: inner.into(), parent: parent.map(Into::into), index: 0, depth: u32::from(parent.is_some()) },
+            position: Position {
+                inner: inner.into(),
+                parent: parent.map(Into::into),
+                index: 0,
+                depth: u32::from(parent.is_some()),
+            },
             name: inner.rsplit('/').next().unwrap_or(inner).into(),
             size: content.len() as u64,
             hashes: Hashes { blake3: blake3_hex(content), md5: None, sha1: None },
@@ -257,7 +273,12 @@ mod tests {
     }
 
     fn input(custodian: &str, path: &str, records: Vec<Record>) -> InputRecords {
-        InputRecords { custodian: custodian.into(), source_path: path.into(), locator: path.rsplit('/').next().unwrap().into(), records }
+        InputRecords {
+            custodian: custodian.into(),
+            source_path: path.into(),
+            locator: path.rsplit('/').next().unwrap().into(),
+            records,
+        }
     }
 
     #[test]
@@ -277,7 +298,12 @@ mod tests {
                     item("", None, "zip", FileType::Zip, Some(2)),
                     item("x.txt", Some(""), "memo", FileType::Text, None),
                     Record::Exception(ExceptionRecord {
-                        position: Position { inner: "y.bin".into(), parent: Some(String::new()), index: 1, depth: 1 },
+                        position: Position {
+                            inner: "y.bin".into(),
+                            parent: Some(String::new()),
+                            index: 1,
+                            depth: 1,
+                        },
                         name: "y.bin".into(),
                         kind: ExceptionKind::Encrypted,
                         message: "locked".into(),
@@ -314,7 +340,10 @@ mod tests {
 
         let items = case.items(Some(DedupScope::Custodial)).unwrap();
         let masters: Vec<&str> = items.iter().map(|i| i.master.as_str()).collect();
-        assert_eq!(masters, ["DOC-00000001", "DOC-00000001", "DOC-00000003", "DOC-00000004", "DOC-00000003"]);
+        assert_eq!(
+            masters,
+            ["DOC-00000001", "DOC-00000001", "DOC-00000003", "DOC-00000004", "DOC-00000003"]
+        );
         assert_eq!(items[4].family, "DOC-00000004");
         assert_eq!(items[4].parent.as_deref(), Some("DOC-00000004"));
 

@@ -165,7 +165,10 @@ impl Case {
         )?;
         let unique_items = count(
             &conn,
-            &format!("SELECT COUNT(*) FROM items WHERE doc_root_id IN (SELECT master FROM ({}))", groups_sql(scope)),
+            &format!(
+                "SELECT COUNT(*) FROM items WHERE doc_root_id IN (SELECT master FROM ({}))",
+                groups_sql(scope)
+            ),
         )?;
         let input_bytes = count(
             &conn,
@@ -182,7 +185,9 @@ impl Case {
         )?;
         let grouped = |sql: &str| -> Result<BTreeMap<String, u64>> {
             let mut stmt = conn.prepare(sql)?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.cast_unsigned())))?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.cast_unsigned()))
+            })?;
             Ok(rows.collect::<Result<_, _>>()?)
         };
         let exceptions_by_kind = grouped("SELECT kind, COUNT(*) FROM exceptions GROUP BY kind")?;
@@ -192,7 +197,8 @@ impl Case {
                 (SELECT COUNT(*) FROM items WHERE parent_id = c.id) + (SELECT COUNT(*) FROM exceptions WHERE parent_id = c.id)
              ORDER BY c.id",
         )?;
-        let unbalanced_containers = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        let unbalanced_containers =
+            stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
         let custodians = count(&conn, "SELECT COUNT(DISTINCT custodian_id) FROM inputs")?;
         let reconciled = input_files == items_top_level + top_exceptions
             && input_files + container_entries == items + exceptions
@@ -285,7 +291,11 @@ impl Case {
 
     /// Every master with its duplicates under `scope` (default: the configured view); only
     /// groups with more than one instance when `only_duplicated`.
-    pub fn duplicates(&self, scope: Option<DedupScope>, only_duplicated: bool) -> Result<Vec<DuplicateGroup>> {
+    pub fn duplicates(
+        &self,
+        scope: Option<DedupScope>,
+        only_duplicated: bool,
+    ) -> Result<Vec<DuplicateGroup>> {
         let scope = scope.unwrap_or(self.config().dedup.scope);
         let conn = self.reader()?;
         let group_key = group_key(scope, "i");

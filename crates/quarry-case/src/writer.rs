@@ -75,15 +75,23 @@ impl Writer {
     /// as they are (idempotent re-runs).
     pub fn commit(&mut self, run: i64, inputs: &[InputRecords]) -> Result<Vec<Committed>> {
         let tx = self.conn.transaction()?;
-        let mut next_id: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM items", [], |r| r.get(0))?;
+        let mut next_id: i64 =
+            tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM items", [], |r| r.get(0))?;
         let mut outcomes = Vec::with_capacity(inputs.len());
         let mut new_custodians = Vec::new();
         for input in inputs {
             let custodian_id = match self.custodians.get(&input.custodian) {
                 Some(&id) => id,
                 None => {
-                    tx.execute("INSERT OR IGNORE INTO custodians (name) VALUES (?1)", [&input.custodian])?;
-                    let id: i64 = tx.query_row("SELECT id FROM custodians WHERE name = ?1", [&input.custodian], |r| r.get(0))?;
+                    tx.execute(
+                        "INSERT OR IGNORE INTO custodians (name) VALUES (?1)",
+                        [&input.custodian],
+                    )?;
+                    let id: i64 = tx.query_row(
+                        "SELECT id FROM custodians WHERE name = ?1",
+                        [&input.custodian],
+                        |r| r.get(0),
+                    )?;
                     new_custodians.push((input.custodian.clone(), id));
                     id
                 }
@@ -115,13 +123,21 @@ impl Writer {
                 let parent = match &position.parent {
                     None => None,
                     Some(inner) => Some(placed.get(inner.as_str()).ok_or_else(|| {
-                        Error::Internal(format!("record {:?} of {} arrived before its parent", position.inner, input.locator))
+                        Error::Internal(format!(
+                            "record {:?} of {} arrived before its parent",
+                            position.inner, input.locator
+                        ))
                     })?),
                 };
                 let locator = if position.inner.is_empty() {
                     input.locator.clone()
                 } else {
-                    format!("{}{}{}", input.locator, quarry_types::LOCATOR_SEPARATOR, position.inner)
+                    format!(
+                        "{}{}{}",
+                        input.locator,
+                        quarry_types::LOCATOR_SEPARATOR,
+                        position.inner
+                    )
                 };
                 match record {
                     Record::Item(item) => {
@@ -161,7 +177,10 @@ impl Writer {
                             item.entries_declared.map(u64::cast_signed),
                         ])?;
                         let is_container = item.file_type == FileType::Zip;
-                        placed.insert(&position.inner, Placed { id, family_id, doc_root_id, is_container });
+                        placed.insert(
+                            &position.inner,
+                            Placed { id, family_id, doc_root_id, is_container },
+                        );
                         outcome.items += 1;
                     }
                     Record::Exception(exception) => {

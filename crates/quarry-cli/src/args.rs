@@ -70,6 +70,9 @@ pub(crate) struct IngestArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Create the case first when the case folder holds none yet.
+    #[arg(long)]
+    pub(crate) create: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -26,25 +26,37 @@ fn open(dir: &Path) -> Result<Case> {
 }
 
 fn init(args: &InitArgs) -> Result<ExitCode> {
-    let name = args.name.clone().unwrap_or_else(|| {
-        std::path::absolute(&args.dir)
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "case".into())
-    });
-    Case::init(&args.dir, &name).with_context(|| format!("cannot create a case at {}", args.dir.display()))?;
+    let name = args.name.clone().unwrap_or_else(|| case_name(&args.dir));
+    Case::init(&args.dir, &name)
+        .with_context(|| format!("cannot create a case at {}", args.dir.display()))?;
     println!("created case {name:?} in {}", args.dir.display());
     println!("next: quarry --case {} ingest --custodian NAME PATH...", args.dir.display());
     Ok(ExitCode::SUCCESS)
 }
 
+/// A case's default name: its folder's name.
+fn case_name(dir: &Path) -> String {
+    std::path::absolute(dir)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "case".into())
+}
+
 fn ingest(case_dir: &Path, args: &IngestArgs) -> Result<ExitCode> {
+    if args.create && !case_dir.join("case.toml").exists() {
+        let name = case_name(case_dir);
+        Case::init(case_dir, &name).with_context(|| format!("cannot create a case at {}", case_dir.display()))?;
+        eprintln!("created case {name:?} in {}", case_dir.display());
+    }
     let case = open(case_dir)?;
     let passwords = match &args.passwords {
         Some(file) => read_passwords(file)?,
         None => Vec::new(),
     };
-    let workers = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)).max(1);
+    let workers = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+        .max(1);
     let options = IngestOptions {
         custodian: args.custodian.clone(),
         paths: args.paths.clone(),

@@ -32,9 +32,20 @@ pub(crate) fn ingest_report(report: &IngestReport) -> io::Result<()> {
     writeln!(out, "This run (#{})", report.run)?;
     writeln!(out, "  inputs found        {:>10}", report.inputs_found)?;
     writeln!(out, "  already in the case {:>10}   (skipped)", report.inputs_skipped)?;
-    writeln!(out, "  inputs added        {:>10}   ({}, {:.1} s, {rate:.1} MB/s)", report.inputs_added, bytes(report.bytes), report.seconds)?;
+    writeln!(
+        out,
+        "  inputs added        {:>10}   ({}, {:.1} s, {rate:.1} MB/s)",
+        report.inputs_added,
+        bytes(report.bytes),
+        report.seconds
+    )?;
     writeln!(out, "  items added         {:>10}", report.items_added)?;
-    writeln!(out, "  exceptions added    {:>10}   {}", report.exceptions_added, kinds(&report.exceptions_by_kind))?;
+    writeln!(
+        out,
+        "  exceptions added    {:>10}   {}",
+        report.exceptions_added,
+        kinds(&report.exceptions_by_kind)
+    )?;
     writeln!(out)
 }
 
@@ -44,7 +55,11 @@ pub(crate) fn summary(s: &Summary) -> io::Result<()> {
     writeln!(out, "  custodians          {:>10}", s.custodians)?;
     writeln!(out, "  input files         {:>10}   ({})", s.input_files, bytes(s.input_bytes))?;
     writeln!(out, "  container entries   {:>10}", s.container_entries)?;
-    writeln!(out, "  items               {:>10}   ({} top-level, {} in containers)", s.items, s.items_top_level, s.items_children)?;
+    writeln!(
+        out,
+        "  items               {:>10}   ({} top-level, {} in containers)",
+        s.items, s.items_top_level, s.items_children
+    )?;
     writeln!(out, "    unique            {:>10}", s.unique_items)?;
     writeln!(out, "    duplicates        {:>10}", s.duplicate_items)?;
     writeln!(out, "  natives stored      {:>10}   ({})", s.unique_natives, bytes(s.stored_bytes))?;
@@ -57,7 +72,11 @@ pub(crate) fn summary(s: &Summary) -> io::Result<()> {
             s.input_files, s.container_entries, s.items, s.exceptions
         )?;
     } else {
-        writeln!(out, "  reconciled          NO: {} inputs + {} entries vs {} items + {} exceptions", s.input_files, s.container_entries, s.items, s.exceptions)?;
+        writeln!(
+            out,
+            "  reconciled          NO: {} inputs + {} entries vs {} items + {} exceptions",
+            s.input_files, s.container_entries, s.items, s.exceptions
+        )?;
         for locator in &s.unbalanced_containers {
             writeln!(out, "    unbalanced container: {locator}")?;
         }
@@ -95,7 +114,11 @@ fn rows(header: &[&str], rows: &[Vec<String>], format: Format) -> io::Result<()>
         cells
             .iter()
             .enumerate()
-            .map(|(i, c)| if i == last { (*c).to_owned() } else { format!("{c:<w$}", w = widths[i]) })
+            .map(
+                |(i, c)| {
+                    if i == last { (*c).to_owned() } else { format!("{c:<w$}", w = widths[i]) }
+                },
+            )
             .collect::<Vec<_>>()
             .join("  ")
     };
@@ -139,7 +162,19 @@ pub(crate) fn duplicates(list: &[DuplicateGroup], format: Format) -> io::Result<
             ]
         })
         .collect();
-    rows(&["master", "instances", "custodian", "blake3", "all_custodians", "duplicates", "all_paths"], &table, format)
+    rows(
+        &[
+            "master",
+            "instances",
+            "custodian",
+            "blake3",
+            "all_custodians",
+            "duplicates",
+            "all_paths",
+        ],
+        &table,
+        format,
+    )
 }
 
 pub(crate) fn items(list: &[ItemRow], format: Format) -> io::Result<()> {
@@ -165,7 +200,22 @@ pub(crate) fn items(list: &[ItemRow], format: Format) -> io::Result<()> {
             ]
         })
         .collect();
-    let header = ["control_number", "custodian", "parent", "family", "master", "type", "size", "blake3", "md5", "sha1", "modified", "text_chars", "flags", "locator"];
+    let header = [
+        "control_number",
+        "custodian",
+        "parent",
+        "family",
+        "master",
+        "type",
+        "size",
+        "blake3",
+        "md5",
+        "sha1",
+        "modified",
+        "text_chars",
+        "flags",
+        "locator",
+    ];
     if format == Format::Table {
         // A terminal has no room for three hashes: show the short blake3 only.
         let short: Vec<Vec<String>> = table
@@ -177,7 +227,12 @@ pub(crate) fn items(list: &[ItemRow], format: Format) -> io::Result<()> {
                 row
             })
             .collect();
-        let header: Vec<&str> = header.iter().enumerate().filter(|(i, _)| *i != 8 && *i != 9).map(|(_, h)| *h).collect();
+        let header: Vec<&str> = header
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 8 && *i != 9)
+            .map(|(_, h)| *h)
+            .collect();
         return rows(&header, &short, format);
     }
     rows(&header, &table, format)

@@ -107,7 +107,11 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
     let case_dir = std::path::absolute(case.dir()).map_err(|e| Error::Worker(e.to_string()))?;
     case.store().clear_tmp()?;
     let mut writer = case.writer()?;
-    let command = format!("ingest --custodian {} {}", options.custodian, options.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "));
+    let command = format!(
+        "ingest --custodian {} {}",
+        options.custodian,
+        options.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
+    );
     let run = writer.begin_run(&command)?;
     let config = WorkerConfig {
         case_dir,
@@ -132,7 +136,9 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
             let custodian = options.custodian.clone();
             let paths = options.paths.clone();
             let credit_rx = credit_rx.clone();
-            scope.spawn(move || walk(&paths, &custodian, case, &lookup, &job_tx, &credit_rx, &skipped))
+            scope.spawn(move || {
+                walk(&paths, &custodian, case, &lookup, &job_tx, &credit_rx, &skipped)
+            })
         };
         for _ in 0..options.workers.max(1) {
             let job_rx = job_rx.clone();
@@ -149,7 +155,9 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
         drop(done_rx);
         drop(credit_tx);
         drop(credit_rx);
-        let walked = walker.join().map_err(|_| Error::Worker("the walker panicked; this is a bug".into()))?;
+        let walked = walker
+            .join()
+            .map_err(|_| Error::Worker("the walker panicked; this is a bug".into()))?;
         outcome?;
         report.inputs_found = walked?;
         Ok(())
@@ -176,12 +184,19 @@ fn walk(
     let mut found = 0u64;
     let case_dir = std::fs::canonicalize(case.dir()).ok();
     for root in paths {
-        let base = std::path::absolute(root).map_err(|e| Error::User(format!("{}: {e}", root.display())))?;
+        let base = std::path::absolute(root)
+            .map_err(|e| Error::User(format!("{}: {e}", root.display())))?;
         let parent = base.parent().map(Path::to_path_buf).unwrap_or_default();
         // Never ingest the case into itself (a case folder inside the collection).
-        let walk = walkdir::WalkDir::new(&base).follow_links(false).sort_by_file_name().into_iter().filter_entry(|entry| {
-            !(entry.file_type().is_dir() && case_dir.is_some() && std::fs::canonicalize(entry.path()).ok() == case_dir)
-        });
+        let walk = walkdir::WalkDir::new(&base)
+            .follow_links(false)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|entry| {
+                !(entry.file_type().is_dir()
+                    && case_dir.is_some()
+                    && std::fs::canonicalize(entry.path()).ok() == case_dir)
+            });
         for entry in walk {
             let (path, exception, size) = match entry {
                 Ok(entry) => {
@@ -191,13 +206,28 @@ fn walk(
                     }
                     let path = entry.path().to_path_buf();
                     if file_type.is_symlink() {
-                        let target = std::fs::read_link(&path).map_or_else(|_| "?".into(), |t| t.display().to_string());
-                        (path, Some((ExceptionKind::Unsupported, format!("symbolic link to {target}; not followed"))), 0)
+                        let target = std::fs::read_link(&path)
+                            .map_or_else(|_| "?".into(), |t| t.display().to_string());
+                        (
+                            path,
+                            Some((
+                                ExceptionKind::Unsupported,
+                                format!("symbolic link to {target}; not followed"),
+                            )),
+                            0,
+                        )
                     } else if file_type.is_file() {
                         let size = entry.metadata().map_or(0, |m| m.len());
                         (path, None, size)
                     } else {
-                        (path, Some((ExceptionKind::Unsupported, "not a regular file (device, socket or pipe)".into())), 0)
+                        (
+                            path,
+                            Some((
+                                ExceptionKind::Unsupported,
+                                "not a regular file (device, socket or pipe)".into(),
+                            )),
+                            0,
+                        )
                     }
                 }
                 Err(e) => {
@@ -211,7 +241,8 @@ fn walk(
                 skipped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let locator = path.strip_prefix(&parent).unwrap_or(&path).to_string_lossy().into_owned();
+            let locator =
+                path.strip_prefix(&parent).unwrap_or(&path).to_string_lossy().into_owned();
             if credits.recv().is_err() {
                 return Ok(found);
             }
@@ -225,12 +256,20 @@ fn walk(
     Ok(found)
 }
 
-fn supervise(supervisor: &mut Supervisor, custodian: &str, jobs: &Receiver<Job>, done: &Sender<Result<Finished>>) {
+fn supervise(
+    supervisor: &mut Supervisor,
+    custodian: &str,
+    jobs: &Receiver<Job>,
+    done: &Sender<Result<Finished>>,
+) {
     for job in jobs {
         let records = match job.exception {
             Some((kind, message)) => Ok(vec![Record::Exception(ExceptionRecord {
                 position: Position { inner: String::new(), parent: None, index: 0, depth: 0 },
-                name: job.path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                name: job
+                    .path
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
                 kind,
                 message,
                 size: None,
@@ -241,7 +280,12 @@ fn supervise(supervisor: &mut Supervisor, custodian: &str, jobs: &Receiver<Job>,
         let finished = records.map(|records| Finished {
             seq: job.seq,
             size: job.size,
-            input: InputRecords { custodian: custodian.to_owned(), source_path: job.source_path, locator: job.locator, records },
+            input: InputRecords {
+                custodian: custodian.to_owned(),
+                source_path: job.source_path,
+                locator: job.locator,
+                records,
+            },
         });
         let fatal = finished.is_err();
         if done.send(finished).is_err() || fatal {
@@ -279,7 +323,10 @@ fn write(
             ready_records += finished.input.records.len();
             ready.push(finished);
         }
-        let due = ready.len() >= COMMIT_INPUTS || ready_records >= COMMIT_RECORDS || last_commit.elapsed() >= COMMIT_INTERVAL || !open;
+        let due = ready.len() >= COMMIT_INPUTS
+            || ready_records >= COMMIT_RECORDS
+            || last_commit.elapsed() >= COMMIT_INTERVAL
+            || !open;
         if due && !ready.is_empty() {
             let inputs: Vec<InputRecords> = ready.iter().map(|f| f.input.clone()).collect();
             let outcomes = writer.commit(run, &inputs)?;
@@ -294,7 +341,10 @@ fn write(
                 report.bytes += finished.size;
                 for record in &finished.input.records {
                     if let Record::Exception(e) = record {
-                        *report.exceptions_by_kind.entry(e.kind.as_str().to_owned()).or_default() += 1;
+                        *report
+                            .exceptions_by_kind
+                            .entry(e.kind.as_str().to_owned())
+                            .or_default() += 1;
                     }
                 }
                 progress.advance(finished.size, outcome.items + outcome.exceptions);
@@ -335,7 +385,9 @@ impl Progress {
             let paths = paths.to_vec();
             std::thread::spawn(move || {
                 for root in paths {
-                    for entry in walkdir::WalkDir::new(root).follow_links(false).into_iter().flatten() {
+                    for entry in
+                        walkdir::WalkDir::new(root).follow_links(false).into_iter().flatten()
+                    {
                         if entry.file_type().is_file() {
                             sizer.inc_length(entry.metadata().map_or(0, |m| m.len()));
                         }

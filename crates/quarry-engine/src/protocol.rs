@@ -45,7 +45,7 @@ pub(crate) enum WorkerEvent {
         name: String,
     },
     /// One record.
-    Record(Record),
+    Record(Box<Record>),
     /// The job is finished.
     Done,
     /// The case store failed: the run cannot go on.

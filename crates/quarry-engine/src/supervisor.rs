@@ -30,7 +30,8 @@ pub struct WorkerCommand {
 impl WorkerCommand {
     /// The current executable with `__worker`.
     pub fn current_exe() -> Result<WorkerCommand> {
-        let program = std::env::current_exe().map_err(|e| Error::Worker(format!("cannot find the quarry executable: {e}")))?;
+        let program = std::env::current_exe()
+            .map_err(|e| Error::Worker(format!("cannot find the quarry executable: {e}")))?;
         Ok(WorkerCommand { program, args: vec!["__worker".into()] })
     }
 }
@@ -74,7 +75,9 @@ impl Supervisor {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| Error::Worker(format!("cannot start {}: {e}", self.command.program.display())))?;
+            .map_err(|e| {
+                Error::Worker(format!("cannot start {}: {e}", self.command.program.display()))
+            })?;
         let mut stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
@@ -103,8 +106,10 @@ impl Supervisor {
                 tail.drain(..excess);
             }
         });
-        let config = serde_json::to_string(&self.config).map_err(|e| Error::Worker(e.to_string()))?;
-        writeln!(stdin, "{config}").map_err(|e| Error::Worker(format!("cannot configure a worker: {e}")))?;
+        let config =
+            serde_json::to_string(&self.config).map_err(|e| Error::Worker(e.to_string()))?;
+        writeln!(stdin, "{config}")
+            .map_err(|e| Error::Worker(format!("cannot configure a worker: {e}")))?;
         Ok(Process { child, stdin, lines, stderr })
     }
 
@@ -118,8 +123,13 @@ impl Supervisor {
                 self.process = Some(self.spawn()?);
             }
             let process = self.process.as_mut().expect("spawned above");
-            let request = JobRequest { path: path.to_path_buf(), done: done.iter().cloned().collect(), failed: failed.clone() };
-            let request = serde_json::to_string(&request).map_err(|e| Error::Worker(e.to_string()))?;
+            let request = JobRequest {
+                path: path.to_path_buf(),
+                done: done.iter().cloned().collect(),
+                failed: failed.clone(),
+            };
+            let request =
+                serde_json::to_string(&request).map_err(|e| Error::Worker(e.to_string()))?;
             let sent = writeln!(process.stdin, "{request}").and_then(|()| process.stdin.flush());
             let mut current: Option<(Position, String)> = None;
             let failure = if sent.is_err() {
@@ -127,35 +137,56 @@ impl Supervisor {
             } else {
                 loop {
                     match process.lines.recv_timeout(self.timeout) {
-                        Ok(Line::Event(WorkerEvent::Begin { position, name })) => current = Some((position, name)),
+                        Ok(Line::Event(WorkerEvent::Begin { position, name })) => {
+                            current = Some((position, name))
+                        }
                         Ok(Line::Event(WorkerEvent::Record(record))) => {
                             done.insert(record.position().inner.clone());
-                            records.push(record);
+                            records.push(*record);
                         }
                         Ok(Line::Event(WorkerEvent::Done)) => return Ok(records),
                         Ok(Line::Event(WorkerEvent::Fatal(message))) => {
-                            return Err(Error::Worker(format!("extraction of {} failed: {message}", path.display())));
+                            return Err(Error::Worker(format!(
+                                "extraction of {} failed: {message}",
+                                path.display()
+                            )));
                         }
                         Ok(Line::Garbage(line)) => {
                             self.kill();
                             let line: String = line.chars().take(200).collect();
-                            break Some((ExceptionKind::ParserCrash, format!("worker wrote garbage: {line:?}")));
+                            break Some((
+                                ExceptionKind::ParserCrash,
+                                format!("worker wrote garbage: {line:?}"),
+                            ));
                         }
-                        Ok(Line::Eof) | Err(RecvTimeoutError::Disconnected) => break Some(self.died()),
+                        Ok(Line::Eof) | Err(RecvTimeoutError::Disconnected) => {
+                            break Some(self.died());
+                        }
                         Err(RecvTimeoutError::Timeout) => {
                             self.kill();
-                            break Some((ExceptionKind::Timeout, format!("no progress for {} s; the parser was stopped", self.timeout.as_secs())));
+                            break Some((
+                                ExceptionKind::Timeout,
+                                format!(
+                                    "no progress for {} s; the parser was stopped",
+                                    self.timeout.as_secs()
+                                ),
+                            ));
                         }
                     }
                 }
             };
             let (kind, message) = failure.expect("every path out of the loop above is a failure");
             let Some((position, name)) = current else {
-                return Err(Error::Worker(format!("a worker died before starting on {}: {message}", path.display())));
+                return Err(Error::Worker(format!(
+                    "a worker died before starting on {}: {message}",
+                    path.display()
+                )));
             };
             if failed.len() >= MAX_FAILURES_PER_INPUT {
                 // This input keeps killing workers: account for the rest of it in one exception.
-                let message = format!("{message}; gave up after {MAX_FAILURES_PER_INPUT} parser failures in this input");
+                let message = format!(
+                    "{message}; gave up after {MAX_FAILURES_PER_INPUT} parser failures in this input"
+                );
                 records.push(remainder(&done, String::new(), kind, message));
                 return Ok(records);
             }
@@ -165,7 +196,14 @@ impl Supervisor {
                 let message = format!("{message}; the remaining entries were not processed");
                 records.push(remainder(&done, position.inner.clone(), kind, message));
             } else {
-                records.push(Record::Exception(ExceptionRecord { position: position.clone(), name, kind, message, size: None, hashes: None }));
+                records.push(Record::Exception(ExceptionRecord {
+                    position: position.clone(),
+                    name,
+                    kind,
+                    message,
+                    size: None,
+                    hashes: None,
+                }));
             }
             failed.push(position.inner);
         }
@@ -180,15 +218,38 @@ impl Supervisor {
         let status = process.child.wait();
         // The stderr reader may still be draining the pipe.
         std::thread::sleep(Duration::from_millis(20));
-        let stderr = String::from_utf8_lossy(&process.stderr.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned();
-        let last_line = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned();
+        let stderr = String::from_utf8_lossy(
+            &process.stderr.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+        .into_owned();
+        let last_line = stderr
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(crate::worker::PANIC_PREFIX).map(|m| format!("panic: {m}"))
+            })
+            .or_else(|| {
+                stderr
+                    .lines()
+                    .find(|l| {
+                        l.contains("memory allocation of") || l.contains("overflowed its stack")
+                    })
+                    .map(str::to_owned)
+            })
+            .or_else(|| stderr.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_owned))
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         let kind = if stderr.contains("memory allocation of") || stderr.contains("out of memory") {
             ExceptionKind::MemoryLimit
         } else {
             ExceptionKind::ParserCrash
         };
-        let status = status.map_or_else(|e| format!("unknown status ({e})"), |s| describe(s));
-        let message = if last_line.is_empty() { format!("worker {status}") } else { format!("worker {status}: {last_line}") };
+        let status = status.map_or_else(|e| format!("unknown status ({e})"), describe);
+        let message = if last_line.is_empty() {
+            format!("worker {status}")
+        } else {
+            format!("worker {status}: {last_line}")
+        };
         (kind, message)
     }
 
@@ -216,15 +277,35 @@ impl Drop for Supervisor {
 
 /// One exception standing for the unprocessed rest of the container at `parent` (or of the
 /// whole input, when even its top-level record is missing).
-fn remainder(done: &HashSet<String>, parent: String, kind: ExceptionKind, message: String) -> Record {
+fn remainder(
+    done: &HashSet<String>,
+    parent: String,
+    kind: ExceptionKind,
+    message: String,
+) -> Record {
     let position = if done.contains(&parent) {
-        let depth = if parent.is_empty() { 1 } else { parent.matches(LOCATOR_SEPARATOR).count() as u32 + 2 };
-        let inner = if parent.is_empty() { "*".to_owned() } else { format!("{parent}{LOCATOR_SEPARATOR}*") };
+        let depth = if parent.is_empty() {
+            1
+        } else {
+            parent.matches(LOCATOR_SEPARATOR).count() as u32 + 2
+        };
+        let inner = if parent.is_empty() {
+            "*".to_owned()
+        } else {
+            format!("{parent}{LOCATOR_SEPARATOR}*")
+        };
         Position { inner, parent: Some(parent), index: u64::from(u32::MAX), depth }
     } else {
         Position { inner: String::new(), parent: None, index: 0, depth: 0 }
     };
-    Record::Exception(ExceptionRecord { position, name: "*".into(), kind, message, size: None, hashes: None })
+    Record::Exception(ExceptionRecord {
+        position,
+        name: "*".into(),
+        kind,
+        message,
+        size: None,
+        hashes: None,
+    })
 }
 
 fn describe(status: ExitStatus) -> String {

@@ -12,6 +12,9 @@ use std::io::{self, BufRead, BufWriter, Write};
 /// Environment variable naming a fault to inject (tests only; see [`Fault::parse`]).
 pub const FAULT_ENV: &str = "QUARRY_FAULT_INJECTION";
 
+/// Marks a worker's panic message on its stderr.
+pub(crate) const PANIC_PREFIX: &str = "quarry worker panic: ";
+
 /// Runs a worker on stdin/stdout until stdin closes. Returns the process exit code.
 #[must_use]
 pub fn worker_main() -> i32 {
@@ -29,16 +32,29 @@ fn serve() -> io::Result<()> {
     let mut lines = stdin.lock().lines();
     let Some(first) = lines.next() else { return Ok(()) };
     let config: WorkerConfig = serde_json::from_str(&first?).map_err(io::Error::other)?;
+    // One recognisable line for the supervisor's exception message, whatever RUST_BACKTRACE says.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info.to_string().replace('\n', " ");
+        eprintln!("{PANIC_PREFIX}{message}");
+    }));
     limit_resources(config.limits.worker_memory_bytes);
     let store = quarry_store::ContentStore::create(&config.case_dir).map_err(io::Error::other)?;
     let fault = std::env::var(FAULT_ENV).ok().and_then(|spec| Fault::parse(&spec));
-    let options = ExtractOptions { limits: config.limits, passwords: config.passwords, legacy_hashes: config.legacy_hashes, fault };
+    let options = ExtractOptions {
+        limits: config.limits,
+        passwords: config.passwords,
+        legacy_hashes: config.legacy_hashes,
+        fault,
+    };
     let mut extractor = Extractor::new(store, options);
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     for line in lines {
         let job: JobRequest = serde_json::from_str(&line?).map_err(io::Error::other)?;
-        let resume = Resume { done: job.done.into_iter().collect(), failed: job.failed.into_iter().collect() };
+        let resume = Resume {
+            done: job.done.into_iter().collect(),
+            failed: job.failed.into_iter().collect(),
+        };
         let result = extractor.extract_input(&job.path, &resume, &mut |event| {
             let (event, flush) = match event {
                 // Flushing at each Begin hands the supervisor everything before it, so when

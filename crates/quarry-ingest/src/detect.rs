@@ -43,7 +43,11 @@ pub fn detect_file(path: &Path) -> io::Result<Detected> {
         let mut tail = Vec::new();
         file.take(EOCD_WINDOW).read_to_end(&mut tail)?;
         if tail.windows(4).any(|w| w == b"PK\x05\x06") {
-            return Ok(Detected { file_type: FileType::Zip, zip_at_start: false, split_volume: false });
+            return Ok(Detected {
+                file_type: FileType::Zip,
+                zip_at_start: false,
+                split_volume: false,
+            });
         }
     }
     Ok(detected)
@@ -91,7 +95,10 @@ fn sniff(head: &[u8], len: u64) -> FileType {
     if head.len() >= 262 && &head[257..262] == b"ustar" {
         return FileType::Tar;
     }
-    if starts(b"BM") && head.len() >= 14 && u32::from_le_bytes([head[2], head[3], head[4], head[5]]) as u64 == len {
+    if starts(b"BM")
+        && head.len() >= 14
+        && u32::from_le_bytes([head[2], head[3], head[4], head[5]]) as u64 == len
+    {
         return FileType::Bmp;
     }
     if !looks_like_text(head) {
@@ -129,8 +136,22 @@ fn looks_like_text(head: &[u8]) -> bool {
 }
 
 const HEADER_NAMES: &[&str] = &[
-    "from", "to", "cc", "subject", "date", "message-id", "received", "return-path", "mime-version",
-    "content-type", "delivered-to", "reply-to", "sender", "x-mailer", "in-reply-to", "references",
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "date",
+    "message-id",
+    "received",
+    "return-path",
+    "mime-version",
+    "content-type",
+    "delivered-to",
+    "reply-to",
+    "sender",
+    "x-mailer",
+    "in-reply-to",
+    "references",
 ];
 
 /// A header line `Name: value` whose name is a known email header.
@@ -194,7 +215,10 @@ mod tests {
             (b"Meeting notes\nAgenda: budget\n", FileType::Text),
             (b"From: a@example.com\nTo: b@example.com\nSubject: hi\n\nbody\n", FileType::Email),
             (b"Received: from x\n\tby y\nFrom: a@b\nSubject: s\n\nbody", FileType::Email),
-            (b"From MAILER-DAEMON Mon Jan  1 00:00:00 2001\nFrom: a@b\nTo: c@d\n\nx\n", FileType::Mbox),
+            (
+                b"From MAILER-DAEMON Mon Jan  1 00:00:00 2001\nFrom: a@b\nTo: c@d\n\nx\n",
+                FileType::Mbox,
+            ),
             (b"<!DOCTYPE html><html><body>x</body></html>", FileType::Html),
             (b"\x89PNG\r\n\x1A\n\0\0", FileType::Png),
             (b"\x00\x01\x02\x03binary", FileType::Unknown),
@@ -202,7 +226,12 @@ mod tests {
             (b"caf\xE9 au lait, legacy Latin-1 text\n", FileType::Text),
         ];
         for (bytes, want) in cases {
-            assert_eq!(detect_head(bytes, bytes.len() as u64).file_type, *want, "{:?}", String::from_utf8_lossy(bytes));
+            assert_eq!(
+                detect_head(bytes, bytes.len() as u64).file_type,
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
         }
     }
 

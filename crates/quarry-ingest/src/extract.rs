@@ -36,7 +36,7 @@ pub enum Event {
         name: String,
     },
     /// The outcome for one input or entry.
-    Record(Record),
+    Record(Box<Record>),
 }
 
 /// What a restarted extraction skips.
@@ -133,18 +133,34 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn begin(&mut self, position: &Position, name: &str) -> Result<()> {
-        (self.sink)(Event::Begin { position: position.clone(), name: name.to_owned() }).map_err(Error::Sink)
+        (self.sink)(Event::Begin { position: position.clone(), name: name.to_owned() })
+            .map_err(Error::Sink)
     }
 
     fn emit(&mut self, record: Record) -> Result<()> {
         if self.resume.done.contains(&record.position().inner) {
             return Ok(());
         }
-        (self.sink)(Event::Record(record)).map_err(Error::Sink)
+        (self.sink)(Event::Record(Box::new(record))).map_err(Error::Sink)
     }
 
-    fn exception(&mut self, position: Position, name: &str, kind: ExceptionKind, message: String, size: Option<u64>, hashes: Option<Hashes>) -> Result<()> {
-        self.emit(Record::Exception(ExceptionRecord { position, name: name.to_owned(), kind, message, size, hashes }))
+    fn exception(
+        &mut self,
+        position: Position,
+        name: &str,
+        kind: ExceptionKind,
+        message: String,
+        size: Option<u64>,
+        hashes: Option<Hashes>,
+    ) -> Result<()> {
+        self.emit(Record::Exception(ExceptionRecord {
+            position,
+            name: name.to_owned(),
+            kind,
+            message,
+            size,
+            hashes,
+        }))
     }
 }
 
@@ -163,9 +179,15 @@ impl Extractor {
         resume: &Resume,
         sink: &mut dyn FnMut(Event) -> io::Result<()>,
     ) -> Result<()> {
-        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = path
+            .file_name()
+            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
         let position = Position { inner: String::new(), parent: None, index: 0, depth: 0 };
-        let mut run = Run { resume, sink, budget: Budget { input_size: 0, entries: 0, expanded: 0, tripped: None } };
+        let mut run = Run {
+            resume,
+            sink,
+            budget: Budget { input_size: 0, entries: 0, expanded: 0, tripped: None },
+        };
         run.begin(&position, &name)?;
         if resume.failed.contains("") {
             return Ok(());
@@ -178,7 +200,16 @@ impl Extractor {
             Ok((f, metadata))
         }) {
             Ok(opened) => opened,
-            Err(e) => return run.exception(position, &name, ExceptionKind::Unreadable, error_chain(&e), None, None),
+            Err(e) => {
+                return run.exception(
+                    position,
+                    &name,
+                    ExceptionKind::Unreadable,
+                    error_chain(&e),
+                    None,
+                    None,
+                );
+            }
         };
         let size = metadata.len();
         run.budget.input_size = size;
@@ -190,17 +221,43 @@ impl Extractor {
         let limit = self.options.limits.max_item_bytes;
         if size > limit {
             let message = format!("{size} bytes is over the {limit}-byte item limit");
-            return run.exception(position, &name, ExceptionKind::TooLarge, message, Some(size), None);
+            return run.exception(
+                position,
+                &name,
+                ExceptionKind::TooLarge,
+                message,
+                Some(size),
+                None,
+            );
         }
-        let stored = match self.store.ingest_native(&mut file, &mut self.buf, limit, self.options.legacy_hashes) {
+        let stored = match self.store.ingest_native(
+            &mut file,
+            &mut self.buf,
+            limit,
+            self.options.legacy_hashes,
+        ) {
             Ok(stored) => stored,
             Err(quarry_store::Error::TooLarge { limit }) => {
                 let message = format!("grew past the {limit}-byte item limit while being read");
-                return run.exception(position, &name, ExceptionKind::TooLarge, message, Some(size), None);
+                return run.exception(
+                    position,
+                    &name,
+                    ExceptionKind::TooLarge,
+                    message,
+                    Some(size),
+                    None,
+                );
             }
             Err(quarry_store::Error::Input { read, source }) => {
                 let message = format!("read failed after {read} bytes: {}", error_chain(&source));
-                return run.exception(position, &name, ExceptionKind::Unreadable, message, Some(size), None);
+                return run.exception(
+                    position,
+                    &name,
+                    ExceptionKind::Unreadable,
+                    message,
+                    Some(size),
+                    None,
+                );
             }
             Err(e) => return Err(e.into()),
         };
@@ -208,7 +265,15 @@ impl Extractor {
     }
 
     /// Decides what a stored native is and records it (opening it if it is a container).
-    fn native(&mut self, run: &mut Run<'_>, position: Position, name: &str, stored: Stored, dates: Dates, mut flags: Vec<String>) -> Result<()> {
+    fn native(
+        &mut self,
+        run: &mut Run<'_>,
+        position: Position,
+        name: &str,
+        stored: Stored,
+        dates: Dates,
+        mut flags: Vec<String>,
+    ) -> Result<()> {
         let native_path = self.store.native_path(&stored.hashes.blake3);
         let detected = detect_file(&native_path).map_err(|e| Error::Store(e.into()))?;
         if detected.file_type == FileType::Zip {
@@ -216,8 +281,17 @@ impl Extractor {
         }
         let file_type = detected.file_type;
         if file_type.is_unopened_container() {
-            let message = format!("{file_type} containers are not opened yet; their contents are not accounted for");
-            return run.exception(position, name, ExceptionKind::Unsupported, message, Some(stored.size), Some(stored.hashes));
+            let message = format!(
+                "{file_type} containers are not opened yet; their contents are not accounted for"
+            );
+            return run.exception(
+                position,
+                name,
+                ExceptionKind::Unsupported,
+                message,
+                Some(stored.size),
+                Some(stored.hashes),
+            );
         }
         let mut text_chars = None;
         match file_type {
@@ -258,51 +332,120 @@ impl Extractor {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn zip(&mut self, run: &mut Run<'_>, position: Position, name: &str, stored: Stored, dates: Dates, flags: Vec<String>, detected: Detected) -> Result<()> {
+    fn zip(
+        &mut self,
+        run: &mut Run<'_>,
+        position: Position,
+        name: &str,
+        stored: Stored,
+        dates: Dates,
+        flags: Vec<String>,
+        detected: Detected,
+    ) -> Result<()> {
         let native_path = self.store.native_path(&stored.hashes.blake3);
         let file = fs::File::open(&native_path).map_err(|e| Error::Store(e.into()))?;
         let mut archive = match ZipArchive::new(BufReader::new(file)) {
             Ok(archive) => archive,
             Err(_) if detected.split_volume => {
                 let message = "a volume of a split (multi-volume) ZIP archive; split archives are not opened yet".to_owned();
-                return run.exception(position, name, ExceptionKind::Unsupported, message, Some(stored.size), Some(stored.hashes));
+                return run.exception(
+                    position,
+                    name,
+                    ExceptionKind::Unsupported,
+                    message,
+                    Some(stored.size),
+                    Some(stored.hashes),
+                );
             }
             Err(e) if detected.zip_at_start => {
                 let kind = zip_error_kind(&e);
                 let message = format!("cannot open the archive: {e}");
-                return run.exception(position, name, kind, message, Some(stored.size), Some(stored.hashes));
+                return run.exception(
+                    position,
+                    name,
+                    kind,
+                    message,
+                    Some(stored.size),
+                    Some(stored.hashes),
+                );
             }
             Err(_) => {
                 // Only the end record looked like ZIP: judge the file by its head instead.
                 let head = fs::read(&native_path).map_err(|e| Error::Store(e.into()))?;
-                let file_type = crate::detect::detect_head(&head[..head.len().min(crate::detect::HEAD_BYTES)], stored.size).file_type;
-                let flags = if file_type == FileType::Unknown { vec!["unknown-type".into(), "no-text".into()] } else { flags };
-                let item = ItemRecord { position, name: name.to_owned(), size: stored.size, hashes: stored.hashes, file_type, dates, text_chars: None, flags, entries_declared: None };
+                let file_type = crate::detect::detect_head(
+                    &head[..head.len().min(crate::detect::HEAD_BYTES)],
+                    stored.size,
+                )
+                .file_type;
+                let flags = if file_type == FileType::Unknown {
+                    vec!["unknown-type".into(), "no-text".into()]
+                } else {
+                    flags
+                };
+                let item = ItemRecord {
+                    position,
+                    name: name.to_owned(),
+                    size: stored.size,
+                    hashes: stored.hashes,
+                    file_type,
+                    dates,
+                    text_chars: None,
+                    flags,
+                    entries_declared: None,
+                };
                 return run.emit(Record::Item(item));
             }
         };
         if let Some(file_type) = zip_document_type(&archive) {
             let mut flags = flags;
             flags.push("text-pending".into());
-            let item = ItemRecord { position, name: name.to_owned(), size: stored.size, hashes: stored.hashes, file_type, dates, text_chars: None, flags, entries_declared: None };
+            let item = ItemRecord {
+                position,
+                name: name.to_owned(),
+                size: stored.size,
+                hashes: stored.hashes,
+                file_type,
+                dates,
+                text_chars: None,
+                flags,
+                entries_declared: None,
+            };
             return run.emit(Record::Item(item));
         }
         let limits = self.options.limits.clone();
         let refuse = |message: String| (ExceptionKind::DecompressionBomb, message);
         let refusal = if archive.has_overlapping_files().unwrap_or(false) {
             Some(refuse("entries overlap each other (a non-recursive zip bomb)".into()))
-        } else if archive.decompressed_size().is_some_and(|total| total > u128::from(limits.max_expanded_bytes)) {
+        } else if archive
+            .decompressed_size()
+            .is_some_and(|total| total > u128::from(limits.max_expanded_bytes))
+        {
             let total = archive.decompressed_size().unwrap_or_default();
-            Some(refuse(format!("declares {total} expanded bytes, over the {} limit", limits.max_expanded_bytes)))
+            Some(refuse(format!(
+                "declares {total} expanded bytes, over the {} limit",
+                limits.max_expanded_bytes
+            )))
         } else if position.depth >= limits.max_depth {
-            Some(refuse(format!("nested {} archives deep; the limit is {}", position.depth, limits.max_depth)))
+            Some(refuse(format!(
+                "nested {} archives deep; the limit is {}",
+                position.depth, limits.max_depth
+            )))
         } else {
             run.budget.tripped.clone().map(refuse)
         };
         if let Some((kind, message)) = refusal {
-            return run.exception(position, name, kind, message, Some(stored.size), Some(stored.hashes));
+            return run.exception(
+                position,
+                name,
+                kind,
+                message,
+                Some(stored.size),
+                Some(stored.hashes),
+            );
         }
-        let files = (0..archive.len()).filter(|&i| archive.by_index_data(i).map_or(true, |e| !e.is_dir())).count();
+        let files = (0..archive.len())
+            .filter(|&i| archive.by_index_data(i).map_or(true, |e| !e.is_dir()))
+            .count();
         let item = ItemRecord {
             position: position.clone(),
             name: name.to_owned(),
@@ -321,24 +464,53 @@ impl Extractor {
         Ok(())
     }
 
-    fn zip_entry(&mut self, run: &mut Run<'_>, archive: &mut ZipArchive<BufReader<fs::File>>, index: usize, parent: &Position) -> Result<()> {
-        let (name, is_dir, declared, compressed, encrypted, symlink, modified) = match archive.by_index_data(index) {
-            Ok(entry) => (
-                entry.name().map_or_else(|_| String::from_utf8_lossy(entry.name_raw()).into_owned(), |n| n.into_owned()),
-                entry.is_dir(),
-                entry.size(),
-                entry.compressed_size(),
-                entry.encrypted(),
-                entry.is_symlink(),
-                entry.last_modified().map(|d| format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", d.year(), d.month(), d.day(), d.hour(), d.minute(), d.second())),
-            ),
-            Err(e) => (format!("#{index}"), false, 0, 0, false, false, Some(e.to_string())),
-        };
+    fn zip_entry(
+        &mut self,
+        run: &mut Run<'_>,
+        archive: &mut ZipArchive<BufReader<fs::File>>,
+        index: usize,
+        parent: &Position,
+    ) -> Result<()> {
+        let (name, is_dir, declared, compressed, encrypted, symlink, modified) =
+            match archive.by_index_data(index) {
+                Ok(entry) => (
+                    entry.name().map_or_else(
+                        |_| String::from_utf8_lossy(entry.name_raw()).into_owned(),
+                        |n| n.into_owned(),
+                    ),
+                    entry.is_dir(),
+                    entry.size(),
+                    entry.compressed_size(),
+                    entry.encrypted(),
+                    entry.is_symlink(),
+                    entry.last_modified().map(|d| {
+                        format!(
+                            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                            d.year(),
+                            d.month(),
+                            d.day(),
+                            d.hour(),
+                            d.minute(),
+                            d.second()
+                        )
+                    }),
+                ),
+                Err(e) => (format!("#{index}"), false, 0, 0, false, false, Some(e.to_string())),
+            };
         if is_dir {
             return Ok(());
         }
-        let inner = if parent.inner.is_empty() { name.clone() } else { format!("{}{LOCATOR_SEPARATOR}{name}", parent.inner) };
-        let position = Position { inner: inner.clone(), parent: Some(parent.inner.clone()), index: index as u64, depth: parent.depth + 1 };
+        let inner = if parent.inner.is_empty() {
+            name.clone()
+        } else {
+            format!("{}{LOCATOR_SEPARATOR}{name}", parent.inner)
+        };
+        let position = Position {
+            inner: inner.clone(),
+            parent: Some(parent.inner.clone()),
+            index: index as u64,
+            depth: parent.depth + 1,
+        };
         run.begin(&position, &name)?;
         if run.resume.failed.contains(&inner) {
             return Ok(());
@@ -349,14 +521,32 @@ impl Extractor {
         let limits = &self.options.limits;
         run.budget.entries += 1;
         if run.budget.tripped.is_none() && run.budget.entries > limits.max_entries {
-            run.budget.tripped = Some(format!("more than {} archive entries in one input", limits.max_entries));
+            run.budget.tripped =
+                Some(format!("more than {} archive entries in one input", limits.max_entries));
         }
         if let Some(reason) = run.budget.tripped.clone() {
-            return run.exception(position, &name, ExceptionKind::DecompressionBomb, format!("not expanded: {reason}"), Some(declared), None);
+            return run.exception(
+                position,
+                &name,
+                ExceptionKind::DecompressionBomb,
+                format!("not expanded: {reason}"),
+                Some(declared),
+                None,
+            );
         }
         if declared > limits.max_item_bytes {
-            let message = format!("declares {declared} bytes, over the {}-byte item limit", limits.max_item_bytes);
-            return run.exception(position, &name, ExceptionKind::TooLarge, message, Some(declared), None);
+            let message = format!(
+                "declares {declared} bytes, over the {}-byte item limit",
+                limits.max_item_bytes
+            );
+            return run.exception(
+                position,
+                &name,
+                ExceptionKind::TooLarge,
+                message,
+                Some(declared),
+                None,
+            );
         }
         let passwords: Vec<Option<Vec<u8>>> = if encrypted {
             self.options.passwords.iter().cloned().map(Some).collect()
@@ -373,18 +563,38 @@ impl Extractor {
                 Ok(entry) => entry,
                 Err(ZipError::InvalidPassword) => continue,
                 Err(e) => {
-                    last_failure = Some((zip_error_kind(&e), format!("cannot read the entry: {e}")));
+                    last_failure =
+                        Some((zip_error_kind(&e), format!("cannot read the entry: {e}")));
                     break;
                 }
             };
-            let mut reader = Metered { inner: &mut entry, budget: &mut run.budget, limits, compressed, entry_bytes: 0 };
-            match self.store.ingest_native(&mut reader, &mut self.buf, limits.max_item_bytes, self.options.legacy_hashes) {
+            let mut reader = Metered {
+                inner: &mut entry,
+                budget: &mut run.budget,
+                limits,
+                compressed,
+                entry_bytes: 0,
+            };
+            match self.store.ingest_native(
+                &mut reader,
+                &mut self.buf,
+                limits.max_item_bytes,
+                self.options.legacy_hashes,
+            ) {
                 Ok(stored) => {
                     drop(entry);
                     let dates = Dates { modified, ..Dates::default() };
                     if let Some(reason) = traversal(&name) {
-                        let message = format!("entry name {reason}; recorded as data, never followed");
-                        return run.exception(position, &name, ExceptionKind::PathTraversal, message, Some(stored.size), Some(stored.hashes));
+                        let message =
+                            format!("entry name {reason}; recorded as data, never followed");
+                        return run.exception(
+                            position,
+                            &name,
+                            ExceptionKind::PathTraversal,
+                            message,
+                            Some(stored.size),
+                            Some(stored.hashes),
+                        );
                     }
                     let mut flags = Vec::new();
                     if symlink {
@@ -396,20 +606,24 @@ impl Extractor {
                     return self.native(run, position, &name, stored, dates, flags);
                 }
                 Err(quarry_store::Error::TooLarge { limit }) => {
-                    last_failure = Some((ExceptionKind::TooLarge, format!("expands past the {limit}-byte item limit")));
+                    last_failure = Some((
+                        ExceptionKind::TooLarge,
+                        format!("expands past the {limit}-byte item limit"),
+                    ));
                     break;
                 }
                 Err(quarry_store::Error::Input { source, .. }) => {
-                    if let Some(reason) = source.get_ref().and_then(|e| e.downcast_ref::<BombError>()) {
+                    if let Some(reason) =
+                        source.get_ref().and_then(|e| e.downcast_ref::<BombError>())
+                    {
                         last_failure = Some((ExceptionKind::DecompressionBomb, reason.0.clone()));
                         break;
                     }
                     let message = format!("cannot decompress the entry: {}", error_chain(&source));
-                    if let Some(zip_error) = source.get_ref().and_then(|e| e.downcast_ref::<ZipError>()) {
-                        if zip_error_kind(zip_error) == ExceptionKind::Unsupported {
-                            last_failure = Some((ExceptionKind::Unsupported, message));
-                            break;
-                        }
+                    let zip_error = source.get_ref().and_then(|e| e.downcast_ref::<ZipError>());
+                    if zip_error.is_some_and(|e| zip_error_kind(e) == ExceptionKind::Unsupported) {
+                        last_failure = Some((ExceptionKind::Unsupported, message));
+                        break;
                     }
                     // A wrong ZipCrypto password passes its one-byte check 1 time in 256 and
                     // then fails the CRC: try the next password.
@@ -425,18 +639,30 @@ impl Extractor {
         }
         let (kind, message) = last_failure.unwrap_or_else(|| {
             let tried = self.options.passwords.len();
-            (ExceptionKind::Encrypted, format!("encrypted entry; none of the {tried} known passwords opens it"))
+            (
+                ExceptionKind::Encrypted,
+                format!("encrypted entry; none of the {tried} known passwords opens it"),
+            )
         });
-        let kind = if encrypted && kind == ExceptionKind::Corrupt { ExceptionKind::Encrypted } else { kind };
+        let kind = if encrypted && kind == ExceptionKind::Corrupt {
+            ExceptionKind::Encrypted
+        } else {
+            kind
+        };
         run.exception(position, &name, kind, message, Some(declared), None)
     }
 }
 
 /// ZIP-based document formats are documents, not archives to open.
 fn zip_document_type<R: Read + io::Seek>(archive: &ZipArchive<R>) -> Option<FileType> {
-    let names: Vec<String> = archive.file_names().filter_map(Result::ok).map(|n| n.into_owned()).collect();
+    let names: Vec<String> =
+        archive.file_names().filter_map(Result::ok).map(|n| n.into_owned()).collect();
     let has = |name: &str| names.iter().any(|n| n == name);
-    if has("[Content_Types].xml") && names.iter().any(|n| n.starts_with("word/") || n.starts_with("xl/") || n.starts_with("ppt/")) {
+    if has("[Content_Types].xml")
+        && names
+            .iter()
+            .any(|n| n.starts_with("word/") || n.starts_with("xl/") || n.starts_with("ppt/"))
+    {
         return Some(FileType::Ooxml);
     }
     if has("mimetype") && (has("META-INF/manifest.xml") || has("META-INF/container.xml")) {
@@ -447,9 +673,13 @@ fn zip_document_type<R: Read + io::Seek>(archive: &ZipArchive<R>) -> Option<File
 
 fn zip_error_kind(e: &ZipError) -> ExceptionKind {
     match e {
-        ZipError::UnsupportedArchive(msg) if msg.contains("assword") || msg.contains("ncrypt") => ExceptionKind::Encrypted,
+        ZipError::UnsupportedArchive(msg) if msg.contains("assword") || msg.contains("ncrypt") => {
+            ExceptionKind::Encrypted
+        }
         ZipError::InvalidPassword => ExceptionKind::Encrypted,
-        ZipError::UnsupportedArchive(_) | ZipError::CompressionMethodNotSupported(_) => ExceptionKind::Unsupported,
+        ZipError::UnsupportedArchive(_) | ZipError::CompressionMethodNotSupported(_) => {
+            ExceptionKind::Unsupported
+        }
         _ => ExceptionKind::Corrupt,
     }
 }
@@ -497,12 +727,22 @@ impl<R: Read> Read for Metered<'_, R> {
         self.budget.expanded += n as u64;
         let limits = self.limits;
         let floor = limits.ratio_floor_bytes;
-        let reason = if self.entry_bytes > floor && self.entry_bytes > limits.max_ratio.saturating_mul(self.compressed.max(1)) {
-            Some(format!("expands more than {}:1 ({} bytes from {} compressed)", limits.max_ratio, self.entry_bytes, self.compressed))
+        let reason = if self.entry_bytes > floor
+            && self.entry_bytes > limits.max_ratio.saturating_mul(self.compressed.max(1))
+        {
+            Some(format!(
+                "expands more than {}:1 ({} bytes from {} compressed)",
+                limits.max_ratio, self.entry_bytes, self.compressed
+            ))
         } else if self.budget.expanded > limits.max_expanded_bytes {
             Some(format!("archives in this input expand past {} bytes", limits.max_expanded_bytes))
-        } else if self.budget.expanded > floor && self.budget.expanded > limits.max_ratio.saturating_mul(self.budget.input_size.max(1)) {
-            Some(format!("archives in this input expand more than {}:1 over its {} bytes (a recursive zip bomb)", limits.max_ratio, self.budget.input_size))
+        } else if self.budget.expanded > floor
+            && self.budget.expanded > limits.max_ratio.saturating_mul(self.budget.input_size.max(1))
+        {
+            Some(format!(
+                "archives in this input expand more than {}:1 over its {} bytes (a recursive zip bomb)",
+                limits.max_ratio, self.budget.input_size
+            ))
         } else {
             None
         };
@@ -539,7 +779,14 @@ mod tests {
 
     #[test]
     fn traversal_names() {
-        for bad in ["../evil.txt", "a/../../b", "/etc/passwd", "\\\\server\\x", "C:\\Windows\\x", "..\\..\\Temp\\evil.txt"] {
+        for bad in [
+            "../evil.txt",
+            "a/../../b",
+            "/etc/passwd",
+            "\\\\server\\x",
+            "C:\\Windows\\x",
+            "..\\..\\Temp\\evil.txt",
+        ] {
             assert!(traversal(bad).is_some(), "{bad}");
         }
         for good in ["good.txt", "a/b/c.txt", "dots..in..name.txt", "a/.../b"] {

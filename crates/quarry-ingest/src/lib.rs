@@ -25,7 +25,7 @@
 //! let mut records = Vec::new();
 //! extractor.extract_input(&input, &Resume::default(), &mut |event| {
 //!     if let Event::Record(record) = event {
-//!         records.push(record);
+//!         records.push(*record);
 //!     }
 //!     Ok(())
 //! })?;

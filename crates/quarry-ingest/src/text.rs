@@ -41,7 +41,10 @@ pub fn html_to_text(html: &str) -> String {
             if matches!(name.as_str(), "script" | "style") && !lower[i - end..i].starts_with("</") {
                 let close = format!("</{name}");
                 i += lower[i..].find(&close).map_or(html.len() - i, |pos| pos);
-            } else if matches!(name.as_str(), "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "table") {
+            } else if matches!(
+                name.as_str(),
+                "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "table"
+            ) {
                 out.push('\n');
             }
         } else if rest.starts_with('&') {
@@ -67,7 +70,10 @@ fn entity(rest: &str) -> (&str, usize) {
         ("&apos;", "'"),
         ("&nbsp;", " "),
     ];
-    ENTITIES.iter().find(|(name, _)| rest.starts_with(name)).map_or(("&", 1), |(name, text)| (*text, name.len()))
+    ENTITIES
+        .iter()
+        .find(|(name, _)| rest.starts_with(name))
+        .map_or(("&", 1), |(name, text)| (*text, name.len()))
 }
 
 #[cfg(test)]

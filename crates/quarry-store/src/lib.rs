@@ -269,12 +269,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ContentStore::create(dir.path()).unwrap();
         let mut buf = vec![0; 3];
-        let first = store.ingest_native(&mut &b"The quick brown fox"[..], &mut buf, 100, true).unwrap();
+        let first =
+            store.ingest_native(&mut &b"The quick brown fox"[..], &mut buf, 100, true).unwrap();
         assert!(!first.already_present);
         assert_eq!(first.size, 19);
         assert_eq!(first.hashes.md5.as_deref(), Some("a2004f37730b9445670a738fa0fc9ee5"));
         assert_eq!(first.hashes.sha1.as_deref(), Some("c519c1a06cdbeb2bc499e22137fb48683858b345"));
-        let again = store.ingest_native(&mut &b"The quick brown fox"[..], &mut buf, 100, false).unwrap();
+        let again =
+            store.ingest_native(&mut &b"The quick brown fox"[..], &mut buf, 100, false).unwrap();
         assert!(again.already_present);
         assert_eq!(again.hashes.blake3, first.hashes.blake3);
         let legacy = store.legacy_hashes(&first.hashes.blake3).unwrap();

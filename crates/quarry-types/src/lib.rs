@@ -159,7 +159,10 @@ impl FileType {
     /// Whether the type is an image with no text layer (candidates for OCR).
     #[must_use]
     pub fn is_image(self) -> bool {
-        matches!(self, FileType::Png | FileType::Jpeg | FileType::Gif | FileType::Tiff | FileType::Bmp)
+        matches!(
+            self,
+            FileType::Png | FileType::Jpeg | FileType::Gif | FileType::Tiff | FileType::Bmp
+        )
     }
 }
 
@@ -361,7 +364,12 @@ pub fn iso_utc_from_secs(secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -389,7 +397,12 @@ mod tests {
     #[test]
     fn record_json_is_tagged() {
         let record = Record::Exception(ExceptionRecord {
-            position: Position { inner: "a.zip//b".into(), parent: Some("a.zip".into()), index: 1, depth: 1 },
+            position: Position {
+                inner: "a.zip//b".into(),
+                parent: Some("a.zip".into()),
+                index: 1,
+                depth: 1,
+            },
             name: "b".into(),
             kind: ExceptionKind::Encrypted,
             message: "no password opens it".into(),

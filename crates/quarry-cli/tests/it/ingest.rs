@@ -1,0 +1,235 @@
+//! Ingest behaviour: accounting, routes, dedup views, idempotence, resume, determinism.
+
+use crate::common::{Scratch, blake3_hex, fixtures, u, zip};
+use serde_json::Value;
+
+#[test]
+fn sample_collection_reconciles() {
+    let s = Scratch::new();
+    let sample = fixtures().join("sample");
+    let (code, out) = s.ingest("sanders-r", &[&sample], &[]);
+    assert_eq!(code, 1, "the sample holds a broken and a locked archive");
+    let case = &out["case"];
+    assert_eq!(u(case, "input_files"), 9);
+    assert_eq!(u(case, "container_entries"), 11);
+    assert_eq!(u(case, "items"), 18);
+    assert_eq!(u(case, "exceptions"), 2);
+    assert_eq!(u(case, "unique_items"), 10);
+    assert_eq!(u(case, "duplicate_items"), 8);
+    assert_eq!(case["reconciled"], true);
+    assert_eq!(case["exceptions_by_kind"]["corrupt"], 1);
+    assert_eq!(case["exceptions_by_kind"]["encrypted"], 1);
+    let exceptions = s.exceptions();
+    assert_eq!(exceptions[0]["locator"], "sample/broken.zip");
+    assert_eq!(exceptions[1]["locator"], "sample/locked.zip//secret-memo.txt");
+}
+
+#[test]
+fn passwords_open_encrypted_entries() {
+    let s = Scratch::new();
+    let locked = fixtures().join("sample/locked.zip");
+    let passwords = fixtures().join("sample-passwords.txt");
+    let (code, out) =
+        s.ingest("sanders-r", &[&locked], &["--passwords", passwords.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    let items = s.items();
+    assert_eq!(items.len(), 2);
+    let memo = std::fs::read(fixtures().join("sample/loose/memo.txt")).unwrap();
+    assert_eq!(items[1]["blake3"], blake3_hex(&memo));
+    assert!(items[1]["flags"].as_str().unwrap().contains("decrypted"));
+}
+
+#[test]
+fn same_content_through_every_route() {
+    let s = Scratch::new();
+    let memo: &[u8] = b"Privileged & confidential: attorney-client advice on the Raptor hedges.\n";
+    let latin1: &[u8] = b"Caf\xe9 cr\xe8me, r\xe9sum\xe9 du comit\xe9\n";
+    s.file("in/memo.txt", memo);
+    s.file("in/latin1.txt", latin1);
+    s.file("in/one.zip", &zip(&[("docs/memo.txt", memo), ("latin1.txt", latin1)]));
+    s.file(
+        "in/two.zip",
+        &zip(&[("inner.zip", &zip(&[("deep/memo.txt", memo), ("latin1.txt", latin1)]))]),
+    );
+    let (code, out) = s.ingest("allen-p", &[&s.path("in")], &[]);
+    assert_eq!(code, 0, "{out}");
+    let items = s.items();
+    for (content, text) in [
+        (memo, String::from_utf8(memo.to_vec()).unwrap()),
+        (latin1, "Café crème, résumé du comité\n".to_owned()),
+    ] {
+        let hash = blake3_hex(content);
+        let routes: Vec<&Value> = items.iter().filter(|i| i["blake3"] == hash.as_str()).collect();
+        let locators: Vec<&str> = routes.iter().map(|i| i["locator"].as_str().unwrap()).collect();
+        assert_eq!(routes.len(), 3, "loose, in a zip, in a nested zip: {locators:?}");
+        for route in &routes {
+            assert_eq!(route["file_type"], "text", "{route}");
+            assert_eq!(route["text_chars"], text.chars().count() as u64, "{route}");
+            assert_eq!(route["size"], content.len() as u64, "{route}");
+        }
+        assert_eq!(s.text(&hash), text);
+    }
+    let nested =
+        items.iter().find(|i| i["locator"] == "in/two.zip//inner.zip//deep/memo.txt").unwrap();
+    let inner = items.iter().find(|i| i["locator"] == "in/two.zip//inner.zip").unwrap();
+    let top = items.iter().find(|i| i["locator"] == "in/two.zip").unwrap();
+    assert_eq!(nested["parent"], inner["control_number"]);
+    assert_eq!(nested["family"], top["control_number"]);
+}
+
+#[test]
+fn dedup_views_switch_without_reprocessing() {
+    let s = Scratch::new();
+    let memo = b"the same memo, kept by two custodians and twice by one\n";
+    let a = s.file("alice/memo.txt", memo);
+    let a2 = s.file("alice/copy/memo.txt", memo);
+    let b = s.file("bob/memo.txt", memo);
+    s.file("bob/other.txt", b"something else\n");
+    s.ingest("alice", &[&a, &a2], &[]);
+    s.ingest("bob", &[&b, &s.path("bob/other.txt")], &[]);
+    let unique = |scope: &str| {
+        u(&s.json(&["report", "summary", "--json", "--dedup", scope]), "unique_items")
+    };
+    assert_eq!((unique("none"), unique("custodial"), unique("global")), (4, 3, 2));
+    let groups = s.json(&["report", "duplicates", "--format", "json", "--dedup", "global"]);
+    let group = &groups[0];
+    assert_eq!(group["instances"], 3);
+    assert_eq!(group["all_custodians"], serde_json::json!(["alice", "bob"]));
+    assert_eq!(group["all_paths"].as_array().unwrap().len(), 3);
+    // The default view is a setting, not a reprocessing.
+    let out = s.run(&["dedup", "--scope", "custodial"]);
+    assert!(out.status.success());
+    assert_eq!(s.summary()["dedup_scope"], "custodial");
+    assert_eq!(u(&s.summary(), "unique_items"), 3);
+    assert_eq!(u(&s.summary(), "items"), 4);
+}
+
+#[test]
+fn ingest_twice_adds_nothing() {
+    let s = Scratch::new();
+    let sample = fixtures().join("sample");
+    let (_, first) = s.ingest("sanders-r", &[&sample], &[]);
+    let (code, second) = s.ingest("sanders-r", &[&sample], &[]);
+    assert_eq!(code, 0, "a re-run records no new exceptions");
+    assert_eq!(u(&second["run"], "inputs_skipped"), 9);
+    assert_eq!(u(&second["run"], "items_added"), 0);
+    assert_eq!(first["case"], second["case"]);
+}
+
+#[test]
+fn same_inputs_give_the_same_case() {
+    let a = Scratch::new();
+    let b = Scratch::new();
+    let sample = fixtures().join("sample");
+    a.ingest("sanders-r", &[&sample], &["-j", "1"]);
+    b.ingest("sanders-r", &[&sample], &["-j", "2"]);
+    let strip = |items: Vec<Value>| -> Vec<Value> {
+        items
+            .into_iter()
+            .map(|mut i| {
+                // File-system dates of the inputs are the same files; all else must match too.
+                i.as_object_mut().unwrap().remove("modified");
+                i
+            })
+            .collect()
+    };
+    assert_eq!(strip(a.items()), strip(b.items()));
+    assert_eq!(a.exceptions(), b.exceptions());
+}
+
+#[test]
+fn killed_run_resumes_counting_every_input_once() {
+    use std::os::unix::process::CommandExt;
+    let s = Scratch::new();
+    for i in 0..120 {
+        s.file(&format!("in/a{i:03}.txt"), format!("document number {i}\n").as_bytes());
+    }
+    s.file("in/m-stall.txt", b"the parser will stall on this one\n");
+    for i in 0..40 {
+        s.file(
+            &format!("in/z{i:03}.zip"),
+            &zip(&[(&format!("entry{i}.txt"), format!("entry {i}\n").as_bytes())]),
+        );
+    }
+    s.set("timeout_secs", "600");
+    let mut child = s
+        .command(&["ingest", "--quiet", "--custodian", "c", s.path("in").to_str().unwrap()])
+        .env("QUARRY_FAULT_INJECTION", "hang:m-stall.txt")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // Wait until everything before the stall is committed, then kill the whole process group
+    // (the run and its workers) with SIGKILL.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let files = u(&s.summary(), "input_files");
+        if files >= 120 {
+            assert_eq!(files, 120, "nothing after the stalled input can commit before it");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run never got to the stall");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let pgid = child.id();
+    assert!(pgid > 1);
+    // `--` matters: procps kill reads `-N` without it as an option, not a process group.
+    let killed =
+        Command::new("kill").args(["-s", "KILL", "--", &format!("-{pgid}")]).status().unwrap();
+    assert!(killed.success());
+    let _ = child.wait();
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(u(&out["run"], "inputs_skipped"), 120);
+    let case = &out["case"];
+    assert_eq!(u(case, "input_files"), 161);
+    assert_eq!(u(case, "items"), 201);
+    assert_eq!(case["reconciled"], true);
+    let items = s.items();
+    let numbers: Vec<String> =
+        items.iter().map(|i| i["control_number"].as_str().unwrap().to_owned()).collect();
+    let expected: Vec<String> = (1..=201).map(|n| format!("DOC-{n:08}")).collect();
+    assert_eq!(numbers, expected, "control numbers stay contiguous across the kill");
+    let locators: std::collections::HashSet<&str> =
+        items.iter().map(|i| i["locator"].as_str().unwrap()).collect();
+    assert_eq!(locators.len(), 201, "no input or entry counted twice");
+    assert!(
+        std::fs::read_dir(s.case().join("tmp")).unwrap().next().is_none(),
+        "staging is cleaned"
+    );
+}
+
+use std::process::Command;
+
+#[test]
+fn symlinks_are_recorded_not_followed() {
+    let s = Scratch::new();
+    s.file("in/real.txt", b"real\n");
+    std::os::unix::fs::symlink("/etc/passwd", s.path("in/link")).unwrap();
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(u(&out["case"], "items"), 1);
+    let exceptions = s.exceptions();
+    assert_eq!(exceptions[0]["kind"], "unsupported");
+    assert!(exceptions[0]["message"].as_str().unwrap().contains("symbolic link to /etc/passwd"));
+}
+
+#[test]
+fn refuses_a_folder_that_is_not_a_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(crate::common::BIN)
+        .args(["--case", dir.path().to_str().unwrap(), "report", "summary"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not a quarry case") && stderr.contains("quarry init"), "{stderr}");
+}
+
+#[test]
+fn a_missing_path_is_fatal_before_anything_is_written() {
+    let s = Scratch::new();
+    let out = s.run(&["ingest", "--custodian", "c", "does-not-exist"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    assert_eq!(u(&s.summary(), "input_files"), 0);
+}

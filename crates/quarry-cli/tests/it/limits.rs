@@ -1,0 +1,144 @@
+//! Every limit turns into a typed exception for the one item that crosses it.
+
+use crate::common::{Scratch, u, zip, zip_with};
+
+use serde_json::Value;
+
+fn kinds(exceptions: &[Value]) -> Vec<(String, String)> {
+    exceptions
+        .iter()
+        .map(|e| {
+            (e["locator"].as_str().unwrap().to_owned(), e["kind"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+fn pair(locator: &str, kind: &str) -> (String, String) {
+    (locator.to_owned(), kind.to_owned())
+}
+
+#[test]
+fn compression_ratio_limit() {
+    let s = Scratch::new();
+    s.set("ratio_floor_bytes", "1048576");
+    let zeros = vec![0u8; 8 << 20];
+    s.file(
+        "in/bomb.zip",
+        &zip(&[("ok.txt", b"fine\n"), ("zeros.bin", &zeros), ("after.txt", b"after\n")]),
+    );
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(out["case"]["reconciled"], true);
+    // Once a bomb is seen, the rest of the input is refused unread.
+    assert_eq!(
+        kinds(&s.exceptions()),
+        [
+            pair("in/bomb.zip//zeros.bin", "decompression_bomb"),
+            pair("in/bomb.zip//after.txt", "decompression_bomb")
+        ]
+    );
+    assert!(s.exceptions()[0]["message"].as_str().unwrap().contains("250:1"));
+}
+
+#[test]
+fn nesting_depth_limit() {
+    let s = Scratch::new();
+    s.set("max_depth", "2");
+    let level3 = zip(&[("deep.txt", b"too deep\n")]);
+    let level2 = zip(&[("level3.zip", &level3)]);
+    s.file("in/top.zip", &zip(&[("level2.zip", &level2), ("shallow.txt", b"ok\n")]));
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(out["case"]["reconciled"], true);
+    assert_eq!(
+        kinds(&s.exceptions()),
+        [pair("in/top.zip//level2.zip//level3.zip", "decompression_bomb")]
+    );
+    assert!(s.exceptions()[0]["message"].as_str().unwrap().contains("limit is 2"));
+    assert!(s.exceptions()[0]["blake3"].is_string(), "the unopened archive's native is kept");
+}
+
+#[test]
+fn entry_count_limit() {
+    let s = Scratch::new();
+    s.set("max_entries", "3");
+    let names: Vec<String> = (0..5).map(|i| format!("f{i}.txt")).collect();
+    let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), n.as_bytes())).collect();
+    s.file("in/many.zip", &zip(&entries));
+    let (_, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(u(&out["case"], "items"), 4);
+    assert_eq!(
+        kinds(&s.exceptions()),
+        [
+            pair("in/many.zip//f3.txt", "decompression_bomb"),
+            pair("in/many.zip//f4.txt", "decompression_bomb")
+        ]
+    );
+}
+
+#[test]
+fn item_size_limit_loose_and_in_archives() {
+    let s = Scratch::new();
+    s.set("max_item_bytes", "1000");
+    let big = vec![b'x'; 5000];
+    s.file("in/big.txt", &big);
+    s.file("in/small.txt", b"small\n");
+    // Deflated, the archive itself is far under the limit; its entry is not.
+    s.file("in/box.zip", &zip(&[("big.txt", &big), ("small.txt", b"small\n")]));
+    let (_, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(out["case"]["reconciled"], true);
+    assert_eq!(
+        kinds(&s.exceptions()),
+        [pair("in/big.txt", "too_large"), pair("in/box.zip//big.txt", "too_large")]
+    );
+}
+
+#[test]
+fn total_expansion_limit_on_declared_sizes() {
+    let s = Scratch::new();
+    s.set("max_expanded_bytes", "100000");
+    let chunk: Vec<u8> = vec![b'a'; 60_000];
+    s.file("in/two.zip", &zip(&[("a.bin", &chunk), ("b.bin", &chunk)]));
+    s.file("in/one.zip", &zip(&[("a.bin", &chunk)]));
+    let (_, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(out["case"]["reconciled"], true);
+    assert_eq!(kinds(&s.exceptions()), [pair("in/two.zip", "decompression_bomb")]);
+    assert!(
+        s.exceptions()[0]["message"].as_str().unwrap().contains("declares 120000 expanded bytes")
+    );
+}
+
+#[test]
+fn traversal_names_are_data_never_paths() {
+    let s = Scratch::new();
+    s.file(
+        "in/slip.zip",
+        &zip(&[
+            ("good.txt", b"good\n"),
+            ("../../../../../../tmp/quarry-slip-test.txt", b"evil\n"),
+            ("C:\\evil.txt", b"evil\n"),
+        ]),
+    );
+    let (_, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(out["case"]["reconciled"], true);
+    let exceptions = s.exceptions();
+    assert_eq!(exceptions.len(), 2);
+    assert!(exceptions.iter().all(|e| e["kind"] == "path_traversal" && e["blake3"].is_string()));
+    assert!(!std::path::Path::new("/tmp/quarry-slip-test.txt").exists());
+}
+
+#[test]
+fn corrupt_entry_crc() {
+    let s = Scratch::new();
+    let mut bytes = zip_with(
+        &[("a.txt", b"hello hello hello\n"), ("b.txt", b"fine\n")],
+        zip::CompressionMethod::Stored,
+    );
+    let at = bytes.windows(5).position(|w| w == b"hello").unwrap();
+    bytes[at] = b'j';
+    s.file("in/crc.zip", &bytes);
+    let (_, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(out["case"]["reconciled"], true);
+    let exceptions = s.exceptions();
+    assert_eq!(kinds(&exceptions), [pair("in/crc.zip//a.txt", "corrupt")]);
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the `quarry` binary: real processes, real cases on disk.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+mod common;
+mod corpus;
+mod ingest;
+mod isolation;
+mod limits;
