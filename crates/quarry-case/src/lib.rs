@@ -13,8 +13,8 @@
 //! ```text
 //! case.toml        settings (CaseConfig)
 //! quarry.db        SQLite: runs, custodians, inputs, items, exceptions
-//! natives/ab/cd/…  content-addressed natives (blake3)
-//! text/ab/cd/…     extracted text, keyed by the native's blake3
+//! natives/ab/…     content-addressed natives (blake3 hex; `ab` = its first two digits)
+//! text/ab/….txt    extracted text, keyed by the native's blake3
 //! index/           full-text index
 //! tmp/             staging; everything is written here first, then renamed into place
 //! ```

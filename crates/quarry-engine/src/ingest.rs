@@ -76,6 +76,10 @@ pub struct IngestReport {
     pub bytes: u64,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// Peak resident memory of this process, in bytes (Linux only; 0 elsewhere).
+    pub peak_rss_main: u64,
+    /// Peak resident memory of the largest extraction worker, in bytes (Linux only).
+    pub peak_rss_worker: u64,
 }
 
 /// One input, as the walker found it.
@@ -127,6 +131,7 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
         credit_tx.send(()).expect("the credit channel holds WINDOW");
     }
     let skipped = Arc::new(AtomicU64::new(0));
+    let worker_peak = Arc::new(AtomicU64::new(0));
     let mut report = IngestReport { run, ..IngestReport::default() };
 
     let result = std::thread::scope(|scope| -> Result<()> {
@@ -143,7 +148,7 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
         for _ in 0..options.workers.max(1) {
             let job_rx = job_rx.clone();
             let done_tx = done_tx.clone();
-            let mut supervisor = Supervisor::new(options.worker.clone(), config.clone());
+            let mut supervisor = Supervisor::new(options.worker.clone(), config.clone(), Arc::clone(&worker_peak));
             let custodian = options.custodian.clone();
             scope.spawn(move || supervise(&mut supervisor, &custodian, &job_rx, &done_tx));
         }
@@ -165,6 +170,8 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
     progress.finish();
     report.inputs_skipped = skipped.load(Ordering::Relaxed);
     report.seconds = started.elapsed().as_secs_f64();
+    report.peak_rss_main = crate::peak_rss(None).unwrap_or(0);
+    report.peak_rss_worker = worker_peak.load(Ordering::Relaxed);
     let status = if result.is_ok() { "finished" } else { "failed" };
     writer.finish_run(run, status)?;
     result.map(|()| report)

@@ -32,6 +32,17 @@ pub use ingest::{IngestOptions, IngestReport, WINDOW, ingest};
 pub use supervisor::WorkerCommand;
 pub use worker::{FAULT_ENV, worker_main};
 
+/// Peak resident set size (VmHWM) of a process (`None`: this one), in bytes, where the platform
+/// reports it (Linux `/proc`).
+#[must_use]
+pub fn peak_rss(pid: Option<u32>) -> Option<u64> {
+    let path = pid.map_or_else(|| "/proc/self/status".to_owned(), |pid| format!("/proc/{pid}/status"));
+    let status = std::fs::read_to_string(path).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// Errors that stop an operation.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

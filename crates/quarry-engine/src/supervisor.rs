@@ -15,6 +15,7 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -60,12 +61,29 @@ pub(crate) struct Supervisor {
     config: WorkerConfig,
     timeout: Duration,
     process: Option<Process>,
+    jobs: u64,
+    /// Highest resident set size seen of any worker this supervisor ran, in bytes.
+    peak_rss: Arc<AtomicU64>,
 }
 
 impl Supervisor {
-    pub(crate) fn new(command: WorkerCommand, config: WorkerConfig) -> Self {
+    pub(crate) fn new(command: WorkerCommand, config: WorkerConfig, peak_rss: Arc<AtomicU64>) -> Self {
         let timeout = Duration::from_secs(config.limits.timeout_secs.max(1));
-        Supervisor { command, config, timeout, process: None }
+        Supervisor { command, config, timeout, process: None, jobs: 0, peak_rss }
+    }
+
+    /// Samples the worker's peak resident memory (every few jobs: reading /proc costs a few
+    /// microseconds, and the peak is a high-water mark, so sampling loses nothing at the end).
+    fn sample_memory(&mut self, force: bool) {
+        self.jobs += 1;
+        if !force && self.jobs % 16 != 0 {
+            return;
+        }
+        if let Some(process) = &self.process
+            && let Some(peak) = crate::peak_rss(Some(process.child.id()))
+        {
+            self.peak_rss.fetch_max(peak, Ordering::Relaxed);
+        }
     }
 
     fn spawn(&self) -> Result<Process> {
@@ -144,7 +162,10 @@ impl Supervisor {
                             done.insert(record.position().inner.clone());
                             records.push(*record);
                         }
-                        Ok(Line::Event(WorkerEvent::Done)) => return Ok(records),
+                        Ok(Line::Event(WorkerEvent::Done)) => {
+                            self.sample_memory(false);
+                            return Ok(records);
+                        }
                         Ok(Line::Event(WorkerEvent::Fatal(message))) => {
                             return Err(Error::Worker(format!(
                                 "extraction of {} failed: {message}",
@@ -163,6 +184,7 @@ impl Supervisor {
                             break Some(self.died());
                         }
                         Err(RecvTimeoutError::Timeout) => {
+                            self.sample_memory(true);
                             self.kill();
                             break Some((
                                 ExceptionKind::Timeout,
@@ -263,6 +285,7 @@ impl Supervisor {
 
 impl Drop for Supervisor {
     fn drop(&mut self) {
+        self.sample_memory(true);
         if let Some(mut process) = self.process.take() {
             drop(process.stdin);
             // Closing stdin ends an idle worker; one still busy is stopped.

@@ -37,20 +37,39 @@ pub fn detect_file(path: &Path) -> io::Result<Detected> {
     let mut head = Vec::with_capacity(HEAD_BYTES);
     (&mut file).take(HEAD_BYTES as u64).read_to_end(&mut head)?;
     let detected = detect_head(&head, len);
-    if matches!(detected.file_type, FileType::Text | FileType::Unknown) && len >= 22 {
-        let start = len.saturating_sub(EOCD_WINDOW);
-        file.seek(SeekFrom::Start(start))?;
-        let mut tail = Vec::new();
-        file.take(EOCD_WINDOW).read_to_end(&mut tail)?;
-        if tail.windows(4).any(|w| w == b"PK\x05\x06") {
-            return Ok(Detected {
-                file_type: FileType::Zip,
-                zip_at_start: false,
-                split_volume: false,
-            });
-        }
+    if !needs_tail(detected, len) {
+        return Ok(detected);
     }
-    Ok(detected)
+    file.seek(SeekFrom::Start(len.saturating_sub(EOCD_WINDOW)))?;
+    let mut tail = Vec::new();
+    file.take(EOCD_WINDOW).read_to_end(&mut tail)?;
+    Ok(with_tail(detected, &tail))
+}
+
+/// Detects the type of a native held whole in memory.
+#[must_use]
+pub fn detect_bytes(bytes: &[u8]) -> Detected {
+    let len = bytes.len() as u64;
+    let detected = detect_head(&bytes[..bytes.len().min(HEAD_BYTES)], len);
+    if !needs_tail(detected, len) {
+        return detected;
+    }
+    let tail_start = bytes.len().saturating_sub(EOCD_WINDOW as usize);
+    with_tail(detected, &bytes[tail_start..])
+}
+
+/// Text and unknown bytes may be a ZIP with data in front (a self-extractor): look for the end
+/// record.
+fn needs_tail(detected: Detected, len: u64) -> bool {
+    matches!(detected.file_type, FileType::Text | FileType::Unknown) && len >= 22
+}
+
+fn with_tail(detected: Detected, tail: &[u8]) -> Detected {
+    if tail.windows(4).any(|w| w == b"PK\x05\x06") {
+        Detected { file_type: FileType::Zip, zip_at_start: false, split_volume: false }
+    } else {
+        detected
+    }
 }
 
 /// Detects a type from the leading bytes of a file of `len` bytes.

@@ -24,6 +24,9 @@ use zip::result::ZipError;
 
 /// Largest text quarry extracts from one text native; longer text is cut and flagged.
 pub const MAX_TEXT_BYTES: u64 = 256 << 20;
+/// Natives up to this size stay in memory while they are stored, so detection and text
+/// extraction do not read them back from disk.
+const INLINE_BYTES: usize = 8 << 20;
 
 /// What the extractor reports, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -168,7 +171,7 @@ impl Extractor {
     /// An extractor writing into `store`.
     #[must_use]
     pub fn new(store: ContentStore, options: ExtractOptions) -> Self {
-        Extractor { store, options, buf: vec![0; 256 * 1024] }
+        Extractor { store, options, buf: Vec::with_capacity(256 * 1024) }
     }
 
     /// Extracts one top-level input file, reporting every event to `sink`. Per-item failures
@@ -233,6 +236,7 @@ impl Extractor {
         let stored = match self.store.ingest_native(
             &mut file,
             &mut self.buf,
+            INLINE_BYTES,
             limit,
             self.options.legacy_hashes,
         ) {
@@ -275,40 +279,52 @@ impl Extractor {
         mut flags: Vec<String>,
     ) -> Result<()> {
         let native_path = self.store.native_path(&stored.hashes.blake3);
-        let detected = detect_file(&native_path).map_err(|e| Error::Store(e.into()))?;
+        let detected = if stored.in_buf {
+            crate::detect::detect_bytes(&self.buf)
+        } else {
+            detect_file(&native_path).map_err(|e| Error::Store(e.into()))?
+        };
         if detected.file_type == FileType::Zip {
             return self.zip(run, position, name, stored, dates, flags, detected);
         }
         let file_type = detected.file_type;
         if file_type.is_unopened_container() {
-            let message = format!(
-                "{file_type} containers are not opened yet; their contents are not accounted for"
-            );
-            return run.exception(
-                position,
-                name,
-                ExceptionKind::Unsupported,
-                message,
-                Some(stored.size),
-                Some(stored.hashes),
-            );
+            let message = format!("{file_type} containers are not opened yet; their contents are not accounted for");
+            return run.exception(position, name, ExceptionKind::Unsupported, message, Some(stored.size), Some(stored.hashes));
         }
         let mut text_chars = None;
         match file_type {
             FileType::Text | FileType::Html => {
-                let mut bytes = Vec::new();
-                fs::File::open(&native_path)
-                    .and_then(|f| f.take(MAX_TEXT_BYTES).read_to_end(&mut bytes))
-                    .map_err(|e| Error::Store(e.into()))?;
-                if stored.size > MAX_TEXT_BYTES {
+                let read;
+                let bytes: &[u8] = if stored.in_buf {
+                    &self.buf[..self.buf.len().min(MAX_TEXT_BYTES as usize)]
+                } else {
+                    let mut bytes = Vec::new();
+                    fs::File::open(&native_path)
+                        .and_then(|f| f.take(MAX_TEXT_BYTES).read_to_end(&mut bytes))
+                        .map_err(|e| Error::Store(e.into()))?;
+                    read = bytes;
+                    &read
+                };
+                let truncated = stored.size > MAX_TEXT_BYTES;
+                if truncated {
                     flags.push("text-truncated".into());
                 }
-                let mut text = text::decode(&bytes);
-                if file_type == FileType::Html {
-                    text = text::html_to_text(&text);
+                match std::str::from_utf8(bytes) {
+                    // Plain UTF-8 text is its own text: link it rather than write it twice.
+                    Ok(text) if file_type == FileType::Text && !truncated && !text.starts_with('\u{feff}') => {
+                        self.store.put_text_same_as_native(&stored.hashes.blake3)?;
+                        text_chars = Some(text.chars().count() as u64);
+                    }
+                    _ => {
+                        let mut text = text::decode(bytes);
+                        if file_type == FileType::Html {
+                            text = text::html_to_text(&text);
+                        }
+                        self.store.put_text(&stored.hashes.blake3, &text)?;
+                        text_chars = Some(text.chars().count() as u64);
+                    }
                 }
-                self.store.put_text(&stored.hashes.blake3, &text)?;
-                text_chars = Some(text.chars().count() as u64);
             }
             FileType::Empty => flags.push("empty".into()),
             FileType::Unknown => flags.extend(["unknown-type".into(), "no-text".into()]),
@@ -578,6 +594,7 @@ impl Extractor {
             match self.store.ingest_native(
                 &mut reader,
                 &mut self.buf,
+                INLINE_BYTES,
                 limits.max_item_bytes,
                 self.options.legacy_hashes,
             ) {

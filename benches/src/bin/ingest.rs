@@ -1,0 +1,46 @@
+//! `quarry-bench-ingest [--no-legacy-hashes] CASE CUSTODIAN PATH...`: creates CASE, ingests
+//! PATHs with the real pipeline, prints the run report and the case summary as one JSON object.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "__worker") {
+        return ExitCode::from(u8::try_from(quarry_engine::worker_main()).unwrap_or(3));
+    }
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let legacy = !args.first().is_some_and(|a| a == "--no-legacy-hashes");
+    if !legacy {
+        args.remove(0);
+    }
+    let [case_dir, custodian, paths @ ..] = args.as_slice() else {
+        eprintln!("usage: quarry-bench-ingest CASE CUSTODIAN PATH...");
+        return ExitCode::from(2);
+    };
+    let run = || -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+        let mut case = quarry_case::Case::init(case_dir.as_ref(), "bench")?;
+        let mut config = case.config().clone();
+        config.hashes.legacy_at_ingest = legacy;
+        case.save_config(config)?;
+        let options = quarry_engine::IngestOptions {
+            custodian: custodian.clone(),
+            paths: paths.iter().map(PathBuf::from).collect(),
+            passwords: Vec::new(),
+            workers: std::thread::available_parallelism().map_or(2, usize::from),
+            worker: quarry_engine::WorkerCommand::current_exe()?,
+            progress: false,
+        };
+        let report = quarry_engine::ingest(&case, &options)?;
+        Ok(serde_json::json!({ "run": report, "case": case.summary(None)? }))
+    };
+    match run() {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("quarry-bench-ingest: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
