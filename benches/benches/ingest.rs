@@ -1,8 +1,8 @@
 //! # Ingest pipeline benchmark
 //!
 //! **What's measured.** Wall-clock throughput of the whole ingest (walk, isolated worker
-//! processes, hashing with blake3 + MD5 + SHA-1, storing natives and text, committing to
-//! SQLite) on two collections, against the floors for any ingest that stores what it reads,
+//! processes, blake3 hashing, storing natives and text, committing to SQLite), with the default
+//! settings and again with MD5 + SHA-1 computed at ingest, on two collections, against the floors for any ingest that stores what it reads,
 //! measured in the same run on the same bytes:
 //! - loose files: bare blake3 (read + hash, 2 threads), a plain copy (`cp -r`), `quarry`;
 //! - ZIP archives: Info-ZIP `unzip` of every archive to disk (two processes, one per core),
@@ -30,7 +30,10 @@ const FILE_BYTES: usize = 50_000;
 const PER_ARCHIVE: usize = 200;
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
-    walk(dir).into_iter().filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))).collect()
+    walk(dir)
+        .into_iter()
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .collect()
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -54,15 +57,10 @@ fn fresh(dir: &Path) {
 /// Runs the real ingest; returns its JSON report after checking the counts.
 fn quarry(case: &Path, input: &Path, items: u64, legacy_hashes: bool) -> serde_json::Value {
     let mut command = Command::new(env!("CARGO_BIN_EXE_quarry-bench-ingest"));
-    if !legacy_hashes {
-        command.arg("--no-legacy-hashes");
+    if legacy_hashes {
+        command.arg("--legacy-hashes");
     }
-    let out = command
-        .arg(case)
-        .arg("bench")
-        .arg(input)
-        .output()
-        .expect("run quarry-bench-ingest");
+    let out = command.arg(case).arg("bench").arg(input).output().expect("run quarry-bench-ingest");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     let summary = &report["case"];
@@ -73,7 +71,10 @@ fn quarry(case: &Path, input: &Path, items: u64, legacy_hashes: bool) -> serde_j
 }
 
 fn main() {
-    let target_bytes: usize = std::env::var("QUARRY_BENCH_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000_000);
+    let target_bytes: usize = std::env::var("QUARRY_BENCH_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000_000);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
     let data = root.join("bench-data");
     let scratch = root.join("bench-scratch");
@@ -81,14 +82,22 @@ fn main() {
     let zips = data.join(format!("zips-{target_bytes}"));
     let files = target_bytes / FILE_BYTES;
     let started = Instant::now();
-    let bytes = quarry_bench::loose_collection(&loose, files, FILE_BYTES, 42).expect("generate loose files");
-    let archives = quarry_bench::zip_collection(&loose, &zips, PER_ARCHIVE).expect("generate archives");
-    eprintln!("corpus: {files} files, {bytes} bytes, {archives} archives (ready in {:.1?})", started.elapsed());
+    let bytes = quarry_bench::loose_collection(&loose, files, FILE_BYTES, 42)
+        .expect("generate loose files");
+    let archives =
+        quarry_bench::zip_collection(&loose, &zips, PER_ARCHIVE).expect("generate archives");
+    eprintln!(
+        "corpus: {files} files, {bytes} bytes, {archives} archives (ready in {:.1?})",
+        started.elapsed()
+    );
     let loose_files = files_under(&loose);
     assert_eq!(loose_files.len(), files);
     let archive_files = files_under(&zips);
     assert_eq!(archive_files.len(), archives);
-    assert!(Command::new("unzip").arg("-v").output().is_ok_and(|o| o.status.success()), "install unzip (Debian package unzip)");
+    assert!(
+        Command::new("unzip").arg("-v").output().is_ok_and(|o| o.status.success()),
+        "install unzip (Debian package unzip)"
+    );
 
     let mut c = Criterion::default()
         .sample_size(10)
@@ -133,7 +142,8 @@ fn main() {
             for _ in 0..iters {
                 fresh(&copy);
                 let start = Instant::now();
-                let status = Command::new("cp").arg("-r").arg(&loose).arg(&copy).status().expect("cp");
+                let status =
+                    Command::new("cp").arg("-r").arg(&loose).arg(&copy).status().expect("cp");
                 total += start.elapsed();
                 assert!(status.success());
                 assert_eq!(files_under(&copy).len(), files);
@@ -142,7 +152,7 @@ fn main() {
         });
     });
     let case = scratch.join("case");
-    for (name, legacy) in [("quarry_ingest", true), ("quarry_ingest_blake3_only", false)] {
+    for (name, legacy) in [("quarry_ingest", false), ("quarry_ingest_with_md5_sha1", true)] {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
@@ -173,7 +183,9 @@ fn main() {
                         let archive_files = &archive_files;
                         let unzipped = &unzipped;
                         s.spawn(move || {
-                            for (n, archive) in archive_files.iter().enumerate().filter(|(n, _)| n % 2 == half) {
+                            for (n, archive) in
+                                archive_files.iter().enumerate().filter(|(n, _)| n % 2 == half)
+                            {
                                 let status = Command::new("unzip")
                                     .arg("-qq")
                                     .arg(archive)
@@ -192,7 +204,7 @@ fn main() {
             total
         });
     });
-    for (name, legacy) in [("quarry_ingest", true), ("quarry_ingest_blake3_only", false)] {
+    for (name, legacy) in [("quarry_ingest", false), ("quarry_ingest_with_md5_sha1", true)] {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
@@ -212,7 +224,7 @@ fn main() {
     for (name, input, items) in [("loose", &loose, files), ("zip", &zips, files + archives)] {
         fresh(&case);
         let start = Instant::now();
-        let report = quarry(&case, input, items as u64, true);
+        let report = quarry(&case, input, items as u64, false);
         let seconds = start.elapsed().as_secs_f64();
         let run = &report["run"];
         eprintln!(

@@ -1,4 +1,4 @@
-//! `quarry-bench-ingest [--no-legacy-hashes] CASE CUSTODIAN PATH...`: creates CASE, ingests
+//! `quarry-bench-ingest [--legacy-hashes] CASE CUSTODIAN PATH...`: creates CASE, ingests
 //! PATHs with the real pipeline, prints the run report and the case summary as one JSON object.
 
 use std::path::PathBuf;
@@ -9,8 +9,8 @@ fn main() -> ExitCode {
         return ExitCode::from(u8::try_from(quarry_engine::worker_main()).unwrap_or(3));
     }
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let legacy = !args.first().is_some_and(|a| a == "--no-legacy-hashes");
-    if !legacy {
+    let legacy = args.first().is_some_and(|a| a == "--legacy-hashes");
+    if legacy {
         args.remove(0);
     }
     let [case_dir, custodian, paths @ ..] = args.as_slice() else {

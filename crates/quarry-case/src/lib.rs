@@ -171,29 +171,42 @@ impl Case {
         connect(&self.dir.join(DB_FILE), true)
     }
 
-    /// Computes MD5 and SHA-1 from the stored natives for every item and exception that lacks
-    /// them; returns how many natives were hashed.
-    pub fn fill_legacy_hashes(&self) -> Result<u64> {
+    /// Computes MD5 and SHA-1 for every item and exception that lacks them, from the stored
+    /// natives, or for archives read in place, from their source file (checked against its
+    /// blake3 first). Returns how many natives were hashed and how many could not be read.
+    pub fn fill_legacy_hashes(&self) -> Result<(u64, u64)> {
         let mut conn = connect(&self.dir.join(DB_FILE), false)?;
-        let missing: Vec<String> = {
+        let missing: Vec<(String, Option<String>)> = {
             let mut stmt = conn.prepare(
-                "SELECT blake3 FROM items WHERE md5 IS NULL
-                 UNION SELECT blake3 FROM exceptions WHERE blake3 IS NOT NULL AND md5 IS NULL",
+                "SELECT m.blake3, (SELECT inputs.source_path FROM items i JOIN inputs ON inputs.id = i.input_id
+                                   WHERE i.blake3 = m.blake3 AND i.inner = '' LIMIT 1)
+                 FROM (SELECT blake3 FROM items WHERE md5 IS NULL
+                       UNION SELECT blake3 FROM exceptions WHERE blake3 IS NOT NULL AND md5 IS NULL) m",
             )?;
-            stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?
         };
         let tx = conn.transaction()?;
-        for blake3 in &missing {
-            let legacy = self.store.legacy_hashes(blake3)?;
+        let (mut filled, mut unavailable) = (0, 0);
+        for (blake3, source) in &missing {
+            let legacy = if self.store.native_path(blake3).exists() {
+                Some(self.store.legacy_hashes(blake3)?)
+            } else {
+                source.as_deref().and_then(|path| hash_source(Path::new(path), blake3))
+            };
+            let Some(legacy) = legacy else {
+                unavailable += 1;
+                continue;
+            };
             for table in ["items", "exceptions"] {
                 tx.execute(
                     &format!("UPDATE {table} SET md5 = ?1, sha1 = ?2 WHERE blake3 = ?3"),
                     rusqlite::params![legacy.md5, legacy.sha1, blake3],
                 )?;
             }
+            filled += 1;
         }
         tx.commit()?;
-        Ok(missing.len() as u64)
+        Ok((filled, unavailable))
     }
 
     /// A lookup of inputs already in the case.
@@ -205,6 +218,26 @@ impl Case {
     pub fn writer(&self) -> Result<Writer> {
         Writer::new(connect(&self.dir.join(DB_FILE), false)?, self.config.clone())
     }
+}
+
+/// MD5 and SHA-1 of a source file, if it still has the given blake3.
+fn hash_source(path: &Path, blake3: &str) -> Option<quarry_store::LegacyHashes> {
+    use std::io::Read;
+    let mut file = fs::File::open(path).ok()?;
+    let mut hasher = quarry_store::MultiHasher::new(true);
+    let mut buf = vec![0; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    let hashes = hasher.finish();
+    (hashes.blake3 == blake3).then(|| quarry_store::LegacyHashes {
+        md5: hashes.md5.unwrap_or_default(),
+        sha1: hashes.sha1.unwrap_or_default(),
+    })
 }
 
 fn connect(path: &Path, read_only: bool) -> Result<Connection> {

@@ -32,10 +32,10 @@ pub struct Summary {
     pub unique_items: u64,
     /// Items that duplicate a master under the dedup view (kept, not hidden).
     pub duplicate_items: u64,
-    /// Distinct natives stored.
+    /// Distinct natives (by blake3) among items and exceptions.
     pub unique_natives: u64,
-    /// Bytes of distinct natives stored.
-    pub stored_bytes: u64,
+    /// Bytes of the distinct natives.
+    pub unique_bytes: u64,
     /// Inputs and entries that became exceptions.
     pub exceptions: u64,
     /// Exceptions per kind.
@@ -175,7 +175,7 @@ impl Case {
             "SELECT COALESCE((SELECT SUM(size) FROM items WHERE inner = ''), 0)
                   + COALESCE((SELECT SUM(size) FROM exceptions WHERE inner = ''), 0)",
         )?;
-        let (unique_natives, stored_bytes) = conn.query_row(
+        let (unique_natives, unique_bytes) = conn.query_row(
             "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (
                 SELECT blake3, MAX(size) AS size FROM items GROUP BY blake3
                 UNION SELECT blake3, MAX(size) FROM exceptions WHERE blake3 IS NOT NULL
@@ -216,7 +216,7 @@ impl Case {
             unique_items,
             duplicate_items: items - unique_items,
             unique_natives,
-            stored_bytes,
+            unique_bytes,
             exceptions,
             exceptions_by_kind,
             items_by_type,

@@ -45,7 +45,8 @@ fn case_name(dir: &Path) -> String {
 fn ingest(case_dir: &Path, args: &IngestArgs) -> Result<ExitCode> {
     if args.create && !case_dir.join("case.toml").exists() {
         let name = case_name(case_dir);
-        Case::init(case_dir, &name).with_context(|| format!("cannot create a case at {}", case_dir.display()))?;
+        Case::init(case_dir, &name)
+            .with_context(|| format!("cannot create a case at {}", case_dir.display()))?;
         eprintln!("created case {name:?} in {}", case_dir.display());
     }
     let case = open(case_dir)?;
@@ -132,7 +133,13 @@ fn dedup(case_dir: &Path, args: &DedupArgs) -> Result<ExitCode> {
 
 fn hashes(case_dir: &Path) -> Result<ExitCode> {
     let case = open(case_dir)?;
-    let filled = case.fill_legacy_hashes()?;
+    let (filled, unavailable) = case.fill_legacy_hashes()?;
     println!("computed MD5 and SHA-1 for {filled} natives");
+    if unavailable > 0 {
+        println!(
+            "{unavailable} natives could not be read (an archive read in place that moved or changed at its source)"
+        );
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -46,6 +46,14 @@ pub(crate) fn ingest_report(report: &IngestReport) -> io::Result<()> {
         report.exceptions_added,
         kinds(&report.exceptions_by_kind)
     )?;
+    if report.peak_rss_main > 0 {
+        writeln!(
+            out,
+            "  peak memory         {:>10}   (largest worker {})",
+            bytes(report.peak_rss_main),
+            bytes(report.peak_rss_worker)
+        )?;
+    }
     writeln!(out)
 }
 
@@ -62,7 +70,7 @@ pub(crate) fn summary(s: &Summary) -> io::Result<()> {
     )?;
     writeln!(out, "    unique            {:>10}", s.unique_items)?;
     writeln!(out, "    duplicates        {:>10}", s.duplicate_items)?;
-    writeln!(out, "  natives stored      {:>10}   ({})", s.unique_natives, bytes(s.stored_bytes))?;
+    writeln!(out, "  distinct natives    {:>10}   ({})", s.unique_natives, bytes(s.unique_bytes))?;
     writeln!(out, "  exceptions          {:>10}   {}", s.exceptions, kinds(&s.exceptions_by_kind))?;
     writeln!(out, "  types               {}", kinds(&s.items_by_type))?;
     if s.reconciled {

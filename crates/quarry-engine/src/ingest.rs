@@ -148,7 +148,8 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
         for _ in 0..options.workers.max(1) {
             let job_rx = job_rx.clone();
             let done_tx = done_tx.clone();
-            let mut supervisor = Supervisor::new(options.worker.clone(), config.clone(), Arc::clone(&worker_peak));
+            let mut supervisor =
+                Supervisor::new(options.worker.clone(), config.clone(), Arc::clone(&worker_peak));
             let custodian = options.custodian.clone();
             scope.spawn(move || supervise(&mut supervisor, &custodian, &job_rx, &done_tx));
         }

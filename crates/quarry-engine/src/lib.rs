@@ -36,7 +36,8 @@ pub use worker::{FAULT_ENV, worker_main};
 /// reports it (Linux `/proc`).
 #[must_use]
 pub fn peak_rss(pid: Option<u32>) -> Option<u64> {
-    let path = pid.map_or_else(|| "/proc/self/status".to_owned(), |pid| format!("/proc/{pid}/status"));
+    let path =
+        pid.map_or_else(|| "/proc/self/status".to_owned(), |pid| format!("/proc/{pid}/status"));
     let status = std::fs::read_to_string(path).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

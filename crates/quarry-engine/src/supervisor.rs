@@ -67,7 +67,11 @@ pub(crate) struct Supervisor {
 }
 
 impl Supervisor {
-    pub(crate) fn new(command: WorkerCommand, config: WorkerConfig, peak_rss: Arc<AtomicU64>) -> Self {
+    pub(crate) fn new(
+        command: WorkerCommand,
+        config: WorkerConfig,
+        peak_rss: Arc<AtomicU64>,
+    ) -> Self {
         let timeout = Duration::from_secs(config.limits.timeout_secs.max(1));
         Supervisor { command, config, timeout, process: None, jobs: 0, peak_rss }
     }
@@ -76,7 +80,7 @@ impl Supervisor {
     /// microseconds, and the peak is a high-water mark, so sampling loses nothing at the end).
     fn sample_memory(&mut self, force: bool) {
         self.jobs += 1;
-        if !force && self.jobs % 16 != 0 {
+        if !force && !self.jobs.is_multiple_of(16) {
             return;
         }
         if let Some(process) = &self.process
@@ -136,6 +140,7 @@ impl Supervisor {
         let mut records: Vec<Record> = Vec::new();
         let mut done: HashSet<String> = HashSet::new();
         let mut failed: Vec<String> = Vec::new();
+        let mut fresh_failures = 0;
         loop {
             if self.process.is_none() {
                 self.process = Some(self.spawn()?);
@@ -199,11 +204,18 @@ impl Supervisor {
             };
             let (kind, message) = failure.expect("every path out of the loop above is a failure");
             let Some((position, name)) = current else {
-                return Err(Error::Worker(format!(
-                    "a worker died before starting on {}: {message}",
-                    path.display()
-                )));
+                // The worker died before it announced anything: a worker that cannot start is
+                // fatal, one that died between jobs (killed from outside) is simply replaced.
+                fresh_failures += 1;
+                if fresh_failures >= 2 {
+                    return Err(Error::Worker(format!(
+                        "workers die before starting on {}: {message}",
+                        path.display()
+                    )));
+                }
+                continue;
             };
+            fresh_failures = 0;
             if failed.len() >= MAX_FAILURES_PER_INPUT {
                 // This input keeps killing workers: account for the rest of it in one exception.
                 let message = format!(
@@ -312,11 +324,7 @@ fn remainder(
         } else {
             parent.matches(LOCATOR_SEPARATOR).count() as u32 + 2
         };
-        let inner = if parent.is_empty() {
-            "*".to_owned()
-        } else {
-            format!("{parent}{LOCATOR_SEPARATOR}*")
-        };
+        let inner = quarry_types::child_inner(&parent, "*");
         Position { inner, parent: Some(parent), index: u64::from(u32::MAX), depth }
     } else {
         Position { inner: String::new(), parent: None, index: 0, depth: 0 }

@@ -12,8 +12,8 @@ use crate::{Error, Result};
 use fs_err as fs;
 use quarry_store::{ContentStore, Stored};
 use quarry_types::{
-    Dates, ExceptionKind, ExceptionRecord, FileType, Hashes, ItemRecord, LOCATOR_SEPARATOR, Limits,
-    Position, Record,
+    Dates, ExceptionKind, ExceptionRecord, FileType, Hashes, ItemRecord, Limits, Position, Record,
+    child_inner,
 };
 use std::collections::HashSet;
 use std::io::{self, BufReader, Read};
@@ -233,13 +233,36 @@ impl Extractor {
                 None,
             );
         }
-        let stored = match self.store.ingest_native(
-            &mut file,
-            &mut self.buf,
-            INLINE_BYTES,
-            limit,
-            self.options.legacy_hashes,
-        ) {
+        // A top-level archive is read in place: its entries are copied into the case, the
+        // archive itself only hashed (it stays on the collection media), which saves writing
+        // every archive's bytes a second time. Anything else streams into the store.
+        let mut head = Vec::with_capacity(crate::detect::HEAD_BYTES);
+        if let Err(e) = (&mut file).take(crate::detect::HEAD_BYTES as u64).read_to_end(&mut head) {
+            let message = format!("read failed: {}", error_chain(&e));
+            return run.exception(
+                position,
+                &name,
+                ExceptionKind::Unreadable,
+                message,
+                Some(size),
+                None,
+            );
+        }
+        let detected = crate::detect::detect_head(&head, size);
+        let in_place = detected.file_type == FileType::Zip && !detected.split_volume;
+        let mut reader = io::Cursor::new(head).chain(file);
+        let read = if in_place {
+            self.store.hash_stream(&mut reader, &mut self.buf, limit, self.options.legacy_hashes)
+        } else {
+            self.store.ingest_native(
+                &mut reader,
+                &mut self.buf,
+                INLINE_BYTES,
+                limit,
+                self.options.legacy_hashes,
+            )
+        };
+        let stored = match read {
             Ok(stored) => stored,
             Err(quarry_store::Error::TooLarge { limit }) => {
                 let message = format!("grew past the {limit}-byte item limit while being read");
@@ -265,6 +288,18 @@ impl Extractor {
             }
             Err(e) => return Err(e.into()),
         };
+        if in_place {
+            return self.zip(
+                &mut run,
+                position,
+                &name,
+                stored,
+                dates,
+                Vec::new(),
+                detected,
+                Some(path),
+            );
+        }
         self.native(&mut run, position, &name, stored, dates, Vec::new())
     }
 
@@ -285,12 +320,21 @@ impl Extractor {
             detect_file(&native_path).map_err(|e| Error::Store(e.into()))?
         };
         if detected.file_type == FileType::Zip {
-            return self.zip(run, position, name, stored, dates, flags, detected);
+            return self.zip(run, position, name, stored, dates, flags, detected, None);
         }
         let file_type = detected.file_type;
         if file_type.is_unopened_container() {
-            let message = format!("{file_type} containers are not opened yet; their contents are not accounted for");
-            return run.exception(position, name, ExceptionKind::Unsupported, message, Some(stored.size), Some(stored.hashes));
+            let message = format!(
+                "{file_type} containers are not opened yet; their contents are not accounted for"
+            );
+            return run.exception(
+                position,
+                name,
+                ExceptionKind::Unsupported,
+                message,
+                Some(stored.size),
+                Some(stored.hashes),
+            );
         }
         let mut text_chars = None;
         match file_type {
@@ -312,7 +356,11 @@ impl Extractor {
                 }
                 match std::str::from_utf8(bytes) {
                     // Plain UTF-8 text is its own text: link it rather than write it twice.
-                    Ok(text) if file_type == FileType::Text && !truncated && !text.starts_with('\u{feff}') => {
+                    Ok(text)
+                        if file_type == FileType::Text
+                            && !truncated
+                            && !text.starts_with('\u{feff}') =>
+                    {
                         self.store.put_text_same_as_native(&stored.hashes.blake3)?;
                         text_chars = Some(text.chars().count() as u64);
                     }
@@ -347,22 +395,45 @@ impl Extractor {
         run.emit(Record::Item(item))
     }
 
+    /// Records a ZIP and its entries. `source` is the input's own path when the archive is read
+    /// in place (a top-level input, not copied into the store); whatever outcome leaves the
+    /// archive itself as the document (a document format, a refusal, damage) stores it first,
+    /// so every native an item or exception names is in the case.
     #[allow(clippy::too_many_arguments)]
     fn zip(
         &mut self,
         run: &mut Run<'_>,
         position: Position,
         name: &str,
-        stored: Stored,
+        mut stored: Stored,
         dates: Dates,
-        flags: Vec<String>,
+        mut flags: Vec<String>,
         detected: Detected,
+        source: Option<&Path>,
     ) -> Result<()> {
-        let native_path = self.store.native_path(&stored.hashes.blake3);
-        let file = fs::File::open(&native_path).map_err(|e| Error::Store(e.into()))?;
-        let mut archive = match ZipArchive::new(BufReader::new(file)) {
+        let archive_path =
+            source.map_or_else(|| self.store.native_path(&stored.hashes.blake3), Path::to_path_buf);
+        let opened = fs::File::open(&archive_path)
+            .map_err(ZipError::Io)
+            .and_then(|f| ZipArchive::new(BufReader::new(f)));
+        let keep = |this: &mut Self, stored: &mut Stored| -> Result<()> {
+            if let Some(source) = source {
+                let mut file = fs::File::open(source).map_err(|e| Error::Store(e.into()))?;
+                let limit = this.options.limits.max_item_bytes;
+                *stored = this.store.ingest_native(
+                    &mut file,
+                    &mut this.buf,
+                    0,
+                    limit,
+                    this.options.legacy_hashes,
+                )?;
+            }
+            Ok(())
+        };
+        let mut archive = match opened {
             Ok(archive) => archive,
             Err(_) if detected.split_volume => {
+                keep(self, &mut stored)?;
                 let message = "a volume of a split (multi-volume) ZIP archive; split archives are not opened yet".to_owned();
                 return run.exception(
                     position,
@@ -374,6 +445,7 @@ impl Extractor {
                 );
             }
             Err(e) if detected.zip_at_start => {
+                keep(self, &mut stored)?;
                 let kind = zip_error_kind(&e);
                 let message = format!("cannot open the archive: {e}");
                 return run.exception(
@@ -387,6 +459,7 @@ impl Extractor {
             }
             Err(_) => {
                 // Only the end record looked like ZIP: judge the file by its head instead.
+                let native_path = self.store.native_path(&stored.hashes.blake3);
                 let head = fs::read(&native_path).map_err(|e| Error::Store(e.into()))?;
                 let file_type = crate::detect::detect_head(
                     &head[..head.len().min(crate::detect::HEAD_BYTES)],
@@ -413,7 +486,8 @@ impl Extractor {
             }
         };
         if let Some(file_type) = zip_document_type(&archive) {
-            let mut flags = flags;
+            drop(archive);
+            keep(self, &mut stored)?;
             flags.push("text-pending".into());
             let item = ItemRecord {
                 position,
@@ -450,6 +524,8 @@ impl Extractor {
             run.budget.tripped.clone().map(refuse)
         };
         if let Some((kind, message)) = refusal {
+            drop(archive);
+            keep(self, &mut stored)?;
             return run.exception(
                 position,
                 name,
@@ -462,6 +538,17 @@ impl Extractor {
         let files = (0..archive.len())
             .filter(|&i| archive.by_index_data(i).map_or(true, |e| !e.is_dir()))
             .count();
+        let hidden = if archive.has_duplicate_names() {
+            let records =
+                crate::zipdir::records(&archive_path).map_err(|e| Error::Store(e.into()))?;
+            records.map(|r| crate::zipdir::hidden_by_repeated_names(&r)).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let files = files + hidden.len();
+        if source.is_some() && !stored.already_present {
+            flags.push("native-at-source".to_owned());
+        }
         let item = ItemRecord {
             position: position.clone(),
             name: name.to_owned(),
@@ -474,8 +561,23 @@ impl Extractor {
             entries_declared: Some(files as u64),
         };
         run.emit(Record::Item(item))?;
+        let mut seen = HashSet::new();
         for index in 0..archive.len() {
-            self.zip_entry(run, &mut archive, index, &position)?;
+            self.zip_entry(run, &mut archive, index, &position, &mut seen)?;
+        }
+        for (index, name) in hidden {
+            let inner = child_inner(&position.inner, &format!("{name} [directory record {index}]"));
+            let entry = Position {
+                inner,
+                parent: Some(position.inner.clone()),
+                index: index as u64,
+                depth: position.depth + 1,
+            };
+            run.begin(&entry, &name)?;
+            let message = format!(
+                "the archive repeats the name {name:?}; its ZIP reader exposes only the last entry of that name, so this earlier one was not read"
+            );
+            run.exception(entry, &name, ExceptionKind::Unsupported, message, None, None)?;
         }
         Ok(())
     }
@@ -486,8 +588,9 @@ impl Extractor {
         archive: &mut ZipArchive<BufReader<fs::File>>,
         index: usize,
         parent: &Position,
+        seen: &mut HashSet<String>,
     ) -> Result<()> {
-        let (name, is_dir, declared, compressed, encrypted, symlink, modified) =
+        let (name, is_dir, declared, compressed, encrypted, symlink, modified, unreadable) =
             match archive.by_index_data(index) {
                 Ok(entry) => (
                     entry.name().map_or_else(
@@ -510,17 +613,22 @@ impl Extractor {
                             d.second()
                         )
                     }),
+                    None,
                 ),
-                Err(e) => (format!("#{index}"), false, 0, 0, false, false, Some(e.to_string())),
+                Err(e) => (String::new(), false, 0, 0, false, false, None, Some(e.to_string())),
             };
         if is_dir {
             return Ok(());
         }
-        let inner = if parent.inner.is_empty() {
-            name.clone()
-        } else {
-            format!("{}{LOCATOR_SEPARATOR}{name}", parent.inner)
-        };
+        // The locator must name one entry: archives may repeat a name or leave it empty.
+        let mut label = name.clone();
+        if label.is_empty() || !seen.insert(label.clone()) {
+            label = format!("{name} [entry {index}]");
+            while !seen.insert(label.clone()) {
+                label.push('+');
+            }
+        }
+        let inner = child_inner(&parent.inner, &label);
         let position = Position {
             inner: inner.clone(),
             parent: Some(parent.inner.clone()),
@@ -533,6 +641,10 @@ impl Extractor {
         }
         if let Some(fault) = &self.options.fault {
             fault.strike(&name);
+        }
+        if let Some(message) = unreadable {
+            let message = format!("cannot read the entry's central-directory record: {message}");
+            return run.exception(position, &name, ExceptionKind::Corrupt, message, None, None);
         }
         let limits = &self.options.limits;
         run.budget.entries += 1;

@@ -36,6 +36,7 @@
 pub mod detect;
 mod extract;
 pub mod text;
+mod zipdir;
 
 pub use extract::{Event, ExtractOptions, Extractor, Fault, MAX_TEXT_BYTES, Resume, iso_utc};
 

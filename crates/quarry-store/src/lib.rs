@@ -246,6 +246,38 @@ impl ContentStore {
         Ok(Stored { hashes, size, already_present, in_buf })
     }
 
+    /// Hashes `input` without storing it (an archive read in place at its source), streaming
+    /// through `buf`. Fails with [`Error::TooLarge`] past `limit` bytes.
+    pub fn hash_stream(
+        &self,
+        input: &mut dyn Read,
+        buf: &mut Vec<u8>,
+        limit: u64,
+        legacy_hashes: bool,
+    ) -> Result<Stored> {
+        const CHUNK: usize = 256 * 1024;
+        let mut hasher = MultiHasher::new(legacy_hashes);
+        let mut size = 0u64;
+        buf.resize(CHUNK, 0);
+        loop {
+            let n = match input.read(buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => return Err(Error::Input { read: size, source }),
+            };
+            size += n as u64;
+            if size > limit {
+                return Err(Error::TooLarge { limit });
+            }
+            hasher.update(&buf[..n]);
+        }
+        buf.clear();
+        let hashes = hasher.finish();
+        let already_present = self.native_path(&hashes.blake3).exists();
+        Ok(Stored { hashes, size, already_present, in_buf: false })
+    }
+
     /// Stores a native's own bytes as its text (a text file that is valid UTF-8 is its own
     /// extracted text): a hard link inside the case, so the bytes are not written twice.
     pub fn put_text_same_as_native(&self, blake3: &str) -> Result<()> {
@@ -336,16 +368,22 @@ mod tests {
     fn stores_once_and_hashes_all_three() {
         let dir = tempfile::tempdir().unwrap();
         let store = ContentStore::create(dir.path()).unwrap();
-        let mut buf = vec![0; 3];
+        let mut buf = Vec::new();
         let first =
-            store.ingest_native(&mut &b"The quick brown fox"[..], &mut buf, 100, true).unwrap();
+            store.ingest_native(&mut &b"The quick brown fox"[..], &mut buf, 4, 100, true).unwrap();
         assert!(!first.already_present);
+        assert!(!first.in_buf, "over the keep size, the native streams");
         assert_eq!(first.size, 19);
         assert_eq!(first.hashes.md5.as_deref(), Some("a2004f37730b9445670a738fa0fc9ee5"));
         assert_eq!(first.hashes.sha1.as_deref(), Some("c519c1a06cdbeb2bc499e22137fb48683858b345"));
-        let again =
-            store.ingest_native(&mut &b"The quick brown fox"[..], &mut buf, 100, false).unwrap();
-        assert!(again.already_present);
+        let again = store
+            .ingest_native(&mut &b"The quick brown fox"[..], &mut buf, 1000, 100, false)
+            .unwrap();
+        assert!(again.already_present && again.in_buf);
+        assert_eq!(buf, b"The quick brown fox");
+        let hashed =
+            store.hash_stream(&mut &b"The quick brown fox"[..], &mut buf, 100, true).unwrap();
+        assert_eq!(hashed.hashes, first.hashes);
         assert_eq!(again.hashes.blake3, first.hashes.blake3);
         let legacy = store.legacy_hashes(&first.hashes.blake3).unwrap();
         assert_eq!(Some(legacy.md5), first.hashes.md5);
@@ -361,7 +399,11 @@ mod tests {
         let err = store.ingest_native(&mut &[7u8; 10][..], &mut buf, 4, 9, false).unwrap_err();
         assert!(matches!(err, Error::TooLarge { limit: 9 }));
         assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
-        assert_eq!(fs::read_dir(dir.path().join("natives")).unwrap().count(), 0);
+        let stored: usize = fs::read_dir(dir.path().join("natives"))
+            .unwrap()
+            .map(|shard| fs::read_dir(shard.unwrap().path()).unwrap().count())
+            .sum();
+        assert_eq!(stored, 0);
     }
 
     #[test]

@@ -204,6 +204,13 @@ string_enum! {
     }
 }
 
+/// The `inner` path of an entry named `name` inside the container at `parent` (`""` for a
+/// top-level input): `mail/inner.zip` then `mail/inner.zip//memo.pdf`.
+#[must_use]
+pub fn child_inner(parent: &str, name: &str) -> String {
+    if parent.is_empty() { name.to_owned() } else { format!("{parent}{LOCATOR_SEPARATOR}{name}") }
+}
+
 /// Content hashes of one item's native bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hashes {

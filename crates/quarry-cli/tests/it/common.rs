@@ -122,11 +122,7 @@ impl Scratch {
     /// The stored text of a native.
     pub(crate) fn text(&self, blake3: &str) -> String {
         std::fs::read_to_string(
-            self.case()
-                .join("text")
-                .join(&blake3[..2])
-                .join(&blake3[2..4])
-                .join(format!("{blake3}.txt")),
+            self.case().join("text").join(&blake3[..2]).join(format!("{blake3}.txt")),
         )
         .unwrap()
     }

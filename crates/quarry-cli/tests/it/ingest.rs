@@ -233,3 +233,59 @@ fn a_missing_path_is_fatal_before_anything_is_written() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
     assert_eq!(u(&s.summary(), "input_files"), 0);
 }
+
+#[test]
+fn repeated_entry_names_are_each_accounted_for() {
+    let s = Scratch::new();
+    // The zip writer refuses duplicate names, so write two names of one length and patch them.
+    let mut bytes = zip(&[("a.txt", b"first\n"), ("b.txt", b"second\n")]);
+    for at in (0..bytes.len() - 5).rev() {
+        if &bytes[at..at + 5] == b"b.txt" {
+            bytes[at..at + 5].copy_from_slice(b"a.txt");
+        }
+    }
+    s.file("in/dup.zip", &bytes);
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(u(&out["case"], "items"), 2);
+    assert_eq!(u(&out["case"], "exceptions"), 1);
+    assert_eq!(out["case"]["reconciled"], true, "both directory records are accounted for");
+    let items = s.items();
+    assert_eq!(items[1]["locator"], "in/dup.zip//a.txt");
+    assert_eq!(
+        items[1]["blake3"],
+        blake3_hex(b"second\n"),
+        "the reader exposes the last of the name"
+    );
+    let exceptions = s.exceptions();
+    assert_eq!(exceptions[0]["locator"], "in/dup.zip//a.txt [directory record 0]");
+    assert_eq!(exceptions[0]["kind"], "unsupported");
+}
+
+#[test]
+fn legacy_hashes_on_demand_cover_stored_and_in_place_natives() {
+    let s = Scratch::new();
+    let batch = fixtures().join("sample/batch1.zip");
+    s.ingest("c", &[&batch], &[]);
+    let items = s.items();
+    assert!(
+        items.iter().all(|i| i["md5"].is_null()),
+        "MD5/SHA-1 are not computed at ingest by default"
+    );
+    assert!(items[0]["flags"].as_str().unwrap().contains("native-at-source"), "{}", items[0]);
+    let out = s.run(&["hashes"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let items = s.items();
+    assert_eq!(items[0]["md5"], "12902e792161ea9a6cd4494134ffb817");
+    assert_eq!(items[0]["sha1"], "750716c8538e269ac7d4feff41c67eaecf070f9b");
+    let memo = items.iter().find(|i| i["locator"] == "batch1.zip//notes/memo.txt").unwrap();
+    assert_eq!(memo["md5"], "8055ac84c9d9ac7d6129047a1895c30c");
+}
+
+#[test]
+fn legacy_hashes_at_ingest_when_configured() {
+    let s = Scratch::new();
+    s.set("legacy_at_ingest", "true");
+    s.ingest("c", &[&fixtures().join("sample/loose/memo.txt")], &[]);
+    assert_eq!(s.items()[0]["md5"], "8055ac84c9d9ac7d6129047a1895c30c");
+}
