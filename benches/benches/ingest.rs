@@ -10,7 +10,8 @@
 //!
 //! **Corpus.** Generated deterministically (`quarry_bench::loose_collection`): about
 //! `QUARRY_BENCH_BYTES` (default 1 GB) of English-like text in files of 25–75 KB, and the same
-//! files packed 200 to an archive (deflate level 1). Cached under `target/bench-data/`.
+//! files packed 200 to an archive (deflate level 1). Cached under `target/bench-data/`, or
+//! under `QUARRY_BENCH_DIR` (e.g. `/dev/shm/quarry-bench` to take the disk out of the ratio).
 //!
 //! **Notes.** Every iteration writes into a fresh folder; the inputs sit in the page cache
 //! (24 GB machine), so this measures CPU and write cost, not the collection media. Each
@@ -75,7 +76,9 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000_000);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
+    // QUARRY_BENCH_DIR=/dev/shm/quarry-bench measures without the disk (CPU-bound ratios).
+    let root = std::env::var_os("QUARRY_BENCH_DIR")
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"), PathBuf::from);
     let data = root.join("bench-data");
     let scratch = root.join("bench-scratch");
     let loose = data.join(format!("loose-{target_bytes}"));

@@ -35,6 +35,8 @@ pub const WINDOW: usize = 512;
 const COMMIT_INPUTS: usize = 256;
 /// Records per commit at most (a commit is never split inside an input).
 const COMMIT_RECORDS: usize = 8192;
+/// Records finished but not yet committed above which supervisors take no new input.
+const MAX_BUFFERED_RECORDS: u64 = 200_000;
 /// Longest wait before committing what is ready.
 const COMMIT_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -132,6 +134,7 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
     }
     let skipped = Arc::new(AtomicU64::new(0));
     let worker_peak = Arc::new(AtomicU64::new(0));
+    let flow = Flow::default();
     let mut report = IngestReport { run, ..IngestReport::default() };
 
     let result = std::thread::scope(|scope| -> Result<()> {
@@ -151,11 +154,13 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
             let mut supervisor =
                 Supervisor::new(options.worker.clone(), config.clone(), Arc::clone(&worker_peak));
             let custodian = options.custodian.clone();
-            scope.spawn(move || supervise(&mut supervisor, &custodian, &job_rx, &done_tx));
+            let flow = &flow;
+            scope.spawn(move || supervise(&mut supervisor, &custodian, &job_rx, &done_tx, flow));
         }
         drop(done_tx);
         drop(job_rx);
-        let outcome = write(&mut writer, run, &done_rx, &credit_tx, &progress, &mut report);
+        let outcome = write(&mut writer, run, &done_rx, &credit_tx, &progress, &flow, &mut report);
+        flow.stop.store(true, Ordering::Relaxed);
         // On a fatal error, stop the walker and the supervisors: dropping the receivers makes
         // their sends fail.
         drop(done_rx);
@@ -269,8 +274,18 @@ fn supervise(
     custodian: &str,
     jobs: &Receiver<Job>,
     done: &Sender<Result<Finished>>,
+    flow: &Flow,
 ) {
-    for job in jobs {
+    loop {
+        // Back-pressure on records, not only inputs: finished inputs wait in walk order behind
+        // a slow one, and a few large archives hold many records each.
+        while flow.buffered.load(Ordering::Relaxed) > MAX_BUFFERED_RECORDS {
+            if flow.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let Ok(job) = jobs.recv() else { return };
         let records = match job.exception {
             Some((kind, message)) => Ok(vec![Record::Exception(ExceptionRecord {
                 position: Position { inner: String::new(), parent: None, index: 0, depth: 0 },
@@ -296,10 +311,22 @@ fn supervise(
             },
         });
         let fatal = finished.is_err();
+        if let Ok(finished) = &finished {
+            flow.buffered.fetch_add(finished.input.records.len() as u64, Ordering::Relaxed);
+        }
         if done.send(finished).is_err() || fatal {
             return;
         }
     }
+}
+
+/// Shared between the writer and the supervisors.
+#[derive(Default)]
+struct Flow {
+    /// Records sent to the writer and not yet committed.
+    buffered: AtomicU64,
+    /// Set when the writer stopped (a fatal error): supervisors waiting on it give up.
+    stop: std::sync::atomic::AtomicBool,
 }
 
 /// Commits finished inputs in walk order, in batches.
@@ -309,6 +336,7 @@ fn write(
     done: &Receiver<Result<Finished>>,
     credits: &Sender<()>,
     progress: &Progress,
+    flow: &Flow,
     report: &mut IngestReport,
 ) -> Result<()> {
     let mut waiting: BTreeMap<u64, Finished> = BTreeMap::new();
@@ -360,6 +388,7 @@ fn write(
             for _ in 0..ready.len() {
                 let _ = credits.send(());
             }
+            flow.buffered.fetch_sub(ready_records as u64, Ordering::Relaxed);
             ready.clear();
             ready_records = 0;
             last_commit = Instant::now();
