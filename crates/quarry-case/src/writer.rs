@@ -96,10 +96,12 @@ impl Writer {
                     id
                 }
             };
-            let added = tx.execute(
-                "INSERT OR IGNORE INTO inputs (custodian_id, source_path, locator, run_id) VALUES (?1, ?2, ?3, ?4)",
-                params![custodian_id, input.source_path, input.locator, run],
-            )?;
+            let added = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO inputs (custodian_id, source_path, locator, run_id)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![custodian_id, input.source_path, input.locator, run])?;
             if added == 0 {
                 outcomes.push(Committed { already_ingested: true, ..Committed::default() });
                 continue;
@@ -232,6 +234,19 @@ impl InputLookup {
     /// Whether the input (custodian and absolute path) is already in the case.
     pub fn contains(&self, custodian: &str, source_path: &str) -> Result<bool> {
         is_ingested(&self.conn, custodian, source_path)
+    }
+
+    /// Whether the custodian has any input in the case.
+    pub fn has_custodian(&self, custodian: &str) -> Result<bool> {
+        let found = self
+            .conn
+            .query_row(
+                "SELECT 1 FROM inputs JOIN custodians c ON c.id = inputs.custodian_id WHERE c.name = ?1 LIMIT 1",
+                [custodian],
+                |_| Ok(()),
+            )
+            .optional()?;
+        Ok(found.is_some())
     }
 }
 

@@ -195,6 +195,9 @@ fn walk(
 ) -> Result<u64> {
     let mut seq = 0u64;
     let mut found = 0u64;
+    // A custodian with nothing in the case yet needs no per-file lookup (the writer still
+    // refuses an input twice, so a path named twice on the command line counts once).
+    let resuming = lookup.has_custodian(custodian)?;
     let case_dir = std::fs::canonicalize(case.dir()).ok();
     for root in paths {
         let base = std::path::absolute(root)
@@ -250,7 +253,7 @@ fn walk(
             };
             found += 1;
             let source_path = path.to_string_lossy().into_owned();
-            if lookup.contains(custodian, &source_path)? {
+            if resuming && lookup.contains(custodian, &source_path)? {
                 skipped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -364,9 +367,10 @@ fn write(
             || last_commit.elapsed() >= COMMIT_INTERVAL
             || !open;
         if due && !ready.is_empty() {
-            let inputs: Vec<InputRecords> = ready.iter().map(|f| f.input.clone()).collect();
+            let (sizes, inputs): (Vec<u64>, Vec<InputRecords>) =
+                ready.drain(..).map(|f| (f.size, f.input)).unzip();
             let outcomes = writer.commit(run, &inputs)?;
-            for (finished, outcome) in ready.iter().zip(&outcomes) {
+            for ((size, input), outcome) in sizes.iter().zip(&inputs).zip(&outcomes) {
                 if outcome.already_ingested {
                     report.inputs_skipped += 1;
                     continue;
@@ -374,8 +378,8 @@ fn write(
                 report.inputs_added += 1;
                 report.items_added += outcome.items;
                 report.exceptions_added += outcome.exceptions;
-                report.bytes += finished.size;
-                for record in &finished.input.records {
+                report.bytes += size;
+                for record in &input.records {
                     if let Record::Exception(e) = record {
                         *report
                             .exceptions_by_kind
@@ -383,13 +387,12 @@ fn write(
                             .or_default() += 1;
                     }
                 }
-                progress.advance(finished.size, outcome.items + outcome.exceptions);
+                progress.advance(*size, outcome.items + outcome.exceptions);
             }
-            for _ in 0..ready.len() {
+            for _ in 0..inputs.len() {
                 let _ = credits.send(());
             }
             flow.buffered.fetch_sub(ready_records as u64, Ordering::Relaxed);
-            ready.clear();
             ready_records = 0;
             last_commit = Instant::now();
         }

@@ -12,6 +12,10 @@ use std::io::{self, BufRead, BufWriter, Write};
 /// Environment variable naming a fault to inject (tests only; see [`Fault::parse`]).
 pub const FAULT_ENV: &str = "QUARRY_FAULT_INJECTION";
 
+/// Exit status of a worker that failed on its own terms (protocol, case store), as opposed to a
+/// parser crash: the supervisor stops the run on it.
+pub(crate) const WORKER_FAILED: i32 = 3;
+
 /// Marks a worker's panic message on its stderr.
 pub(crate) const PANIC_PREFIX: &str = "quarry worker panic: ";
 
@@ -22,7 +26,7 @@ pub fn worker_main() -> i32 {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("quarry worker: {e}");
-            3
+            WORKER_FAILED
         }
     }
 }
@@ -58,8 +62,12 @@ fn serve() -> io::Result<()> {
         let result = extractor.extract_input(&job.path, &resume, &mut |event| {
             let (event, flush) = match event {
                 // Flushing at each Begin hands the supervisor everything before it, so when
-                // this process dies the last Begin it saw names the item to blame.
-                Event::Begin { position, name } => (WorkerEvent::Begin { position, name }, true),
+                // this process dies the last Begin it saw names the item to blame. The input's
+                // own Begin needs no flush: the supervisor blames the input until told otherwise.
+                Event::Begin { position, name } => {
+                    let flush = position.parent.is_some();
+                    (WorkerEvent::Begin { position, name }, flush)
+                }
                 Event::Record(record) => (WorkerEvent::Record(record), false),
             };
             send(&mut out, &event, flush)

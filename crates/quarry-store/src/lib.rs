@@ -196,38 +196,39 @@ impl ContentStore {
     ) -> Result<Stored> {
         const CHUNK: usize = 256 * 1024;
         let mut hasher = MultiHasher::new(legacy_hashes);
-        let mut size = 0u64;
         let mut spilled: Option<tempfile::NamedTempFile> = None;
         buf.clear();
-        loop {
-            let start = if spilled.is_some() { 0 } else { buf.len() };
-            buf.resize(start + CHUNK, 0);
-            let n = match input.read(&mut buf[start..]) {
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    buf.truncate(start);
-                    continue;
+        // First the part that may stay in memory: read_to_end grows the buffer without
+        // zero-filling it, and a small native is then hashed and written in one piece.
+        let first = (keep as u64).min(limit).saturating_add(1);
+        let mut size = match input.take(first).read_to_end(buf) {
+            Ok(n) => n as u64,
+            Err(source) => return Err(Error::Input { read: buf.len() as u64, source }),
+        };
+        if size > limit {
+            return Err(Error::TooLarge { limit });
+        }
+        hasher.update(buf);
+        if size > keep as u64 {
+            // Too big to keep: spill what was read, then stream the rest in chunks.
+            let mut tmp = tempfile::NamedTempFile::new_in(self.tmp_dir())?;
+            tmp.write_all(buf)?;
+            buf.resize(CHUNK, 0);
+            loop {
+                let n = match input.read(buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(source) => return Err(Error::Input { read: size, source }),
+                };
+                size += n as u64;
+                if size > limit {
+                    return Err(Error::TooLarge { limit });
                 }
-                Err(source) => return Err(Error::Input { read: size, source }),
-            };
-            buf.truncate(start + n);
-            if n == 0 {
-                break;
+                hasher.update(&buf[..n]);
+                tmp.write_all(&buf[..n])?;
             }
-            size += n as u64;
-            if size > limit {
-                return Err(Error::TooLarge { limit });
-            }
-            hasher.update(&buf[start..]);
-            match &mut spilled {
-                Some(tmp) => tmp.write_all(buf)?,
-                None if buf.len() > keep => {
-                    let mut tmp = tempfile::NamedTempFile::new_in(self.tmp_dir())?;
-                    tmp.write_all(buf)?;
-                    spilled = Some(tmp);
-                }
-                None => {}
-            }
+            spilled = Some(tmp);
         }
         let hashes = hasher.finish();
         let target = self.native_path(&hashes.blake3);
@@ -282,9 +283,6 @@ impl ContentStore {
     /// extracted text): a hard link inside the case, so the bytes are not written twice.
     pub fn put_text_same_as_native(&self, blake3: &str) -> Result<()> {
         let path = self.text_path(blake3);
-        if path.exists() {
-            return Ok(());
-        }
         match fs::hard_link(self.native_path(blake3), &path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
@@ -345,11 +343,13 @@ impl ContentStore {
 
     /// Moves a staged file into place; returns whether the target already existed.
     fn persist(&self, tmp: tempfile::NamedTempFile, target: &Path) -> Result<bool> {
-        if target.exists() {
-            return Ok(true);
+        // No-clobber rename: one system call, and an existing native (the same bytes, by
+        // construction) is never replaced.
+        match tmp.persist_noclobber(target) {
+            Ok(_) => Ok(false),
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(true),
+            Err(e) => Err(Error::Io(e.error)),
         }
-        tmp.persist(target).map_err(|e| Error::Io(e.error))?;
-        Ok(false)
     }
 }
 
