@@ -174,7 +174,8 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
         Ok(())
     });
     progress.finish();
-    report.inputs_skipped = skipped.load(Ordering::Relaxed);
+    // The walker's skips (already in the case) add to the writer's (named twice in this run).
+    report.inputs_skipped += skipped.load(Ordering::Relaxed);
     report.seconds = started.elapsed().as_secs_f64();
     report.peak_rss_main = crate::peak_rss(None).unwrap_or(0);
     report.peak_rss_worker = worker_peak.load(Ordering::Relaxed);

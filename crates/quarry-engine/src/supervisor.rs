@@ -215,69 +215,60 @@ impl Supervisor {
                 path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
             let mut current =
                 (Position { inner: String::new(), parent: None, index: 0, depth: 0 }, input_name);
-            let mut heard = false;
-            let failure = if sent.is_err() {
-                Some(self.died()?)
-            } else {
-                loop {
-                    match process.lines.next(self.timeout) {
-                        Wait::Line(Line::Event(WorkerEvent::Begin { position, name })) => {
-                            heard = true;
-                            current = (position, name);
-                        }
-                        Wait::Line(Line::Event(WorkerEvent::Record(record))) => {
-                            heard = true;
-                            done.insert(record.position().inner.clone());
-                            records.push(*record);
-                        }
-                        Wait::Line(Line::Event(WorkerEvent::Done)) => {
-                            self.sample_memory(false);
-                            return Ok(records);
-                        }
-                        Wait::Line(Line::Event(WorkerEvent::Fatal(message))) => {
-                            return Err(Error::Worker(format!(
-                                "extraction of {} failed: {message}",
-                                path.display()
-                            )));
-                        }
-                        Wait::Line(Line::Garbage(line)) => {
-                            self.kill();
-                            let line: String = line.chars().take(200).collect();
-                            break Some((
-                                ExceptionKind::ParserCrash,
-                                format!("worker wrote garbage: {line:?}"),
-                            ));
-                        }
-                        Wait::Line(Line::Eof) => {
-                            break Some(self.died()?);
-                        }
-                        Wait::Timeout => {
-                            self.sample_memory(true);
-                            self.kill();
-                            break Some((
-                                ExceptionKind::Timeout,
-                                format!(
-                                    "no progress for {} s; the parser was stopped",
-                                    self.timeout.as_secs()
-                                ),
-                            ));
-                        }
-                    }
-                }
-            };
-            let (kind, message) = failure.expect("every path out of the loop above is a failure");
-            if !heard && sent.is_err() {
+            if let Err(e) = sent {
                 // The worker was gone before this job reached it (killed from outside between
                 // jobs): replace it and send the job again, once.
+                let (_, message) = self.died()?;
                 resent += 1;
                 if resent >= 2 {
                     return Err(Error::Worker(format!(
-                        "workers die before starting on {}: {message}",
+                        "workers die before starting on {}: {e}; {message}",
                         path.display()
                     )));
                 }
                 continue;
             }
+            let (kind, message) = loop {
+                match process.lines.next(self.timeout) {
+                    Wait::Line(Line::Event(WorkerEvent::Begin { position, name })) => {
+                        current = (position, name);
+                    }
+                    Wait::Line(Line::Event(WorkerEvent::Record(record))) => {
+                        done.insert(record.position().inner.clone());
+                        records.push(*record);
+                    }
+                    Wait::Line(Line::Event(WorkerEvent::Done)) => {
+                        self.sample_memory(false);
+                        return Ok(records);
+                    }
+                    Wait::Line(Line::Event(WorkerEvent::Fatal(message))) => {
+                        return Err(Error::Worker(format!(
+                            "extraction of {} failed: {message}",
+                            path.display()
+                        )));
+                    }
+                    Wait::Line(Line::Garbage(line)) => {
+                        self.kill();
+                        let line: String = line.chars().take(200).collect();
+                        break (
+                            ExceptionKind::ParserCrash,
+                            format!("worker wrote garbage: {line:?}"),
+                        );
+                    }
+                    Wait::Line(Line::Eof) => break self.died()?,
+                    Wait::Timeout => {
+                        self.sample_memory(true);
+                        self.kill();
+                        break (
+                            ExceptionKind::Timeout,
+                            format!(
+                                "no progress for {} s; the parser was stopped",
+                                self.timeout.as_secs()
+                            ),
+                        );
+                    }
+                }
+            };
             let (position, name) = current;
             if failed.len() >= MAX_FAILURES_PER_INPUT {
                 // This input keeps killing workers: account for the rest of it in one exception.

@@ -289,3 +289,15 @@ fn legacy_hashes_at_ingest_when_configured() {
     s.ingest("c", &[&fixtures().join("sample/loose/memo.txt")], &[]);
     assert_eq!(s.items()[0]["md5"], "8055ac84c9d9ac7d6129047a1895c30c");
 }
+
+#[test]
+fn a_path_named_twice_counts_once() {
+    let s = Scratch::new();
+    let memo = s.file("in/memo.txt", b"memo\n");
+    let (code, out) = s.ingest("c", &[&memo, &s.path("in")], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(u(&out["run"], "inputs_found"), 2);
+    assert_eq!(u(&out["run"], "inputs_added"), 1);
+    assert_eq!(u(&out["run"], "inputs_skipped"), 1);
+    assert_eq!(u(&out["case"], "items"), 1);
+}
