@@ -222,18 +222,7 @@ impl Case {
 
 /// MD5 and SHA-1 of a source file, if it still has the given blake3.
 fn hash_source(path: &Path, blake3: &str) -> Option<quarry_store::LegacyHashes> {
-    use std::io::Read;
-    let mut file = fs::File::open(path).ok()?;
-    let mut hasher = quarry_store::MultiHasher::new(true);
-    let mut buf = vec![0; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    let hashes = hasher.finish();
+    let hashes = quarry_store::hash_file(path).ok()?;
     (hashes.blake3 == blake3).then(|| quarry_store::LegacyHashes {
         md5: hashes.md5.unwrap_or_default(),
         sha1: hashes.sha1.unwrap_or_default(),

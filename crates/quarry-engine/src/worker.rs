@@ -6,7 +6,7 @@
 //! being processed and starts a fresh worker.
 
 use crate::protocol::{JobRequest, WorkerConfig, WorkerEvent};
-use quarry_ingest::{Event, ExtractOptions, Extractor, Fault, Resume};
+use quarry_ingest::{Event, ExtractOptions, Extractor, Fault, Resume, error_chain};
 use std::io::{self, BufRead, BufWriter, Write};
 
 /// Environment variable naming a fault to inject (tests only; see [`Fault::parse`]).
@@ -94,15 +94,4 @@ fn limit_resources(memory: u64) {
     // Best effort: where the platform refuses, the timeout still bounds the worker.
     let _ = rlimit::Resource::AS.set(memory, memory);
     let _ = rlimit::Resource::CORE.set(0, 0);
-}
-
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

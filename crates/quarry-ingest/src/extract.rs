@@ -392,15 +392,8 @@ impl Extractor {
             _ => flags.push("text-pending".into()),
         }
         let item = ItemRecord {
-            position,
-            name: name.to_owned(),
-            size: stored.size,
-            hashes: stored.hashes,
-            file_type,
-            dates,
             text_chars,
-            flags,
-            entries_declared: None,
+            ..item_record(position, name, stored, file_type, dates, flags)
         };
         run.emit(Record::Item(item))
     }
@@ -481,17 +474,7 @@ impl Extractor {
                 } else {
                     flags
                 };
-                let item = ItemRecord {
-                    position,
-                    name: name.to_owned(),
-                    size: stored.size,
-                    hashes: stored.hashes,
-                    file_type,
-                    dates,
-                    text_chars: None,
-                    flags,
-                    entries_declared: None,
-                };
+                let item = item_record(position, name, stored, file_type, dates, flags);
                 return run.emit(Record::Item(item));
             }
         };
@@ -499,17 +482,7 @@ impl Extractor {
             drop(archive);
             keep(self, &mut stored)?;
             flags.push("text-pending".into());
-            let item = ItemRecord {
-                position,
-                name: name.to_owned(),
-                size: stored.size,
-                hashes: stored.hashes,
-                file_type,
-                dates,
-                text_chars: None,
-                flags,
-                entries_declared: None,
-            };
+            let item = item_record(position, name, stored, file_type, dates, flags);
             return run.emit(Record::Item(item));
         }
         let limits = self.options.limits.clone();
@@ -560,15 +533,8 @@ impl Extractor {
             flags.push("native-at-source".to_owned());
         }
         let item = ItemRecord {
-            position: position.clone(),
-            name: name.to_owned(),
-            size: stored.size,
-            hashes: stored.hashes,
-            file_type: FileType::Zip,
-            dates,
-            text_chars: None,
-            flags,
             entries_declared: Some(files as u64),
+            ..item_record(position.clone(), name, stored, FileType::Zip, dates, flags)
         };
         run.emit(Record::Item(item))?;
         let mut seen = HashSet::new();
@@ -808,6 +774,28 @@ fn read_at_full(file: &fs::File, buf: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
+/// An item with no text and no entries (callers set those when they have them).
+fn item_record(
+    position: Position,
+    name: &str,
+    stored: Stored,
+    file_type: FileType,
+    dates: Dates,
+    flags: Vec<String>,
+) -> ItemRecord {
+    ItemRecord {
+        position,
+        name: name.to_owned(),
+        size: stored.size,
+        hashes: stored.hashes,
+        file_type,
+        dates,
+        text_chars: None,
+        flags,
+        entries_declared: None,
+    }
+}
+
 /// ZIP-based document formats are documents, not archives to open.
 fn zip_document_type<R: Read + io::Seek>(archive: &ZipArchive<R>) -> Option<FileType> {
     let names: Vec<String> =
@@ -909,8 +897,9 @@ impl<R: Read> Read for Metered<'_, R> {
     }
 }
 
-/// An error with its sources, one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error with its sources, on one line (`cannot read: permission denied`).
+#[must_use]
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -38,7 +38,9 @@ mod extract;
 pub mod text;
 mod zipdir;
 
-pub use extract::{Event, ExtractOptions, Extractor, Fault, MAX_TEXT_BYTES, Resume, iso_utc};
+pub use extract::{
+    Event, ExtractOptions, Extractor, Fault, MAX_TEXT_BYTES, Resume, error_chain, iso_utc,
+};
 
 /// Errors that stop an extraction (per-item failures are exception records instead).
 #[derive(Debug, thiserror::Error)]

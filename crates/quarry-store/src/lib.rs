@@ -194,7 +194,6 @@ impl ContentStore {
         limit: u64,
         legacy_hashes: bool,
     ) -> Result<Stored> {
-        const CHUNK: usize = 256 * 1024;
         let mut hasher = MultiHasher::new(legacy_hashes);
         let mut spilled: Option<tempfile::NamedTempFile> = None;
         buf.clear();
@@ -213,21 +212,7 @@ impl ContentStore {
             // Too big to keep: spill what was read, then stream the rest in chunks.
             let mut tmp = tempfile::NamedTempFile::new_in(self.tmp_dir())?;
             tmp.write_all(buf)?;
-            buf.resize(CHUNK, 0);
-            loop {
-                let n = match input.read(buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(source) => return Err(Error::Input { read: size, source }),
-                };
-                size += n as u64;
-                if size > limit {
-                    return Err(Error::TooLarge { limit });
-                }
-                hasher.update(&buf[..n]);
-                tmp.write_all(&buf[..n])?;
-            }
+            size = stream(input, buf, size, limit, &mut hasher, Some(&mut tmp))?;
             spilled = Some(tmp);
         }
         let hashes = hasher.finish();
@@ -256,23 +241,8 @@ impl ContentStore {
         limit: u64,
         legacy_hashes: bool,
     ) -> Result<Stored> {
-        const CHUNK: usize = 256 * 1024;
         let mut hasher = MultiHasher::new(legacy_hashes);
-        let mut size = 0u64;
-        buf.resize(CHUNK, 0);
-        loop {
-            let n = match input.read(buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => return Err(Error::Input { read: size, source }),
-            };
-            size += n as u64;
-            if size > limit {
-                return Err(Error::TooLarge { limit });
-            }
-            hasher.update(&buf[..n]);
-        }
+        let size = stream(input, buf, 0, limit, &mut hasher, None)?;
         buf.clear();
         let hashes = hasher.finish();
         let already_present = self.native_path(&hashes.blake3).exists();
@@ -324,20 +294,10 @@ impl ContentStore {
         if blake3.len() != 64 || !blake3.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::BadKey(blake3.to_owned()));
         }
-        let mut file = fs::File::open(self.native_path(blake3))?;
-        let mut hasher = MultiHasher::new(true);
-        let mut buf = vec![0; 256 * 1024];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        let hashes = hasher.finish();
+        let hashes = hash_file(&self.native_path(blake3))?;
         Ok(LegacyHashes {
-            md5: hashes.md5.expect("legacy hasher computes md5"),
-            sha1: hashes.sha1.expect("legacy hasher computes sha1"),
+            md5: hashes.md5.expect("hash_file computes md5"),
+            sha1: hashes.sha1.expect("hash_file computes sha1"),
         })
     }
 
@@ -351,6 +311,43 @@ impl ContentStore {
             Err(e) => Err(Error::Io(e.error)),
         }
     }
+}
+
+/// Streams the rest of `input` through `buf` into the hasher (and `out`), counting from `size`
+/// bytes already read; fails past `limit`. Returns the total size.
+fn stream(
+    input: &mut dyn Read,
+    buf: &mut Vec<u8>,
+    mut size: u64,
+    limit: u64,
+    hasher: &mut MultiHasher,
+    mut out: Option<&mut tempfile::NamedTempFile>,
+) -> Result<u64> {
+    buf.resize(256 * 1024, 0);
+    loop {
+        let n = match input.read(buf) {
+            Ok(0) => return Ok(size),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(source) => return Err(Error::Input { read: size, source }),
+        };
+        size += n as u64;
+        if size > limit {
+            return Err(Error::TooLarge { limit });
+        }
+        hasher.update(&buf[..n]);
+        if let Some(out) = &mut out {
+            out.write_all(&buf[..n])?;
+        }
+    }
+}
+
+/// blake3, MD5 and SHA-1 of a file.
+pub fn hash_file(path: &Path) -> Result<Hashes> {
+    let mut file = fs::File::open(path)?;
+    let mut hasher = MultiHasher::new(true);
+    stream(file.file_mut(), &mut Vec::new(), 0, u64::MAX, &mut hasher, None)?;
+    Ok(hasher.finish())
 }
 
 /// One level of 256 shards: ext4 indexes large folders, so a million natives (about 4,000 a
