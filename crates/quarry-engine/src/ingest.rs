@@ -302,7 +302,7 @@ fn supervise(
                 size: None,
                 hashes: None,
             })]),
-            None => supervisor.extract(&job.path),
+            None => supervisor.extract(&job.path, job.size),
         };
         let finished = records.map(|records| Finished {
             seq: job.seq,

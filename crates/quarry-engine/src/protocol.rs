@@ -43,6 +43,8 @@ pub(crate) enum WorkerEvent {
         position: Position,
         /// Its name.
         name: String,
+        /// Its size, when known.
+        size: Option<u64>,
     },
     /// One record.
     Record(Box<Record>),

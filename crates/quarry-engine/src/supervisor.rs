@@ -39,6 +39,15 @@ impl WorkerCommand {
 
 /// After this many failures inside one input, the rest of it is given up as one exception.
 const MAX_FAILURES_PER_INPUT: usize = 256;
+/// The slowest reading a worker is allowed before a big item counts as stalled: 8 MB/s.
+const MIN_RATE: u64 = 8_000_000;
+/// How long a worker may go without reporting while it works on an item of `size` bytes: the
+/// configured timeout, plus a second for every [`MIN_RATE`] bytes, so that a multi-gigabyte
+/// native on slow media is not taken for a hung parser.
+fn allowance(timeout: Duration, size: Option<u64>) -> Duration {
+    timeout + Duration::from_secs(size.unwrap_or(0) / MIN_RATE)
+}
+
 /// How much of a dead worker's stderr is kept for the exception message.
 const STDERR_TAIL: usize = 2048;
 
@@ -191,8 +200,9 @@ impl Supervisor {
         Ok(Process { child, stdin, lines, stderr })
     }
 
-    /// Extracts one input; every failure of the worker becomes an exception record.
-    pub(crate) fn extract(&mut self, path: &Path) -> Result<Vec<Record>> {
+    /// Extracts one input of `size` bytes; every failure of the worker becomes an exception
+    /// record.
+    pub(crate) fn extract(&mut self, path: &Path, size: u64) -> Result<Vec<Record>> {
         let mut records: Vec<Record> = Vec::new();
         let mut done: HashSet<String> = HashSet::new();
         let mut failed: Vec<String> = Vec::new();
@@ -213,6 +223,9 @@ impl Supervisor {
             // Until the worker announces an entry, a failure is the input's own.
             let input_name =
                 path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let timeout = self.timeout;
+            let input_size = size;
+            let mut wait = allowance(timeout, Some(input_size));
             let mut current =
                 (Position { inner: String::new(), parent: None, index: 0, depth: 0 }, input_name);
             if let Err(e) = sent {
@@ -229,8 +242,15 @@ impl Supervisor {
                 continue;
             }
             let (kind, message) = loop {
-                match process.lines.next(self.timeout) {
-                    Wait::Line(Line::Event(WorkerEvent::Begin { position, name })) => {
+                match process.lines.next(wait) {
+                    Wait::Line(Line::Event(WorkerEvent::Begin { position, name, size })) => {
+                        // The input's own Begin carries no size: its size is the job's.
+                        let size = if position.parent.is_none() {
+                            Some(size.unwrap_or(input_size))
+                        } else {
+                            size
+                        };
+                        wait = allowance(timeout, size);
                         current = (position, name);
                     }
                     Wait::Line(Line::Event(WorkerEvent::Record(record))) => {
@@ -261,10 +281,7 @@ impl Supervisor {
                         self.kill();
                         break (
                             ExceptionKind::Timeout,
-                            format!(
-                                "no progress for {} s; the parser was stopped",
-                                self.timeout.as_secs()
-                            ),
+                            format!("no progress for {} s; the parser was stopped", wait.as_secs()),
                         );
                     }
                 }
@@ -412,5 +429,19 @@ fn describe(status: ExitStatus) -> String {
         format!("killed by {name} ({signal})")
     } else {
         format!("exited with status {}", status.code().unwrap_or(-1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_items_get_more_time() {
+        let base = Duration::from_secs(120);
+        assert_eq!(allowance(base, None), base);
+        assert_eq!(allowance(base, Some(1_000_000)), base);
+        // 8 GB at the slowest allowed 8 MB/s: 1,000 s on top of the timeout.
+        assert_eq!(allowance(base, Some(8_000_000_000)), Duration::from_secs(1120));
     }
 }

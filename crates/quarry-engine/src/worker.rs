@@ -64,9 +64,9 @@ fn serve() -> io::Result<()> {
                 // Flushing at each Begin hands the supervisor everything before it, so when
                 // this process dies the last Begin it saw names the item to blame. The input's
                 // own Begin needs no flush: the supervisor blames the input until told otherwise.
-                Event::Begin { position, name } => {
+                Event::Begin { position, name, size } => {
                     let flush = position.parent.is_some();
-                    (WorkerEvent::Begin { position, name }, flush)
+                    (WorkerEvent::Begin { position, name, size }, flush)
                 }
                 Event::Record(record) => (WorkerEvent::Record(record), false),
             };

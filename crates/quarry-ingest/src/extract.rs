@@ -37,6 +37,8 @@ pub enum Event {
         position: Position,
         /// Its file or entry name.
         name: String,
+        /// Its size, when known before reading it (a supervisor allows big items more time).
+        size: Option<u64>,
     },
     /// The outcome for one input or entry.
     Record(Box<Record>),
@@ -135,8 +137,8 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn begin(&mut self, position: &Position, name: &str) -> Result<()> {
-        (self.sink)(Event::Begin { position: position.clone(), name: name.to_owned() })
+    fn begin(&mut self, position: &Position, name: &str, size: Option<u64>) -> Result<()> {
+        (self.sink)(Event::Begin { position: position.clone(), name: name.to_owned(), size })
             .map_err(Error::Sink)
     }
 
@@ -191,7 +193,7 @@ impl Extractor {
             sink,
             budget: Budget { input_size: 0, entries: 0, expanded: 0, tripped: None },
         };
-        run.begin(&position, &name)?;
+        run.begin(&position, &name, None)?;
         if resume.failed.contains("") {
             return Ok(());
         }
@@ -549,7 +551,7 @@ impl Extractor {
                 index: index as u64,
                 depth: position.depth + 1,
             };
-            run.begin(&entry, &name)?;
+            run.begin(&entry, &name, None)?;
             let message = format!(
                 "the archive repeats the name {name:?}; its ZIP reader exposes only the last entry of that name, so this earlier one was not read"
             );
@@ -611,7 +613,7 @@ impl Extractor {
             index: index as u64,
             depth: parent.depth + 1,
         };
-        run.begin(&position, &name)?;
+        run.begin(&position, &name, Some(declared))?;
         if run.resume.failed.contains(&inner) {
             return Ok(());
         }
