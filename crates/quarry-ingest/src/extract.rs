@@ -326,11 +326,22 @@ impl Extractor {
         mut flags: Vec<String>,
     ) -> Result<()> {
         let native_path = self.store.native_path(&stored.hashes.blake3);
-        let detected = if stored.in_buf {
+        let mut detected = if stored.in_buf {
             crate::detect::detect_bytes(&self.buf)
         } else {
             detect_file(&native_path).map_err(|e| Error::Store(e.into()))?
         };
+        if detected.file_type == FileType::Zip
+            && !detected.zip_at_start
+            && !opens_as_zip(&native_path)
+        {
+            // Only an end record looked like ZIP (text or binary with `PK\x05\x06` inside):
+            // judge the file by its head.
+            let mut head = vec![0; crate::detect::HEAD_BYTES];
+            let read = fs::File::open(&native_path).and_then(|f| read_at_full(&f, &mut head));
+            head.truncate(read.map_err(|e| Error::Store(e.into()))?);
+            detected = crate::detect::detect_head(&head, stored.size);
+        }
         if detected.file_type == FileType::Zip {
             return self.zip(run, position, name, stored, dates, flags, detected, None);
         }
@@ -462,22 +473,17 @@ impl Extractor {
                     Some(stored.hashes),
                 );
             }
-            Err(_) => {
-                // Only the end record looked like ZIP: judge the file by its head instead.
-                let native_path = self.store.native_path(&stored.hashes.blake3);
-                let head = fs::read(&native_path).map_err(|e| Error::Store(e.into()))?;
-                let file_type = crate::detect::detect_head(
-                    &head[..head.len().min(crate::detect::HEAD_BYTES)],
-                    stored.size,
-                )
-                .file_type;
-                let flags = if file_type == FileType::Unknown {
-                    vec!["unknown-type".into(), "no-text".into()]
-                } else {
-                    flags
-                };
-                let item = item_record(position, name, stored, file_type, dates, flags);
-                return run.emit(Record::Item(item));
+            Err(e) => {
+                // A self-extractor that opened a moment ago (see `native`) and no longer does.
+                let message = format!("cannot open the archive appended to this file: {e}");
+                return run.exception(
+                    position,
+                    name,
+                    ExceptionKind::Corrupt,
+                    message,
+                    Some(stored.size),
+                    Some(stored.hashes),
+                );
             }
         };
         if let Some(file_type) = zip_document_type(&archive) {
@@ -758,6 +764,11 @@ impl Extractor {
         };
         run.exception(position, &name, kind, message, Some(declared), None)
     }
+}
+
+/// Whether the ZIP reader opens the file (for files whose ZIP end record is all that says ZIP).
+fn opens_as_zip(path: &Path) -> bool {
+    fs::File::open(path).is_ok_and(|f| ZipArchive::new(BufReader::new(f)).is_ok())
 }
 
 /// Reads from the start of `file` without moving its cursor, until `buf` is full or the file

@@ -301,3 +301,16 @@ fn a_path_named_twice_counts_once() {
     assert_eq!(u(&out["run"], "inputs_skipped"), 1);
     assert_eq!(u(&out["case"], "items"), 1);
 }
+
+#[test]
+fn text_that_merely_contains_a_zip_signature_is_text() {
+    let s = Scratch::new();
+    let mut text = "A long memo about the archive format. ".repeat(20).into_bytes();
+    text.extend_from_slice(b"The end record starts with PK\x05\x06 in hex dumps.\n");
+    s.file("in/notes.txt", &text);
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 0, "{out}");
+    let items = s.items();
+    assert_eq!(items[0]["file_type"], "text", "{}", items[0]);
+    assert_eq!(items[0]["text_chars"], text.len() as u64);
+}
