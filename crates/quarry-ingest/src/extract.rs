@@ -65,10 +65,13 @@ pub enum Fault {
     Exhaust(String),
     /// Panic.
     Panic(String),
+    /// Recurse until the stack overflows (as a parser on a deeply nested structure would).
+    Overflow(String),
 }
 
 impl Fault {
-    /// Parses `abort:NAME`, `hang:NAME`, `oom:NAME` or `panic:NAME`: the fault strikes when an
+    /// Parses `abort:NAME`, `hang:NAME`, `oom:NAME`, `panic:NAME` or `overflow:NAME`: the fault
+    /// strikes when an
     /// item whose name ends with NAME is processed.
     #[must_use]
     pub fn parse(spec: &str) -> Option<Fault> {
@@ -79,6 +82,7 @@ impl Fault {
             "hang" => Some(Fault::Hang(name)),
             "oom" => Some(Fault::Exhaust(name)),
             "panic" => Some(Fault::Panic(name)),
+            "overflow" => Some(Fault::Overflow(name)),
             _ => None,
         }
     }
@@ -96,9 +100,21 @@ impl Fault {
                 }
             }
             Fault::Panic(n) if name.ends_with(n.as_str()) => panic!("injected fault on {name}"),
+            Fault::Overflow(n) if name.ends_with(n.as_str()) => {
+                std::hint::black_box(recurse(std::hint::black_box(1)));
+            }
             _ => {}
         }
     }
+}
+
+/// Unbounded recursion that the optimiser cannot turn into a loop.
+fn recurse(depth: u64) -> u64 {
+    if depth == u64::MAX {
+        return 0;
+    }
+    let frame = std::hint::black_box([depth; 64]);
+    recurse(depth + 1) + frame[0]
 }
 
 /// Settings of an [`Extractor`].

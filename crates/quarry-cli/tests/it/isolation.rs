@@ -64,3 +64,11 @@ fn memory_exhaustion_is_a_memory_limit() {
         assert_eq!(e["kind"], "memory_limit", "{e}");
     }
 }
+
+#[test]
+fn stack_overflow_is_a_parser_crash() {
+    for e in run_with_fault("overflow:victim.txt", |_| {}) {
+        assert_eq!(e["kind"], "parser_crash");
+        assert!(e["message"].as_str().unwrap().contains("overflowed its stack"), "{e}");
+    }
+}
