@@ -29,6 +29,7 @@ fn main() -> ExitCode {
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             worker: quarry_engine::WorkerCommand::current_exe()?,
             progress: false,
+            retry_exceptions: false,
         };
         let report = quarry_engine::ingest(&case, &options)?;
         Ok(serde_json::json!({ "run": report, "case": case.summary(None)? }))

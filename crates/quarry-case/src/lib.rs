@@ -300,6 +300,7 @@ mod tests {
             source_path: path.into(),
             locator: path.rsplit('/').next().unwrap().into(),
             records,
+            retry: false,
         }
     }
 

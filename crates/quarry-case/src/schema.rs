@@ -10,7 +10,8 @@ use rusqlite::Connection;
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// Migration `n` (0-based) takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE runs (
     id             INTEGER PRIMARY KEY,
     command        TEXT NOT NULL,
@@ -82,7 +83,30 @@ CREATE TABLE exceptions (
     UNIQUE (input_id, inner)
 );
 CREATE INDEX exceptions_parent ON exceptions (parent_id);
-"];
+",
+    r"
+-- Exceptions a later run retried (ingest --retry-exceptions): kept for the record, with the run
+-- that retried them; what the retry found is in items and exceptions.
+CREATE TABLE exception_history (
+    id           INTEGER PRIMARY KEY,
+    input_id     INTEGER NOT NULL REFERENCES inputs(id),
+    custodian_id INTEGER NOT NULL REFERENCES custodians(id),
+    parent_id    INTEGER REFERENCES items(id),
+    position     INTEGER NOT NULL,
+    depth        INTEGER NOT NULL,
+    inner        TEXT NOT NULL,
+    locator      TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    message      TEXT NOT NULL,
+    size         INTEGER,
+    blake3       TEXT,
+    md5          TEXT,
+    sha1         TEXT,
+    retried_run  INTEGER NOT NULL REFERENCES runs(id)
+);
+",
+];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one (returns the version found).
 pub(crate) fn migrate(conn: &mut Connection) -> crate::Result<()> {

@@ -21,6 +21,10 @@ pub struct InputRecords {
     pub locator: String,
     /// Records in pre-order: the input first, every container before its entries.
     pub records: Vec<Record>,
+    /// The input is already in the case and this is a retry of its exceptions: they move to
+    /// the history and `records` (what the retry found, items already in the case left out)
+    /// are added.
+    pub retry: bool,
 }
 
 /// What committing one input did.
@@ -32,6 +36,8 @@ pub struct Committed {
     pub items: u64,
     /// Exceptions added.
     pub exceptions: u64,
+    /// Earlier exceptions of the input that this retry moved to the history.
+    pub retried: u64,
 }
 
 /// The writing connection; assigns control numbers in commit order.
@@ -96,19 +102,57 @@ impl Writer {
                     id
                 }
             };
-            let added = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO inputs (custodian_id, source_path, locator, run_id)
-                     VALUES (?1, ?2, ?3, ?4)",
-                )?
-                .execute(params![custodian_id, input.source_path, input.locator, run])?;
-            if added == 0 {
-                outcomes.push(Committed { already_ingested: true, ..Committed::default() });
-                continue;
-            }
-            let input_id = tx.last_insert_rowid();
-            let mut placed: HashMap<&str, Placed> = HashMap::new();
+            let mut placed: HashMap<String, Placed> = HashMap::new();
             let mut outcome = Committed::default();
+            let input_id = if input.retry {
+                let input_id: i64 = tx.query_row(
+                    "SELECT id FROM inputs WHERE custodian_id = ?1 AND source_path = ?2",
+                    params![custodian_id, input.source_path],
+                    |r| r.get(0),
+                )?;
+                outcome.retried = tx.execute(
+                    "INSERT INTO exception_history (input_id, custodian_id, parent_id, position, depth,
+                        inner, locator, name, kind, message, size, blake3, md5, sha1, retried_run)
+                     SELECT input_id, custodian_id, parent_id, position, depth, inner, locator, name,
+                        kind, message, size, blake3, md5, sha1, ?2
+                     FROM exceptions WHERE input_id = ?1 ORDER BY id",
+                    params![input_id, run],
+                )? as u64;
+                tx.execute("DELETE FROM exceptions WHERE input_id = ?1", [input_id])?;
+                // The retry's records hang under items already in the case.
+                let mut stmt = tx.prepare_cached(
+                    "SELECT inner, id, family_id, doc_root_id, file_type FROM items WHERE input_id = ?1",
+                )?;
+                let rows = stmt.query_map([input_id], |r| {
+                    let file_type: String = r.get(4)?;
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        Placed {
+                            id: r.get(1)?,
+                            family_id: r.get(2)?,
+                            doc_root_id: r.get(3)?,
+                            is_container: file_type == FileType::Zip.as_str(),
+                        },
+                    ))
+                })?;
+                for row in rows {
+                    let (inner, place) = row?;
+                    placed.insert(inner, place);
+                }
+                input_id
+            } else {
+                let added = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO inputs (custodian_id, source_path, locator, run_id)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![custodian_id, input.source_path, input.locator, run])?;
+                if added == 0 {
+                    outcomes.push(Committed { already_ingested: true, ..Committed::default() });
+                    continue;
+                }
+                tx.last_insert_rowid()
+            };
             let mut insert_item = tx.prepare_cached(
                 "INSERT INTO items (id, control_number, input_id, custodian_id, parent_id, family_id, doc_root_id,
                     position, depth, inner, locator, name, file_type, size, blake3, md5, sha1, dedup_key,
@@ -124,7 +168,7 @@ impl Writer {
                 let position = record.position();
                 let parent = match &position.parent {
                     None => None,
-                    Some(inner) => Some(placed.get(inner.as_str()).ok_or_else(|| {
+                    Some(inner) => Some(placed.get(inner).ok_or_else(|| {
                         Error::Internal(format!(
                             "record {:?} of {} arrived before its parent",
                             position.inner, input.locator
@@ -180,7 +224,7 @@ impl Writer {
                         ])?;
                         let is_container = item.file_type == FileType::Zip;
                         placed.insert(
-                            &position.inner,
+                            position.inner.clone(),
                             Placed { id, family_id, doc_root_id, is_container },
                         );
                         outcome.items += 1;
@@ -234,6 +278,25 @@ impl InputLookup {
     /// Whether the input (custodian and absolute path) is already in the case.
     pub fn contains(&self, custodian: &str, source_path: &str) -> Result<bool> {
         is_ingested(&self.conn, custodian, source_path)
+    }
+
+    /// For an input already in the case that has exceptions: the `inner` paths of its items
+    /// (what a retry must not report again). `None` when the input is not in the case or has no
+    /// exception to retry.
+    pub fn retry_plan(&self, custodian: &str, source_path: &str) -> Result<Option<Vec<String>>> {
+        let input: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT inputs.id FROM inputs JOIN custodians c ON c.id = inputs.custodian_id
+                 WHERE c.name = ?1 AND inputs.source_path = ?2
+                   AND EXISTS (SELECT 1 FROM exceptions e WHERE e.input_id = inputs.id)",
+            )?
+            .query_row(params![custodian, source_path], |r| r.get(0))
+            .optional()?;
+        let Some(input) = input else { return Ok(None) };
+        let mut stmt = self.conn.prepare_cached("SELECT inner FROM items WHERE input_id = ?1")?;
+        let inners = stmt.query_map([input], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(Some(inners))
     }
 
     /// Whether the custodian has any input in the case.

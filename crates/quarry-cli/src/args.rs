@@ -73,6 +73,11 @@ pub(crate) struct IngestArgs {
     /// Create the case first when the case folder holds none yet.
     #[arg(long)]
     pub(crate) create: bool,
+    /// Process again the inputs already in the case that have exceptions (for example with a
+    /// new `--passwords` file or raised limits). Their items stay; their exceptions move to the
+    /// case's exception history; whatever the retry finds is added.
+    #[arg(long)]
+    pub(crate) retry_exceptions: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -65,6 +65,7 @@ fn ingest(case_dir: &Path, args: &IngestArgs) -> Result<ExitCode> {
         workers,
         worker: WorkerCommand::current_exe()?,
         progress: !args.quiet && !args.json && std::io::stderr().is_terminal(),
+        retry_exceptions: args.retry_exceptions,
     };
     let report = quarry_engine::ingest(&case, &options).context("ingest failed")?;
     let summary = case.summary(None)?;

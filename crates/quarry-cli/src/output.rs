@@ -39,6 +39,13 @@ pub(crate) fn ingest_report(report: &IngestReport) -> io::Result<()> {
         bytes(report.bytes),
         report.seconds
     )?;
+    if report.inputs_retried > 0 {
+        writeln!(
+            out,
+            "  inputs retried      {:>10}   ({} earlier exceptions moved to the history)",
+            report.inputs_retried, report.exceptions_retried
+        )?;
+    }
     writeln!(out, "  items added         {:>10}", report.items_added)?;
     writeln!(
         out,

@@ -55,6 +55,10 @@ pub struct IngestOptions {
     pub worker: WorkerCommand,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// Inputs already in the case that have exceptions are processed again (with this run's
+    /// passwords and the case's current limits); their items stay, their exceptions move to the
+    /// history, and what the retry finds is added.
+    pub retry_exceptions: bool,
 }
 
 /// What one ingest run did.
@@ -72,6 +76,10 @@ pub struct IngestReport {
     pub items_added: u64,
     /// Exceptions added by this run.
     pub exceptions_added: u64,
+    /// Inputs whose exceptions this run retried.
+    pub inputs_retried: u64,
+    /// Earlier exceptions moved to the history by those retries.
+    pub exceptions_retried: u64,
     /// Exceptions added, per kind.
     pub exceptions_by_kind: BTreeMap<String, u64>,
     /// Bytes of the input files added.
@@ -94,6 +102,8 @@ struct Job {
     /// Set when the walker already knows the input is an exception (a symlink, an unreadable
     /// folder): no worker is needed.
     exception: Option<(ExceptionKind, String)>,
+    /// For a retry: the `inner` paths of the input's items already in the case.
+    retry: Option<Vec<String>>,
 }
 
 struct Finished {
@@ -144,8 +154,9 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
             let custodian = options.custodian.clone();
             let paths = options.paths.clone();
             let credit_rx = credit_rx.clone();
+            let retry = options.retry_exceptions;
             scope.spawn(move || {
-                walk(&paths, &custodian, case, &lookup, &job_tx, &credit_rx, &skipped)
+                walk(&paths, &custodian, retry, case, &lookup, &job_tx, &credit_rx, &skipped)
             })
         };
         for _ in 0..options.workers.max(1) {
@@ -185,9 +196,11 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
 }
 
 /// Walks the inputs in a deterministic order and hands them out, one credit each.
+#[allow(clippy::too_many_arguments)]
 fn walk(
     paths: &[PathBuf],
     custodian: &str,
+    retry_exceptions: bool,
     case: &Case,
     lookup: &quarry_case::InputLookup,
     jobs: &Sender<Job>,
@@ -254,16 +267,24 @@ fn walk(
             };
             found += 1;
             let source_path = path.to_string_lossy().into_owned();
+            let mut retry = None;
             if resuming && lookup.contains(custodian, &source_path)? {
-                skipped.fetch_add(1, Ordering::Relaxed);
-                continue;
+                retry = if retry_exceptions {
+                    lookup.retry_plan(custodian, &source_path)?
+                } else {
+                    None
+                };
+                if retry.is_none() {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
             }
             let locator =
                 path.strip_prefix(&parent).unwrap_or(&path).to_string_lossy().into_owned();
             if credits.recv().is_err() {
                 return Ok(found);
             }
-            let job = Job { seq, path, source_path, locator, size, exception };
+            let job = Job { seq, path, source_path, locator, size, exception, retry };
             seq += 1;
             if jobs.send(job).is_err() {
                 return Ok(found);
@@ -302,7 +323,7 @@ fn supervise(
                 size: None,
                 hashes: None,
             })]),
-            None => supervisor.extract(&job.path, job.size),
+            None => supervisor.extract(&job.path, job.size, job.retry.clone().unwrap_or_default()),
         };
         let finished = records.map(|records| Finished {
             seq: job.seq,
@@ -312,6 +333,7 @@ fn supervise(
                 source_path: job.source_path,
                 locator: job.locator,
                 records,
+                retry: job.retry.is_some(),
             },
         });
         let fatal = finished.is_err();
@@ -376,7 +398,12 @@ fn write(
                     report.inputs_skipped += 1;
                     continue;
                 }
-                report.inputs_added += 1;
+                if input.retry {
+                    report.inputs_retried += 1;
+                    report.exceptions_retried += outcome.retried;
+                } else {
+                    report.inputs_added += 1;
+                }
                 report.items_added += outcome.items;
                 report.exceptions_added += outcome.exceptions;
                 report.bytes += size;

@@ -17,6 +17,7 @@
 //!     workers: 2,
 //!     worker: WorkerCommand::current_exe()?,
 //!     progress: false,
+//!     retry_exceptions: false,
 //! };
 //! let report = ingest(&case, &options)?;
 //! println!("{} items, {} exceptions", report.items_added, report.exceptions_added);

@@ -201,10 +201,16 @@ impl Supervisor {
     }
 
     /// Extracts one input of `size` bytes; every failure of the worker becomes an exception
-    /// record.
-    pub(crate) fn extract(&mut self, path: &Path, size: u64) -> Result<Vec<Record>> {
+    /// record. Items at the `inner` paths in `done` are not reported (a retry of an input
+    /// already in the case).
+    pub(crate) fn extract(
+        &mut self,
+        path: &Path,
+        size: u64,
+        done: Vec<String>,
+    ) -> Result<Vec<Record>> {
         let mut records: Vec<Record> = Vec::new();
-        let mut done: HashSet<String> = HashSet::new();
+        let mut done: HashSet<String> = done.into_iter().collect();
         let mut failed: Vec<String> = Vec::new();
         let mut resent = 0;
         loop {

@@ -314,3 +314,42 @@ fn text_that_merely_contains_a_zip_signature_is_text() {
     assert_eq!(items[0]["file_type"], "text", "{}", items[0]);
     assert_eq!(items[0]["text_chars"], text.len() as u64);
 }
+
+#[test]
+fn exceptions_are_retried_in_place_when_a_password_arrives() {
+    let s = Scratch::new();
+    let sample = fixtures().join("sample");
+    let (_, first) = s.ingest("sanders-r", &[&sample], &[]);
+    assert_eq!(u(&first["case"], "exceptions"), 2);
+    let before: Vec<Value> = s.items();
+
+    let passwords = fixtures().join("sample-passwords.txt");
+    let args = ["--retry-exceptions", "--passwords", passwords.to_str().unwrap()];
+    let (code, out) = s.ingest("sanders-r", &[&sample], &args);
+    assert_eq!(code, 1, "broken.zip is still broken: {out}");
+    let run = &out["run"];
+    assert_eq!(u(run, "inputs_retried"), 2, "locked.zip and broken.zip: {run}");
+    assert_eq!(u(run, "exceptions_retried"), 2);
+    assert_eq!(u(run, "items_added"), 1, "the locked entry opens now");
+    assert_eq!(u(run, "exceptions_added"), 1, "broken.zip fails again");
+    let case = &out["case"];
+    assert_eq!(u(case, "items"), 19);
+    assert_eq!(u(case, "exceptions"), 1);
+    assert_eq!(case["reconciled"], true, "{case}");
+
+    let after = s.items();
+    assert_eq!(after[..before.len()], before[..], "items already in the case are untouched");
+    let opened = after.last().unwrap();
+    assert_eq!(opened["control_number"], "DOC-00000019");
+    assert_eq!(opened["locator"], "sample/locked.zip//secret-memo.txt");
+    assert_eq!(
+        opened["parent"],
+        after.iter().find(|i| i["locator"] == "sample/locked.zip").unwrap()["control_number"]
+    );
+
+    // Nothing left to retry but the broken archive, which fails the same way again.
+    let (_, again) = s.ingest("sanders-r", &[&sample], &args);
+    assert_eq!(u(&again["run"], "inputs_retried"), 1);
+    assert_eq!(u(&again["run"], "items_added"), 0);
+    assert_eq!(u(&again["case"], "items"), 19);
+}
