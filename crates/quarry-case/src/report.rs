@@ -66,6 +66,9 @@ pub struct ExceptionRow {
     pub size: Option<u64>,
     /// blake3 of the bytes, when they could be read (the native is in the store).
     pub blake3: Option<String>,
+    /// For a retried exception: the run that retried it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retried_run: Option<i64>,
 }
 
 /// One item, for `report items`.
@@ -227,13 +230,22 @@ impl Case {
 
     /// Every exception, in ingest order.
     pub fn exceptions(&self) -> Result<Vec<ExceptionRow>> {
+        self.exception_rows("exceptions", "NULL")
+    }
+
+    /// Every exception a later run retried (`ingest --retry-exceptions`), with that run.
+    pub fn retried_exceptions(&self) -> Result<Vec<ExceptionRow>> {
+        self.exception_rows("exception_history", "e.retried_run")
+    }
+
+    fn exception_rows(&self, table: &str, retried_run: &str) -> Result<Vec<ExceptionRow>> {
         let conn = self.reader()?;
-        let mut stmt = conn.prepare(
-            "SELECT c.name, e.locator, p.control_number, e.kind, e.message, e.size, e.blake3
-             FROM exceptions e JOIN custodians c ON c.id = e.custodian_id
+        let mut stmt = conn.prepare(&format!(
+            "SELECT c.name, e.locator, p.control_number, e.kind, e.message, e.size, e.blake3, {retried_run}
+             FROM {table} e JOIN custodians c ON c.id = e.custodian_id
              LEFT JOIN items p ON p.id = e.parent_id
-             ORDER BY e.input_id, e.id",
-        )?;
+             ORDER BY e.input_id, e.id"
+        ))?;
         let rows = stmt.query_map([], |r| {
             Ok(ExceptionRow {
                 custodian: r.get(0)?,
@@ -243,6 +255,7 @@ impl Case {
                 message: r.get(4)?,
                 size: r.get::<_, Option<i64>>(5)?.map(i64::cast_unsigned),
                 blake3: r.get(6)?,
+                retried_run: r.get(7)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -96,6 +96,9 @@ pub(crate) enum ReportCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// List the exceptions that `ingest --retry-exceptions` retried, with the retrying run.
+        #[arg(long)]
+        retried: bool,
     },
     /// Every item: control number, locator, family, master, type, hashes, flags.
     Items {

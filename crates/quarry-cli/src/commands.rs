@@ -96,8 +96,8 @@ fn report_command(case_dir: &Path, report: ReportCommand) -> Result<ExitCode> {
             let summary = case.summary(dedup.map(Into::into))?;
             if json { output::json(&summary)? } else { output::summary(&summary)? }
         }
-        ReportCommand::Exceptions { format } => {
-            let rows = case.exceptions()?;
+        ReportCommand::Exceptions { format, retried } => {
+            let rows = if retried { case.retried_exceptions()? } else { case.exceptions()? };
             match format {
                 Format::Json => output::json(&rows)?,
                 Format::Csv | Format::Table => output::exceptions(&rows, format)?,

@@ -145,21 +145,32 @@ fn rows(header: &[&str], rows: &[Vec<String>], format: Format) -> io::Result<()>
 }
 
 pub(crate) fn exceptions(list: &[ExceptionRow], format: Format) -> io::Result<()> {
+    // Retried exceptions (`--retried`) also say which run retried them.
+    let retried = list.iter().any(|e| e.retried_run.is_some());
     let table: Vec<Vec<String>> = list
         .iter()
         .map(|e| {
-            vec![
+            let mut row = vec![
                 e.custodian.clone(),
                 e.locator.clone(),
                 e.kind.clone(),
                 e.parent.clone().unwrap_or_default(),
                 e.size.map(|s| s.to_string()).unwrap_or_default(),
                 e.blake3.clone().unwrap_or_default(),
-                e.message.clone(),
-            ]
+            ];
+            if retried {
+                row.push(e.retried_run.map(|r| r.to_string()).unwrap_or_default());
+            }
+            row.push(e.message.clone());
+            row
         })
         .collect();
-    rows(&["custodian", "locator", "kind", "parent", "size", "blake3", "message"], &table, format)
+    let mut header = vec!["custodian", "locator", "kind", "parent", "size", "blake3"];
+    if retried {
+        header.push("retried_run");
+    }
+    header.push("message");
+    rows(&header, &table, format)
 }
 
 pub(crate) fn duplicates(list: &[DuplicateGroup], format: Format) -> io::Result<()> {

@@ -82,7 +82,7 @@ pub struct IngestReport {
     pub exceptions_retried: u64,
     /// Exceptions added, per kind.
     pub exceptions_by_kind: BTreeMap<String, u64>,
-    /// Bytes of the input files added.
+    /// Bytes of the input files added (retried inputs not counted).
     pub bytes: u64,
     /// Wall-clock seconds.
     pub seconds: f64,
@@ -403,10 +403,10 @@ fn write(
                     report.exceptions_retried += outcome.retried;
                 } else {
                     report.inputs_added += 1;
+                    report.bytes += size;
                 }
                 report.items_added += outcome.items;
                 report.exceptions_added += outcome.exceptions;
-                report.bytes += size;
                 for record in &input.records {
                     if let Record::Exception(e) = record {
                         *report

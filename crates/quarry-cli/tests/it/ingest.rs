@@ -347,6 +347,15 @@ fn exceptions_are_retried_in_place_when_a_password_arrives() {
         after.iter().find(|i| i["locator"] == "sample/locked.zip").unwrap()["control_number"]
     );
 
+    let retried = s.json(&["report", "exceptions", "--retried", "--format", "json"]);
+    let retried: Vec<(&str, i64)> = retried
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["locator"].as_str().unwrap(), e["retried_run"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(retried, [("sample/broken.zip", 2), ("sample/locked.zip//secret-memo.txt", 2)]);
+
     // Nothing left to retry but the broken archive, which fails the same way again.
     let (_, again) = s.ingest("sanders-r", &[&sample], &args);
     assert_eq!(u(&again["run"], "inputs_retried"), 1);
