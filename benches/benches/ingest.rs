@@ -71,6 +71,29 @@ fn quarry(case: &Path, input: &Path, items: u64, legacy_hashes: bool) -> serde_j
     report
 }
 
+/// quarry with the default settings and with MD5 + SHA-1 at ingest, into a fresh case each time.
+fn bench_quarry(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    case: &Path,
+    input: &Path,
+    items: u64,
+) {
+    for (name, legacy) in [("quarry_ingest", false), ("quarry_ingest_with_md5_sha1", true)] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    fresh(case);
+                    let start = Instant::now();
+                    quarry(case, input, items, legacy);
+                    total += start.elapsed();
+                }
+                total
+            });
+        });
+    }
+}
+
 fn main() {
     let target_bytes: usize = std::env::var("QUARRY_BENCH_BYTES")
         .ok()
@@ -155,20 +178,7 @@ fn main() {
         });
     });
     let case = scratch.join("case");
-    for (name, legacy) in [("quarry_ingest", false), ("quarry_ingest_with_md5_sha1", true)] {
-        group.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    fresh(&case);
-                    let start = Instant::now();
-                    quarry(&case, &loose, files as u64, legacy);
-                    total += start.elapsed();
-                }
-                total
-            });
-        });
-    }
+    bench_quarry(&mut group, &case, &loose, files as u64);
     group.finish();
 
     let mut group = c.benchmark_group("ingest_zip");
@@ -207,20 +217,7 @@ fn main() {
             total
         });
     });
-    for (name, legacy) in [("quarry_ingest", false), ("quarry_ingest_with_md5_sha1", true)] {
-        group.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    fresh(&case);
-                    let start = Instant::now();
-                    quarry(&case, &zips, (files + archives) as u64, legacy);
-                    total += start.elapsed();
-                }
-                total
-            });
-        });
-    }
+    bench_quarry(&mut group, &case, &zips, (files + archives) as u64);
     group.finish();
 
     // One more run of each for the figures criterion does not give: items/s and peak memory.

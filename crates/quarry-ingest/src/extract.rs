@@ -257,19 +257,20 @@ impl Extractor {
         // Peek with a positioned read: the stream below still starts at byte 0 (a Chain of the
         // peeked head and the file would defeat read_to_end's uninitialised-buffer reads).
         let mut head = vec![0; crate::detect::HEAD_BYTES];
-        let peeked = read_at_full(&file, &mut head);
-        if let Err(e) = &peeked {
-            let message = format!("read failed: {}", error_chain(&e));
-            return run.exception(
-                position,
-                &name,
-                ExceptionKind::Unreadable,
-                message,
-                Some(size),
-                None,
-            );
+        match read_at_full(&file, &mut head) {
+            Ok(n) => head.truncate(n),
+            Err(e) => {
+                let message = format!("read failed: {}", error_chain(&e));
+                return run.exception(
+                    position,
+                    &name,
+                    ExceptionKind::Unreadable,
+                    message,
+                    Some(size),
+                    None,
+                );
+            }
         }
-        head.truncate(peeked.unwrap_or(0));
         let detected = crate::detect::detect_head(&head, size);
         let in_place = detected.file_type == FileType::Zip && !detected.split_volume;
         let read = if in_place {
