@@ -170,12 +170,9 @@ fn killed_run_resumes_counting_every_input_once() {
         assert!(std::time::Instant::now() < deadline, "the run never got to the stall");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let pgid = child.id();
-    assert!(pgid > 1);
-    // `--` matters: procps kill reads `-N` without it as an option, not a process group.
-    let killed =
-        Command::new("kill").args(["-s", "KILL", "--", &format!("-{pgid}")]).status().unwrap();
-    assert!(killed.success());
+    // The whole process group: the run and its workers.
+    let group = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process_group(group, rustix::process::Signal::KILL).unwrap();
     let _ = child.wait();
     let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
     assert_eq!(code, 0, "{out}");
@@ -197,8 +194,6 @@ fn killed_run_resumes_counting_every_input_once() {
         "staging is cleaned"
     );
 }
-
-use std::process::Command;
 
 #[test]
 fn symlinks_are_recorded_not_followed() {
