@@ -131,7 +131,9 @@ impl Writer {
                             id: r.get(1)?,
                             family_id: r.get(2)?,
                             doc_root_id: r.get(3)?,
-                            is_container: file_type == FileType::Zip.as_str(),
+                            is_container: file_type
+                                .parse::<FileType>()
+                                .is_ok_and(FileType::is_container),
                         },
                     ))
                 })?;
@@ -222,7 +224,7 @@ impl Writer {
                             item.flags.join(" "),
                             item.entries_declared.map(u64::cast_signed),
                         ])?;
-                        let is_container = item.file_type == FileType::Zip;
+                        let is_container = item.file_type.is_container();
                         placed.insert(
                             position.inner.clone(),
                             Placed { id, family_id, doc_root_id, is_container },
