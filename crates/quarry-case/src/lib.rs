@@ -30,11 +30,13 @@
 //! ```
 
 mod config;
+mod export;
 mod report;
 mod schema;
 mod writer;
 
 pub use config::{CONFIG_FORMAT, CaseConfig, DedupConfig, HashConfig};
+pub use export::{TEXT_INDEX_COLUMNS, TextExport, csv_field};
 pub use report::{DuplicateGroup, ExceptionRow, ItemRow, Summary};
 pub use schema::SCHEMA_VERSION;
 pub use writer::{Committed, InputLookup, InputRecords, Writer};
@@ -83,6 +85,12 @@ pub enum Error {
     /// The content store failed.
     #[error("content store error")]
     Store(#[from] quarry_store::Error),
+    /// An export's target folder already holds files.
+    #[error("{} is not empty; export into a new folder", dir.display())]
+    ExportTarget {
+        /// The folder.
+        dir: PathBuf,
+    },
     /// A broken invariant.
     #[error("internal error: {0}; this is a bug")]
     Internal(String),
@@ -287,6 +295,8 @@ mod tests {
             text_chars: None,
             flags: vec![],
             entries_declared: entries,
+            dedup_key: None,
+            metadata: None,
         })
     }
 

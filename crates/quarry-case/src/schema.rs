@@ -106,6 +106,44 @@ CREATE TABLE exception_history (
     retried_run  INTEGER NOT NULL REFERENCES runs(id)
 );
 ",
+    r"
+-- Envelope of every email item. Address lists are `Name <address>` joined by `; `; the
+-- identity hash the dedup views use is items.dedup_key.
+CREATE TABLE emails (
+    item_id      INTEGER PRIMARY KEY REFERENCES items(id),
+    email_from   TEXT NOT NULL,
+    email_to     TEXT NOT NULL,
+    email_cc     TEXT NOT NULL,
+    email_bcc    TEXT NOT NULL,
+    subject      TEXT,
+    sent         TEXT,
+    sent_offset  TEXT,
+    date_raw     TEXT,
+    message_id   TEXT,
+    mih          TEXT,
+    in_reply_to  TEXT,
+    refs         TEXT,
+    thread_index TEXT,
+    x_folder     TEXT,
+    x_origin     TEXT,
+    x_filename   TEXT,
+    attachments  INTEGER NOT NULL
+);
+CREATE INDEX emails_message_id ON emails (message_id);
+CREATE INDEX emails_sent ON emails (sent);
+-- Properties of paginated documents (PDF Info dictionary).
+CREATE TABLE documents (
+    item_id  INTEGER PRIMARY KEY REFERENCES items(id),
+    title    TEXT,
+    author   TEXT,
+    subject  TEXT,
+    creator  TEXT,
+    producer TEXT,
+    created  TEXT,
+    modified TEXT,
+    pages    INTEGER
+);
+",
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one (returns the version found).

@@ -5,7 +5,7 @@
 //! one transaction (the difference between hundreds and tens of thousands of rows a second).
 
 use crate::{CaseConfig, Error, Result, now_utc};
-use quarry_types::{FileType, Record};
+use quarry_types::{FileType, Metadata, Record};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 
@@ -161,6 +161,17 @@ impl Writer {
                     created, modified, accessed, text_chars, flags, entries_declared)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
             )?;
+            let mut insert_email = tx.prepare_cached(
+                "INSERT INTO emails (item_id, email_from, email_to, email_cc, email_bcc, subject, sent,
+                    sent_offset, date_raw, message_id, mih, in_reply_to, refs, thread_index, x_folder,
+                    x_origin, x_filename, attachments)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            )?;
+            let mut insert_document = tx.prepare_cached(
+                "INSERT INTO documents (item_id, title, author, subject, creator, producer, created,
+                    modified, pages)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
             let mut insert_exception = tx.prepare_cached(
                 "INSERT INTO exceptions (input_id, custodian_id, parent_id, position, depth, inner, locator, name,
                     kind, message, size, blake3, md5, sha1)
@@ -216,7 +227,7 @@ impl Writer {
                             item.hashes.blake3,
                             item.hashes.md5,
                             item.hashes.sha1,
-                            item.hashes.blake3,
+                            item.dedup_key.as_deref().unwrap_or(&item.hashes.blake3),
                             item.dates.created,
                             item.dates.modified,
                             item.dates.accessed,
@@ -224,6 +235,51 @@ impl Writer {
                             item.flags.join(" "),
                             item.entries_declared.map(u64::cast_signed),
                         ])?;
+                        match item.metadata.as_deref() {
+                            Some(Metadata::Email(email)) => {
+                                let list = |addrs: &[quarry_types::Address]| {
+                                    addrs
+                                        .iter()
+                                        .map(ToString::to_string)
+                                        .collect::<Vec<_>>()
+                                        .join("; ")
+                                };
+                                insert_email.execute(params![
+                                    id,
+                                    list(&email.from),
+                                    list(&email.to),
+                                    list(&email.cc),
+                                    list(&email.bcc),
+                                    email.subject,
+                                    email.sent,
+                                    email.sent_offset,
+                                    email.date_raw,
+                                    email.message_id,
+                                    email.mih,
+                                    email.in_reply_to,
+                                    email.references,
+                                    email.thread_index,
+                                    email.x_folder,
+                                    email.x_origin,
+                                    email.x_filename,
+                                    email.attachments.cast_signed(),
+                                ])?;
+                            }
+                            Some(Metadata::Document(doc)) => {
+                                insert_document.execute(params![
+                                    id,
+                                    doc.title,
+                                    doc.author,
+                                    doc.subject,
+                                    doc.creator,
+                                    doc.producer,
+                                    doc.created,
+                                    doc.modified,
+                                    doc.pages.map(u64::cast_signed),
+                                ])?;
+                            }
+                            None => {}
+                        }
                         let is_container = item.file_type.is_container();
                         placed.insert(
                             position.inner.clone(),

@@ -39,6 +39,23 @@ pub(crate) enum Command {
     Dedup(DedupArgs),
     /// Compute MD5 and SHA-1 for items ingested without them (`hashes.legacy_at_ingest = false`).
     Hashes,
+    /// Write the case's contents out for other tools.
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExportCommand {
+    /// Each item's extracted text as `<control number>.txt` (empty when it has none), plus an
+    /// `index.csv`: control number, parent, family, locator, custodian, blake3, type, flags.
+    Text {
+        /// A new (or empty) folder to write into.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,8 @@
 //! One function per command: resolve settings, call the engine, print, pick the exit code.
 
-use crate::args::{Cli, Command, DedupArgs, Format, IngestArgs, InitArgs, ReportCommand};
+use crate::args::{
+    Cli, Command, DedupArgs, ExportCommand, Format, IngestArgs, InitArgs, ReportCommand,
+};
 use crate::output;
 use anyhow::{Context, Result};
 use fs_err as fs;
@@ -18,6 +20,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(report) => report_command(&case_dir, report),
         Command::Dedup(args) => dedup(&case_dir, &args),
         Command::Hashes => hashes(&case_dir),
+        Command::Export(ExportCommand::Text { out, json }) => export_text(&case_dir, &out, json),
     }
 }
 
@@ -141,6 +144,25 @@ fn hashes(case_dir: &Path) -> Result<ExitCode> {
             "{unavailable} natives could not be read (an archive read in place that moved or changed at its source)"
         );
         return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export_text(case_dir: &Path, out: &Path, json: bool) -> Result<ExitCode> {
+    let case = open(case_dir)?;
+    let report = case
+        .export_text(out)
+        .with_context(|| format!("cannot export text to {}", out.display()))?;
+    if json {
+        output::json(&report)?;
+    } else {
+        println!(
+            "wrote {} text files ({} with text, {} bytes) and index.csv to {}",
+            report.items,
+            report.with_text,
+            report.bytes,
+            out.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,13 +7,14 @@
 //! with a [`Resume`] that skips what is done and what failed.
 
 use crate::detect::{Detected, detect_file};
+use crate::pdf::PdfError;
 use crate::text;
 use crate::{Error, Result};
 use fs_err as fs;
 use quarry_store::{ContentStore, Stored};
 use quarry_types::{
-    Dates, ExceptionKind, ExceptionRecord, FileType, Hashes, ItemRecord, Limits, Position, Record,
-    child_inner,
+    Dates, ExceptionKind, ExceptionRecord, FileType, Hashes, ItemRecord, LOCATOR_SEPARATOR, Limits,
+    Metadata, Position, Record, child_inner,
 };
 use std::collections::HashSet;
 use std::io::{self, BufReader, Read};
@@ -329,10 +330,12 @@ impl Extractor {
                 Some(path),
             );
         }
-        self.native(&mut run, position, &name, stored, dates, Vec::new())
+        self.native(&mut run, position, &name, stored, dates, Vec::new(), None)
     }
 
     /// Decides what a stored native is and records it (opening it if it is a container).
+    /// `known` is its type when the container it came from says (a message of a mailbox).
+    #[allow(clippy::too_many_arguments)]
     fn native(
         &mut self,
         run: &mut Run<'_>,
@@ -341,7 +344,12 @@ impl Extractor {
         stored: Stored,
         dates: Dates,
         mut flags: Vec<String>,
+        known: Option<FileType>,
     ) -> Result<()> {
+        match known {
+            Some(FileType::Email) => return self.email(run, position, name, stored, dates, flags),
+            Some(_) | None => {}
+        }
         let native_path = self.store.native_path(&stored.hashes.blake3);
         let mut detected = if stored.in_buf {
             crate::detect::detect_bytes(&self.buf)
@@ -363,6 +371,12 @@ impl Extractor {
             return self.zip(run, position, name, stored, dates, flags, detected, None);
         }
         let file_type = detected.file_type;
+        match file_type {
+            FileType::Email => return self.email(run, position, name, stored, dates, flags),
+            FileType::Mbox => return self.mbox(run, position, name, stored, dates, flags),
+            FileType::Pdf => return self.pdf(run, position, name, stored, dates, flags),
+            _ => {}
+        }
         if file_type.is_unopened_container() {
             let message = format!(
                 "{file_type} containers are not opened yet; their contents are not accounted for"
@@ -417,8 +431,8 @@ impl Extractor {
             FileType::Empty => flags.push("empty".into()),
             FileType::Unknown => flags.extend(["unknown-type".into(), "no-text".into()]),
             t if t.is_image() => flags.push("no-text".into()),
-            // Email, PDF, Office and OLE extraction arrive with their own extractors; until then
-            // the native is kept and the item is flagged for them.
+            // Office and OLE (Outlook .msg) extraction arrive with their own extractors; until
+            // then the native is kept and the item is flagged for them.
             _ => flags.push("text-pending".into()),
         }
         let item = ItemRecord {
@@ -733,7 +747,7 @@ impl Extractor {
                     if password.is_some() {
                         flags.push("decrypted".to_owned());
                     }
-                    return self.native(run, position, &name, stored, dates, flags);
+                    return self.native(run, position, &name, stored, dates, flags, None);
                 }
                 Err(quarry_store::Error::TooLarge { limit }) => {
                     last_failure = Some((
@@ -781,6 +795,275 @@ impl Extractor {
         };
         run.exception(position, &name, kind, message, Some(declared), None)
     }
+
+    /// The bytes of a stored native, taken from the scratch buffer when it holds them (hand
+    /// them back with [`Self::give_back`]), else read from the store.
+    fn take_native(&mut self, stored: &Stored) -> Result<Vec<u8>> {
+        if stored.in_buf {
+            return Ok(std::mem::take(&mut self.buf));
+        }
+        fs::read(self.store.native_path(&stored.hashes.blake3)).map_err(|e| Error::Store(e.into()))
+    }
+
+    /// Returns a buffer taken by [`Self::take_native`], keeping the larger allocation.
+    fn give_back(&mut self, mut bytes: Vec<u8>) {
+        if bytes.capacity() > self.buf.capacity() {
+            bytes.clear();
+            self.buf = bytes;
+        }
+    }
+
+    /// Stores and records one member of a container or document (a message of a mailbox, an
+    /// attachment of an email, a file embedded in a PDF), then whatever is inside it.
+    #[allow(clippy::too_many_arguments)]
+    fn child(
+        &mut self,
+        run: &mut Run<'_>,
+        parent: &Position,
+        index: u64,
+        label: &str,
+        name: &str,
+        bytes: &[u8],
+        known: Option<FileType>,
+    ) -> Result<()> {
+        let inner = child_inner(&parent.inner, label);
+        let position = Position {
+            inner: inner.clone(),
+            parent: Some(parent.inner.clone()),
+            index,
+            depth: parent.depth + 1,
+        };
+        let size = bytes.len() as u64;
+        run.begin(&position, name, Some(size))?;
+        if run.resume.failed.contains(&inner) {
+            return Ok(());
+        }
+        if let Some(fault) = &self.options.fault {
+            fault.strike(name);
+        }
+        let limits = &self.options.limits;
+        run.budget.entries += 1;
+        run.budget.expanded += size;
+        if run.budget.tripped.is_none() {
+            if run.budget.entries > limits.max_entries {
+                run.budget.tripped =
+                    Some(format!("more than {} members in one input", limits.max_entries));
+            } else if run.budget.expanded > limits.max_expanded_bytes {
+                run.budget.tripped = Some(format!(
+                    "members of this input expand past {} bytes",
+                    limits.max_expanded_bytes
+                ));
+            }
+        }
+        let refusal = if let Some(reason) = run.budget.tripped.clone() {
+            Some((ExceptionKind::DecompressionBomb, format!("not expanded: {reason}")))
+        } else if position.depth > limits.max_depth {
+            Some((
+                ExceptionKind::DecompressionBomb,
+                format!("nested {} levels deep; the limit is {}", position.depth, limits.max_depth),
+            ))
+        } else if size > limits.max_item_bytes {
+            Some((
+                ExceptionKind::TooLarge,
+                format!("{size} bytes is over the {}-byte item limit", limits.max_item_bytes),
+            ))
+        } else {
+            None
+        };
+        if let Some((kind, message)) = refusal {
+            return run.exception(position, name, kind, message, Some(size), None);
+        }
+        let stored = self.store.ingest_native(
+            &mut &bytes[..],
+            &mut self.buf,
+            INLINE_BYTES,
+            limits.max_item_bytes,
+            self.options.legacy_hashes,
+        )?;
+        self.native(run, position, name, stored, Dates::default(), Vec::new(), known)
+    }
+
+    /// Records an email message, then its attachments and embedded messages as its family.
+    fn email(
+        &mut self,
+        run: &mut Run<'_>,
+        position: Position,
+        name: &str,
+        stored: Stored,
+        dates: Dates,
+        mut flags: Vec<String>,
+    ) -> Result<()> {
+        let bytes = self.take_native(&stored)?;
+        let parsed = crate::email::parse(&bytes);
+        self.give_back(bytes);
+        let email = match parsed {
+            Ok(email) => email,
+            Err(e) => {
+                let message = format!("cannot parse the message: {e}");
+                return run.exception(
+                    position,
+                    name,
+                    ExceptionKind::Corrupt,
+                    message,
+                    Some(stored.size),
+                    Some(stored.hashes),
+                );
+            }
+        };
+        self.store.put_text(&stored.hashes.blake3, &email.text)?;
+        flags.extend(email.flags);
+        let item = ItemRecord {
+            text_chars: Some(email.text.chars().count() as u64),
+            dedup_key: Some(email.identity),
+            metadata: Some(Box::new(Metadata::Email(email.meta))),
+            ..item_record(position.clone(), name, stored, FileType::Email, dates, flags)
+        };
+        run.emit(Record::Item(item))?;
+        let mut seen = HashSet::new();
+        for (index, attachment) in email.attachments.iter().enumerate() {
+            let label = unique_label(&attachment.name, index, &mut seen);
+            let known = attachment.message.then_some(FileType::Email);
+            self.child(
+                run,
+                &position,
+                index as u64,
+                &label,
+                &attachment.name,
+                &attachment.bytes,
+                known,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Records a mailbox, then each of its messages (streamed: a mailbox may be larger than
+    /// memory; one message at a time is held).
+    fn mbox(
+        &mut self,
+        run: &mut Run<'_>,
+        position: Position,
+        name: &str,
+        stored: Stored,
+        dates: Dates,
+        flags: Vec<String>,
+    ) -> Result<()> {
+        let item =
+            item_record(position.clone(), name, stored.clone(), FileType::Mbox, dates, flags);
+        run.emit(Record::Item(item))?;
+        let held = if stored.in_buf { Some(std::mem::take(&mut self.buf)) } else { None };
+        let result = match &held {
+            Some(bytes) => {
+                self.mbox_messages(run, &position, &mut crate::mbox::Reader::new(&bytes[..]))
+            }
+            None => {
+                let path = self.store.native_path(&stored.hashes.blake3);
+                let file = fs::File::open(path).map_err(|e| Error::Store(e.into()))?;
+                let mut reader = crate::mbox::Reader::new(BufReader::with_capacity(1 << 16, file));
+                self.mbox_messages(run, &position, &mut reader)
+            }
+        };
+        if let Some(bytes) = held {
+            self.give_back(bytes);
+        }
+        result
+    }
+
+    fn mbox_messages<R: io::BufRead>(
+        &mut self,
+        run: &mut Run<'_>,
+        position: &Position,
+        reader: &mut crate::mbox::Reader<R>,
+    ) -> Result<()> {
+        while let Some(message) =
+            reader.next_message().map_err(|e| Error::Store(quarry_store::Error::from(e)))?
+        {
+            let label = format!("message {}", message.number);
+            self.child(
+                run,
+                position,
+                message.number,
+                &label,
+                &label,
+                &message.bytes,
+                Some(FileType::Email),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Records a PDF: text per page, properties, embedded files as children.
+    fn pdf(
+        &mut self,
+        run: &mut Run<'_>,
+        position: Position,
+        name: &str,
+        stored: Stored,
+        dates: Dates,
+        mut flags: Vec<String>,
+    ) -> Result<()> {
+        let bytes = self.take_native(&stored)?;
+        let result = crate::pdf::extract(&bytes, &self.options.passwords);
+        self.give_back(bytes);
+        let pdf = match result {
+            Ok(pdf) => pdf,
+            Err(e) => {
+                let kind = match e {
+                    PdfError::Encrypted { .. } => ExceptionKind::Encrypted,
+                    PdfError::Corrupt(_) => ExceptionKind::Corrupt,
+                    PdfError::Panic(_) => ExceptionKind::ParserCrash,
+                };
+                return run.exception(
+                    position,
+                    name,
+                    kind,
+                    e.to_string(),
+                    Some(stored.size),
+                    Some(stored.hashes),
+                );
+            }
+        };
+        if pdf.decrypted {
+            flags.push("decrypted".to_owned());
+        }
+        if pdf.fallback {
+            flags.push("text-fallback".to_owned());
+        }
+        if pdf.failed_pages > 0 {
+            flags.push("text-partial".to_owned());
+        }
+        // Scanned pages: kept, and routed to OCR later by this flag; not an exception.
+        let text_chars = if pdf.text.chars().any(char::is_alphanumeric) {
+            self.store.put_text(&stored.hashes.blake3, &pdf.text)?;
+            Some(pdf.text.chars().count() as u64)
+        } else {
+            flags.push("no-text".to_owned());
+            None
+        };
+        let item = ItemRecord {
+            text_chars,
+            metadata: Some(Box::new(Metadata::Document(pdf.meta))),
+            ..item_record(position.clone(), name, stored, FileType::Pdf, dates, flags)
+        };
+        run.emit(Record::Item(item))?;
+        let mut seen = HashSet::new();
+        for (index, (file_name, bytes)) in pdf.embedded.iter().enumerate() {
+            let label = unique_label(file_name, index, &mut seen);
+            self.child(run, &position, index as u64, &label, file_name, bytes, None)?;
+        }
+        Ok(())
+    }
+}
+
+/// A locator label for a member that names one member only: names repeat, or are empty.
+fn unique_label(name: &str, index: usize, seen: &mut HashSet<String>) -> String {
+    let mut label = name.replace(LOCATOR_SEPARATOR, "/");
+    if label.is_empty() || !seen.insert(label.clone()) {
+        label = format!("{name} [part {}]", index + 1);
+        while !seen.insert(label.clone()) {
+            label.push('+');
+        }
+    }
+    label
 }
 
 /// Whether the ZIP reader opens the file (for files whose ZIP end record is all that says ZIP).
@@ -823,6 +1106,8 @@ fn item_record(
         text_chars: None,
         flags,
         entries_declared: None,
+        dedup_key: None,
+        metadata: None,
     }
 }
 

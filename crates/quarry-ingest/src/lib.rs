@@ -7,6 +7,9 @@
 //!   [`quarry_store::ContentStore`], and reports an [`Event`] stream: a
 //!   [`quarry_types::Record`] for the input and for every archive entry inside it.
 //! - [`Resume`]: what a restarted extraction skips, after the process running it died.
+//! - [`email`], [`mbox`], [`pdf`]: the format readers the extractor dispatches to; each is
+//!   pure (bytes in, text, metadata and child bytes out), so they can be tested and measured
+//!   without a case.
 //!
 //! This crate runs inside the engine's isolated worker processes: it may panic, hang or run
 //! out of memory on a hostile file, and the supervisor in `quarry-engine` turns that into an
@@ -34,7 +37,10 @@
 //! ```
 
 pub mod detect;
+pub mod email;
 mod extract;
+pub mod mbox;
+pub mod pdf;
 pub mod text;
 mod zipdir;
 

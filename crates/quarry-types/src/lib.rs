@@ -143,7 +143,7 @@ impl FileType {
     /// Whether quarry opens this type and records its members as child items.
     #[must_use]
     pub fn is_container(self) -> bool {
-        matches!(self, FileType::Zip)
+        matches!(self, FileType::Zip | FileType::Mbox)
     }
 
     /// Whether this type is an archive or mailbox that quarry cannot open yet, so that its
@@ -277,6 +277,104 @@ pub struct ItemRecord {
     pub flags: Vec<String>,
     /// For containers: the number of entries the container declares.
     pub entries_declared: Option<u64>,
+    /// The key duplicates share, when it is not the byte hash: an email's identity hash (the
+    /// same message saved in two folders differs in bytes but not in identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_key: Option<String>,
+    /// Metadata read from inside the native (email headers, document properties).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Box<Metadata>>,
+}
+
+/// Metadata read from inside a native.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Metadata {
+    /// An email message's envelope headers.
+    Email(EmailMeta),
+    /// A document's properties (PDF Info dictionary).
+    Document(DocumentMeta),
+}
+
+/// One mailbox of an address header: display name (decoded) and address.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    /// Display name, when the header gives one.
+    pub name: Option<String>,
+    /// The address as written (may be empty when the header held only a name).
+    pub address: String,
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.name, self.address.is_empty()) {
+            (Some(name), false) => write!(f, "{name} <{}>", self.address),
+            (Some(name), true) => f.write_str(name),
+            (None, _) => f.write_str(&self.address),
+        }
+    }
+}
+
+/// The headers of one email message that review, privilege logs and threading rely on, decoded
+/// (RFC 2047/2231, legacy charsets) into Unicode.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailMeta {
+    /// From (normally one mailbox; kept as a list because the RFC allows several).
+    pub from: Vec<Address>,
+    /// To.
+    pub to: Vec<Address>,
+    /// Cc.
+    pub cc: Vec<Address>,
+    /// Bcc.
+    pub bcc: Vec<Address>,
+    /// Subject.
+    pub subject: Option<String>,
+    /// Date sent, as ISO 8601 UTC (`2001-05-14T23:39:00Z`).
+    pub sent: Option<String>,
+    /// The Date header's own UTC offset (`-07:00`), so local time can be shown as sent.
+    pub sent_offset: Option<String>,
+    /// The Date header as written, kept when it could not be parsed.
+    pub date_raw: Option<String>,
+    /// Message-ID, with its angle brackets.
+    pub message_id: Option<String>,
+    /// The EDRM message-ID hash (MIH): MD5 of the Message-ID with its angle brackets, the
+    /// cross-platform key other review tools match on.
+    pub mih: Option<String>,
+    /// In-Reply-To.
+    pub in_reply_to: Option<String>,
+    /// References.
+    pub references: Option<String>,
+    /// Outlook's Thread-Index (base64).
+    pub thread_index: Option<String>,
+    /// X-Folder (Enron/CALO and some exporters).
+    pub x_folder: Option<String>,
+    /// X-Origin.
+    pub x_origin: Option<String>,
+    /// X-FileName.
+    pub x_filename: Option<String>,
+    /// Attachments and embedded messages, each a child item.
+    pub attachments: u64,
+}
+
+/// Properties of a paginated document.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentMeta {
+    /// Title.
+    pub title: Option<String>,
+    /// Author.
+    pub author: Option<String>,
+    /// Subject.
+    pub subject: Option<String>,
+    /// Application that created the original.
+    pub creator: Option<String>,
+    /// Application that wrote the PDF.
+    pub producer: Option<String>,
+    /// Creation date as ISO 8601 (UTC when the document gives an offset).
+    pub created: Option<String>,
+    /// Modification date as ISO 8601.
+    pub modified: Option<String>,
+    /// Number of pages.
+    pub pages: Option<u64>,
 }
 
 /// One input or container entry that could not become an item.
@@ -356,12 +454,22 @@ impl Default for Limits {
     }
 }
 
+/// Signed seconds since the Unix epoch as ISO 8601 UTC (dates before 1970 occur in email).
+#[must_use]
+pub fn iso_utc_from_unix(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    civil(days, rem)
+}
+
 /// Seconds since the Unix epoch as ISO 8601 UTC, e.g. `2001-05-14T16:39:00Z` (proleptic
 /// Gregorian; Howard Hinnant's civil-from-days).
 #[must_use]
 pub fn iso_utc_from_secs(secs: u64) -> String {
-    let days = (secs / 86_400).cast_signed();
-    let rem = secs % 86_400;
+    civil((secs / 86_400).cast_signed(), (secs % 86_400).cast_signed())
+}
+
+fn civil(days: i64, rem: i64) -> String {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -388,6 +496,8 @@ mod tests {
         assert_eq!(iso_utc_from_secs(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso_utc_from_secs(989_858_340), "2001-05-14T16:39:00Z");
         assert_eq!(iso_utc_from_secs(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso_utc_from_unix(989_858_340), "2001-05-14T16:39:00Z");
+        assert_eq!(iso_utc_from_unix(-1), "1969-12-31T23:59:59Z");
     }
 
     #[test]

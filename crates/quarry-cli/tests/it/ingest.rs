@@ -11,11 +11,11 @@ fn sample_collection_reconciles() {
     assert_eq!(code, 1, "the sample holds a broken and a locked archive");
     let case = &out["case"];
     assert_eq!(u(case, "input_files"), 9);
-    assert_eq!(u(case, "container_entries"), 11);
-    assert_eq!(u(case, "items"), 18);
+    assert_eq!(u(case, "container_entries"), 13, "two emails carry one attachment each");
+    assert_eq!(u(case, "items"), 20);
     assert_eq!(u(case, "exceptions"), 2);
-    assert_eq!(u(case, "unique_items"), 10);
-    assert_eq!(u(case, "duplicate_items"), 8);
+    assert_eq!(u(case, "unique_items"), 11);
+    assert_eq!(u(case, "duplicate_items"), 9);
     assert_eq!(case["reconciled"], true);
     assert_eq!(case["exceptions_by_kind"]["corrupt"], 1);
     assert_eq!(case["exceptions_by_kind"]["encrypted"], 1);
@@ -328,14 +328,14 @@ fn exceptions_are_retried_in_place_when_a_password_arrives() {
     assert_eq!(u(run, "items_added"), 1, "the locked entry opens now");
     assert_eq!(u(run, "exceptions_added"), 1, "broken.zip fails again");
     let case = &out["case"];
-    assert_eq!(u(case, "items"), 19);
+    assert_eq!(u(case, "items"), 21);
     assert_eq!(u(case, "exceptions"), 1);
     assert_eq!(case["reconciled"], true, "{case}");
 
     let after = s.items();
     assert_eq!(after[..before.len()], before[..], "items already in the case are untouched");
     let opened = after.last().unwrap();
-    assert_eq!(opened["control_number"], "DOC-00000019");
+    assert_eq!(opened["control_number"], "DOC-00000021");
     assert_eq!(opened["locator"], "sample/locked.zip//secret-memo.txt");
     assert_eq!(
         opened["parent"],

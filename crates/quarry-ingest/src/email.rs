@@ -1,0 +1,549 @@
+//! RFC 5322 / MIME messages: envelope metadata, body text, attachments and the identity hash.
+//!
+//! mailparse gives the raw MIME tree (which the family needs: every attachment and embedded
+//! message becomes a child item) and decodes charsets through encoding_rs, legacy CJK ones
+//! included. This module turns that tree into what review needs; it does no I/O, so the
+//! extractor decides where bytes go.
+
+use crate::text;
+use mailparse::{DispositionType, MailAddr, MailHeader, MailHeaderMap, ParsedMail};
+use quarry_types::{Address, EmailMeta};
+use std::fmt::Write as _;
+
+/// A parsed message.
+#[derive(Debug)]
+pub struct Email {
+    /// Envelope headers.
+    pub meta: EmailMeta,
+    /// The text to store: a header block, a blank line, then the body.
+    pub text: String,
+    /// Attachments and embedded messages, in MIME order.
+    pub attachments: Vec<Attachment>,
+    /// The identity hash (hex blake3; see [`identity`]).
+    pub identity: String,
+    /// Things that went wrong without stopping the parse (`body-decode-error`, ...).
+    pub flags: Vec<String>,
+}
+
+/// One attachment or embedded message, decoded from its transfer encoding.
+#[derive(Debug)]
+pub struct Attachment {
+    /// Its file name, or a made-up `attachment N.ext` when the message gives none.
+    pub name: String,
+    /// Its MIME type.
+    pub mime_type: String,
+    /// The decoded bytes.
+    pub bytes: Vec<u8>,
+    /// An embedded `message/rfc822` part.
+    pub message: bool,
+}
+
+/// Parses one message. Fails only when the header block itself cannot be read.
+pub fn parse(raw: &[u8]) -> Result<Email, mailparse::MailParseError> {
+    let mail = mailparse::parse_mail(raw)?;
+    let headers = &mail.headers;
+    let mut flags = Vec::new();
+    let value =
+        |key: &str| headers.get_first_header(key).map(header_value).filter(|v| !v.is_empty());
+
+    let mut meta = EmailMeta {
+        from: addresses(headers, "From"),
+        to: addresses(headers, "To"),
+        cc: addresses(headers, "Cc"),
+        bcc: addresses(headers, "Bcc"),
+        subject: value("Subject"),
+        message_id: value("Message-ID").map(|v| v.trim().to_owned()),
+        in_reply_to: value("In-Reply-To"),
+        references: value("References"),
+        thread_index: value("Thread-Index"),
+        x_folder: value("X-Folder"),
+        x_origin: value("X-Origin"),
+        x_filename: value("X-FileName"),
+        ..EmailMeta::default()
+    };
+    // Exports from Lotus Notes (the Enron set among them) carry the sender's display name in
+    // X-From while From holds only the address.
+    if let ([from], Some(x_from)) = (meta.from.as_mut_slice(), value("X-From"))
+        && from.name.is_none()
+        && !x_from.contains('@')
+    {
+        from.name = Some(x_from.trim().to_owned());
+    }
+    if let Some(date) = value("Date") {
+        match mailparse::dateparse(&date) {
+            Ok(secs) => {
+                meta.sent = Some(quarry_types::iso_utc_from_unix(secs));
+                meta.sent_offset = utc_offset(&date);
+            }
+            Err(_) => flags.push("date-unparsed".to_owned()),
+        }
+        meta.date_raw = Some(date);
+    }
+
+    let mut walk = Walk { bodies: Vec::new(), attachments: Vec::new(), flags: &mut flags };
+    walk.part(&mail);
+    let body = walk.bodies.join("\n\n");
+    let attachments = walk.attachments;
+    meta.attachments = attachments.len() as u64;
+
+    let identity = identity(&meta, &body, &attachments);
+    meta.mih = meta.message_id.as_deref().map(|id| {
+        use md5::Digest as _;
+        hex(&md5::Md5::digest(id.as_bytes()))
+    });
+    let text = with_header_block(&meta, &attachments, &body);
+    flags.sort();
+    flags.dedup();
+    Ok(Email { meta, text, attachments, identity, flags })
+}
+
+/// The email identity (FORMATS.md §4): blake3 over the normalized sender, recipients (To, Cc,
+/// Bcc: addresses lower-cased and sorted, display names ignored), subject (whitespace
+/// collapsed), sent time in UTC seconds, body with all whitespace removed, and the sorted
+/// blake3 hashes of the attachments. Copies of one message that differ only in transport
+/// headers (Message-ID, X-Folder, Received, line endings, wrapping) share it.
+#[must_use]
+pub fn identity(meta: &EmailMeta, body: &str, attachments: &[Attachment]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"quarry-email-identity-v1\0");
+    for list in [&meta.from, &meta.to, &meta.cc, &meta.bcc] {
+        let mut addrs: Vec<String> = list
+            .iter()
+            .map(|a| {
+                if a.address.is_empty() {
+                    a.name.clone().unwrap_or_default().to_lowercase()
+                } else {
+                    a.address.trim().to_lowercase()
+                }
+            })
+            .collect();
+        addrs.sort();
+        addrs.dedup();
+        hasher.update(addrs.join(";").as_bytes());
+        hasher.update(b"\0");
+    }
+    let subject = meta.subject.as_deref().unwrap_or("");
+    hasher.update(subject.split_whitespace().collect::<Vec<_>>().join(" ").as_bytes());
+    hasher.update(b"\0");
+    hasher.update(meta.sent.as_deref().or(meta.date_raw.as_deref()).unwrap_or("").as_bytes());
+    hasher.update(b"\0");
+    for c in body.chars().filter(|c| !c.is_whitespace()) {
+        let mut utf8 = [0; 4];
+        hasher.update(c.encode_utf8(&mut utf8).as_bytes());
+    }
+    hasher.update(b"\0");
+    let mut hashes: Vec<blake3::Hash> =
+        attachments.iter().map(|a| blake3::hash(&a.bytes)).collect();
+    hashes.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    for hash in hashes {
+        hasher.update(hash.as_bytes());
+    }
+    hasher.finalize().to_hex().to_string()
+}
+
+struct Walk<'f> {
+    bodies: Vec<String>,
+    attachments: Vec<Attachment>,
+    flags: &'f mut Vec<String>,
+}
+
+impl Walk<'_> {
+    fn part(&mut self, part: &ParsedMail<'_>) {
+        let mime = part.ctype.mimetype.to_ascii_lowercase();
+        if mime.starts_with("multipart/") && !part.subparts.is_empty() {
+            if mime == "multipart/alternative" {
+                // One rendition is the body: plain text if there is one (the sender's own
+                // words, not a renderer's), else the richest other. The others are the same
+                // content again and are not attachments.
+                let chosen = part
+                    .subparts
+                    .iter()
+                    .find(|p| is_body_text(p, "text/plain"))
+                    .or_else(|| part.subparts.iter().rev().find(|p| !is_attachment(p)))
+                    .unwrap_or(&part.subparts[0]);
+                self.part(chosen);
+                return;
+            }
+            for sub in &part.subparts {
+                self.part(sub);
+            }
+            return;
+        }
+        if mime.starts_with("multipart/") {
+            // A multipart with no parts (a missing or wrong boundary): its body is all there is.
+            self.flags.push("mime-empty-multipart".to_owned());
+            self.bodies.push(text::decode(body_bytes(part, self.flags).as_slice()));
+            return;
+        }
+        if is_body_text(part, "text/plain") || is_body_text(part, "text/html") {
+            let body = match part.get_body() {
+                Ok(body) => body,
+                Err(_) => {
+                    self.flags.push("body-decode-error".to_owned());
+                    text::decode(part.raw_bytes)
+                }
+            };
+            let body = if mime == "text/html" { text::html_to_text(&body) } else { body };
+            let body = body.trim_end().to_owned();
+            if !body.is_empty() {
+                self.bodies.push(body);
+            }
+            return;
+        }
+        let message = mime == "message/rfc822" || mime == "message/global";
+        // An embedded message's transfer encoding is undone; its own MIME tree is left for the
+        // extractor, which opens it as a child email.
+        let bytes = body_bytes(part, self.flags);
+        let name = file_name(part).unwrap_or_else(|| {
+            let n = self.attachments.len() + 1;
+            let ext = if message { "eml" } else { extension(&mime) };
+            format!("attachment {n}.{ext}")
+        });
+        self.attachments.push(Attachment { name, mime_type: mime, bytes, message });
+    }
+}
+
+fn body_bytes(part: &ParsedMail<'_>, flags: &mut Vec<String>) -> Vec<u8> {
+    part.get_body_raw().unwrap_or_else(|_| {
+        flags.push("body-decode-error".to_owned());
+        part.get_body_encoded_raw().to_vec()
+    })
+}
+
+trait RawBody {
+    fn get_body_encoded_raw(&self) -> &[u8];
+}
+
+impl RawBody for ParsedMail<'_> {
+    fn get_body_encoded_raw(&self) -> &[u8] {
+        match self.get_body_encoded() {
+            mailparse::body::Body::Base64(b) | mailparse::body::Body::QuotedPrintable(b) => {
+                b.get_raw()
+            }
+            mailparse::body::Body::SevenBit(b) | mailparse::body::Body::EightBit(b) => b.get_raw(),
+            mailparse::body::Body::Binary(b) => b.get_raw(),
+        }
+    }
+}
+
+/// A text part meant to be read as the message (not a file attached to it).
+fn is_body_text(part: &ParsedMail<'_>, mime: &str) -> bool {
+    part.ctype.mimetype.eq_ignore_ascii_case(mime) && !is_attachment(part)
+}
+
+fn is_attachment(part: &ParsedMail<'_>) -> bool {
+    let disposition = part.get_content_disposition();
+    disposition.disposition == DispositionType::Attachment
+        || (disposition.disposition != DispositionType::Inline && file_name(part).is_some())
+}
+
+/// The part's file name: Content-Disposition `filename` (RFC 2231 continuations and charsets
+/// decoded by mailparse), else Content-Type `name`.
+fn file_name(part: &ParsedMail<'_>) -> Option<String> {
+    let disposition = part.get_content_disposition();
+    disposition
+        .params
+        .get("filename")
+        .or_else(|| part.ctype.params.get("name"))
+        .map(|n| decode_words(n).trim().to_owned())
+        .filter(|n| !n.is_empty())
+}
+
+fn extension(mime: &str) -> &'static str {
+    match mime {
+        "application/pdf" => "pdf",
+        "application/zip" | "application/x-zip-compressed" => "zip",
+        "text/plain" => "txt",
+        "text/html" => "html",
+        "text/calendar" => "ics",
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/gif" => "gif",
+        "application/ms-tnef" => "dat",
+        _ => "bin",
+    }
+}
+
+/// A header's value, unfolded and decoded (RFC 2047 encoded words, then a lenient second pass
+/// for the encoded words mailparse leaves raw: no surrounding space, unknown charset).
+fn header_value(header: &MailHeader<'_>) -> String {
+    let value = header.get_value();
+    let value = if value.contains("=?") { decode_words(&value) } else { value };
+    value.trim().to_owned()
+}
+
+/// Decodes RFC 2047 encoded words wherever they sit in `s`; undecodable ones stay as written.
+#[must_use]
+pub fn decode_words(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    let mut last_was_word = false;
+    while let Some(start) = rest.find("=?") {
+        let (before, from) = rest.split_at(start);
+        let decoded = encoded_word(from);
+        // Whitespace between two encoded words is not part of the text (RFC 2047 §6.2).
+        if !(last_was_word && decoded.is_some() && before.trim().is_empty()) {
+            out.push_str(before);
+        }
+        match decoded {
+            Some((text, used)) => {
+                out.push_str(&text);
+                rest = &from[used..];
+                last_was_word = true;
+            }
+            None => {
+                out.push_str("=?");
+                rest = &from[2..];
+                last_was_word = false;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Decodes one `=?charset?B|Q?text?=` at the start of `s`: the text and the bytes consumed.
+fn encoded_word(s: &str) -> Option<(String, usize)> {
+    let body = s.strip_prefix("=?")?;
+    let q1 = body.find('?')?;
+    let charset = body[..q1].split('*').next()?; // RFC 2231 language suffix
+    let encoding = body.get(q1 + 1..q1 + 2)?;
+    if body.get(q1 + 2..q1 + 3)? != "?" {
+        return None;
+    }
+    let payload_start = q1 + 3;
+    let end = body[payload_start..].find("?=")? + payload_start;
+    let payload = &body[payload_start..end];
+    let bytes = match encoding {
+        "B" | "b" => base64_decode(payload)?,
+        "Q" | "q" => q_decode(payload),
+        _ => return None,
+    };
+    let encoding = encoding_rs::Encoding::for_label(charset.trim().as_bytes())
+        .unwrap_or(encoding_rs::WINDOWS_1252);
+    let (text, _, _) = encoding.decode(&bytes);
+    Some((text.into_owned(), 2 + end + 2))
+}
+
+fn q_decode(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'_' => out.push(b' '),
+            b'=' => {
+                match bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'='),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' | b' ' | b'\t' | b'\r' | b'\n' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// The mailboxes of every header named `key`, decoded; a header the address parser rejects
+/// is kept as written, so no recipient is lost to a syntax error.
+fn addresses(headers: &[MailHeader<'_>], key: &str) -> Vec<Address> {
+    let mut out = Vec::new();
+    for header in headers.get_all_headers(key) {
+        match mailparse::addrparse_header(header) {
+            Ok(list) => {
+                for addr in list.into_inner() {
+                    match addr {
+                        MailAddr::Single(info) => out.push(address(info)),
+                        MailAddr::Group(group) => out.extend(group.addrs.into_iter().map(address)),
+                    }
+                }
+            }
+            Err(_) => {
+                let raw = header_value(header);
+                out.extend(
+                    raw.split([',', ';'])
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| Address { name: None, address: s.to_owned() }),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn address(info: mailparse::SingleInfo) -> Address {
+    let name = info
+        .display_name
+        .map(|n| decode_words(&n).trim().trim_matches(['"', '\'']).trim().to_owned())
+        .filter(|n| !n.is_empty());
+    Address { name, address: info.addr.trim().to_owned() }
+}
+
+/// The UTC offset a Date header was written in, as `+hh:mm`.
+fn utc_offset(date: &str) -> Option<String> {
+    let date = date.split('(').next().unwrap_or(date);
+    let last = date.split_whitespace().last()?;
+    let bytes = last.as_bytes();
+    if bytes.len() == 5 && (bytes[0] == b'+' || bytes[0] == b'-') {
+        let digits = &last[1..];
+        if digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(format!("{}{}:{}", &last[..1], &digits[..2], &digits[2..]));
+        }
+    }
+    let named = match last.to_ascii_uppercase().as_str() {
+        "UT" | "UTC" | "GMT" | "Z" => "+00:00",
+        "EDT" => "-04:00",
+        "EST" | "CDT" => "-05:00",
+        "CST" | "MDT" => "-06:00",
+        "MST" | "PDT" => "-07:00",
+        "PST" => "-08:00",
+        _ => return None,
+    };
+    Some(named.to_owned())
+}
+
+/// The stored text of a message: the headers a reader expects above the body.
+fn with_header_block(meta: &EmailMeta, attachments: &[Attachment], body: &str) -> String {
+    let mut out = String::with_capacity(body.len() + 256);
+    let list =
+        |addrs: &[Address]| addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+    for (label, addrs) in
+        [("From", &meta.from), ("To", &meta.to), ("Cc", &meta.cc), ("Bcc", &meta.bcc)]
+    {
+        if !addrs.is_empty() {
+            let _ = writeln!(out, "{label}: {}", list(addrs));
+        }
+    }
+    if let Some(date) = &meta.date_raw {
+        let _ = writeln!(out, "Date: {date}");
+    }
+    if let Some(subject) = &meta.subject {
+        let _ = writeln!(out, "Subject: {subject}");
+    }
+    if !attachments.is_empty() {
+        let names: Vec<&str> = attachments.iter().map(|a| a.name.as_str()).collect();
+        let _ = writeln!(out, "Attachments: {}", names.join("; "));
+    }
+    out.push('\n');
+    out.push_str(body);
+    if !body.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edrm_mih_test_vector() {
+        let raw =
+            b"Message-ID: <CALckR-a8UDkRjO4xJyjd_s0GPxQWw@mail.gmail.com>\nSubject: x\n\nbody\n";
+        let email = parse(raw).unwrap();
+        assert_eq!(email.meta.mih.as_deref(), Some("1de319c276884bd0c9e2f1621ada26cc"));
+    }
+
+    #[test]
+    fn envelope_and_body() {
+        let raw = concat!(
+            "From: =?ISO-8859-1?Q?Andr=E9?= Pirard <PIRARD@vm1.ulg.ac.be>\r\n",
+            "To: a@example.com, \"Doe, Jane\" <jane@example.com>\r\n",
+            "Cc: undisclosed-recipients:;\r\n",
+            "Subject: =?utf-8?B?w6TDtsO8?= report\r\n",
+            "Date: Tue, 12 Dec 2000 04:03:00 -0800 (PST)\r\n",
+            "Content-Type: multipart/mixed; boundary=XX\r\n\r\n",
+            "--XX\r\nContent-Type: multipart/alternative; boundary=YY\r\n\r\n",
+            "--YY\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello   world\r\n",
+            "--YY\r\nContent-Type: text/html\r\n\r\n<p>Hello <b>world</b></p>\r\n--YY--\r\n",
+            "--XX\r\nContent-Type: application/pdf; name=\"memo.pdf\"\r\n",
+            "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n",
+        );
+        let email = parse(raw.as_bytes()).unwrap();
+        let m = &email.meta;
+        assert_eq!(m.from[0].name.as_deref(), Some("André Pirard"));
+        assert_eq!(m.from[0].address, "PIRARD@vm1.ulg.ac.be");
+        assert_eq!(m.to.len(), 2);
+        assert_eq!(m.to[1].name.as_deref(), Some("Doe, Jane"));
+        assert_eq!(m.subject.as_deref(), Some("äöü report"));
+        assert_eq!(m.sent.as_deref(), Some("2000-12-12T12:03:00Z"));
+        assert_eq!(m.sent_offset.as_deref(), Some("-08:00"));
+        assert_eq!(m.attachments, 1);
+        assert_eq!(email.attachments[0].name, "memo.pdf");
+        assert_eq!(email.attachments[0].bytes, b"%PDF-1.4\n");
+        assert!(email.text.ends_with("\nHello   world\n"), "{}", email.text);
+        assert!(email.text.contains("Attachments: memo.pdf\n"));
+    }
+
+    #[test]
+    fn identity_ignores_transport_differences() {
+        let a = "Message-ID: <1@x>\nX-Folder: sent\nFrom: a@x.com\nTo: B@x.com, c@x.com\nSubject: Hi  there\nDate: Tue, 12 Dec 2000 04:03:00 -0800\n\nline one\nline two\n";
+        let b = "Message-ID: <2@x>\r\nX-Folder: inbox\r\nFrom: \"A\" <A@X.com>\r\nTo: c@x.com, b@x.com\r\nSubject: Hi there\r\nDate: Tue, 12 Dec 2000 12:03:00 +0000\r\n\r\nline one line\r\n two\r\n";
+        let c = a.replace("line two", "line 2");
+        let (a, b, c) = (
+            parse(a.as_bytes()).unwrap(),
+            parse(b.as_bytes()).unwrap(),
+            parse(c.as_bytes()).unwrap(),
+        );
+        assert_eq!(a.identity, b.identity);
+        assert_ne!(a.identity, c.identity);
+    }
+
+    #[test]
+    fn lenient_encoded_words() {
+        assert_eq!(decode_words("Re:=?UTF-8?B?w6TDtsO8?=Fwd"), "Re:äöüFwd");
+        assert_eq!(decode_words("=?iso-8859-1?q?a?= =?iso-8859-1?q?b?="), "ab");
+        assert_eq!(decode_words("=?x-unknown?q?plain?="), "plain");
+        assert_eq!(decode_words("no =? word"), "no =? word");
+        assert_eq!(decode_words("=?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?="), "テスト");
+    }
+
+    #[test]
+    fn offsets() {
+        assert_eq!(utc_offset("Mon, 14 May 2001 16:39:00 -0700 (PDT)").as_deref(), Some("-07:00"));
+        assert_eq!(utc_offset("14 May 2001 16:39:00 GMT").as_deref(), Some("+00:00"));
+        assert_eq!(utc_offset("14 May 2001 16:39:00 EDT").as_deref(), Some("-04:00"));
+        assert_eq!(utc_offset("14 May 2001 16:39:00").as_deref(), None);
+    }
+}

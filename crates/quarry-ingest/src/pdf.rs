@@ -1,0 +1,211 @@
+//! PDF: text per page, document properties, embedded files, encryption.
+//!
+//! Text comes from pdf_oxide, chosen by measurement (docs/BENCHMARKS.md, DEPENDENCIES.md §2:
+//! word recall against poppler's pdftotext 0.965 where lopdf's own extractor reaches 0.859);
+//! lopdf reads the Info dictionary and page count, and is the fallback text extractor when
+//! pdf_oxide cannot open a damaged file. Both run inside the isolated worker; a panic in either
+//! is caught here and becomes a `parser_crash` for this one PDF.
+
+use pdf_oxide::PdfDocument;
+use quarry_types::DocumentMeta;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+/// Page separator in stored text (form feed, as pdftotext writes).
+pub const PAGE_BREAK: char = '\u{c}';
+
+/// What a PDF yielded.
+#[derive(Debug, Default)]
+pub struct Pdf {
+    /// Properties from the Info dictionary, and the page count.
+    pub meta: DocumentMeta,
+    /// Text of every page, pages separated by [`PAGE_BREAK`].
+    pub text: String,
+    /// Pages whose text could not be extracted.
+    pub failed_pages: u64,
+    /// Files embedded in the PDF: name and bytes.
+    pub embedded: Vec<(String, Vec<u8>)>,
+    /// A password from the case's list opened it.
+    pub decrypted: bool,
+    /// pdf_oxide could not open it; lopdf's extractor produced the text.
+    pub fallback: bool,
+}
+
+/// Why a PDF yielded nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    /// Encrypted, and neither the empty password nor any known one opens it.
+    #[error(
+        "encrypted PDF; neither the empty password nor any of the {tried} known passwords opens it"
+    )]
+    Encrypted {
+        /// How many passwords were tried.
+        tried: usize,
+    },
+    /// Neither parser could read it.
+    #[error("not a readable PDF: {0}")]
+    Corrupt(String),
+    /// A parser panicked.
+    #[error("the PDF parser crashed: {0}")]
+    Panic(String),
+}
+
+/// Extracts one PDF.
+pub fn extract(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
+    match catch_unwind(AssertUnwindSafe(|| extract_inner(bytes, passwords))) {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_owned());
+            Err(PdfError::Panic(message))
+        }
+    }
+}
+
+fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
+    let mut pdf = Pdf::default();
+    let mut password: Option<&[u8]> = None;
+    match PdfDocument::from_bytes(bytes.to_vec()) {
+        Ok(doc) => {
+            if doc.is_encrypted() {
+                if !doc.authenticate(b"").unwrap_or(false) {
+                    let found = passwords.iter().find(|p| doc.authenticate(p).unwrap_or(false));
+                    match found {
+                        Some(p) => {
+                            password = Some(p);
+                            pdf.decrypted = true;
+                        }
+                        None => return Err(PdfError::Encrypted { tried: passwords.len() }),
+                    }
+                }
+            }
+            let pages = doc.page_count().map_err(|e| PdfError::Corrupt(e.to_string()))?;
+            pdf.meta.pages = Some(pages as u64);
+            for page in 0..pages {
+                if page > 0 {
+                    pdf.text.push(PAGE_BREAK);
+                }
+                match doc.extract_text(page) {
+                    Ok(text) => pdf.text.push_str(text.trim_end()),
+                    Err(_) => pdf.failed_pages += 1,
+                }
+            }
+            if let Ok(files) = doc.extract_embedded_files() {
+                pdf.embedded = files;
+            }
+        }
+        Err(oxide) => {
+            // Salvage with lopdf, which repairs some damage pdf_oxide refuses.
+            let doc = lopdf::Document::load_mem(bytes)
+                .map_err(|e| PdfError::Corrupt(format!("{oxide}; lopdf: {e}")))?;
+            if doc.is_encrypted() {
+                return Err(PdfError::Encrypted { tried: passwords.len() });
+            }
+            let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+            pdf.meta.pages = Some(pages.len() as u64);
+            for (i, page) in pages.iter().enumerate() {
+                if i > 0 {
+                    pdf.text.push(PAGE_BREAK);
+                }
+                match doc.extract_text(&[*page]) {
+                    Ok(text) => pdf.text.push_str(text.trim_end()),
+                    Err(_) => pdf.failed_pages += 1,
+                }
+            }
+            pdf.fallback = true;
+        }
+    }
+    let password = password.map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default();
+    if let Ok(info) = lopdf::Document::load_metadata_mem_with_password(bytes, &password) {
+        let clean = |s: Option<String>| {
+            s.map(|s| s.trim_matches(char::from(0)).trim().to_owned()).filter(|s| !s.is_empty())
+        };
+        pdf.meta.title = clean(info.title);
+        pdf.meta.author = clean(info.author);
+        pdf.meta.subject = clean(info.subject);
+        pdf.meta.creator = clean(info.creator);
+        pdf.meta.producer = clean(info.producer);
+        pdf.meta.created = info.creation_date.as_deref().and_then(pdf_date);
+        pdf.meta.modified = info.modification_date.as_deref().and_then(pdf_date);
+        if pdf.meta.pages.is_none() {
+            pdf.meta.pages = Some(u64::from(info.page_count));
+        }
+    }
+    Ok(pdf)
+}
+
+/// A PDF date (`D:YYYYMMDDHHmmSSOHH'mm'`, every part after the year optional) as ISO 8601:
+/// in UTC (`Z`) when it carries an offset, else as written, without a zone.
+#[must_use]
+pub fn pdf_date(s: &str) -> Option<String> {
+    let s = s.trim();
+    let s = s.strip_prefix("D:").unwrap_or(s);
+    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+    if digits.len() < 4 {
+        return None;
+    }
+    let field = |from: usize, default: i64| -> i64 {
+        digits.get(from..from + 2).and_then(|d| d.parse().ok()).unwrap_or(default)
+    };
+    let year: i64 = digits[..4].parse().ok()?;
+    let (month, day, hour, minute, second) =
+        (field(4, 1), field(6, 1), field(8, 0), field(10, 0), field(12, 0));
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    let rest = &s[digits.len()..];
+    let offset = match rest.chars().next() {
+        Some('Z') => Some(0),
+        Some(sign @ ('+' | '-')) => {
+            let nums: Vec<i64> = rest[1..]
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|p| !p.is_empty())
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            let minutes =
+                nums.first().copied().unwrap_or(0) * 60 + nums.get(1).copied().unwrap_or(0);
+            Some(if sign == '-' { -minutes } else { minutes })
+        }
+        _ => None,
+    };
+    let local = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+    Some(match offset {
+        Some(minutes) => quarry_types::iso_utc_from_unix(local - minutes * 60),
+        None => {
+            let iso = quarry_types::iso_utc_from_unix(local);
+            iso.trim_end_matches('Z').to_owned()
+        }
+    })
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(pdf_date("D:20010514163900-07'00'").as_deref(), Some("2001-05-14T23:39:00Z"));
+        assert_eq!(pdf_date("D:20010514163900Z").as_deref(), Some("2001-05-14T16:39:00Z"));
+        assert_eq!(pdf_date("D:2001").as_deref(), Some("2001-01-01T00:00:00"));
+        assert_eq!(pdf_date("D:20000229").as_deref(), Some("2000-02-29T00:00:00"));
+        assert_eq!(pdf_date("garbage"), None);
+    }
+
+    #[test]
+    fn not_a_pdf_is_corrupt() {
+        assert!(matches!(extract(b"%PDF-1.4\nnothing else", &[]), Err(PdfError::Corrupt(_))));
+    }
+}
