@@ -37,7 +37,7 @@ mod writer;
 
 pub use config::{CONFIG_FORMAT, CaseConfig, DedupConfig, HashConfig};
 pub use export::{TEXT_INDEX_COLUMNS, TextExport, csv_field};
-pub use report::{DuplicateGroup, ExceptionRow, ItemRow, Summary};
+pub use report::{DuplicateGroup, ExceptionRow, ItemRow, Summary, Table};
 pub use schema::SCHEMA_VERSION;
 pub use writer::{Committed, InputLookup, InputRecords, Writer};
 

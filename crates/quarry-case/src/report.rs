@@ -365,3 +365,101 @@ impl Case {
         Ok(out)
     }
 }
+
+/// A report whose columns are plain text: a header and rows in control-number order.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    /// Column names.
+    pub columns: Vec<&'static str>,
+    /// One row per item, one string per column (empty when absent).
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn query(conn: &rusqlite::Connection, columns: &[&'static str], sql: &str) -> Result<Table> {
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt.query_map([], |r| {
+            (0..columns.len())
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => String::new(),
+                        rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                        rusqlite::types::ValueRef::Real(f) => f.to_string(),
+                        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                            String::from_utf8_lossy(t).into_owned()
+                        }
+                    })
+                })
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })?;
+        Ok(Table { columns: columns.to_vec(), rows: rows.collect::<Result<_, _>>()? })
+    }
+}
+
+impl Case {
+    /// Every email item's envelope: from, to, cc, bcc, subject, sent (UTC) and its offset,
+    /// Message-ID, MIH, threading headers, folder, attachment count, identity (dedup key).
+    pub fn emails(&self) -> Result<Table> {
+        const COLUMNS: &[&str] = &[
+            "control_number",
+            "custodian",
+            "from",
+            "to",
+            "cc",
+            "bcc",
+            "subject",
+            "sent",
+            "sent_offset",
+            "date_raw",
+            "message_id",
+            "mih",
+            "in_reply_to",
+            "references",
+            "thread_index",
+            "x_folder",
+            "x_origin",
+            "x_filename",
+            "attachments",
+            "identity",
+            "locator",
+        ];
+        let conn = self.reader()?;
+        Table::query(
+            &conn,
+            COLUMNS,
+            "SELECT i.control_number, c.name, e.email_from, e.email_to, e.email_cc, e.email_bcc,
+                    e.subject, e.sent, e.sent_offset, e.date_raw, e.message_id, e.mih,
+                    e.in_reply_to, e.refs, e.thread_index, e.x_folder, e.x_origin, e.x_filename,
+                    e.attachments, i.dedup_key, i.locator
+             FROM emails e JOIN items i ON i.id = e.item_id JOIN custodians c ON c.id = i.custodian_id
+             ORDER BY i.id",
+        )
+    }
+
+    /// Every document item's properties (PDF Info dictionary and page count).
+    pub fn documents(&self) -> Result<Table> {
+        const COLUMNS: &[&str] = &[
+            "control_number",
+            "custodian",
+            "title",
+            "author",
+            "subject",
+            "creator",
+            "producer",
+            "created",
+            "modified",
+            "pages",
+            "flags",
+            "locator",
+        ];
+        let conn = self.reader()?;
+        Table::query(
+            &conn,
+            COLUMNS,
+            "SELECT i.control_number, c.name, d.title, d.author, d.subject, d.creator, d.producer,
+                    d.created, d.modified, d.pages, i.flags, i.locator
+             FROM documents d JOIN items i ON i.id = d.item_id JOIN custodians c ON c.id = i.custodian_id
+             ORDER BY i.id",
+        )
+    }
+}

@@ -126,6 +126,19 @@ pub(crate) enum ReportCommand {
         #[arg(long, value_enum)]
         dedup: Option<Scope>,
     },
+    /// Every email's envelope: from, to, cc, bcc, subject, sent date (UTC, with its original
+    /// offset), Message-ID and MIH, threading headers, folder, attachments, identity hash.
+    Emails {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Every PDF's properties: title, author, subject, creator, producer, dates, pages.
+    Documents {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Masters with their duplicates, ALL_CUSTODIANS and ALL_PATHS.
     Duplicates {
         /// Output format.

@@ -106,6 +106,8 @@ fn report_command(case_dir: &Path, report: ReportCommand) -> Result<ExitCode> {
                 Format::Csv | Format::Table => output::exceptions(&rows, format)?,
             }
         }
+        ReportCommand::Emails { format } => output::table(&case.emails()?, format)?,
+        ReportCommand::Documents { format } => output::table(&case.documents()?, format)?,
         ReportCommand::Items { format, dedup } => {
             let rows = case.items(dedup.map(Into::into))?;
             match format {

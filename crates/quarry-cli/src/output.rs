@@ -263,3 +263,23 @@ pub(crate) fn items(list: &[ItemRow], format: Format) -> io::Result<()> {
     }
     rows(&header, &table, format)
 }
+
+/// A plain-text table report in any format (JSON: an array of objects keyed by column).
+pub(crate) fn table(table: &quarry_case::Table, format: Format) -> io::Result<()> {
+    if format == Format::Json {
+        let objects: Vec<serde_json::Map<String, serde_json::Value>> = table
+            .rows
+            .iter()
+            .map(|row| {
+                table
+                    .columns
+                    .iter()
+                    .zip(row)
+                    .map(|(c, v)| ((*c).to_owned(), serde_json::Value::String(v.clone())))
+                    .collect()
+            })
+            .collect();
+        return json(&objects);
+    }
+    rows(&table.columns, &table.rows, format)
+}

@@ -48,7 +48,10 @@ impl<R: BufRead> Reader<R> {
             if n == 0 {
                 break;
             }
-            let line = &self.line[..];
+            let mut line = &self.line[..];
+            if !self.started {
+                line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+            }
             if previous_blank && is_separator(line) {
                 let text = String::from_utf8_lossy(trim_eol(line)).into_owned();
                 if !self.started || (separator.is_none() && bytes.is_empty()) {
@@ -87,7 +90,8 @@ fn trim_eol(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// `From <sender> <date>` where the date holds a time (`hh:mm`) and a year.
+/// `From <sender> <date>` where the date holds a time (`hh:mm`) and a year, or Netscape's
+/// `From - `.
 fn is_separator(line: &[u8]) -> bool {
     let Some(rest) = line.strip_prefix(b"From ") else {
         return false;
@@ -98,7 +102,9 @@ fn is_separator(line: &[u8]) -> bool {
     let has_year = rest.split(|b| b.is_ascii_whitespace()).any(|t| {
         t.len() == 4 && t.iter().all(u8::is_ascii_digit) && (t[0] == b'1' || t[0] == b'2')
     });
-    !rest.is_empty() && !rest[0].is_ascii_whitespace() && has_time && has_year
+    // Netscape wrote `From - ` with the date left out (or `From - <date>`).
+    let netscape = rest.first() == Some(&b'-') && rest.get(1).is_none_or(u8::is_ascii_whitespace);
+    netscape || (!rest.is_empty() && !rest[0].is_ascii_whitespace() && has_time && has_year)
 }
 
 #[cfg(test)]
@@ -135,5 +141,7 @@ mod tests {
         );
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].1, "Subject: a\r\n\r\nb\r\n");
+        let got = split("\u{feff}From -\nSubject: a\n\nb\n\nFrom - \nSubject: c\n\nd\n");
+        assert_eq!(got.len(), 2, "{got:?}");
     }
 }
