@@ -211,7 +211,12 @@ fn is_email(text: &str) -> bool {
     if !is_header_like(first) {
         return false;
     }
-    let mut known = usize::from(known_header(first));
+    // A bare MIME entity (a message with only its MIME headers left, as mail stores and
+    // test suites keep them) is a message too.
+    let first_lower = first.to_ascii_lowercase();
+    let mime_entity =
+        first_lower.starts_with("content-type:") || first_lower.starts_with("mime-version:");
+    let mut known = usize::from(known_header(first)) + usize::from(mime_entity);
     for line in lines.take(200) {
         if line.is_empty() || line == "\r" {
             break;

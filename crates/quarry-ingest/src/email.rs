@@ -267,6 +267,17 @@ fn extension(mime: &str) -> &'static str {
 /// A header's value, unfolded and decoded (RFC 2047 encoded words, then a lenient second pass
 /// for the encoded words mailparse leaves raw: no surrounding space, unknown charset).
 fn header_value(header: &MailHeader<'_>) -> String {
+    let raw = header.get_value_raw();
+    if !raw.is_ascii() && raw.windows(2).any(|w| w == b"=?") {
+        // Raw 8-bit bytes inside an encoded word, which mailparse drops: decode the raw value
+        // (UTF-8, else Windows-1252), unfold it, then decode the words around those bytes.
+        let text = match std::str::from_utf8(raw) {
+            Ok(text) => text.to_owned(),
+            Err(_) => encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw).0.into_owned(),
+        };
+        let unfolded: String = text.chars().filter(|&c| c != '\r' && c != '\n').collect();
+        return decode_words(&unfolded).trim().to_owned();
+    }
     let value = header.get_value();
     let value = if value.contains("=?") { decode_words(&value) } else { value };
     value.trim().to_owned()
@@ -314,15 +325,38 @@ fn encoded_word(s: &str) -> Option<(String, usize)> {
     let payload_start = q1 + 3;
     let end = body[payload_start..].find("?=")? + payload_start;
     let payload = &body[payload_start..end];
-    let bytes = match encoding {
-        "B" | "b" => base64_decode(payload)?,
-        "Q" | "q" => q_decode(payload),
-        _ => return None,
-    };
-    let encoding = encoding_rs::Encoding::for_label(charset.trim().as_bytes())
+    let charset = encoding_rs::Encoding::for_label(charset.trim().as_bytes())
         .unwrap_or(encoding_rs::WINDOWS_1252);
-    let (text, _, _) = encoding.decode(&bytes);
-    Some((text.into_owned(), 2 + end + 2))
+    // Mailers that put raw 8-bit bytes inside an encoded word leave characters the header
+    // decoder already turned into Unicode: those pass through, the encoded bytes around them
+    // are decoded in the word's charset.
+    let mut text = String::new();
+    for (ascii, run) in runs(payload) {
+        if !ascii {
+            text.push_str(run);
+            continue;
+        }
+        let bytes = match encoding {
+            "B" | "b" => base64_decode(run)?,
+            "Q" | "q" => q_decode(run),
+            _ => return None,
+        };
+        text.push_str(&charset.decode_without_bom_handling(&bytes).0);
+    }
+    Some((text, 2 + end + 2))
+}
+
+/// Splits `s` into maximal runs of ASCII and non-ASCII characters.
+fn runs(s: &str) -> impl Iterator<Item = (bool, &str)> {
+    let mut rest = s;
+    std::iter::from_fn(move || {
+        let first = rest.chars().next()?;
+        let ascii = first.is_ascii();
+        let len = rest.find(|c: char| c.is_ascii() != ascii).unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(len);
+        rest = tail;
+        Some((ascii, run))
+    })
 }
 
 fn q_decode(s: &str) -> Vec<u8> {
@@ -537,6 +571,7 @@ mod tests {
         assert_eq!(decode_words("=?x-unknown?q?plain?="), "plain");
         assert_eq!(decode_words("no =? word"), "no =? word");
         assert_eq!(decode_words("=?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?="), "テスト");
+        assert_eq!(decode_words("=?iso-8859-1?Q?Fr\u{f6}sche_=E9t=E9?="), "Frösche été");
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Splitting Unix mailboxes into messages, streaming (a mailbox may be far larger than memory).
 //!
-//! A message starts at a `From ` line at the start of the file or after a blank line, whose
-//! rest looks like a sender and a date (`From MAILER-DAEMON Mon Apr 18 14:23:22 2022`): a body
-//! line that merely starts with "From " and was not escaped does not split a message. Escaped
+//! A message starts at a `From ` line whose rest looks like a sender and a date
+//! (`From MAILER-DAEMON Mon Apr 18 14:23:22 2022`), Netscape's `From - ` or a lone address: a
+//! body line that merely starts with "From " and was not escaped does not split a message. No
+//! blank line is required before it: mailboxes that relied on Content-Length headers (Netscape,
+//! Solaris) omit it. Escaped
 //! body lines are unescaped by the mboxrd rule (`>From ` -> `From `, `>>From ` -> `>From `),
 //! which also undoes mboxo's escaping.
 
@@ -41,7 +43,6 @@ impl<R: BufRead> Reader<R> {
     pub fn next_message(&mut self) -> io::Result<Option<Message>> {
         let mut bytes = Vec::new();
         let mut separator = self.pending.take();
-        let mut previous_blank = true;
         loop {
             self.line.clear();
             let n = self.inner.read_until(b'\n', &mut self.line)?;
@@ -52,7 +53,7 @@ impl<R: BufRead> Reader<R> {
             if !self.started {
                 line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
             }
-            if previous_blank && is_separator(line) {
+            if is_separator(line) {
                 let text = String::from_utf8_lossy(trim_eol(line)).into_owned();
                 if !self.started || (separator.is_none() && bytes.is_empty()) {
                     self.started = true;
@@ -63,7 +64,6 @@ impl<R: BufRead> Reader<R> {
                 break;
             }
             self.started = true;
-            previous_blank = trim_eol(line).is_empty();
             let unescaped = line.strip_prefix(b">").filter(|rest| {
                 rest[rest.iter().take_while(|&&b| b == b'>').count()..].starts_with(b"From ")
             });
@@ -74,9 +74,9 @@ impl<R: BufRead> Reader<R> {
         }
         // The blank line before the next separator belongs to the mailbox, not the message.
         if self.pending.is_some() {
-            if bytes.ends_with(b"\r\n") {
+            if bytes.ends_with(b"\r\n\r\n") {
                 bytes.truncate(bytes.len() - 2);
-            } else if bytes.ends_with(b"\n") {
+            } else if bytes.ends_with(b"\n\n") {
                 bytes.truncate(bytes.len() - 1);
             }
         }
@@ -90,8 +90,8 @@ fn trim_eol(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// `From <sender> <date>` where the date holds a time (`hh:mm`) and a year, or Netscape's
-/// `From - `.
+/// `From <sender> <date>` where the date holds a time (`hh:mm`) and a year, Netscape's
+/// `From - `, or a lone address.
 fn is_separator(line: &[u8]) -> bool {
     let Some(rest) = line.strip_prefix(b"From ") else {
         return false;
@@ -104,7 +104,11 @@ fn is_separator(line: &[u8]) -> bool {
     });
     // Netscape wrote `From - ` with the date left out (or `From - <date>`).
     let netscape = rest.first() == Some(&b'-') && rest.get(1).is_none_or(u8::is_ascii_whitespace);
-    netscape || (!rest.is_empty() && !rest[0].is_ascii_whitespace() && has_time && has_year)
+    // Gmail's export writes `From <id>@xxx` with no date: a lone address.
+    let lone_address = !rest.contains(&b' ') && rest.contains(&b'@');
+    netscape
+        || lone_address
+        || (!rest.is_empty() && !rest[0].is_ascii_whitespace() && has_time && has_year)
 }
 
 #[cfg(test)]

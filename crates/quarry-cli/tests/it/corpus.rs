@@ -86,3 +86,233 @@ fn hostile_archives_are_exceptions_and_the_run_reconciles() {
     assert!(!std::path::Path::new("/tmp/evil.txt").exists());
     assert!(!std::path::Path::new("/Temp/evil.txt").exists());
 }
+
+/// Every Enron message is one item with its envelope; copies in several folders are one master.
+#[test]
+fn enron_mailboxes_become_one_item_per_message_and_copies_collapse() {
+    let Some(corpus) = corpus() else {
+        eprintln!("skipped: set QUARRY_CORPUS to the shared corpus folder");
+        return;
+    };
+    let s = Scratch::new();
+    let mboxes = corpus.join("email/enron-mbox");
+    let (code, out) = s.ingest("enron", &[&mboxes], &[]);
+    assert_eq!(code, 0, "{out}");
+    let case = &out["case"];
+    assert_eq!(case["reconciled"], true, "{case}");
+    assert_eq!(u(case, "input_files"), 264);
+    assert_eq!(u(case, "container_entries"), 18_663, "one item per message");
+    assert_eq!(case["items_by_type"]["email"], 18_663, "{case}");
+
+    // An independent count over the raw mailboxes: which messages carry each header.
+    let (mut messages, mut with_to, mut with_subject) = (0, 0, 0);
+    for entry in std::fs::read_dir(&mboxes).unwrap() {
+        let raw = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        for message in text.split("\nFrom MAILER-DAEMON ") {
+            let message = message.split("\n\n").next().unwrap().replace("\n ", " ");
+            let message = message.replace("\n\t", " ");
+            messages += 1;
+            let has = |name: &str| {
+                message.lines().any(|l| l.strip_prefix(name).is_some_and(|v| !v.trim().is_empty()))
+            };
+            with_to += u64::from(has("To: "));
+            with_subject += u64::from(has("Subject: "));
+        }
+    }
+    assert_eq!(messages, 18_663);
+    let emails = s.json(&["report", "emails", "--format", "json"]);
+    let emails = emails.as_array().unwrap();
+    assert_eq!(emails.len(), 18_663);
+    let filled = |key: &str| emails.iter().filter(|e| e[key] != "").count() as u64;
+    assert_eq!(filled("from"), 18_663);
+    assert_eq!(filled("sent"), 18_663, "every Enron Date header parses");
+    assert_eq!(filled("sent_offset"), 18_663);
+    assert_eq!(filled("to"), with_to);
+    assert_eq!(filled("subject"), with_subject);
+    let first = emails
+        .iter()
+        .find(|e| e["locator"] == "enron-mbox/enron.allen-p.all_documents//message 1")
+        .unwrap();
+    assert_eq!(
+        first["from"], "Phillip K Allen <phillip.allen@enron.com>",
+        "X-From names the sender"
+    );
+    assert_eq!(first["sent"], "2000-12-12T12:03:00Z");
+    assert_eq!(first["sent_offset"], "-08:00");
+
+    // The CALO corpus stores one message in several folders, with different Message-IDs and
+    // X-Folders: 3,599 copies (counted independently over headers and whitespace-free bodies).
+    assert_eq!(u(case, "duplicate_items"), 3_599, "{case}");
+    let dups = s.json(&["report", "duplicates", "--format", "json"]);
+    let group = dups
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| {
+            g["all_paths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == "enron-mbox/enron.allen-p._sent_mail//message 170")
+        })
+        .expect("the DSL message is duplicated");
+    let paths: Vec<&str> =
+        group["all_paths"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert_eq!(
+        paths,
+        [
+            "enron-mbox/enron.allen-p._sent_mail//message 170",
+            "enron-mbox/enron.allen-p.all_documents//message 130",
+            "enron-mbox/enron.allen-p.sent//message 491",
+        ]
+    );
+}
+
+/// The suites that ship expected parses: subject and sender agree on at least 95%.
+#[test]
+fn email_suites_agree_with_their_expected_parses() {
+    let Some(corpus) = corpus() else {
+        eprintln!("skipped: set QUARRY_CORPUS to the shared corpus folder");
+        return;
+    };
+    let s = Scratch::new();
+    let email = corpus.join("email");
+    let suites = ["stalwart-mail-parser", "mimekit", "msg"].map(|d| email.join(d));
+    let paths: Vec<&std::path::Path> = suites.iter().map(PathBuf::as_path).collect();
+    let (code, out) = s.ingest("suites", &paths, &[]);
+    assert!(code == 0 || code == 1, "{out}");
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let crashes = kinds_under(&s.exceptions(), "")
+        .iter()
+        .filter(|k| matches!(k.as_str(), "parser_crash" | "timeout" | "memory_limit"))
+        .count();
+    assert_eq!(crashes, 0, "no parser crash escapes, none even needs the supervisor");
+
+    let emails = s.json(&["report", "emails", "--format", "json"]);
+    let ours: std::collections::HashMap<String, (String, String)> = emails
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let from = e["from"].as_str().unwrap();
+            (
+                e["locator"].as_str().unwrap().to_owned(),
+                (address_of(from), e["subject"].as_str().unwrap().to_owned()),
+            )
+        })
+        .collect();
+
+    // (locator, expected sender address, expected subject)
+    let mut expected: Vec<(String, String, String)> = Vec::new();
+    for folder in ["legacy", "malformed", "rfc"] {
+        let dir = email.join("stalwart-mail-parser/eml").join(folder);
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".eml"))
+            .collect();
+        names.sort();
+        for name in names {
+            let json = dir.join(name.replace(".eml", ".json"));
+            let Ok(bytes) = std::fs::read(&json) else { continue };
+            let parse: Value = serde_json::from_slice(&bytes).unwrap();
+            let headers = parse["parts"][0]["headers"].as_array().unwrap();
+            let header = |key: &str| headers.iter().find(|h| h["name"] == key).map(|h| &h["value"]);
+            let sender = header("from").map(first_address).unwrap_or_default();
+            let subject =
+                header("subject").and_then(|v| v["Text"].as_str()).unwrap_or("").trim().to_owned();
+            expected.push((format!("stalwart-mail-parser/eml/{folder}/{name}"), sender, subject));
+        }
+    }
+    for mbox in ["content-length", "issue1189"] {
+        let summary =
+            std::fs::read_to_string(email.join(format!("mimekit/mbox/{mbox}-summary.txt")))
+                .unwrap();
+        let mut n = 0;
+        let mut current: Option<(String, String)> = None;
+        for line in summary.lines().chain(std::iter::once("From END")) {
+            if line.starts_with("From ") {
+                if let Some((from, subject)) = current.take() {
+                    expected.push((
+                        format!("mimekit/mbox/{mbox}.mbox.txt//message {n}"),
+                        from,
+                        subject,
+                    ));
+                }
+                n += 1;
+                current = Some((String::new(), String::new()));
+            } else if let Some(cur) = current.as_mut() {
+                if let Some(v) = line.strip_prefix("From: ") {
+                    cur.0 = address_of(v);
+                } else if let Some(v) = line.strip_prefix("Subject: ") {
+                    cur.1 = v.trim().to_owned();
+                }
+            }
+        }
+    }
+    let msg = std::fs::read_to_string(
+        email.join("msg/msg-extractor/expected-outputs/unicode.msg/message.text"),
+    )
+    .unwrap();
+    let msg_subject = msg.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap().trim();
+    expected.push(("msg/msg-extractor/unicode.msg".into(), String::new(), msg_subject.to_owned()));
+
+    let mut agree = 0;
+    let mut disagreements = Vec::new();
+    for (locator, sender, subject) in &expected {
+        let found = ours.iter().find(|(l, _)| l.ends_with(locator.as_str())).map(|(_, v)| v);
+        match found {
+            Some((our_sender, our_subject))
+                if our_sender == sender && same_text(our_subject, subject) =>
+            {
+                agree += 1;
+            }
+            other => disagreements
+                .push(format!("{locator}: expected {sender:?} {subject:?}, got {other:?}")),
+        }
+    }
+    let share = f64::from(agree) / expected.len() as f64;
+    eprintln!(
+        "expected parses: {agree} of {} agree on sender and subject ({:.1}%)\n{}",
+        expected.len(),
+        share * 100.0,
+        disagreements.join("\n")
+    );
+    assert!(expected.len() > 110, "the suites hold {} messages with expectations", expected.len());
+    assert!(share >= 0.95, "{:.3} agree", share);
+}
+
+/// Equal, where a U+FFFD in `expected` (the reference parser's stand-in for a byte it could
+/// not decode) matches any one character.
+fn same_text(ours: &str, expected: &str) -> bool {
+    ours.chars().count() == expected.chars().count()
+        && ours.chars().zip(expected.chars()).all(|(a, b)| a == b || b == '\u{fffd}')
+}
+
+/// The lower-cased address inside `Name <address>`, or the whole value when it has no brackets.
+fn address_of(value: &str) -> String {
+    let value = value.split(';').next().unwrap_or("").trim();
+    match (value.rfind('<'), value.rfind('>')) {
+        (Some(a), Some(b)) if a < b => value[a + 1..b].trim().to_lowercase(),
+        _ => value.trim_matches('"').to_lowercase(),
+    }
+}
+
+fn first_address(value: &Value) -> String {
+    match value {
+        Value::Object(map) => {
+            match (map.get("address"), map.get("name")) {
+                (Some(Value::String(a)), _) => return a.to_lowercase(),
+                // A sender with no address (`From: whomever`): its name is what there is.
+                (Some(Value::Null), Some(Value::String(n))) => return n.to_lowercase(),
+                _ => {}
+            }
+            map.values().map(first_address).find(|a| !a.is_empty()).unwrap_or_default()
+        }
+        Value::Array(list) => {
+            list.iter().map(first_address).find(|a| !a.is_empty()).unwrap_or_default()
+        }
+        _ => String::new(),
+    }
+}
