@@ -346,9 +346,8 @@ impl Extractor {
         mut flags: Vec<String>,
         known: Option<FileType>,
     ) -> Result<()> {
-        match known {
-            Some(FileType::Email) => return self.email(run, position, name, stored, dates, flags),
-            Some(_) | None => {}
+        if known == Some(FileType::Email) {
+            return self.email(run, position, name, stored, dates, flags);
         }
         let native_path = self.store.native_path(&stored.hashes.blake3);
         let mut detected = if stored.in_buf {
@@ -1016,7 +1015,7 @@ impl Extractor {
                     position,
                     name,
                     kind,
-                    e.to_string(),
+                    shorten(&e.to_string()),
                     Some(stored.size),
                     Some(stored.hashes),
                 );
@@ -1024,6 +1023,9 @@ impl Extractor {
         };
         if pdf.decrypted {
             flags.push("decrypted".to_owned());
+        }
+        if pdf.encrypted && !pdf.decrypted {
+            flags.push("encrypted".to_owned());
         }
         if pdf.fallback {
             flags.push("text-fallback".to_owned());
@@ -1051,6 +1053,15 @@ impl Extractor {
             self.child(run, &position, index as u64, &label, file_name, bytes, None)?;
         }
         Ok(())
+    }
+}
+
+/// A parser's message cut to a readable length (some quote the bytes they choked on).
+fn shorten(message: &str) -> String {
+    const MAX: usize = 300;
+    match message.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &message[..at]),
+        None => message.to_owned(),
     }
 }
 

@@ -26,6 +26,8 @@ pub struct Pdf {
     pub embedded: Vec<(String, Vec<u8>)>,
     /// A password from the case's list opened it.
     pub decrypted: bool,
+    /// It is encrypted (opened with the empty password or one from the list).
+    pub encrypted: bool,
     /// pdf_oxide could not open it; lopdf's extractor produced the text.
     pub fallback: bool,
 }
@@ -64,38 +66,65 @@ pub fn extract(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
     }
 }
 
+fn read_pages(doc: &PdfDocument, pdf: &mut Pdf) -> Result<(), PdfError> {
+    let pages = doc.page_count().map_err(|e| PdfError::Corrupt(e.to_string()))?;
+    pdf.meta.pages = Some(pages as u64);
+    for page in 0..pages {
+        if page > 0 {
+            pdf.text.push(PAGE_BREAK);
+        }
+        match doc.extract_text(page) {
+            Ok(text) => pdf.text.push_str(text.trim_end()),
+            Err(_) => pdf.failed_pages += 1,
+        }
+    }
+    if let Ok(files) = doc.extract_embedded_files() {
+        pdf.embedded = files;
+    }
+    Ok(())
+}
+
 fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
     let mut pdf = Pdf::default();
     let mut password: Option<&[u8]> = None;
     match PdfDocument::from_bytes(bytes.to_vec()) {
-        Ok(doc) => {
-            if doc.is_encrypted() {
-                if !doc.authenticate(b"").unwrap_or(false) {
-                    let found = passwords.iter().find(|p| doc.authenticate(p).unwrap_or(false));
-                    match found {
-                        Some(p) => {
-                            password = Some(p);
-                            pdf.decrypted = true;
-                        }
-                        None => return Err(PdfError::Encrypted { tried: passwords.len() }),
-                    }
+        Ok(doc) if doc.is_encrypted() => {
+            // The empty password first (permissions-only encryption), then the case's list.
+            // Some handlers accept a password and still decrypt nothing (seen with AES-256 on
+            // pdf_oxide 0.3.78): a password counts once text comes out; an encrypted PDF that
+            // opens but yields no text under any password is kept, flagged `encrypted`.
+            let candidates = std::iter::once(&[][..]).chain(passwords.iter().map(Vec::as_slice));
+            let mut opened = None;
+            let mut first = Some(doc);
+            for candidate in candidates {
+                let Some(doc) =
+                    first.take().or_else(|| PdfDocument::from_bytes(bytes.to_vec()).ok())
+                else {
+                    continue;
+                };
+                if !doc.authenticate(candidate).unwrap_or(false) {
+                    continue;
+                }
+                let mut attempt = Pdf { decrypted: !candidate.is_empty(), ..Pdf::default() };
+                read_pages(&doc, &mut attempt)?;
+                let has_text = attempt.text.chars().any(char::is_alphanumeric);
+                if has_text || opened.is_none() {
+                    password = Some(candidate);
+                    opened = Some(attempt);
+                }
+                if has_text {
+                    break;
                 }
             }
-            let pages = doc.page_count().map_err(|e| PdfError::Corrupt(e.to_string()))?;
-            pdf.meta.pages = Some(pages as u64);
-            for page in 0..pages {
-                if page > 0 {
-                    pdf.text.push(PAGE_BREAK);
+            match opened {
+                Some(attempt) => {
+                    pdf = attempt;
+                    pdf.encrypted = true;
                 }
-                match doc.extract_text(page) {
-                    Ok(text) => pdf.text.push_str(text.trim_end()),
-                    Err(_) => pdf.failed_pages += 1,
-                }
-            }
-            if let Ok(files) = doc.extract_embedded_files() {
-                pdf.embedded = files;
+                None => return Err(PdfError::Encrypted { tried: passwords.len() }),
             }
         }
+        Ok(doc) => read_pages(&doc, &mut pdf)?,
         Err(oxide) => {
             // Salvage with lopdf, which repairs some damage pdf_oxide refuses.
             let doc = lopdf::Document::load_mem(bytes)
@@ -118,6 +147,9 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
         }
     }
     let password = password.map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default();
+    if pdf.encrypted && !pdf.text.chars().any(char::is_alphanumeric) {
+        pdf.text.clear();
+    }
     if let Ok(info) = lopdf::Document::load_metadata_mem_with_password(bytes, &password) {
         let clean = |s: Option<String>| {
             s.map(|s| s.trim_matches(char::from(0)).trim().to_owned()).filter(|s| !s.is_empty())

@@ -289,6 +289,7 @@ pub struct ItemRecord {
 /// Metadata read from inside a native.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant, reason = "held boxed by ItemRecord")]
 pub enum Metadata {
     /// An email message's envelope headers.
     Email(EmailMeta),

@@ -316,3 +316,94 @@ fn first_address(value: &Value) -> String {
         _ => String::new(),
     }
 }
+
+/// Word recall of the extracted PDF text against poppler's pdftotext, and no hostile PDF
+/// crashes the run.
+#[test]
+fn pdf_text_recalls_what_pdftotext_finds() {
+    let Some(corpus) = corpus() else {
+        eprintln!("skipped: set QUARRY_CORPUS to the shared corpus folder");
+        return;
+    };
+    let pdftotext = std::process::Command::new("pdftotext").arg("-v").output();
+    assert!(pdftotext.is_ok(), "pdftotext (Debian poppler-utils) is needed: .ci/run installs it");
+    let s = Scratch::new();
+    let (code, out) = s.ingest("pdf", &[&corpus.join("pdf")], &[]);
+    assert_eq!(code, 1, "encrypted and broken PDFs are exceptions: {out}");
+    let case = &out["case"];
+    assert_eq!(case["reconciled"], true, "{case}");
+    assert_eq!(u(case, "input_files"), 205);
+    let exceptions = s.exceptions();
+    let crashes: Vec<&Value> = exceptions
+        .iter()
+        .filter(|e| {
+            matches!(e["kind"].as_str().unwrap(), "parser_crash" | "timeout" | "memory_limit")
+        })
+        .collect();
+    assert!(crashes.is_empty(), "{crashes:?}");
+    for hostile in ["bomb_giant.pdf", "fuzzed.pdf"] {
+        let accounted = s
+            .items()
+            .iter()
+            .chain(exceptions.iter())
+            .filter(|r| r["locator"].as_str().unwrap().ends_with(hostile))
+            .count();
+        assert!(accounted >= 1, "{hostile} is accounted for");
+    }
+
+    let mut recalls = Vec::new();
+    let scratch = s.path("pdftotext.txt");
+    for item in s.items().iter().filter(|i| i["file_type"] == "pdf" && i["parent"].is_null()) {
+        let source = corpus.join(item["locator"].as_str().unwrap());
+        let status = std::process::Command::new("pdftotext")
+            .arg(&source)
+            .arg(&scratch)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        if !status.success() {
+            continue;
+        }
+        let reference: Vec<String> = words(&std::fs::read_to_string(&scratch).unwrap_or_default())
+            .into_iter()
+            .flat_map(|(w, n)| std::iter::repeat_n(w, n as usize))
+            .collect();
+        if reference.len() < 20 {
+            continue; // image-only or nearly empty: nothing to recall
+        }
+        let ours = if item["text_chars"].is_null() {
+            String::new()
+        } else {
+            s.text(item["blake3"].as_str().unwrap())
+        };
+        let mut ours = words(&ours);
+        let total = reference.len();
+        let mut found = 0;
+        for word in reference {
+            if let Some(n) = ours.get_mut(&word).filter(|n| **n > 0) {
+                *n -= 1;
+                found += 1;
+            }
+        }
+        recalls.push((found as f64 / total as f64, item["locator"].as_str().unwrap().to_owned()));
+    }
+    recalls.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let median = recalls[recalls.len() / 2].0;
+    let mean = recalls.iter().map(|r| r.0).sum::<f64>() / recalls.len() as f64;
+    eprintln!(
+        "PDF word recall vs pdftotext over {} PDFs with a text layer: median {median:.3}, mean {mean:.3}; lowest: {:?}",
+        recalls.len(),
+        &recalls[..5.min(recalls.len())]
+    );
+    assert!(recalls.len() >= 60, "{} PDFs compared", recalls.len());
+    assert!(median >= 0.95, "median recall {median:.3}");
+}
+
+/// Lower-cased words of two or more letters or digits, counted (a bag of words).
+fn words(text: &str) -> std::collections::HashMap<String, u32> {
+    let mut bag = std::collections::HashMap::new();
+    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| w.chars().count() >= 2) {
+        *bag.entry(word.to_lowercase()).or_insert(0) += 1;
+    }
+    bag
+}
