@@ -355,5 +355,5 @@ fn exceptions_are_retried_in_place_when_a_password_arrives() {
     let (_, again) = s.ingest("sanders-r", &[&sample], &args);
     assert_eq!(u(&again["run"], "inputs_retried"), 1);
     assert_eq!(u(&again["run"], "items_added"), 0);
-    assert_eq!(u(&again["case"], "items"), 19);
+    assert_eq!(u(&again["case"], "items"), 21);
 }
