@@ -127,10 +127,9 @@ pub fn identity(meta: &EmailMeta, body: &str, attachments: &[Attachment]) -> Str
     hasher.update(b"\0");
     hasher.update(meta.sent.as_deref().or(meta.date_raw.as_deref()).unwrap_or("").as_bytes());
     hasher.update(b"\0");
-    for c in body.chars().filter(|c| !c.is_whitespace()) {
-        let mut utf8 = [0; 4];
-        hasher.update(c.encode_utf8(&mut utf8).as_bytes());
-    }
+    // One update over a whitespace-free copy: blake3 per character costs ten times the parse.
+    let squeezed: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    hasher.update(squeezed.as_bytes());
     hasher.update(b"\0");
     let mut hashes: Vec<blake3::Hash> =
         attachments.iter().map(|a| blake3::hash(&a.bytes)).collect();
