@@ -180,6 +180,7 @@ fn main() {
     // The PDFs both tools read: pdftotext opens them, quarry extracts text from them.
     let mut pdfs: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let mut pages = 0u64;
+    let mut slowest = Vec::new();
     for path in candidates {
         let ok = Command::new("pdftotext")
             .arg(&path)
@@ -188,41 +189,70 @@ fn main() {
             .status()
             .is_ok_and(|s| s.success());
         let bytes = fs_err::read(&path).expect("read pdf");
-        if let (true, Ok(pdf)) = (ok, quarry_ingest::pdf::extract(&bytes, &[])) {
+        let started = std::time::Instant::now();
+        let extracted = quarry_ingest::pdf::extract(&bytes, &[]);
+        let took = started.elapsed();
+        if let (true, Ok(pdf)) = (ok, extracted) {
             pages += pdf.meta.pages.unwrap_or(0);
+            slowest.push((took, pdf.meta.pages.unwrap_or(0), path.clone()));
             pdfs.push((path, bytes));
         }
     }
-    eprintln!("pdf: {} files, {pages} pages", pdfs.len());
-    let mut group = c.benchmark_group("pdf");
-    group.throughput(Throughput::Elements(pages));
-    group.bench_function("pdftotext_1core", |b| {
-        b.iter(|| {
-            let mut done = 0;
-            for (path, _) in &pdfs {
-                let status = Command::new("pdftotext")
-                    .arg(path)
-                    .arg("/dev/null")
-                    .stderr(std::process::Stdio::null())
-                    .status()
-                    .expect("pdftotext");
-                assert!(status.success());
-                done += 1;
-            }
-            assert_eq!(done, pdfs.len());
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
+    eprintln!("pdf: {} files, {pages} pages; slowest for quarry:", pdfs.len());
+    for (took, pages, path) in slowest.iter().take(6) {
+        eprintln!("  {took:>10.1?} {pages:>4} pages  {}", path.display());
+    }
+    // The pdf.js test files (the anchor: pdftotext ~730 pages/s per core there), then
+    // every PDF of the corpus, whose damaged govdocs files hold pdf_oxide's slow path.
+    let pdfjs: Vec<(PathBuf, Vec<u8>)> = pdfs
+        .iter()
+        .filter(|(p, _)| p.components().any(|c| c.as_os_str() == "pdfjs"))
+        .cloned()
+        .collect();
+    let sets = if pdfjs.is_empty() {
+        vec![("pdf", pdfs)]
+    } else {
+        vec![("pdf_pdfjs", pdfjs), ("pdf_all", pdfs)]
+    };
+    for (name, pdfs) in sets {
+        let pages: u64 = pdfs
+            .iter()
+            .map(|(_, b)| {
+                quarry_ingest::pdf::extract(b, &[]).map_or(0, |p| p.meta.pages.unwrap_or(0))
+            })
+            .sum();
+        eprintln!("{name}: {} files, {pages} pages", pdfs.len());
+        let mut group = c.benchmark_group(name);
+        group.throughput(Throughput::Elements(pages));
+        group.bench_function("pdftotext_1core", |b| {
+            b.iter(|| {
+                let mut done = 0;
+                for (path, _) in &pdfs {
+                    let status = Command::new("pdftotext")
+                        .arg(path)
+                        .arg("/dev/null")
+                        .stderr(std::process::Stdio::null())
+                        .status()
+                        .expect("pdftotext");
+                    assert!(status.success());
+                    done += 1;
+                }
+                assert_eq!(done, pdfs.len());
+            });
         });
-    });
-    group.bench_function("quarry_pdf_extract_1core", |b| {
-        b.iter(|| {
-            let mut extracted = 0;
-            for (_, bytes) in &pdfs {
-                let pdf = quarry_ingest::pdf::extract(bytes, &[]).expect("extract");
-                extracted += pdf.meta.pages.unwrap_or(0);
-                std::hint::black_box(&pdf.text);
-            }
-            assert_eq!(extracted, pages);
+        group.bench_function("quarry_pdf_extract_1core", |b| {
+            b.iter(|| {
+                let mut extracted = 0;
+                for (_, bytes) in &pdfs {
+                    let pdf = quarry_ingest::pdf::extract(bytes, &[]).expect("extract");
+                    extracted += pdf.meta.pages.unwrap_or(0);
+                    std::hint::black_box(&pdf.text);
+                }
+                assert_eq!(extracted, pages);
+            });
         });
-    });
-    group.finish();
+        group.finish();
+    }
     c.final_summary();
 }

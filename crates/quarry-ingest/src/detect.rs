@@ -94,6 +94,7 @@ fn sniff(head: &[u8], len: u64) -> FileType {
     }
     const MAGIC: &[(&[u8], FileType)] = &[
         (b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", FileType::Ole),
+        (b"\x78\x9F\x3E\x22", FileType::Tnef),
         (b"!BDN", FileType::Pst),
         (b"\x1F\x8B", FileType::Gzip),
         (b"7z\xBC\xAF\x27\x1C", FileType::SevenZip),

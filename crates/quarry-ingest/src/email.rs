@@ -23,6 +23,9 @@ pub struct Email {
     pub identity: String,
     /// Things that went wrong without stopping the parse (`body-decode-error`, ...).
     pub flags: Vec<String>,
+    /// Members quarry cannot read yet (an Outlook item embedded in a .msg): name and reason.
+    /// Each becomes an `unsupported` exception in the family, so it is accounted for.
+    pub unread: Vec<(String, String)>,
 }
 
 /// One attachment or embedded message, decoded from its transfer encoding.
@@ -94,7 +97,7 @@ pub fn parse(raw: &[u8]) -> Result<Email, mailparse::MailParseError> {
     let text = with_header_block(&meta, &attachments, &body);
     flags.sort();
     flags.dedup();
-    Ok(Email { meta, text, attachments, identity, flags })
+    Ok(Email { meta, text, attachments, identity, flags, unread: Vec::new() })
 }
 
 /// The email identity (FORMATS.md §4): blake3 over the normalized sender, recipients (To, Cc,
@@ -446,7 +449,7 @@ fn address(info: mailparse::SingleInfo) -> Address {
 }
 
 /// The UTC offset a Date header was written in, as `+hh:mm`.
-fn utc_offset(date: &str) -> Option<String> {
+pub(crate) fn utc_offset(date: &str) -> Option<String> {
     let date = date.split('(').next().unwrap_or(date);
     let last = date.split_whitespace().last()?;
     let bytes = last.as_bytes();
@@ -469,7 +472,11 @@ fn utc_offset(date: &str) -> Option<String> {
 }
 
 /// The stored text of a message: the headers a reader expects above the body.
-fn with_header_block(meta: &EmailMeta, attachments: &[Attachment], body: &str) -> String {
+pub(crate) fn with_header_block(
+    meta: &EmailMeta,
+    attachments: &[Attachment],
+    body: &str,
+) -> String {
     let mut out = String::with_capacity(body.len() + 256);
     let list =
         |addrs: &[Address]| addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
@@ -498,7 +505,7 @@ fn with_header_block(meta: &EmailMeta, attachments: &[Attachment], body: &str) -
     out
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         let _ = write!(out, "{b:02x}");

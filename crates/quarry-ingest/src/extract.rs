@@ -374,6 +374,38 @@ impl Extractor {
             FileType::Email => return self.email(run, position, name, stored, dates, flags),
             FileType::Mbox => return self.mbox(run, position, name, stored, dates, flags),
             FileType::Pdf => return self.pdf(run, position, name, stored, dates, flags),
+            FileType::Tnef => return self.tnef(run, position, name, stored, dates, flags),
+            FileType::Ole => {
+                let bytes = self.take_native(&stored)?;
+                let parsed = crate::msg::is_msg(&bytes).then(|| crate::msg::parse(&bytes));
+                self.give_back(bytes);
+                match parsed {
+                    Some(Ok(email)) => {
+                        return self.email_record(
+                            run,
+                            position,
+                            name,
+                            stored,
+                            dates,
+                            flags,
+                            email,
+                            FileType::Msg,
+                        );
+                    }
+                    Some(Err(e)) => {
+                        return run.exception(
+                            position,
+                            name,
+                            ExceptionKind::Corrupt,
+                            format!("cannot read the Outlook message: {e}"),
+                            Some(stored.size),
+                            Some(stored.hashes),
+                        );
+                    }
+                    // Word, Excel, PowerPoint 97-2003: text extraction is Office's issue.
+                    None => {}
+                }
+            }
             _ => {}
         }
         if file_type.is_unopened_container() {
@@ -890,7 +922,7 @@ impl Extractor {
         name: &str,
         stored: Stored,
         dates: Dates,
-        mut flags: Vec<String>,
+        flags: Vec<String>,
     ) -> Result<()> {
         let bytes = self.take_native(&stored)?;
         let parsed = crate::email::parse(&bytes);
@@ -909,13 +941,29 @@ impl Extractor {
                 );
             }
         };
+        self.email_record(run, position, name, stored, dates, flags, email, FileType::Email)
+    }
+
+    /// Records a parsed message (RFC 5322 or Outlook) and its family.
+    #[allow(clippy::too_many_arguments)]
+    fn email_record(
+        &mut self,
+        run: &mut Run<'_>,
+        position: Position,
+        name: &str,
+        stored: Stored,
+        dates: Dates,
+        mut flags: Vec<String>,
+        email: crate::email::Email,
+        file_type: FileType,
+    ) -> Result<()> {
         self.store.put_text(&stored.hashes.blake3, &email.text)?;
         flags.extend(email.flags);
         let item = ItemRecord {
             text_chars: Some(email.text.chars().count() as u64),
             dedup_key: Some(email.identity),
             metadata: Some(Box::new(Metadata::Email(email.meta))),
-            ..item_record(position.clone(), name, stored, FileType::Email, dates, flags)
+            ..item_record(position.clone(), name, stored, file_type, dates, flags)
         };
         run.emit(Record::Item(item))?;
         let mut seen = HashSet::new();
@@ -932,7 +980,32 @@ impl Extractor {
                 known,
             )?;
         }
+        let first = email.attachments.len();
+        for (offset, (member, reason)) in email.unread.iter().enumerate() {
+            self.unread_member(run, &position, first + offset, member, reason, &mut seen)?;
+        }
         Ok(())
+    }
+
+    /// Accounts for a member quarry cannot read yet: an `unsupported` exception in the family.
+    fn unread_member(
+        &mut self,
+        run: &mut Run<'_>,
+        parent: &Position,
+        index: usize,
+        name: &str,
+        reason: &str,
+        seen: &mut HashSet<String>,
+    ) -> Result<()> {
+        let label = unique_label(name, index, seen);
+        let position = Position {
+            inner: child_inner(&parent.inner, &label),
+            parent: Some(parent.inner.clone()),
+            index: index as u64,
+            depth: parent.depth + 1,
+        };
+        run.begin(&position, name, None)?;
+        run.exception(position, name, ExceptionKind::Unsupported, reason.to_owned(), None, None)
     }
 
     /// Records a mailbox, then each of its messages (streamed: a mailbox may be larger than
@@ -986,6 +1059,59 @@ impl Extractor {
                 &message.bytes,
                 Some(FileType::Email),
             )?;
+        }
+        Ok(())
+    }
+
+    /// Records a TNEF part (winmail.dat) and its attachments as children.
+    fn tnef(
+        &mut self,
+        run: &mut Run<'_>,
+        position: Position,
+        name: &str,
+        stored: Stored,
+        dates: Dates,
+        mut flags: Vec<String>,
+    ) -> Result<()> {
+        let bytes = self.take_native(&stored)?;
+        let parsed = crate::tnef::parse(&bytes);
+        self.give_back(bytes);
+        let Some(tnef) = parsed else {
+            let message = "not a TNEF stream after all (signature check failed)".to_owned();
+            return run.exception(
+                position,
+                name,
+                ExceptionKind::Corrupt,
+                message,
+                Some(stored.size),
+                Some(stored.hashes),
+            );
+        };
+        if tnef.damaged {
+            flags.push("tnef-damaged".to_owned());
+        }
+        let text_chars = match tnef.body.as_deref().filter(|b| !b.trim().is_empty()) {
+            Some(body) => {
+                self.store.put_text(&stored.hashes.blake3, body)?;
+                Some(body.chars().count() as u64)
+            }
+            None => None,
+        };
+        let item = ItemRecord {
+            text_chars,
+            entries_declared: Some((tnef.attachments.len() + tnef.embedded_items.len()) as u64),
+            ..item_record(position.clone(), name, stored, FileType::Tnef, dates, flags)
+        };
+        run.emit(Record::Item(item))?;
+        let mut seen = HashSet::new();
+        for (index, (file_name, bytes)) in tnef.attachments.iter().enumerate() {
+            let label = unique_label(file_name, index, &mut seen);
+            self.child(run, &position, index as u64, &label, file_name, bytes, None)?;
+        }
+        let first = tnef.attachments.len();
+        let reason = "an embedded object in the TNEF stream with no data to extract";
+        for (offset, item_name) in tnef.embedded_items.iter().enumerate() {
+            self.unread_member(run, &position, first + offset, item_name, reason, &mut seen)?;
         }
         Ok(())
     }

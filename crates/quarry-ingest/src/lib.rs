@@ -7,7 +7,7 @@
 //!   [`quarry_store::ContentStore`], and reports an [`Event`] stream: a
 //!   [`quarry_types::Record`] for the input and for every archive entry inside it.
 //! - [`Resume`]: what a restarted extraction skips, after the process running it died.
-//! - [`email`], [`mbox`], [`pdf`]: the format readers the extractor dispatches to; each is
+//! - [`email`], [`mbox`], [`msg`], [`tnef`], [`pdf`]: the format readers the extractor dispatches to; each is
 //!   pure (bytes in, text, metadata and child bytes out), so they can be tested and measured
 //!   without a case.
 //!
@@ -40,8 +40,10 @@ pub mod detect;
 pub mod email;
 mod extract;
 pub mod mbox;
+pub mod msg;
 pub mod pdf;
 pub mod text;
+pub mod tnef;
 mod zipdir;
 
 pub use extract::{

@@ -69,11 +69,15 @@ pub fn extract(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
 fn read_pages(doc: &PdfDocument, pdf: &mut Pdf) -> Result<(), PdfError> {
     let pages = doc.page_count().map_err(|e| PdfError::Corrupt(e.to_string()))?;
     pdf.meta.pages = Some(pages as u64);
+    // Reading order without table reconstruction: review and search need the words, and the
+    // table detector (pdf_oxide's default) doubled the time per page (docs/BENCHMARKS.md).
+    let options =
+        pdf_oxide::converters::ConversionOptions { extract_tables: false, ..Default::default() };
     for page in 0..pages {
         if page > 0 {
             pdf.text.push(PAGE_BREAK);
         }
-        match doc.extract_text(page) {
+        match doc.extract_text_with_options(page, &options) {
             Ok(text) => pdf.text.push_str(text.trim_end()),
             Err(_) => pdf.failed_pages += 1,
         }

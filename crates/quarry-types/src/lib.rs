@@ -104,7 +104,11 @@ string_enum! {
         Email => "email",
         /// A Unix mailbox holding many messages.
         Mbox => "mbox",
-        /// OLE2 compound file (Outlook .msg, legacy .doc/.xls/.ppt).
+        /// An Outlook message (.msg: a compound file of MAPI properties).
+        Msg => "msg",
+        /// Outlook's TNEF wrapper (winmail.dat): its attachments become children.
+        Tnef => "tnef",
+        /// OLE2 compound file (legacy .doc/.xls/.ppt; Outlook messages are `msg`).
         Ole => "ole",
         /// Outlook personal folders (.pst/.ost).
         Pst => "pst",

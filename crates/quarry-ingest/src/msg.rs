@@ -1,0 +1,305 @@
+//! Outlook `.msg` files: a compound file (CFB/OLE2) of MAPI properties ([MS-OXMSG]).
+//!
+//! Read into the same [`Email`] as an RFC 5322 message: envelope, body, attachments, identity,
+//! so a message exported from Outlook and the same message from a server's mailbox dedupe
+//! together. Property streams are `__substg1.0_TTTTYYYY` (tag, type); fixed-size values
+//! (times, recipient types) sit in `__properties_version1.0`.
+
+use crate::email::{Attachment, Email, hex, identity, with_header_block};
+use quarry_types::{Address, EmailMeta};
+use std::io::{Cursor, Read};
+
+type Cfb<'a> = cfb::CompoundFile<Cursor<&'a [u8]>>;
+
+const PT_STRING8: u16 = 0x001E;
+const PT_UNICODE: u16 = 0x001F;
+const PT_BINARY: u16 = 0x0102;
+const PT_OBJECT: u16 = 0x000D;
+const PT_SYSTIME: u16 = 0x0040;
+const PT_LONG: u16 = 0x0003;
+
+/// Why a compound file is not a readable message.
+#[derive(Debug, thiserror::Error)]
+pub enum MsgError {
+    /// Not a compound file, or a damaged one.
+    #[error("not a readable compound file: {0}")]
+    Cfb(#[from] std::io::Error),
+    /// A compound file, but not an Outlook message (a Word or Excel document, say).
+    #[error("not an Outlook message")]
+    NotMessage,
+}
+
+/// Whether these bytes are an Outlook message (a compound file holding message properties).
+#[must_use]
+pub fn is_msg(bytes: &[u8]) -> bool {
+    cfb::CompoundFile::open(Cursor::new(bytes)).is_ok_and(|f| {
+        f.is_stream("/__properties_version1.0") && f.is_storage("/") && has_class(&f)
+    })
+}
+
+fn has_class(file: &Cfb<'_>) -> bool {
+    file.is_stream(format!("/__substg1.0_001A{PT_UNICODE:04X}"))
+        || file.is_stream(format!("/__substg1.0_001A{PT_STRING8:04X}"))
+}
+
+/// Parses an Outlook message.
+pub fn parse(bytes: &[u8]) -> Result<Email, MsgError> {
+    let mut file = cfb::CompoundFile::open(Cursor::new(bytes))?;
+    if !has_class(&file) {
+        return Err(MsgError::NotMessage);
+    }
+    let mut flags = Vec::new();
+    let root = Props::read(&mut file, "/", 32);
+    let mut meta = EmailMeta {
+        subject: root.string(&mut file, 0x0037),
+        message_id: root.string(&mut file, 0x1035),
+        in_reply_to: root.string(&mut file, 0x1042),
+        references: root.string(&mut file, 0x1039),
+        thread_index: root.binary(&mut file, 0x0071).map(|b| base64(&b)),
+        ..EmailMeta::default()
+    };
+    let sender_name = root.string(&mut file, 0x0C1A).or_else(|| root.string(&mut file, 0x0042));
+    let sender_address = root
+        .string(&mut file, 0x5D01)
+        .or_else(|| root.string(&mut file, 0x0C1F).filter(|a| a.contains('@')))
+        .or_else(|| root.string(&mut file, 0x0065).filter(|a| a.contains('@')))
+        .unwrap_or_default();
+    if sender_name.is_some() || !sender_address.is_empty() {
+        meta.from.push(Address { name: sender_name, address: sender_address });
+    }
+    for index in 0..root.recipients.max(storage_count(&file, "__recip_version1.0_#")) {
+        let path = format!("/__recip_version1.0_#{index:08X}/");
+        if !file.is_storage(&path) {
+            continue;
+        }
+        let props = Props::read(&mut file, &path, 8);
+        let name = props.string(&mut file, 0x3001);
+        let address = props
+            .string(&mut file, 0x39FE)
+            .or_else(|| props.string(&mut file, 0x3003))
+            .unwrap_or_default();
+        // Outlook often repeats the address as the display name.
+        let name = name.filter(|n| !n.eq_ignore_ascii_case(&address));
+        let address = Address { name, address };
+        match props.long(0x0C15) {
+            Some(2) => meta.cc.push(address),
+            Some(3) => meta.bcc.push(address),
+            _ => meta.to.push(address),
+        }
+    }
+    if let Some(secs) = root.time(0x0039).or_else(|| root.time(0x0E06)) {
+        meta.sent = Some(quarry_types::iso_utc_from_unix(secs));
+        meta.sent_offset = Some("+00:00".to_owned());
+    }
+    if let Some(headers) = root.string(&mut file, 0x007D) {
+        // Internet headers of a received message: the Date as the sender wrote it.
+        if let Ok((parsed, _)) = mailparse::parse_headers(headers.as_bytes()) {
+            use mailparse::MailHeaderMap;
+            meta.date_raw = parsed.get_first_value("Date");
+            if let Some(offset) = meta.date_raw.as_deref().and_then(crate::email::utc_offset) {
+                meta.sent_offset = Some(offset);
+            }
+            if meta.thread_index.is_none() {
+                meta.thread_index = parsed.get_first_value("Thread-Index");
+            }
+        }
+    }
+    meta.mih = meta.message_id.as_deref().map(|id| {
+        use md5::Digest as _;
+        hex(&md5::Md5::digest(id.as_bytes()))
+    });
+    let body = match root.string(&mut file, 0x1000) {
+        Some(body) => body,
+        None => match root
+            .binary(&mut file, 0x1013)
+            .or_else(|| root.string(&mut file, 0x1013).map(String::into_bytes))
+        {
+            Some(html) => crate::text::html_to_text(&crate::text::decode(&html)),
+            None => String::new(),
+        },
+    };
+    let body = body.trim_end().to_owned();
+
+    let mut attachments = Vec::new();
+    let mut unread = Vec::new();
+    for index in 0..root.attachments.max(storage_count(&file, "__attach_version1.0_#")) {
+        let path = format!("/__attach_version1.0_#{index:08X}/");
+        if !file.is_storage(&path) {
+            continue;
+        }
+        let props = Props::read(&mut file, &path, 8);
+        let name = props
+            .string(&mut file, 0x3707)
+            .or_else(|| props.string(&mut file, 0x3704))
+            .or_else(|| props.string(&mut file, 0x3001))
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| format!("attachment {}", index + 1));
+        if let Some(bytes) = props.binary(&mut file, 0x3701) {
+            let mime_type = props.string(&mut file, 0x370E).unwrap_or_default();
+            attachments.push(Attachment { name, mime_type, bytes, message: false });
+        } else if file.is_storage(format!("{path}__substg1.0_3701{PT_OBJECT:04X}")) {
+            // An attached Outlook item (an embedded message): its properties are a storage in
+            // this file, not bytes of their own.
+            let reason =
+                "an Outlook item embedded in the message; embedded items are not extracted yet";
+            unread.push((name, reason.to_owned()));
+        } else {
+            let reason = "the attachment has no data stream (a link or a damaged attachment)";
+            unread.push((name, reason.to_owned()));
+        }
+    }
+    meta.attachments = attachments.len() as u64;
+    let identity = identity(&meta, &body, &attachments);
+    let text = with_header_block(&meta, &attachments, &body);
+    flags.sort();
+    flags.dedup();
+    Ok(Email { meta, text, attachments, identity, flags, unread })
+}
+
+fn storage_count(file: &Cfb<'_>, prefix: &str) -> u32 {
+    file.read_root_storage().filter(|e| e.is_storage() && e.name().starts_with(prefix)).count()
+        as u32
+}
+
+/// The fixed-size properties of one storage, and where its variable-size ones live.
+struct Props {
+    path: String,
+    fixed: Vec<(u16, u16, [u8; 8])>,
+    recipients: u32,
+    attachments: u32,
+    codepage: Option<u32>,
+}
+
+impl Props {
+    fn read(file: &mut Cfb<'_>, path: &str, header: usize) -> Props {
+        let mut raw = Vec::new();
+        let stream = format!("{path}__properties_version1.0");
+        if let Ok(mut s) = file.open_stream(&stream) {
+            let _ = s.read_to_end(&mut raw);
+        }
+        let u32_at = |at: usize| {
+            raw.get(at..at + 4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let (recipients, attachments) =
+            if header == 32 { (u32_at(16), u32_at(20)) } else { (0, 0) };
+        let fixed = raw
+            .get(header..)
+            .unwrap_or_default()
+            .chunks_exact(16)
+            .map(|e| {
+                let kind = u16::from_le_bytes([e[0], e[1]]);
+                let id = u16::from_le_bytes([e[2], e[3]]);
+                let mut value = [0; 8];
+                value.copy_from_slice(&e[8..16]);
+                (id, kind, value)
+            })
+            .collect();
+        let mut props =
+            Props { path: path.to_owned(), fixed, recipients, attachments, codepage: None };
+        props.codepage = props.long(0x3FDE).or_else(|| props.long(0x3FFD)).map(|c| c as u32);
+        props
+    }
+
+    fn long(&self, id: u16) -> Option<i32> {
+        self.fixed
+            .iter()
+            .find(|(i, k, _)| *i == id && *k == PT_LONG)
+            .map(|(_, _, v)| i32::from_le_bytes([v[0], v[1], v[2], v[3]]))
+    }
+
+    /// A PT_SYSTIME as Unix seconds.
+    fn time(&self, id: u16) -> Option<i64> {
+        let (_, _, v) = self.fixed.iter().find(|(i, k, _)| *i == id && *k == PT_SYSTIME)?;
+        let ticks = u64::from_le_bytes(*v);
+        if ticks == 0 {
+            return None;
+        }
+        Some((ticks / 10_000_000) as i64 - 11_644_473_600)
+    }
+
+    fn stream(&self, file: &mut Cfb<'_>, id: u16, kind: u16) -> Option<Vec<u8>> {
+        let mut stream =
+            file.open_stream(format!("{}__substg1.0_{id:04X}{kind:04X}", self.path)).ok()?;
+        let mut out = Vec::new();
+        stream.read_to_end(&mut out).ok()?;
+        Some(out)
+    }
+
+    fn string(&self, file: &mut Cfb<'_>, id: u16) -> Option<String> {
+        let text = if let Some(raw) = self.stream(file, id, PT_UNICODE) {
+            let units: Vec<u16> =
+                raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            String::from_utf16_lossy(&units)
+        } else {
+            let raw = self.stream(file, id, PT_STRING8)?;
+            let encoding =
+                self.codepage.and_then(codepage_encoding).unwrap_or(encoding_rs::WINDOWS_1252);
+            encoding.decode_without_bom_handling(&raw).0.into_owned()
+        };
+        let text = text.trim_end_matches('\0').trim().to_owned();
+        (!text.is_empty()).then_some(text)
+    }
+
+    fn binary(&self, file: &mut Cfb<'_>, id: u16) -> Option<Vec<u8>> {
+        self.stream(file, id, PT_BINARY)
+    }
+}
+
+fn codepage_encoding(codepage: u32) -> Option<&'static encoding_rs::Encoding> {
+    let label = match codepage {
+        65001 => "utf-8",
+        1200 => "utf-16le",
+        932 => "shift_jis",
+        936 => "gbk",
+        949 => "euc-kr",
+        950 => "big5",
+        20127 | 28591 => "iso-8859-1",
+        50220..=50222 => "iso-2022-jp",
+        51932 => "euc-jp",
+        cp @ 1250..=1258 => {
+            return encoding_rs::Encoding::for_label(format!("windows-{cp}").as_bytes());
+        }
+        cp @ 28592..=28605 => {
+            return encoding_rs::Encoding::for_label(format!("iso-8859-{}", cp - 28590).as_bytes());
+        }
+        _ => return None,
+    };
+    encoding_rs::Encoding::for_label(label.as_bytes())
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn not_a_compound_file() {
+        assert!(!is_msg(b"plain text"));
+        assert!(matches!(parse(b"plain text"), Err(MsgError::Cfb(_))));
+    }
+}
