@@ -138,11 +138,28 @@ pub fn parse(bytes: &[u8]) -> Result<Email, MsgError> {
             let mime_type = props.string(&mut file, 0x370E).unwrap_or_default();
             attachments.push(Attachment { name, mime_type, bytes, message: false });
         } else if file.is_storage(format!("{path}__substg1.0_3701{PT_OBJECT:04X}")) {
-            // An attached Outlook item (an embedded message): its properties are a storage in
-            // this file, not bytes of their own.
-            let reason =
-                "an Outlook item embedded in the message; embedded items are not extracted yet";
-            unread.push((name, reason.to_owned()));
+            // An attached Outlook item (an embedded message) is a storage of this file, not
+            // bytes of its own: it is copied out into a .msg of its own, which the extractor
+            // then opens as a child like any attached file.
+            let storage = format!("{path}__substg1.0_3701{PT_OBJECT:04X}");
+            match storage_to_msg(&mut file, &storage) {
+                Ok(bytes) => {
+                    let name = if name.to_lowercase().ends_with(".msg") {
+                        name
+                    } else {
+                        format!("{name}.msg")
+                    };
+                    attachments.push(Attachment {
+                        name,
+                        mime_type: "application/vnd.ms-outlook".to_owned(),
+                        bytes,
+                        message: false,
+                    });
+                }
+                Err(e) => {
+                    unread.push((name, format!("cannot copy out the embedded Outlook item: {e}")));
+                }
+            }
         } else {
             let reason = "the attachment has no data stream (a link or a damaged attachment)";
             unread.push((name, reason.to_owned()));
@@ -154,6 +171,36 @@ pub fn parse(bytes: &[u8]) -> Result<Email, MsgError> {
     flags.sort();
     flags.dedup();
     Ok(Email { meta, text, attachments, identity, flags, unread })
+}
+
+/// Copies the storage at `path` into a compound file of its own: an embedded message becomes a
+/// standalone .msg. Its property stream's header grows from the embedded 24 bytes to the
+/// top-level 32 ([MS-OXMSG] 2.4.1); everything else is copied as is.
+fn storage_to_msg(file: &mut Cfb<'_>, path: &str) -> std::io::Result<Vec<u8>> {
+    let entries: Vec<(String, bool)> = file
+        .walk_storage(path)?
+        .map(|e| (e.path().to_string_lossy().into_owned(), e.is_storage()))
+        .collect();
+    let mut out = cfb::CompoundFile::create(Cursor::new(Vec::new()))?;
+    for (entry, is_storage) in entries {
+        let Some(relative) = entry.strip_prefix(path).filter(|r| !r.is_empty() && *r != "/") else {
+            continue;
+        };
+        let relative =
+            if relative.starts_with('/') { relative.to_owned() } else { format!("/{relative}") };
+        if is_storage {
+            out.create_storage(&relative)?;
+            continue;
+        }
+        let mut data = Vec::new();
+        file.open_stream(&entry)?.read_to_end(&mut data)?;
+        if relative == "/__properties_version1.0" && data.len() >= 24 {
+            data.splice(24..24, [0u8; 8]);
+        }
+        std::io::Write::write_all(&mut out.create_stream(&relative)?, &data)?;
+    }
+    out.flush()?;
+    Ok(out.into_inner().into_inner())
 }
 
 fn storage_count(file: &Cfb<'_>, prefix: &str) -> u32 {
@@ -295,6 +342,85 @@ mod tests {
         assert_eq!(base64(b"f"), "Zg==");
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    fn utf16(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    /// A message with one attachment and one attached Outlook item, built with `cfb`.
+    fn sample() -> Vec<u8> {
+        use std::io::Write;
+        let mut f = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
+        let mut stream = |f: &mut cfb::CompoundFile<Cursor<Vec<u8>>>, path: &str, data: &[u8]| {
+            f.create_stream(path).unwrap().write_all(data).unwrap();
+        };
+        let mut props = vec![0u8; 32];
+        props[16] = 1; // recipients
+        props[20] = 2; // attachments
+        // PR_CLIENT_SUBMIT_TIME 2001-05-14T16:39:00Z as FILETIME.
+        let ticks: u64 = (989_858_340 + 11_644_473_600) * 10_000_000;
+        props.extend_from_slice(&[0x40, 0x00, 0x39, 0x00, 0, 0, 0, 0]);
+        props.extend_from_slice(&ticks.to_le_bytes());
+        stream(&mut f, "/__properties_version1.0", &props);
+        stream(&mut f, "/__substg1.0_001A001F", &utf16("IPM.Note"));
+        stream(&mut f, "/__substg1.0_0037001F", &utf16("Raptor memo"));
+        stream(&mut f, "/__substg1.0_0C1A001F", &utf16("Richard Sanders"));
+        stream(&mut f, "/__substg1.0_5D01001F", &utf16("richard.sanders@enron.com"));
+        stream(&mut f, "/__substg1.0_1000001F", &utf16("Please keep this within legal."));
+        f.create_storage("/__recip_version1.0_#00000000").unwrap();
+        let mut recip = vec![0u8; 8];
+        recip.extend_from_slice(&[0x03, 0x00, 0x15, 0x0C, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]);
+        stream(&mut f, "/__recip_version1.0_#00000000/__properties_version1.0", &recip);
+        stream(
+            &mut f,
+            "/__recip_version1.0_#00000000/__substg1.0_3001001F",
+            &utf16("Mark Haedicke"),
+        );
+        stream(
+            &mut f,
+            "/__recip_version1.0_#00000000/__substg1.0_39FE001F",
+            &utf16("mark.haedicke@enron.com"),
+        );
+        f.create_storage("/__attach_version1.0_#00000000").unwrap();
+        stream(&mut f, "/__attach_version1.0_#00000000/__properties_version1.0", &[0; 8]);
+        stream(&mut f, "/__attach_version1.0_#00000000/__substg1.0_3707001F", &utf16("memo.txt"));
+        stream(&mut f, "/__attach_version1.0_#00000000/__substg1.0_37010102", b"the memo");
+        f.create_storage("/__attach_version1.0_#00000001").unwrap();
+        stream(&mut f, "/__attach_version1.0_#00000001/__properties_version1.0", &[0; 8]);
+        stream(
+            &mut f,
+            "/__attach_version1.0_#00000001/__substg1.0_3001001F",
+            &utf16("Earlier note"),
+        );
+        let inner = "/__attach_version1.0_#00000001/__substg1.0_3701000D";
+        f.create_storage(inner).unwrap();
+        stream(&mut f, &format!("{inner}/__properties_version1.0"), &[0; 24]);
+        stream(&mut f, &format!("{inner}/__substg1.0_001A001F"), &utf16("IPM.Note"));
+        stream(&mut f, &format!("{inner}/__substg1.0_0037001F"), &utf16("Earlier note"));
+        f.flush().unwrap();
+        f.into_inner().into_inner()
+    }
+
+    #[test]
+    fn message_recipients_attachments_and_embedded_item() {
+        let bytes = sample();
+        assert!(is_msg(&bytes));
+        let email = parse(&bytes).unwrap();
+        let m = &email.meta;
+        assert_eq!(m.subject.as_deref(), Some("Raptor memo"));
+        assert_eq!(m.from[0].to_string(), "Richard Sanders <richard.sanders@enron.com>");
+        assert!(m.to.is_empty());
+        assert_eq!(m.cc[0].to_string(), "Mark Haedicke <mark.haedicke@enron.com>");
+        assert_eq!(m.sent.as_deref(), Some("2001-05-14T16:39:00Z"));
+        assert!(email.text.ends_with("Please keep this within legal.\n"), "{}", email.text);
+        assert_eq!(email.attachments.len(), 2);
+        assert_eq!(email.attachments[0].name, "memo.txt");
+        assert_eq!(email.attachments[0].bytes, b"the memo");
+        assert_eq!(email.attachments[1].name, "Earlier note.msg");
+        let inner = parse(&email.attachments[1].bytes).unwrap();
+        assert_eq!(inner.meta.subject.as_deref(), Some("Earlier note"));
+        assert!(email.unread.is_empty());
     }
 
     #[test]
