@@ -352,7 +352,7 @@ mod tests {
     fn sample() -> Vec<u8> {
         use std::io::Write;
         let mut f = cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
-        let mut stream = |f: &mut cfb::CompoundFile<Cursor<Vec<u8>>>, path: &str, data: &[u8]| {
+        let stream = |f: &mut cfb::CompoundFile<Cursor<Vec<u8>>>, path: &str, data: &[u8]| {
             f.create_stream(path).unwrap().write_all(data).unwrap();
         };
         let mut props = vec![0u8; 32];
