@@ -33,7 +33,10 @@ struct Pending {
     title: Option<String>,
     long_name: Option<String>,
     data: Option<Vec<u8>>,
-    object: bool,
+    /// The attachment's object (PR_ATTACH_DATA_OBJ): an embedded OLE object or Outlook item,
+    /// next to (or instead of) the data stream, which is then often a small rendering stub.
+    object: Option<Vec<u8>>,
+    empty_object: bool,
 }
 
 /// Parses a TNEF stream. Fails only when it does not start with the TNEF signature.
@@ -49,10 +52,14 @@ pub fn parse(bytes: &[u8]) -> Option<Tnef> {
             .or(p.title)
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| format!("attachment {n}"));
-        match p.data {
-            Some(data) => tnef.attachments.push((name, data)),
-            None if p.object => tnef.embedded_items.push(name),
-            None => {}
+        match (p.data, p.object) {
+            (Some(data), Some(object)) if data != object => {
+                tnef.attachments.push((format!("{name} (object)"), object));
+                tnef.attachments.insert(tnef.attachments.len() - 1, (name, data));
+            }
+            (Some(data), _) | (None, Some(data)) => tnef.attachments.push((name, data)),
+            (None, None) if p.empty_object => tnef.embedded_items.push(name),
+            (None, None) => {}
         }
     };
     while !rest.is_empty() {
@@ -94,11 +101,12 @@ pub fn parse(bytes: &[u8]) -> Option<Tnef> {
                         // kept as its bytes, the interface id in front removed, so the
                         // extractor opens it like any attached file.
                         PR_ATTACH_DATA_OBJ if kind == 0x000D && value.is_empty() => {
-                            pending.object = true;
+                            pending.empty_object = true;
                         }
-                        PR_ATTACH_DATA_OBJ
-                            if (kind == 0x000D || kind == 0x0102) && pending.data.is_none() =>
-                        {
+                        PR_ATTACH_DATA_OBJ if kind == 0x000D => {
+                            pending.object = Some(value.to_vec());
+                        }
+                        PR_ATTACH_DATA_OBJ if kind == 0x0102 && pending.data.is_none() => {
                             pending.data = Some(value.to_vec());
                         }
                         _ => {}
