@@ -88,6 +88,22 @@ fn read_pages(doc: &PdfDocument, pdf: &mut Pdf) -> Result<(), PdfError> {
     Ok(())
 }
 
+/// lopdf's own text extraction, page by page (the fallback engine: flag `text-fallback`).
+fn lopdf_pages(doc: &lopdf::Document, pdf: &mut Pdf) {
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    pdf.meta.pages = Some(pages.len() as u64);
+    for (i, page) in pages.iter().enumerate() {
+        if i > 0 {
+            pdf.text.push(PAGE_BREAK);
+        }
+        match doc.extract_text(&[*page]) {
+            Ok(text) => pdf.text.push_str(text.trim_end()),
+            Err(_) => pdf.failed_pages += 1,
+        }
+    }
+    pdf.fallback = true;
+}
+
 fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
     let mut pdf = Pdf::default();
     let mut password: Option<&[u8]> = None;
@@ -136,18 +152,7 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
             if doc.is_encrypted() {
                 return Err(PdfError::Encrypted { tried: passwords.len() });
             }
-            let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
-            pdf.meta.pages = Some(pages.len() as u64);
-            for (i, page) in pages.iter().enumerate() {
-                if i > 0 {
-                    pdf.text.push(PAGE_BREAK);
-                }
-                match doc.extract_text(&[*page]) {
-                    Ok(text) => pdf.text.push_str(text.trim_end()),
-                    Err(_) => pdf.failed_pages += 1,
-                }
-            }
-            pdf.fallback = true;
+            lopdf_pages(&doc, &mut pdf);
         }
     }
     let password = password.map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default();
