@@ -4,6 +4,7 @@
 
 mod common;
 mod corpus;
+mod email;
 mod ingest;
 mod isolation;
 mod limits;

@@ -1,0 +1,155 @@
+//! Email, mailboxes and the text export, on inputs written by the tests (no corpus needed).
+
+use crate::common::{Scratch, fixtures, u};
+use serde_json::Value;
+
+const MBOX: &str = "From alice@example.com Mon May 14 16:39:00 2001\n\
+Message-ID: <1@example.com>\n\
+Date: Mon, 14 May 2001 09:39:00 -0700\n\
+From: Alice Example <alice@example.com>\n\
+To: bob@example.com\n\
+Subject: Raptor\n\
+\n\
+First message.\n\
+>From the desk of Alice\n\
+\n\
+From bob@example.com Mon May 14 17:00:00 2001\n\
+Message-ID: <2@example.com>\n\
+Date: Mon, 14 May 2001 10:00:00 -0700\n\
+From: bob@example.com\n\
+To: alice@example.com\n\
+Subject: Re: Raptor\n\
+MIME-Version: 1.0\n\
+Content-Type: multipart/mixed; boundary=b\n\
+\n\
+--b\n\
+Content-Type: text/plain; charset=iso-8859-1\n\
+Content-Transfer-Encoding: quoted-printable\n\
+\n\
+Caf=E9 at noon.\n\
+--b\n\
+Content-Type: text/plain; name=notes.txt\n\
+Content-Disposition: attachment; filename=notes.txt\n\
+\n\
+attached notes\n\
+--b--\n";
+
+/// The same first message as saved in another folder: other Message-ID and line ends.
+const COPY: &str = "Message-ID: <1-copy@example.com>\r\n\
+X-Folder: \\Alice\\Sent\r\n\
+Date: Mon, 14 May 2001 16:39:00 +0000\r\n\
+From: alice@example.com\r\n\
+To: BOB@example.com\r\n\
+Subject: Raptor\r\n\
+\r\n\
+First   message.\r\n\
+From the desk of Alice\r\n";
+
+fn by_locator<'a>(rows: &'a [Value], locator: &str) -> &'a Value {
+    rows.iter().find(|r| r["locator"] == locator).unwrap_or_else(|| panic!("no {locator}"))
+}
+
+#[test]
+fn a_mailbox_is_a_container_of_messages_with_families_and_identities() {
+    let s = Scratch::new();
+    s.file("in/alice.mbox", MBOX.as_bytes());
+    s.file("in/sent/copy.eml", COPY.as_bytes());
+    let (code, out) = s.ingest("alice", &[&s.path("in")], &[]);
+    assert_eq!(code, 0, "{out}");
+    let case = &out["case"];
+    assert_eq!(case["reconciled"], true, "{case}");
+    assert_eq!(u(case, "items"), 5, "mailbox, two messages, an attachment, the copy");
+    assert_eq!(u(case, "duplicate_items"), 1, "the copy is the first message again");
+
+    let items = s.items();
+    let mbox = by_locator(&items, "in/alice.mbox");
+    assert_eq!(mbox["file_type"], "mbox");
+    let first = by_locator(&items, "in/alice.mbox//message 1");
+    let second = by_locator(&items, "in/alice.mbox//message 2");
+    let notes = by_locator(&items, "in/alice.mbox//message 2//notes.txt");
+    let copy = by_locator(&items, "in/sent/copy.eml");
+    assert_eq!(first["parent"], mbox["control_number"]);
+    assert_eq!(notes["parent"], second["control_number"]);
+    assert_eq!(copy["master"], first["control_number"], "one message, two folders");
+    assert_eq!(notes["master"], second["control_number"], "an attachment goes with its message");
+    assert_eq!(second["master"], second["control_number"]);
+    // The line end before a boundary belongs to the boundary (RFC 2046).
+    assert_eq!(s.text(notes["blake3"].as_str().unwrap()), "attached notes");
+    let text = s.text(first["blake3"].as_str().unwrap());
+    assert!(text.starts_with("From: Alice Example <alice@example.com>\nTo: bob@example.com\n"));
+    assert!(text.ends_with("\nFirst message.\nFrom the desk of Alice\n"), "unescaped: {text}");
+    let text = s.text(second["blake3"].as_str().unwrap());
+    assert!(text.contains("Attachments: notes.txt\n\nCafé at noon.\n"), "{text}");
+
+    let emails = s.json(&["report", "emails", "--format", "json"]);
+    let emails = emails.as_array().unwrap();
+    assert_eq!(emails.len(), 3);
+    let first = by_locator(emails, "in/alice.mbox//message 1");
+    assert_eq!(first["sent"], "2001-05-14T16:39:00Z");
+    assert_eq!(first["sent_offset"], "-07:00");
+    assert_eq!(first["message_id"], "<1@example.com>");
+    let copy = by_locator(emails, "in/sent/copy.eml");
+    assert_eq!(copy["identity"], first["identity"]);
+    assert_eq!(copy["x_folder"], "\\Alice\\Sent");
+    assert_eq!(by_locator(emails, "in/alice.mbox//message 2")["attachments"], "1");
+}
+
+#[test]
+fn text_export_has_one_file_per_item_and_the_same_bytes_every_time() {
+    let s = Scratch::new();
+    let (code, _) = s.ingest("sanders-r", &[&fixtures().join("sample")], &[]);
+    assert_eq!(code, 1, "the sample holds a broken and a locked archive");
+    let items = s.items();
+    let export = |dir: &str| {
+        let out = s.run(&["export", "text", "--out", s.path(dir).to_str().unwrap(), "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(u(&report, "items"), items.len() as u64);
+        std::fs::read_to_string(s.path(dir).join("index.csv")).unwrap()
+    };
+    let index = export("text1");
+    let lines: Vec<&str> = index.lines().collect();
+    assert_eq!(lines[0], "control_number,parent,family,locator,custodian,blake3,type,flags");
+    assert_eq!(lines.len(), items.len() + 1);
+    for item in &items {
+        let control = item["control_number"].as_str().unwrap();
+        let file = std::fs::read_to_string(s.path("text1").join(format!("{control}.txt"))).unwrap();
+        if item["text_chars"].is_null() {
+            assert_eq!(file, "", "{control} has no text");
+        } else {
+            assert_eq!(file, s.text(item["blake3"].as_str().unwrap()), "{control}");
+        }
+    }
+    let email = items.iter().find(|i| i["locator"] == "sample/loose/memo.eml").unwrap();
+    let row =
+        lines.iter().find(|l| l.starts_with(email["control_number"].as_str().unwrap())).unwrap();
+    assert!(row.ends_with(",email,"), "{row}");
+
+    assert_eq!(export("text2"), index);
+    for item in &items {
+        let name = format!("{}.txt", item["control_number"].as_str().unwrap());
+        assert_eq!(
+            std::fs::read(s.path("text1").join(&name)).unwrap(),
+            std::fs::read(s.path("text2").join(&name)).unwrap()
+        );
+    }
+    let again = s.run(&["export", "text", "--out", s.path("text1").to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2), "an export never mixes with older files");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+}
+
+#[test]
+fn pdf_properties_and_text_of_the_sample() {
+    let s = Scratch::new();
+    let (code, out) = s.ingest("sanders-r", &[&fixtures().join("sample/loose/memo.pdf")], &[]);
+    assert_eq!(code, 0, "{out}");
+    let docs = s.json(&["report", "documents", "--format", "json"]);
+    let doc = &docs[0];
+    assert_eq!(doc["title"], "Raptor memo");
+    assert_eq!(doc["author"], "General Counsel");
+    assert_eq!(doc["pages"], "1");
+    assert_eq!(doc["created"], "2001-05-14T16:39:00Z");
+    let item = &s.items()[0];
+    let text = s.text(item["blake3"].as_str().unwrap());
+    assert!(text.contains("PRIVILEGED AND CONFIDENTIAL"), "{text}");
+}
