@@ -133,6 +133,12 @@ fn sniff(head: &[u8], len: u64) -> FileType {
         }
         Err(_) => String::from_utf8_lossy(head),
     };
+    // Classic Mac OS line ends (CR only): read the lines as lines.
+    let text = if !text.contains('\n') && text.contains('\r') {
+        std::borrow::Cow::Owned(text.replace('\r', "\n"))
+    } else {
+        text
+    };
     if is_mbox(&text) {
         FileType::Mbox
     } else if is_email(&text) {
@@ -257,6 +263,7 @@ mod tests {
             (b"Meeting notes\nAgenda: budget\n", FileType::Text),
             (b"From: a@example.com\nTo: b@example.com\nSubject: hi\n\nbody\n", FileType::Email),
             (b"Received: from x\n\tby y\nFrom: a@b\nSubject: s\n\nbody", FileType::Email),
+            (b"From: a@b\rTo: c@d\rSubject: s\r\rbody\r", FileType::Email),
             (
                 b"From MAILER-DAEMON Mon Jan  1 00:00:00 2001\nFrom: a@b\nTo: c@d\n\nx\n",
                 FileType::Mbox,

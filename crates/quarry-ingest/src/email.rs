@@ -43,6 +43,15 @@ pub struct Attachment {
 
 /// Parses one message. Fails only when the header block itself cannot be read.
 pub fn parse(raw: &[u8]) -> Result<Email, mailparse::MailParseError> {
+    // Classic Mac OS line ends (CR only) are read as LF; the native keeps its bytes.
+    let head = &raw[..raw.len().min(64 << 10)];
+    let normalized;
+    let raw = if memchr::memchr(b'\n', head).is_none() && memchr::memchr(b'\r', head).is_some() {
+        normalized = raw.iter().map(|&b| if b == b'\r' { b'\n' } else { b }).collect::<Vec<u8>>();
+        &normalized[..]
+    } else {
+        raw
+    };
     let mail = mailparse::parse_mail(raw)?;
     let headers = &mail.headers;
     let mut flags = Vec::new();
@@ -578,6 +587,13 @@ mod tests {
         assert_eq!(email.attachments[0].bytes, b"%PDF-1.4\n");
         assert!(email.text.ends_with("\nHello   world\n"), "{}", email.text);
         assert!(email.text.contains("Attachments: memo.pdf\n"));
+    }
+
+    #[test]
+    fn classic_mac_line_ends() {
+        let email = parse(b"From: a@example.com\rSubject: Mac\r\rline one\rline two\r").unwrap();
+        assert_eq!(email.meta.subject.as_deref(), Some("Mac"));
+        assert!(email.text.ends_with("\nline one\nline two\n"), "{}", email.text);
     }
 
     #[test]

@@ -1023,17 +1023,23 @@ impl Extractor {
             item_record(position.clone(), name, stored.clone(), FileType::Mbox, dates, flags);
         run.emit(Record::Item(item))?;
         let held = if stored.in_buf { Some(std::mem::take(&mut self.buf)) } else { None };
-        let result = match &held {
-            Some(bytes) => {
-                self.mbox_messages(run, &position, &mut crate::mbox::Reader::new(&bytes[..]))
-            }
+        let source: Box<dyn Read> = match &held {
+            Some(bytes) => Box::new(&bytes[..]),
             None => {
                 let path = self.store.native_path(&stored.hashes.blake3);
-                let file = fs::File::open(path).map_err(|e| Error::Store(e.into()))?;
-                let mut reader = crate::mbox::Reader::new(BufReader::with_capacity(1 << 16, file));
-                self.mbox_messages(run, &position, &mut reader)
+                Box::new(fs::File::open(path).map_err(|e| Error::Store(e.into()))?)
             }
         };
+        let mut source = BufReader::with_capacity(1 << 16, source);
+        let head = io::BufRead::fill_buf(&mut source).map_err(|e| Error::Store(e.into()))?;
+        // Classic Mac OS line ends (CR only): read as LF, or the mailbox would be one line.
+        let result =
+            if memchr::memchr(b'\n', head).is_none() && memchr::memchr(b'\r', head).is_some() {
+                let lf = BufReader::new(crate::mbox::CrToLf(source));
+                self.mbox_messages(run, &position, &mut crate::mbox::Reader::new(lf))
+            } else {
+                self.mbox_messages(run, &position, &mut crate::mbox::Reader::new(source))
+            };
         if let Some(bytes) = held {
             self.give_back(bytes);
         }

@@ -85,6 +85,21 @@ impl<R: BufRead> Reader<R> {
     }
 }
 
+/// Reads a stream with CR line ends (classic Mac OS) as one with LF line ends.
+pub struct CrToLf<R>(pub R);
+
+impl<R: io::Read> io::Read for CrToLf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.read(buf)?;
+        for b in &mut buf[..n] {
+            if *b == b'\r' {
+                *b = b'\n';
+            }
+        }
+        Ok(n)
+    }
+}
+
 fn trim_eol(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
@@ -132,6 +147,17 @@ mod tests {
         assert_eq!(got[0].0, "From a@b Mon Apr 18 14:23:22 2022");
         assert_eq!(got[0].1, "Subject: one\n\nbody\nFrom here\n>From there\n");
         assert_eq!(got[1].1, "Subject: two\n\nFrom the start, unescaped but not a separator\n");
+    }
+
+    #[test]
+    fn classic_mac_line_ends() {
+        let mbox = "From a@b Mon Apr 18 14:23:22 2022\rSubject: one\r\rbody\r\rFrom b@c Tue Apr 19 14:23:22 2022\rSubject: two\r\rmore\r";
+        let mut reader = Reader::new(io::BufReader::new(CrToLf(mbox.as_bytes())));
+        let mut subjects = Vec::new();
+        while let Some(m) = reader.next_message().unwrap() {
+            subjects.push(String::from_utf8(m.bytes).unwrap());
+        }
+        assert_eq!(subjects, ["Subject: one\n\nbody\n", "Subject: two\n\nmore\n"]);
     }
 
     #[test]

@@ -543,3 +543,38 @@ fn tnef_attachments_match_the_expected_files() {
     assert!(streams >= 15, "{streams} streams with extracted files");
     assert!(agree * 100 >= streams * 90, "{agree} of {streams}");
 }
+
+/// The same bounce messages with CR-only (classic Mac OS) and CRLF line ends read the same.
+#[test]
+fn classic_mac_line_ends_read_like_crlf() {
+    let Some(corpus) = corpus() else {
+        eprintln!("skipped: set QUARRY_CORPUS to the shared corpus folder");
+        return;
+    };
+    let s = Scratch::new();
+    let maildir = corpus.join("email/sisimai-set-of-emails/maildir");
+    let (code, out) = s.ingest("sisimai", &[&maildir.join("mac"), &maildir.join("dos")], &[]);
+    assert_eq!(code, 0, "{out}");
+    let emails = s.json(&["report", "emails", "--format", "json"]);
+    let subjects = |folder: &str| -> Vec<(String, String, String)> {
+        let mut v: Vec<(String, String, String)> = emails
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["locator"].as_str().unwrap().starts_with(folder))
+            .map(|e| {
+                let l = e["locator"].as_str().unwrap().trim_start_matches(folder).to_owned();
+                (
+                    l,
+                    e["subject"].as_str().unwrap().to_owned(),
+                    e["sent"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (mac, dos) = (subjects("mac/"), subjects("dos/"));
+    assert!(mac.len() >= 80, "{} messages", mac.len());
+    assert_eq!(mac, dos);
+}
