@@ -188,8 +188,9 @@ impl Walk<'_> {
         if mime.starts_with("multipart/") && !part.subparts.is_empty() {
             if mime == "multipart/alternative" {
                 // One rendition is the body: plain text if there is one (the sender's own
-                // words, not a renderer's), else the richest other. The others are the same
-                // content again and are not attachments.
+                // words, not a renderer's), else the richest other. The others' text is the
+                // same content again; anything else in them (the images of an HTML rendition)
+                // is still a member of the family.
                 let chosen = part
                     .subparts
                     .iter()
@@ -197,6 +198,11 @@ impl Walk<'_> {
                     .or_else(|| part.subparts.iter().rev().find(|p| !is_attachment(p)))
                     .unwrap_or(&part.subparts[0]);
                 self.part(chosen);
+                for other in part.subparts.iter().filter(|p| !std::ptr::eq(*p, chosen)) {
+                    let bodies = self.bodies.len();
+                    self.part(other);
+                    self.bodies.truncate(bodies);
+                }
                 return;
             }
             for sub in &part.subparts {
@@ -594,6 +600,23 @@ mod tests {
         let email = parse(b"From: a@example.com\rSubject: Mac\r\rline one\rline two\r").unwrap();
         assert_eq!(email.meta.subject.as_deref(), Some("Mac"));
         assert!(email.text.ends_with("\nline one\nline two\n"), "{}", email.text);
+    }
+
+    #[test]
+    fn images_of_the_html_rendition_are_attachments() {
+        let raw = concat!(
+            "From: a@example.com\nContent-Type: multipart/alternative; boundary=A\n\n",
+            "--A\nContent-Type: text/plain\n\nplain words\n",
+            "--A\nContent-Type: multipart/related; boundary=R\n\n",
+            "--R\nContent-Type: text/html\n\n<p>html words<img src=cid:x></p>\n",
+            "--R\nContent-Type: image/png\nContent-ID: <x>\nContent-Transfer-Encoding: base64\n\niVBORw0KGgo=\n",
+            "--R--\n--A--\n",
+        );
+        let email = parse(raw.as_bytes()).unwrap();
+        assert!(email.text.ends_with("\nplain words\n"), "{}", email.text);
+        assert_eq!(email.attachments.len(), 1);
+        assert_eq!(email.attachments[0].name, "attachment 1.png");
+        assert_eq!(email.attachments[0].bytes, b"\x89PNG\r\n\x1a\n");
     }
 
     #[test]
