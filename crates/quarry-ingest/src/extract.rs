@@ -330,7 +330,7 @@ impl Extractor {
                 Some(path),
             );
         }
-        self.native(&mut run, position, &name, stored, dates, Vec::new(), None)
+        self.native(&mut run, position, &name, stored, dates, maildir_flags(path), None)
     }
 
     /// Decides what a stored native is and records it (opening it if it is a container).
@@ -1188,6 +1188,29 @@ impl Extractor {
     }
 }
 
+/// The flags of a message file in a Maildir (`cur/1234.host:2,RS` → `maildir-replied
+/// maildir-seen`): whether the custodian read, answered or deleted it is evidence too.
+fn maildir_flags(path: &Path) -> Vec<String> {
+    let in_maildir =
+        path.parent().and_then(Path::file_name).is_some_and(|d| d == "cur" || d == "new");
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    // The info part follows ":2," (or ";2," where ':' is not allowed in names).
+    let info = name.rsplit_once(":2,").or_else(|| name.rsplit_once(";2,")).map(|(_, i)| i);
+    let (true, Some(info)) = (in_maildir, info) else { return Vec::new() };
+    info.chars()
+        .filter_map(|c| match c {
+            'D' => Some("maildir-draft"),
+            'F' => Some("maildir-flagged"),
+            'P' => Some("maildir-passed"),
+            'R' => Some("maildir-replied"),
+            'S' => Some("maildir-seen"),
+            'T' => Some("maildir-trashed"),
+            _ => None,
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A parser's message cut to a readable length (some quote the bytes they choked on).
 fn shorten(message: &str) -> String {
     const MAX: usize = 300;
@@ -1394,6 +1417,21 @@ mod tests {
         for good in ["good.txt", "a/b/c.txt", "dots..in..name.txt", "a/.../b"] {
             assert!(traversal(good).is_none(), "{good}");
         }
+    }
+
+    #[test]
+    fn maildir_flags_from_names() {
+        let flags = |p: &str| maildir_flags(Path::new(p)).join(" ");
+        assert_eq!(
+            flags("Maildir/cur/1035478339.27041_118.foo.org,S=1000:2,RS"),
+            "maildir-replied maildir-seen"
+        );
+        assert_eq!(
+            flags("m/.Sent/cur/1276533073.M242911P3632.kurkku;2,FP"),
+            "maildir-flagged maildir-passed"
+        );
+        assert_eq!(flags("m/new/1234.host"), "");
+        assert_eq!(flags("elsewhere/notes:2,S"), "", "only in cur/ or new/");
     }
 
     #[test]
