@@ -1096,9 +1096,9 @@ impl Extractor {
         if tnef.damaged {
             flags.push("tnef-damaged".to_owned());
         }
-        let text_chars = match tnef.body.as_deref().filter(|b| !b.trim().is_empty()) {
+        let text_chars = match tnef.text() {
             Some(body) => {
-                self.store.put_text(&stored.hashes.blake3, body)?;
+                self.store.put_text(&stored.hashes.blake3, &body)?;
                 Some(body.chars().count() as u64)
             }
             None => None,

@@ -115,7 +115,12 @@ pub fn parse(bytes: &[u8]) -> Result<Email, MsgError> {
             .or_else(|| root.string(&mut file, 0x1013).map(String::into_bytes))
         {
             Some(html) => crate::text::html_to_text(&crate::text::decode(&html)),
-            None => String::new(),
+            // Rich-text messages may carry only compressed RTF.
+            None => root
+                .binary(&mut file, 0x1009)
+                .and_then(|c| crate::rtf::decompress(&c))
+                .map(|rtf| crate::rtf::to_text(&rtf))
+                .unwrap_or_default(),
         },
     };
     let body = body.trim_end().to_owned();

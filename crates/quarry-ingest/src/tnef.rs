@@ -14,12 +14,20 @@ const ATT_BODY: u16 = 0x800C;
 const PR_ATTACH_LONG_FILENAME: u16 = 0x3707;
 const PR_ATTACH_DATA_OBJ: u16 = 0x3701;
 const PR_DISPLAY_NAME: u16 = 0x3001;
+const ATT_MAPI_PROPS: u16 = 0x9003;
+const PR_BODY: u16 = 0x1000;
+const PR_HTML: u16 = 0x1013;
+const PR_RTF_COMPRESSED: u16 = 0x1009;
 
 /// What a TNEF stream holds.
 #[derive(Debug, Default)]
 pub struct Tnef {
     /// The plain-text body, when the stream carries one.
     pub body: Option<String>,
+    /// The HTML body (PR_HTML), when the stream carries one.
+    pub html: Option<Vec<u8>>,
+    /// The RTF body, decompressed from PR_RTF_COMPRESSED.
+    pub rtf: Option<Vec<u8>>,
     /// Attachments: name and bytes.
     pub attachments: Vec<(String, Vec<u8>)>,
     /// Embedded objects with no bytes to extract: their names.
@@ -114,11 +122,35 @@ pub fn parse(bytes: &[u8]) -> Option<Tnef> {
                 }
             }
             (_, ATT_BODY) => tnef.body = Some(cstring(data)),
+            (1, ATT_MAPI_PROPS) => {
+                for (prop, kind, value) in mapi_props(data) {
+                    match prop {
+                        PR_BODY if tnef.body.is_none() => tnef.body = prop_string(kind, value),
+                        PR_HTML => tnef.html = Some(value.to_vec()),
+                        PR_RTF_COMPRESSED => tnef.rtf = crate::rtf::decompress(value),
+                        _ => {}
+                    }
+                }
+            }
             _ => {}
         }
     }
     finish(&mut tnef, current.take());
     Some(tnef)
+}
+
+impl Tnef {
+    /// The message text: the plain body, else the HTML body as text, else the RTF body as text.
+    #[must_use]
+    pub fn text(&self) -> Option<String> {
+        if let Some(body) = self.body.as_deref().filter(|b| !b.trim().is_empty()) {
+            return Some(body.to_owned());
+        }
+        if let Some(html) = &self.html {
+            return Some(crate::text::html_to_text(&crate::text::decode(html)));
+        }
+        self.rtf.as_deref().map(crate::rtf::to_text).filter(|t| !t.is_empty())
+    }
 }
 
 fn cstring(data: &[u8]) -> String {
