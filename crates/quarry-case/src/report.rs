@@ -110,8 +110,11 @@ pub struct ItemRow {
 pub struct DuplicateGroup {
     /// Control number of the master (the first instance ingested).
     pub master: String,
-    /// blake3 of the content.
+    /// blake3 of the master's native.
     pub blake3: String,
+    /// The key the instances share: the blake3 of the content, or for email the identity hash
+    /// (copies of one message differ in bytes).
+    pub dedup_key: String,
     /// Custodian of the master.
     pub custodian: String,
     /// Locator of the master.
@@ -313,7 +316,7 @@ impl Case {
         let conn = self.reader()?;
         let group_key = group_key(scope, "i");
         let sql = format!(
-            "SELECT {group_key} AS g, i.control_number, i.blake3, c.name, i.locator
+            "SELECT {group_key} AS g, i.control_number, i.blake3, c.name, i.locator, i.dedup_key
              FROM items i JOIN custodians c ON c.id = i.custodian_id
              WHERE i.doc_root_id = i.id
              ORDER BY g, i.id"
@@ -343,6 +346,7 @@ impl Case {
                     DuplicateGroup {
                         master: control,
                         blake3,
+                        dedup_key: r.get(5)?,
                         custodian: custodian.clone(),
                         locator: locator.clone(),
                         instances: 1,

@@ -92,6 +92,12 @@ fn a_mailbox_is_a_container_of_messages_with_families_and_identities() {
     assert_eq!(copy["identity"], first["identity"]);
     assert_eq!(copy["x_folder"], "\\Alice\\Sent");
     assert_eq!(by_locator(emails, "in/alice.mbox//message 2")["attachments"], "1");
+
+    let groups = s.json(&["report", "duplicates", "--format", "json"]);
+    let group = &groups[0];
+    assert_eq!(group["all_paths"][1], "in/sent/copy.eml");
+    assert_eq!(group["dedup_key"], first["identity"], "grouped by identity, not bytes");
+    assert_ne!(group["dedup_key"], group["blake3"]);
 }
 
 #[test]
