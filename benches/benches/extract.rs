@@ -178,7 +178,8 @@ fn main() {
         }
     };
     // The PDFs both tools read: pdftotext opens them, quarry extracts text from them.
-    let mut pdfs: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    // (path, bytes, pages): the pages found here are what every iteration must find again.
+    let mut pdfs: Vec<(PathBuf, Vec<u8>, u64)> = Vec::new();
     let mut pages = 0u64;
     let mut slowest = Vec::new();
     for path in candidates {
@@ -195,7 +196,7 @@ fn main() {
         if let (true, Ok(pdf)) = (ok, extracted) {
             pages += pdf.meta.pages.unwrap_or(0);
             slowest.push((took, pdf.meta.pages.unwrap_or(0), path.clone()));
-            pdfs.push((path, bytes));
+            pdfs.push((path, bytes, pdf.meta.pages.unwrap_or(0)));
         }
     }
     slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
@@ -205,9 +206,9 @@ fn main() {
     }
     // The pdf.js test files (the anchor: pdftotext ~730 pages/s per core there), then
     // every PDF of the corpus, whose damaged govdocs files hold pdf_oxide's slow path.
-    let pdfjs: Vec<(PathBuf, Vec<u8>)> = pdfs
+    let pdfjs: Vec<(PathBuf, Vec<u8>, u64)> = pdfs
         .iter()
-        .filter(|(p, _)| p.components().any(|c| c.as_os_str() == "pdfjs"))
+        .filter(|(p, _, _)| p.components().any(|c| c.as_os_str() == "pdfjs"))
         .cloned()
         .collect();
     let sets = if pdfjs.is_empty() {
@@ -216,19 +217,14 @@ fn main() {
         vec![("pdf_pdfjs", pdfjs), ("pdf_all", pdfs)]
     };
     for (name, pdfs) in sets {
-        let pages: u64 = pdfs
-            .iter()
-            .map(|(_, b)| {
-                quarry_ingest::pdf::extract(b, &[]).map_or(0, |p| p.meta.pages.unwrap_or(0))
-            })
-            .sum();
+        let pages: u64 = pdfs.iter().map(|(_, _, pages)| pages).sum();
         eprintln!("{name}: {} files, {pages} pages", pdfs.len());
         let mut group = c.benchmark_group(name);
         group.throughput(Throughput::Elements(pages));
         group.bench_function("pdftotext_1core", |b| {
             b.iter(|| {
                 let mut done = 0;
-                for (path, _) in &pdfs {
+                for (path, _, _) in &pdfs {
                     let status = Command::new("pdftotext")
                         .arg(path)
                         .arg("/dev/null")
@@ -244,7 +240,7 @@ fn main() {
         group.bench_function("quarry_pdf_extract_1core", |b| {
             b.iter(|| {
                 let mut extracted = 0;
-                for (_, bytes) in &pdfs {
+                for (_, bytes, _) in &pdfs {
                     let pdf = quarry_ingest::pdf::extract(bytes, &[]).expect("extract");
                     extracted += pdf.meta.pages.unwrap_or(0);
                     std::hint::black_box(&pdf.text);

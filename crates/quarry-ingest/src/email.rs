@@ -246,25 +246,15 @@ impl Walk<'_> {
 
 fn body_bytes(part: &ParsedMail<'_>, flags: &mut Vec<String>) -> Vec<u8> {
     part.get_body_raw().unwrap_or_else(|_| {
+        // A broken transfer encoding: keep the encoded bytes rather than lose the part.
         flags.push("body-decode-error".to_owned());
-        part.get_body_encoded_raw().to_vec()
-    })
-}
-
-trait RawBody {
-    fn get_body_encoded_raw(&self) -> &[u8];
-}
-
-impl RawBody for ParsedMail<'_> {
-    fn get_body_encoded_raw(&self) -> &[u8] {
-        match self.get_body_encoded() {
-            mailparse::body::Body::Base64(b) | mailparse::body::Body::QuotedPrintable(b) => {
-                b.get_raw()
-            }
-            mailparse::body::Body::SevenBit(b) | mailparse::body::Body::EightBit(b) => b.get_raw(),
-            mailparse::body::Body::Binary(b) => b.get_raw(),
+        use mailparse::body::Body;
+        match part.get_body_encoded() {
+            Body::Base64(b) | Body::QuotedPrintable(b) => b.get_raw().to_vec(),
+            Body::SevenBit(b) | Body::EightBit(b) => b.get_raw().to_vec(),
+            Body::Binary(b) => b.get_raw().to_vec(),
         }
-    }
+    })
 }
 
 /// A text part meant to be read as the message (not a file attached to it).

@@ -166,6 +166,19 @@ impl Run<'_> {
         (self.sink)(Event::Record(Box::new(record))).map_err(Error::Sink)
     }
 
+    /// An exception for an item whose bytes were read and stored: its size and hashes are
+    /// recorded, so the native can be found and retried.
+    fn kept(
+        &mut self,
+        position: Position,
+        name: &str,
+        kind: ExceptionKind,
+        message: String,
+        stored: Stored,
+    ) -> Result<()> {
+        self.exception(position, name, kind, message, Some(stored.size), Some(stored.hashes))
+    }
+
     fn exception(
         &mut self,
         position: Position,
@@ -376,9 +389,9 @@ impl Extractor {
             FileType::Pdf => return self.pdf(run, position, name, stored, dates, flags),
             FileType::Tnef => return self.tnef(run, position, name, stored, dates, flags),
             FileType::Ole => {
-                let bytes = self.take_native(&stored)?;
-                let parsed = crate::msg::is_msg(&bytes).then(|| crate::msg::parse(&bytes));
-                self.give_back(bytes);
+                let parsed = self.with_native(&stored, |bytes| {
+                    crate::msg::is_msg(bytes).then(|| crate::msg::parse(bytes))
+                })?;
                 match parsed {
                     Some(Ok(email)) => {
                         return self.email_record(
@@ -393,13 +406,12 @@ impl Extractor {
                         );
                     }
                     Some(Err(e)) => {
-                        return run.exception(
+                        return run.kept(
                             position,
                             name,
                             ExceptionKind::Corrupt,
                             format!("cannot read the Outlook message: {e}"),
-                            Some(stored.size),
-                            Some(stored.hashes),
+                            stored,
                         );
                     }
                     // Word, Excel, PowerPoint 97-2003: text extraction is Office's issue.
@@ -412,14 +424,7 @@ impl Extractor {
             let message = format!(
                 "{file_type} containers are not opened yet; their contents are not accounted for"
             );
-            return run.exception(
-                position,
-                name,
-                ExceptionKind::Unsupported,
-                message,
-                Some(stored.size),
-                Some(stored.hashes),
-            );
+            return run.kept(position, name, ExceptionKind::Unsupported, message, stored);
         }
         let mut text_chars = None;
         match file_type {
@@ -513,39 +518,18 @@ impl Extractor {
             Err(_) if detected.split_volume => {
                 keep(self, &mut stored)?;
                 let message = "a volume of a split (multi-volume) ZIP archive; split archives are not opened yet".to_owned();
-                return run.exception(
-                    position,
-                    name,
-                    ExceptionKind::Unsupported,
-                    message,
-                    Some(stored.size),
-                    Some(stored.hashes),
-                );
+                return run.kept(position, name, ExceptionKind::Unsupported, message, stored);
             }
             Err(e) if detected.zip_at_start => {
                 keep(self, &mut stored)?;
                 let kind = zip_error_kind(&e);
                 let message = format!("cannot open the archive: {e}");
-                return run.exception(
-                    position,
-                    name,
-                    kind,
-                    message,
-                    Some(stored.size),
-                    Some(stored.hashes),
-                );
+                return run.kept(position, name, kind, message, stored);
             }
             Err(e) => {
                 // A self-extractor that opened a moment ago (see `native`) and no longer does.
                 let message = format!("cannot open the archive appended to this file: {e}");
-                return run.exception(
-                    position,
-                    name,
-                    ExceptionKind::Corrupt,
-                    message,
-                    Some(stored.size),
-                    Some(stored.hashes),
-                );
+                return run.kept(position, name, ExceptionKind::Corrupt, message, stored);
             }
         };
         if let Some(file_type) = zip_document_type(&archive) {
@@ -579,14 +563,7 @@ impl Extractor {
         if let Some((kind, message)) = refusal {
             drop(archive);
             keep(self, &mut stored)?;
-            return run.exception(
-                position,
-                name,
-                kind,
-                message,
-                Some(stored.size),
-                Some(stored.hashes),
-            );
+            return run.kept(position, name, kind, message, stored);
         }
         let files = (0..archive.len())
             .filter(|&i| archive.by_index_data(i).map_or(true, |e| !e.is_dir()))
@@ -762,13 +739,12 @@ impl Extractor {
                     if let Some(reason) = traversal(&name) {
                         let message =
                             format!("entry name {reason}; recorded as data, never followed");
-                        return run.exception(
+                        return run.kept(
                             position,
                             &name,
                             ExceptionKind::PathTraversal,
                             message,
-                            Some(stored.size),
-                            Some(stored.hashes),
+                            stored,
                         );
                     }
                     let mut flags = Vec::new();
@@ -827,16 +803,21 @@ impl Extractor {
         run.exception(position, &name, kind, message, Some(declared), None)
     }
 
-    /// The bytes of a stored native, taken from the scratch buffer when it holds them (hand
-    /// them back with [`Self::give_back`]), else read from the store.
-    fn take_native(&mut self, stored: &Stored) -> Result<Vec<u8>> {
-        if stored.in_buf {
-            return Ok(std::mem::take(&mut self.buf));
-        }
-        fs::read(self.store.native_path(&stored.hashes.blake3)).map_err(|e| Error::Store(e.into()))
+    /// Runs `read` over the bytes of a stored native: the scratch buffer when it holds them,
+    /// else the file in the store.
+    fn with_native<T>(&mut self, stored: &Stored, read: impl FnOnce(&[u8]) -> T) -> Result<T> {
+        let bytes = if stored.in_buf {
+            std::mem::take(&mut self.buf)
+        } else {
+            fs::read(self.store.native_path(&stored.hashes.blake3))
+                .map_err(|e| Error::Store(e.into()))?
+        };
+        let out = read(&bytes);
+        self.give_back(bytes);
+        Ok(out)
     }
 
-    /// Returns a buffer taken by [`Self::take_native`], keeping the larger allocation.
+    /// Returns a buffer taken from `self.buf`, keeping the larger allocation.
     fn give_back(&mut self, mut bytes: Vec<u8>) {
         if bytes.capacity() > self.buf.capacity() {
             bytes.clear();
@@ -924,21 +905,12 @@ impl Extractor {
         dates: Dates,
         flags: Vec<String>,
     ) -> Result<()> {
-        let bytes = self.take_native(&stored)?;
-        let parsed = crate::email::parse(&bytes);
-        self.give_back(bytes);
+        let parsed = self.with_native(&stored, crate::email::parse)?;
         let email = match parsed {
             Ok(email) => email,
             Err(e) => {
                 let message = format!("cannot parse the message: {e}");
-                return run.exception(
-                    position,
-                    name,
-                    ExceptionKind::Corrupt,
-                    message,
-                    Some(stored.size),
-                    Some(stored.hashes),
-                );
+                return run.kept(position, name, ExceptionKind::Corrupt, message, stored);
             }
         };
         self.email_record(run, position, name, stored, dates, flags, email, FileType::Email)
@@ -1079,19 +1051,10 @@ impl Extractor {
         dates: Dates,
         mut flags: Vec<String>,
     ) -> Result<()> {
-        let bytes = self.take_native(&stored)?;
-        let parsed = crate::tnef::parse(&bytes);
-        self.give_back(bytes);
+        let parsed = self.with_native(&stored, crate::tnef::parse)?;
         let Some(tnef) = parsed else {
             let message = "not a TNEF stream after all (signature check failed)".to_owned();
-            return run.exception(
-                position,
-                name,
-                ExceptionKind::Corrupt,
-                message,
-                Some(stored.size),
-                Some(stored.hashes),
-            );
+            return run.kept(position, name, ExceptionKind::Corrupt, message, stored);
         };
         if tnef.damaged {
             flags.push("tnef-damaged".to_owned());
@@ -1132,9 +1095,8 @@ impl Extractor {
         dates: Dates,
         mut flags: Vec<String>,
     ) -> Result<()> {
-        let bytes = self.take_native(&stored)?;
-        let result = crate::pdf::extract(&bytes, &self.options.passwords);
-        self.give_back(bytes);
+        let passwords = self.options.passwords.clone();
+        let result = self.with_native(&stored, |bytes| crate::pdf::extract(bytes, &passwords))?;
         let pdf = match result {
             Ok(pdf) => pdf,
             Err(e) => {
@@ -1143,14 +1105,7 @@ impl Extractor {
                     PdfError::Corrupt(_) => ExceptionKind::Corrupt,
                     PdfError::Panic(_) => ExceptionKind::ParserCrash,
                 };
-                return run.exception(
-                    position,
-                    name,
-                    kind,
-                    shorten(&e.to_string()),
-                    Some(stored.size),
-                    Some(stored.hashes),
-                );
+                return run.kept(position, name, kind, shorten(&e.to_string()), stored);
             }
         };
         if pdf.decrypted {
@@ -1164,6 +1119,9 @@ impl Extractor {
         }
         if pdf.failed_pages > 0 {
             flags.push("text-partial".to_owned());
+        }
+        if pdf.embedded_unreadable {
+            flags.push("embedded-files-unreadable".to_owned());
         }
         // Scanned pages: kept, and routed to OCR later by this flag; not an exception.
         let text_chars = if pdf.text.chars().any(char::is_alphanumeric) {

@@ -279,9 +279,7 @@ impl Props {
 
     fn string(&self, file: &mut Cfb<'_>, id: u16) -> Option<String> {
         let text = if let Some(raw) = self.stream(file, id, PT_UNICODE) {
-            let units: Vec<u16> =
-                raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
-            String::from_utf16_lossy(&units)
+            crate::text::utf16le(&raw)
         } else {
             let raw = self.stream(file, id, PT_STRING8)?;
             let encoding =

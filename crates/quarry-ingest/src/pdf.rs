@@ -30,6 +30,8 @@ pub struct Pdf {
     pub encrypted: bool,
     /// pdf_oxide could not open it; lopdf's extractor produced the text.
     pub fallback: bool,
+    /// The document lists embedded files that could not be read out.
+    pub embedded_unreadable: bool,
 }
 
 /// Why a PDF yielded nothing.
@@ -82,8 +84,9 @@ fn read_pages(doc: &PdfDocument, pdf: &mut Pdf) -> Result<(), PdfError> {
             Err(_) => pdf.failed_pages += 1,
         }
     }
-    if let Ok(files) = doc.extract_embedded_files() {
-        pdf.embedded = files;
+    match doc.extract_embedded_files() {
+        Ok(files) => pdf.embedded = files,
+        Err(_) => pdf.embedded_unreadable = true,
     }
     Ok(())
 }

@@ -76,6 +76,13 @@ fn entity(rest: &str) -> (&str, usize) {
         .map_or(("&", 1), |(name, text)| (*text, name.len()))
 }
 
+/// UTF-16LE bytes (MAPI's PT_UNICODE) as text; an odd last byte and bad pairs are replaced.
+#[must_use]
+pub fn utf16le(bytes: &[u8]) -> String {
+    let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    String::from_utf16_lossy(&units)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -160,11 +160,7 @@ fn cstring(data: &[u8]) -> String {
 
 fn prop_string(kind: u16, value: &[u8]) -> Option<String> {
     let text = match kind {
-        0x001F => {
-            let units: Vec<u16> =
-                value.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
-            String::from_utf16_lossy(&units)
-        }
+        0x001F => crate::text::utf16le(value),
         0x001E => cstring(value),
         _ => return None,
     };
