@@ -1,0 +1,277 @@
+//! The full-text index of a case and the query language reviewers write against it.
+//!
+//! - [`CaseIndex`]: the tantivy index in a case's `index/` folder, one document per item
+//!   ([`IndexDoc`]), keyed by the item's id. Tags are *not* in it: tantivy documents are
+//!   immutable, so a tag predicate is resolved by the caller to a set of item ids at query time.
+//! - [`query`]: the dtSearch-style parser (boolean operators, phrases, `w/N` and `pre/N`
+//!   proximity, wildcards, fuzzy terms, fields, date ranges, tags) producing a [`query::Query`]
+//!   tree with positioned errors and warnings.
+//! - [`CaseIndex::search`] compiles that tree into tantivy queries directly (never a query
+//!   string) and returns every hit; proximity runs through the positional matcher in `span`.
+//!
+//! Every unfielded word is matched in `text`, which for email already holds the header block
+//! (From, To, Cc, Subject, Date) followed by the body.
+
+mod compile;
+pub mod query;
+mod schema;
+mod snippet;
+mod span;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::Column;
+use tantivy::{DocId, IndexReader, Score, SegmentReader, Term};
+
+pub use compile::TagResolver;
+pub use schema::{FIELD_NAMES, IndexDoc};
+pub use snippet::Snippet;
+
+/// What can go wrong with the index.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A query that does not parse; `Display` shows where and what to do.
+    #[error("{0}")]
+    Query(#[from] query::QueryError),
+    /// The index refused an operation or is damaged.
+    #[error("index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    /// A tag predicate could not be resolved.
+    #[error("tag {tag:?}: {message}")]
+    Tag {
+        /// The tag named in the query.
+        tag: String,
+        /// Why it could not be resolved.
+        message: String,
+    },
+    /// Reading or writing the index folder failed.
+    #[error("index: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Indexing memory budget: tantivy splits it between its indexing threads and flushes a
+/// segment when a thread's share fills.
+const WRITER_HEAP: usize = 192 * 1024 * 1024;
+
+/// The tantivy index of one case.
+pub struct CaseIndex {
+    index: tantivy::Index,
+    fields: schema::Fields,
+    reader: IndexReader,
+}
+
+impl std::fmt::Debug for CaseIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaseIndex").finish_non_exhaustive()
+    }
+}
+
+/// One hit: the item and its relevance score (BM25; constant for tag, range and proximity
+/// parts).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hit {
+    /// The item's id (its control number's ordinal).
+    pub item_id: u64,
+    /// Relevance score.
+    pub score: f32,
+}
+
+/// A query compiled against the current index, with what it expanded to.
+pub struct Prepared {
+    query: Box<dyn tantivy::query::Query>,
+    /// Words of the text field the query looks for (wildcards and fuzzy terms expanded), for
+    /// marking hits in snippets.
+    pub highlight: HashSet<String>,
+    /// Warnings found while compiling (wildcards that expand to many terms, ...).
+    pub warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared").field("query", &self.query).finish_non_exhaustive()
+    }
+}
+
+impl CaseIndex {
+    /// Opens the index in `dir`, creating an empty one if there is none.
+    pub fn open_or_create(dir: &Path) -> Result<CaseIndex> {
+        std::fs::create_dir_all(dir)?;
+        let (schema, fields) = schema::build();
+        let directory = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| Error::Tantivy(e.into()))?;
+        let index = tantivy::Index::open_or_create(directory, schema)?;
+        schema::register_tokenizers(&index);
+        let reader =
+            index.reader_builder().reload_policy(tantivy::ReloadPolicy::Manual).try_into()?;
+        Ok(CaseIndex { index, fields, reader })
+    }
+
+    /// The index's writer; one at a time (tantivy holds a lock file while it lives).
+    pub fn writer(&self) -> Result<Writer> {
+        let writer = self.index.writer(WRITER_HEAP)?;
+        Ok(Writer { writer, fields: self.fields.clone(), pending: 0 })
+    }
+
+    /// The highest item id the last commit covered (the commit payload), if any commit happened.
+    pub fn indexed_through(&self) -> Result<Option<u64>> {
+        let metas = self.index.load_metas()?;
+        Ok(metas.payload.as_deref().and_then(|p| p.trim().parse().ok()))
+    }
+
+    /// Number of documents in the index.
+    pub fn num_docs(&self) -> Result<u64> {
+        self.reader.reload()?;
+        Ok(self.reader.searcher().num_docs())
+    }
+
+    /// Compiles a parsed query against the current state of the index.
+    pub fn prepare(&self, query: &query::Query, tags: &dyn TagResolver) -> Result<Prepared> {
+        self.reader.reload()?;
+        let searcher = self.reader.searcher();
+        compile::compile(&searcher, &self.fields, query, tags)
+    }
+
+    /// Every hit of a prepared query, best first (ties by item id, so the order is stable).
+    pub fn search(&self, prepared: &Prepared) -> Result<Vec<Hit>> {
+        let searcher = self.reader.searcher();
+        let mut hits = searcher.search(prepared.query.as_ref(), &AllHits { scoring: true })?;
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item_id.cmp(&b.item_id)));
+        Ok(hits)
+    }
+
+    /// The item ids a prepared query hits, ascending, without scoring.
+    pub fn matching_ids(&self, prepared: &Prepared) -> Result<Vec<u64>> {
+        let searcher = self.reader.searcher();
+        let hits = searcher.search(prepared.query.as_ref(), &AllHits { scoring: false })?;
+        let mut ids: Vec<u64> = hits.into_iter().map(|h| h.item_id).collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// Parses and runs a query in one step; for tests and tools.
+    pub fn query_ids(&self, text: &str, tags: &dyn TagResolver) -> Result<Vec<u64>> {
+        let parsed = query::parse(text)?;
+        let prepared = self.prepare(&parsed.query, tags)?;
+        self.matching_ids(&prepared)
+    }
+
+    /// The tantivy index, for baselines that query it with tantivy's own parser.
+    #[must_use]
+    pub fn tantivy(&self) -> &tantivy::Index {
+        &self.index
+    }
+
+    /// A snippet of `text` around the first highlighted word, the words marked.
+    #[must_use]
+    pub fn snippet(&self, text: &str, highlight: &HashSet<String>, width: usize) -> Snippet {
+        snippet::make(text, highlight, width)
+    }
+}
+
+/// Adds documents; nothing is visible to searches until [`Writer::commit`].
+pub struct Writer {
+    writer: tantivy::IndexWriter,
+    fields: schema::Fields,
+    pending: u64,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("pending", &self.pending).finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    /// Adds (or replaces: a document with the same item id is deleted first) one document.
+    pub fn add(&mut self, doc: &IndexDoc) -> Result<()> {
+        self.writer.delete_term(Term::from_field_u64(self.fields.item_id, doc.item_id));
+        self.writer.add_document(schema::to_document(&self.fields, doc))?;
+        self.pending += 1;
+        Ok(())
+    }
+
+    /// Adds a document known not to be in the index yet (a fresh rebuild, or ids above
+    /// [`CaseIndex::indexed_through`]).
+    pub fn add_new(&mut self, doc: &IndexDoc) -> Result<()> {
+        self.writer.add_document(schema::to_document(&self.fields, doc))?;
+        self.pending += 1;
+        Ok(())
+    }
+
+    /// Removes every document (a rebuild starts here).
+    pub fn clear(&mut self) -> Result<()> {
+        self.writer.delete_all_documents()?;
+        Ok(())
+    }
+
+    /// Makes everything added visible, recording that items up to `through` are indexed.
+    pub fn commit(&mut self, through: u64) -> Result<()> {
+        let mut prepared = self.writer.prepare_commit()?;
+        prepared.set_payload(&through.to_string());
+        prepared.commit()?;
+        self.pending = 0;
+        Ok(())
+    }
+
+    /// Documents added since the last commit.
+    #[must_use]
+    pub fn pending(&self) -> u64 {
+        self.pending
+    }
+
+    /// Waits for merges to finish and releases the index lock.
+    pub fn finish(self) -> Result<()> {
+        self.writer.wait_merging_threads()?;
+        Ok(())
+    }
+}
+
+/// Collects every matching document's item id (and score).
+struct AllHits {
+    scoring: bool,
+}
+
+struct SegmentHits {
+    ids: Column<u64>,
+    hits: Vec<Hit>,
+}
+
+impl Collector for AllHits {
+    type Fruit = Vec<Hit>;
+    type Child = SegmentHits;
+
+    fn for_segment(
+        &self,
+        _segment: tantivy::SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentHits> {
+        Ok(SegmentHits { ids: reader.fast_fields().u64(schema::ITEM_ID)?, hits: Vec::new() })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.scoring
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<Hit>>) -> tantivy::Result<Vec<Hit>> {
+        Ok(fruits.into_iter().flatten().collect())
+    }
+}
+
+impl SegmentCollector for SegmentHits {
+    type Fruit = Vec<Hit>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        if let Some(item_id) = self.ids.first(doc) {
+            self.hits.push(Hit { item_id, score });
+        }
+    }
+
+    fn harvest(self) -> Vec<Hit> {
+        self.hits
+    }
+}
