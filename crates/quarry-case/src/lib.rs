@@ -33,12 +33,14 @@ mod config;
 mod export;
 mod report;
 mod schema;
+mod search;
 mod writer;
 
 pub use config::{CONFIG_FORMAT, CaseConfig, DedupConfig, HashConfig};
 pub use export::{TEXT_INDEX_COLUMNS, TextExport, csv_field};
 pub use report::{DuplicateGroup, ExceptionRow, ItemRow, Summary, Table};
 pub use schema::SCHEMA_VERSION;
+pub use search::{Search, SearchHit, SearchOptions, TermRow, TermsReport};
 pub use writer::{Committed, InputLookup, InputRecords, Writer};
 
 use fs_err as fs;
@@ -91,6 +93,9 @@ pub enum Error {
         /// The folder.
         dir: PathBuf,
     },
+    /// The full-text index failed, or a query did not parse (the message points at it).
+    #[error(transparent)]
+    Index(#[from] quarry_index::Error),
     /// A broken invariant.
     #[error("internal error: {0}; this is a bug")]
     Internal(String),

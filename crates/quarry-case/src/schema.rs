@@ -144,6 +144,16 @@ CREATE TABLE documents (
     pages    INTEGER
 );
 ",
+    r"
+-- Tags on items (coding and suggestions write them; search resolves tag: predicates here,
+-- since documents in the full-text index cannot change).
+CREATE TABLE tags (
+    item_id  INTEGER NOT NULL REFERENCES items(id),
+    tag      TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (tag, item_id)
+) WITHOUT ROWID;
+",
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one (returns the version found).

@@ -42,6 +42,52 @@ pub(crate) enum Command {
     /// Write the case's contents out for other tools.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Search the case with the dtSearch-style query language.
+    ///
+    /// Words side by side are a phrase; AND, OR, NOT (in capitals) and parentheses combine;
+    /// `a w/5 b` is within 5 words either way, `a pre/5 b` with `a` first, `a NOT w/5 b` an
+    /// `a` with no `b` that near. `contract*` and `m?ller` are wildcards; `ba%nana` and
+    /// `banana~1` are fuzzy. Fields: `from:skilling`, `custodian:"allen-p"`,
+    /// `subject:(gas OR power)`, `date:[2001-01-01 TO 2001-06-30]`, `tag:privileged`; the
+    /// others are text, to, cc, bcc, filename, locator, type, family, control, flag, sent,
+    /// created and modified. Prints the number of documents and families, then the hits.
+    Search(SearchArgs),
+    /// Rebuild the full-text index from the case database and stored text.
+    Reindex {
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SearchArgs {
+    /// The query (quote it for the shell: quarry search 'gas w/5 "price cap"').
+    #[arg(required = true, value_name = "QUERY")]
+    pub(crate) query: Vec<String>,
+    /// Hits to list, best first.
+    #[arg(long, default_value_t = 20, conflicts_with = "all")]
+    pub(crate) limit: usize,
+    /// List every hit (streamed; no cap).
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Output format; `ids` prints one control number per line.
+    #[arg(long, value_enum, default_value_t = SearchFormat::Table)]
+    pub(crate) format: SearchFormat,
+    /// Collapse duplicates (default: the case's dedup view).
+    #[arg(long, value_enum)]
+    pub(crate) dedup: Option<Scope>,
+    /// List every member of each hit's family after it.
+    #[arg(long)]
+    pub(crate) families: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SearchFormat {
+    Table,
+    Json,
+    Csv,
+    Ids,
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +186,20 @@ pub(crate) enum ReportCommand {
         format: Format,
     },
     /// Masters with their duplicates, ALL_CUSTODIANS and ALL_PATHS.
+    /// The search-term report: per term, documents hit, hit by no other term, and with
+    /// families; then the totals, with warnings for over-broad terms, leading wildcards and
+    /// lower-case operators.
+    Terms {
+        /// One term (any query) per line; blank lines and lines starting with # are skipped.
+        #[arg(long, value_name = "FILE")]
+        terms: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Collapse duplicates (default: the case's dedup view).
+        #[arg(long, value_enum)]
+        dedup: Option<Scope>,
+    },
     Duplicates {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]

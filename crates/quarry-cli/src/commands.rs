@@ -2,11 +2,12 @@
 
 use crate::args::{
     Cli, Command, DedupArgs, ExportCommand, Format, IngestArgs, InitArgs, ReportCommand,
+    SearchArgs, SearchFormat,
 };
 use crate::output;
 use anyhow::{Context, Result};
 use fs_err as fs;
-use quarry_case::Case;
+use quarry_case::{Case, SearchOptions};
 use quarry_engine::{IngestOptions, WorkerCommand};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,52 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dedup(args) => dedup(&case_dir, &args),
         Command::Hashes => hashes(&case_dir),
         Command::Export(ExportCommand::Text { out, json }) => export_text(&case_dir, &out, json),
+        Command::Search(args) => search(&case_dir, &args),
+        Command::Reindex { json } => reindex(&case_dir, json),
     }
+}
+
+fn search(case_dir: &Path, args: &SearchArgs) -> Result<ExitCode> {
+    let case = open(case_dir)?;
+    let text = args.query.join(" ");
+    let options = SearchOptions {
+        dedup: args.dedup.map_or(case.config().dedup.scope, Into::into),
+        families: args.families,
+    };
+    let found = case.search(&text, options)?;
+    for warning in &found.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let listed = if args.all { found.entries.len() } else { args.limit.min(found.entries.len()) };
+    let snippets =
+        matches!(args.format, SearchFormat::Table | SearchFormat::Json | SearchFormat::Csv);
+    let mut printer = output::SearchPrinter::new(args.format, &found)?;
+    // Hydrated and printed in chunks, so `--all` streams however many hits there are.
+    for chunk in found.entries[..listed].chunks(500) {
+        let rows = case.hit_rows(&found, chunk, snippets.then_some(160))?;
+        printer.rows(&rows)?;
+    }
+    printer.finish(listed)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn reindex(case_dir: &Path, json: bool) -> Result<ExitCode> {
+    let case = open(case_dir)?;
+    let started = std::time::Instant::now();
+    let bar = if json || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    let indexed = case.reindex(|n| bar.inc(n))?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    if json {
+        output::json(&serde_json::json!({ "indexed": indexed, "seconds": seconds }))?;
+    } else {
+        println!("indexed {indexed} items in {seconds:.1} s");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn open(dir: &Path) -> Result<Case> {
@@ -105,6 +151,17 @@ fn report_command(case_dir: &Path, report: ReportCommand) -> Result<ExitCode> {
                 Format::Json => output::json(&rows)?,
                 Format::Csv | Format::Table => output::exceptions(&rows, format)?,
             }
+        }
+        ReportCommand::Terms { terms, format, dedup } => {
+            let text = fs::read_to_string(&terms)?;
+            let lines: Vec<String> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned)
+                .collect();
+            let scope = dedup.map_or(case.config().dedup.scope, Into::into);
+            output::terms(&case.terms_report(&lines, scope)?, format)?;
         }
         ReportCommand::Emails { format } => output::table(&case.emails()?, format)?,
         ReportCommand::Documents { format } => output::table(&case.documents()?, format)?,

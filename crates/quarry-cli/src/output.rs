@@ -1,7 +1,7 @@
 //! Printing: human tables, CSV and JSON on stdout.
 
-use crate::args::Format;
-use quarry_case::{DuplicateGroup, ExceptionRow, ItemRow, Summary};
+use crate::args::{Format, SearchFormat};
+use quarry_case::{DuplicateGroup, ExceptionRow, ItemRow, Search, SearchHit, Summary, TermsReport};
 use quarry_engine::IngestReport;
 use std::io::{self, Write};
 
@@ -284,4 +284,151 @@ pub(crate) fn table(table: &quarry_case::Table, format: Format) -> io::Result<()
         return json(&objects);
     }
     rows(&table.columns, &table.rows, format)
+}
+
+/// Prints search hits as they are hydrated, so `--all` never holds every row.
+pub(crate) struct SearchPrinter {
+    format: SearchFormat,
+    out: io::StdoutLock<'static>,
+    first: bool,
+}
+
+fn clip(s: &str, width: usize) -> String {
+    let one_line: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if one_line.chars().count() <= width {
+        return one_line;
+    }
+    let mut clipped: String = one_line.chars().take(width.saturating_sub(1)).collect();
+    clipped.push('…');
+    clipped
+}
+
+impl SearchPrinter {
+    pub(crate) fn new(format: SearchFormat, search: &Search) -> io::Result<SearchPrinter> {
+        let mut out = io::stdout().lock();
+        let counts = format!(
+            "{} documents in {} families{}",
+            search.documents,
+            search.families,
+            if search.entries.len() as u64 > search.documents {
+                format!(" ({} listed with family members)", search.entries.len())
+            } else {
+                String::new()
+            }
+        );
+        match format {
+            SearchFormat::Table => {
+                writeln!(out, "query: {}", search.interpreted)?;
+                writeln!(out, "{counts}")?;
+                writeln!(
+                    out,
+                    "{:<14}  {:<10}  {:<28}  {:<40}  {:<14}  snippet",
+                    "control", "date", "from", "subject", "custodian"
+                )?;
+            }
+            SearchFormat::Csv => {
+                writeln!(
+                    out,
+                    "control_number,hit,score,date,from,subject,custodian,type,family,locator,instances,snippet"
+                )?;
+            }
+            SearchFormat::Json => {
+                write!(
+                    out,
+                    "{{\"query\":{},\"warnings\":{},\"documents\":{},\"families\":{},\"hits\":[",
+                    serde_json::to_string(&search.interpreted)?,
+                    serde_json::to_string(&search.warnings)?,
+                    search.documents,
+                    search.families
+                )?;
+            }
+            SearchFormat::Ids => eprintln!("{counts}"),
+        }
+        Ok(SearchPrinter { format, out, first: true })
+    }
+
+    pub(crate) fn rows(&mut self, rows: &[SearchHit]) -> io::Result<()> {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        for row in rows {
+            let snippet = row.snippet.as_ref().map(|s| s.marked("[[", "]]")).unwrap_or_default();
+            match self.format {
+                SearchFormat::Table => {
+                    let snippet = if row.hit { snippet } else { "(family member)".to_owned() };
+                    writeln!(
+                        self.out,
+                        "{:<14}  {:<10}  {:<28}  {:<40}  {:<14}  {}",
+                        row.control_number,
+                        clip(&opt(&row.date), 10),
+                        clip(&opt(&row.from), 28),
+                        clip(&opt(&row.subject), 40),
+                        clip(&row.custodian, 14),
+                        clip(&snippet, 160)
+                    )?;
+                }
+                SearchFormat::Csv => {
+                    let fields = [
+                        row.control_number.clone(),
+                        row.hit.to_string(),
+                        format!("{:.4}", row.score),
+                        opt(&row.date),
+                        opt(&row.from),
+                        opt(&row.subject),
+                        row.custodian.clone(),
+                        row.file_type.clone(),
+                        row.family.clone(),
+                        row.locator.clone(),
+                        row.instances.to_string(),
+                        snippet,
+                    ];
+                    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+                    writeln!(self.out, "{}", line.join(","))?;
+                }
+                SearchFormat::Json => {
+                    if !self.first {
+                        write!(self.out, ",")?;
+                    }
+                    writeln!(self.out)?;
+                    serde_json::to_writer(&mut self.out, row)?;
+                }
+                SearchFormat::Ids => writeln!(self.out, "{}", row.control_number)?,
+            }
+            self.first = false;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish(mut self, listed: usize) -> io::Result<()> {
+        match self.format {
+            SearchFormat::Json => writeln!(self.out, "]}}"),
+            SearchFormat::Table => writeln!(self.out, "{listed} listed"),
+            _ => Ok(()),
+        }
+    }
+}
+
+pub(crate) fn terms(report: &TermsReport, format: Format) -> io::Result<()> {
+    if format == Format::Json {
+        return json(report);
+    }
+    let mut table: Vec<Vec<String>> = report
+        .terms
+        .iter()
+        .map(|t| {
+            vec![
+                t.term.clone(),
+                if t.error { "error".to_owned() } else { t.documents.to_string() },
+                t.unique.to_string(),
+                t.with_families.to_string(),
+                t.warnings.join(" | ").replace('\n', " "),
+            ]
+        })
+        .collect();
+    table.push(vec![
+        "(any term)".to_owned(),
+        report.documents.to_string(),
+        String::new(),
+        report.with_families.to_string(),
+        format!("{} documents in the case (dedup: {})", report.total_documents, report.dedup),
+    ]);
+    rows(&["term", "documents", "unique", "with_families", "warnings"], &table, format)
 }

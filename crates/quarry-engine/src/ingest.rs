@@ -90,6 +90,8 @@ pub struct IngestReport {
     pub peak_rss_main: u64,
     /// Peak resident memory of the largest extraction worker, in bytes (Linux only).
     pub peak_rss_worker: u64,
+    /// Items added to the full-text index (with any a stopped earlier run left unindexed).
+    pub items_indexed: u64,
 }
 
 /// One input, as the walker found it.
@@ -170,7 +172,24 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
         }
         drop(done_tx);
         drop(job_rx);
-        let outcome = write(&mut writer, run, &done_rx, &credit_tx, &progress, &flow, &mut report);
+        // The index follows the database: after each commit the indexer adds the new items,
+        // and commits the index once at the end (a stopped run is caught up by the next one).
+        let (indexed_tx, indexed_rx) = unbounded::<()>();
+        let indexer = scope.spawn(move || index_follow(case, &indexed_rx));
+        let outcome = write(
+            &mut writer,
+            run,
+            &done_rx,
+            &credit_tx,
+            &indexed_tx,
+            &progress,
+            &flow,
+            &mut report,
+        );
+        drop(indexed_tx);
+        let indexed = indexer
+            .join()
+            .map_err(|_| Error::Worker("the indexer panicked; this is a bug".into()))?;
         flow.stop.store(true, Ordering::Relaxed);
         // On a fatal error, stop the walker and the supervisors: dropping the receivers makes
         // their sends fail.
@@ -181,6 +200,11 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
             .join()
             .map_err(|_| Error::Worker("the walker panicked; this is a bug".into()))?;
         outcome?;
+        report.items_indexed = indexed.map_err(|e| {
+            Error::Worker(format!(
+                "the items are in the case, but indexing them failed ({e}); run `quarry reindex`"
+            ))
+        })?;
         report.inputs_found = walked?;
         Ok(())
     });
@@ -355,12 +379,35 @@ struct Flow {
     stop: std::sync::atomic::AtomicBool,
 }
 
+/// Adds committed items to the full-text index each time the writer signals a commit.
+fn index_follow(case: &Case, commits: &Receiver<()>) -> quarry_case::Result<u64> {
+    let index = case.index()?;
+    let mut last = index.indexed_through()?.unwrap_or(0);
+    let mut writer = index.writer()?;
+    let conn = case.reader()?;
+    let mut added = 0;
+    loop {
+        let open = commits.recv().is_ok();
+        // Several commits may have queued up: one pass covers them all.
+        while commits.try_recv().is_ok() {}
+        last = case.index_new_items(&conn, &mut writer, last, |n| added += n)?;
+        if !open {
+            break;
+        }
+    }
+    writer.commit(last)?;
+    writer.finish()?;
+    Ok(added)
+}
+
 /// Commits finished inputs in walk order, in batches.
+#[allow(clippy::too_many_arguments)]
 fn write(
     writer: &mut quarry_case::Writer,
     run: i64,
     done: &Receiver<Result<Finished>>,
     credits: &Sender<()>,
+    indexed: &Sender<()>,
     progress: &Progress,
     flow: &Flow,
     report: &mut IngestReport,
@@ -417,6 +464,7 @@ fn write(
                 }
                 progress.advance(*size, outcome.items + outcome.exceptions);
             }
+            let _ = indexed.send(());
             for _ in 0..inputs.len() {
                 let _ = credits.send(());
             }

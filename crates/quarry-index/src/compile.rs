@@ -74,7 +74,8 @@ impl Compiler<'_> {
                 let bound = |v: &Option<i64>, inclusive: bool| match v {
                     None => Bound::Unbounded,
                     Some(secs) => {
-                        let term = Term::from_field_date(field, DateTime::from_timestamp_secs(*secs));
+                        let term =
+                            Term::from_field_date(field, DateTime::from_timestamp_secs(*secs));
                         if inclusive { Bound::Included(term) } else { Bound::Excluded(term) }
                     }
                 };
@@ -156,7 +157,9 @@ impl Compiler<'_> {
                 for part in parts {
                     let (f, node) = self.span(part, positive)?;
                     if field.is_some_and(|x| x != f) {
-                        return Err(self.proximity_error("both sides of a proximity must be in the same field"));
+                        return Err(self.proximity_error(
+                            "both sides of a proximity must be in the same field",
+                        ));
                     }
                     field = Some(f);
                     nodes.push(node);
@@ -167,7 +170,9 @@ impl Compiler<'_> {
                 let (lf, l) = self.span(left, positive)?;
                 let (rf, r) = self.span(right, positive && !negated)?;
                 if lf != rf {
-                    return Err(self.proximity_error("both sides of a proximity must be in the same field"));
+                    return Err(
+                        self.proximity_error("both sides of a proximity must be in the same field")
+                    );
                 }
                 Ok((
                     lf,
@@ -196,7 +201,13 @@ impl Compiler<'_> {
     }
 
     /// The terms each word of a phrase stands for, in order.
-    fn slots(&mut self, field: Field, kind: Kind, words: &[Word], positive: bool) -> Result<Vec<Slot>> {
+    fn slots(
+        &mut self,
+        field: Field,
+        kind: Kind,
+        words: &[Word],
+        positive: bool,
+    ) -> Result<Vec<Slot>> {
         let highlight = positive && field == self.fields.text;
         let mut slots = Vec::new();
         for word in words {
@@ -222,10 +233,16 @@ impl Compiler<'_> {
                     for piece in pieces(word) {
                         let slot = match piece {
                             Piece::Exact(token) => vec![Term::from_field_text(field, &token)],
-                            Piece::Wildcard(pattern) => self.expand_wildcard(field, &pattern, &word.to_string())?,
-                            Piece::Fuzzy(token, prefix, distance) => {
-                                self.expand_fuzzy(field, &token, prefix, distance, &word.to_string())?
+                            Piece::Wildcard(pattern) => {
+                                self.expand_wildcard(field, &pattern, &word.to_string())?
                             }
+                            Piece::Fuzzy(token, prefix, distance) => self.expand_fuzzy(
+                                field,
+                                &token,
+                                prefix,
+                                distance,
+                                &word.to_string(),
+                            )?,
                         };
                         if highlight {
                             for term in &slot {
@@ -241,7 +258,8 @@ impl Compiler<'_> {
         }
         if slots.is_empty() {
             let shown: Vec<String> = words.iter().map(ToString::to_string).collect();
-            self.warnings.push(format!("{:?} has no letters or digits to search for", shown.join(" ")));
+            self.warnings
+                .push(format!("{:?} has no letters or digits to search for", shown.join(" ")));
         }
         Ok(slots)
     }
@@ -278,10 +296,18 @@ impl Compiler<'_> {
         self.expand(field, &automaton, shown)
     }
 
-    fn expand_fuzzy(&mut self, field: Field, word: &str, prefix: usize, distance: u8, shown: &str) -> Result<Slot> {
+    fn expand_fuzzy(
+        &mut self,
+        field: Field,
+        word: &str,
+        prefix: usize,
+        distance: u8,
+        shown: &str,
+    ) -> Result<Slot> {
         let split = word.char_indices().nth(prefix).map_or(word.len(), |(i, _)| i);
         let (head, tail) = word.split_at(split);
-        let dfa = FuzzyTermQuery::new(Term::from_field_text(field, tail), distance, true).automaton()?;
+        let dfa =
+            FuzzyTermQuery::new(Term::from_field_text(field, tail), distance, true).automaton()?;
         let terms = if head.is_empty() {
             self.expand(field, &dfa, shown)?
         } else {
@@ -305,10 +331,8 @@ impl Compiler<'_> {
             }
         }
         if found.len() > BROAD_EXPANSION {
-            self.warnings.push(format!(
-                "{shown:?} expands to {} different words: over-broad",
-                found.len()
-            ));
+            self.warnings
+                .push(format!("{shown:?} expands to {} different words: over-broad", found.len()));
         }
         if found.is_empty() {
             self.warnings.push(format!("{shown:?} matches no word in the index"));
@@ -335,7 +359,11 @@ fn slots_query(field: Field, mut slots: Vec<Slot>) -> Box<dyn TQuery> {
             let clauses = terms
                 .into_iter()
                 .map(|t| {
-                    (Occur::Should, Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs)) as Box<dyn TQuery>)
+                    (
+                        Occur::Should,
+                        Box::new(TermQuery::new(t, IndexRecordOption::WithFreqs))
+                            as Box<dyn TQuery>,
+                    )
                 })
                 .collect();
             return Box::new(BooleanQuery::new(clauses));
@@ -346,7 +374,10 @@ fn slots_query(field: Field, mut slots: Vec<Slot>) -> Box<dyn TQuery> {
         let terms: Vec<Term> = slots.into_iter().map(|mut s| s.remove(0)).collect();
         return Box::new(PhraseQuery::new(terms));
     }
-    Box::new(SpanQuery { field, root: SpanNode::Seq(slots.into_iter().map(SpanNode::Terms).collect()) })
+    Box::new(SpanQuery {
+        field,
+        root: SpanNode::Seq(slots.into_iter().map(SpanNode::Terms).collect()),
+    })
 }
 
 enum Piece {
@@ -462,7 +493,11 @@ impl<A: Automaton<State: Clone>> Automaton for Prefixed<'_, A> {
             None if state.0 == usize::MAX => (usize::MAX, None),
             None if self.prefix.get(state.0) == Some(&byte) => {
                 let next = state.0 + 1;
-                if next == self.prefix.len() { (next, Some(self.inner.start())) } else { (next, None) }
+                if next == self.prefix.len() {
+                    (next, Some(self.inner.start()))
+                } else {
+                    (next, None)
+                }
             }
             None => (usize::MAX, None),
         }

@@ -102,8 +102,8 @@ impl CaseIndex {
     pub fn open_or_create(dir: &Path) -> Result<CaseIndex> {
         std::fs::create_dir_all(dir)?;
         let (schema, fields) = schema::build();
-        let directory = tantivy::directory::MmapDirectory::open(dir)
-            .map_err(|e| Error::Tantivy(e.into()))?;
+        let directory =
+            tantivy::directory::MmapDirectory::open(dir).map_err(|e| Error::Tantivy(e.into()))?;
         let index = tantivy::Index::open_or_create(directory, schema)?;
         schema::register_tokenizers(&index);
         let reader =

@@ -117,7 +117,11 @@ pub fn parse(text: &str) -> Result<Parsed, QueryError> {
     let tokens = lex(text)?;
     let mut p = Parser { text, tokens, at: 0, warnings: Vec::new() };
     if p.tokens.is_empty() {
-        return Err(p.error(0, "the query is empty", "write a word, a phrase in quotes or a field:value"));
+        return Err(p.error(
+            0,
+            "the query is empty",
+            "write a word, a phrase in quotes or a field:value",
+        ));
     }
     let query = p.or(None)?;
     if let Some(tok) = p.peek() {
@@ -197,14 +201,20 @@ fn lex(text: &str) -> Result<Vec<Token>, QueryError> {
             }
             b'[' | b'{' => {
                 let end = text[i..].find([']', '}']).ok_or_else(|| {
-                    err(start, "this date range is never closed", "close it with ']' (inclusive) or '}' (exclusive)")
+                    err(
+                        start,
+                        "this date range is never closed",
+                        "close it with ']' (inclusive) or '}' (exclusive)",
+                    )
                 })?;
                 out.push(Token { kind: Tok::Range(text[i..=i + end].to_owned()), start });
                 i += end + 1;
             }
             _ => {
                 let end = text[i..]
-                    .find(|ch: char| ch.is_whitespace() || matches!(ch, '(' | ')' | '"' | '“' | '”'))
+                    .find(|ch: char| {
+                        ch.is_whitespace() || matches!(ch, '(' | ')' | '"' | '“' | '”')
+                    })
                     .map_or(text.len(), |e| i + e);
                 let word = &text[i..end];
                 i = end;
@@ -221,7 +231,10 @@ fn lex(text: &str) -> Result<Vec<Token>, QueryError> {
                             continue;
                         }
                         if !value.is_empty() {
-                            out.push(Token { kind: Tok::Word(value.to_owned()), start: start + colon + 1 });
+                            out.push(Token {
+                                kind: Tok::Word(value.to_owned()),
+                                start: start + colon + 1,
+                            });
                         }
                         continue;
                     }
@@ -289,7 +302,15 @@ fn is_field(name: &str) -> bool {
     crate::schema::FIELD_NAMES.iter().any(|(n, _)| *n == name)
         || matches!(
             name,
-            "body" | "content" | "title" | "author" | "sender" | "name" | "path" | "docid" | "flags"
+            "body"
+                | "content"
+                | "title"
+                | "author"
+                | "sender"
+                | "name"
+                | "path"
+                | "docid"
+                | "flags"
         )
 }
 
@@ -341,8 +362,7 @@ impl Parser<'_> {
 
     fn and(&mut self, field: Option<&str>) -> Result<Query, QueryError> {
         let mut parts = vec![self.near(field)?];
-        loop {
-            let Some(tok) = self.peek() else { break };
+        while let Some(tok) = self.peek() {
             match tok.kind {
                 Tok::And => {
                     self.at += 1;
@@ -377,7 +397,11 @@ impl Parser<'_> {
         {
             self.at += 1;
             if self.peek().is_none() {
-                return Err(self.error(self.end(), "the proximity connector has nothing after it", "add the words it should be near"));
+                return Err(self.error(
+                    self.end(),
+                    "the proximity connector has nothing after it",
+                    "add the words it should be near",
+                ));
             }
             let right = self.unary(field)?;
             for (side, operand) in [("left", &left), ("right", &right)] {
@@ -389,7 +413,13 @@ impl Parser<'_> {
                     ));
                 }
             }
-            left = Query::Near { left: Box::new(left), right: Box::new(right), distance, ordered, negated };
+            left = Query::Near {
+                left: Box::new(left),
+                right: Box::new(right),
+                distance,
+                ordered,
+                negated,
+            };
         }
         Ok(left)
     }
@@ -406,7 +436,11 @@ impl Parser<'_> {
 
     fn primary(&mut self, field: Option<&str>) -> Result<Query, QueryError> {
         let Some(tok) = self.peek().cloned() else {
-            return Err(self.error(self.end(), "the query ends where a word was expected", "add a word, or remove the trailing operator"));
+            return Err(self.error(
+                self.end(),
+                "the query ends where a word was expected",
+                "add a word, or remove the trailing operator",
+            ));
         };
         self.at += 1;
         match tok.kind {
@@ -417,10 +451,18 @@ impl Parser<'_> {
                         self.at += 1;
                         Ok(inner)
                     }
-                    _ => Err(self.error(tok.start, "this '(' is never closed", "add ')' where the group ends")),
+                    _ => Err(self.error(
+                        tok.start,
+                        "this '(' is never closed",
+                        "add ')' where the group ends",
+                    )),
                 }
             }
-            Tok::RParen => Err(self.error(tok.start, "')' where a word was expected", "remove it, or put the words of the group before it")),
+            Tok::RParen => Err(self.error(
+                tok.start,
+                "')' where a word was expected",
+                "remove it, or put the words of the group before it",
+            )),
             Tok::And | Tok::Or | Tok::Near { .. } => Err(self.error(
                 tok.start,
                 "an operator where a word was expected",
@@ -429,7 +471,11 @@ impl Parser<'_> {
             Tok::Not => unreachable!("handled by unary"),
             Tok::Range(range) => {
                 let Some(name) = field.filter(|f| is_date_field(f)) else {
-                    return Err(self.error(tok.start, "a range needs a date field", "write date:[2001-01-01 TO 2001-06-30] (or sent:, created:, modified:)"));
+                    return Err(self.error(
+                        tok.start,
+                        "a range needs a date field",
+                        "write date:[2001-01-01 TO 2001-06-30] (or sent:, created:, modified:)",
+                    ));
                 };
                 self.range(name, &range, tok.start)
             }
@@ -437,7 +483,11 @@ impl Parser<'_> {
                 if let Some(outer) = field
                     && outer != name
                 {
-                    return Err(self.error(tok.start, &format!("field {name}: inside a group of field {outer}:"), "name one field per group"));
+                    return Err(self.error(
+                        tok.start,
+                        &format!("field {name}: inside a group of field {outer}:"),
+                        "name one field per group",
+                    ));
                 }
                 if name == "tag" {
                     return match self.peek().cloned() {
@@ -445,7 +495,11 @@ impl Parser<'_> {
                             self.at += 1;
                             Ok(Query::Tag(t))
                         }
-                        _ => Err(self.error(tok.start, "tag: needs a tag name", "write tag:privileged or tag:\"needs review\"")),
+                        _ => Err(self.error(
+                            tok.start,
+                            "tag: needs a tag name",
+                            "write tag:privileged or tag:\"needs review\"",
+                        )),
                     };
                 }
                 if is_date_field(&name) {
@@ -460,13 +514,23 @@ impl Parser<'_> {
                             Ok(Query::Range { field: name, from: Some(day.0), until: Some(day.1) })
                         }
                         Some(Token { kind: Tok::LParen, .. }) => self.primary(Some(&name)),
-                        _ => Err(self.error(tok.start, &format!("{name}: needs a date or a range"), &format!("write {name}:2001-05-03 or {name}:[2001-01-01 TO 2001-06-30]"))),
+                        _ => Err(self.error(
+                            tok.start,
+                            &format!("{name}: needs a date or a range"),
+                            &format!(
+                                "write {name}:2001-05-03 or {name}:[2001-01-01 TO 2001-06-30]"
+                            ),
+                        )),
                     };
                 }
                 match self.peek() {
                     Some(t) if matches!(t.kind, Tok::Word(_) | Tok::Phrase(_) | Tok::LParen) => {}
                     _ => {
-                        return Err(self.error(tok.start, &format!("{name}: has no value"), &format!("write {name}:word, {name}:\"a phrase\" or {name}:(a OR b)")));
+                        return Err(self.error(
+                            tok.start,
+                            &format!("{name}: has no value"),
+                            &format!("write {name}:word, {name}:\"a phrase\" or {name}:(a OR b)"),
+                        ));
                     }
                 }
                 self.primary(Some(&name))
@@ -477,7 +541,11 @@ impl Parser<'_> {
                     words.push(self.word(w, tok.start)?);
                 }
                 if words.is_empty() {
-                    return Err(self.error(tok.start, "an empty phrase", "put words between the quotes, or remove them"));
+                    return Err(self.error(
+                        tok.start,
+                        "an empty phrase",
+                        "put words between the quotes, or remove them",
+                    ));
                 }
                 Ok(Query::Words { field: field.map(str::to_owned), words })
             }
@@ -509,7 +577,13 @@ impl Parser<'_> {
                 "" => {
                     return Err(self.error(start, "stemming (word~) is not supported", &format!("for fuzzy matching write {word}~1 or {word}~2; for word endings, {word}*")));
                 }
-                _ => return Err(self.error(start + i, "fuzzy distance must be 1 or 2", &format!("write {word}~1 or {word}~2"))),
+                _ => {
+                    return Err(self.error(
+                        start + i,
+                        "fuzzy distance must be 1 or 2",
+                        &format!("write {word}~1 or {word}~2"),
+                    ));
+                }
             };
             return Ok(Word::Fuzzy { word: word.to_owned(), prefix: 0, distance });
         }
@@ -517,7 +591,11 @@ impl Parser<'_> {
             let prefix = w.find('%').map_or(0, |p| w[..p].chars().count());
             let distance = w.matches('%').count();
             if distance > 2 {
-                return Err(self.error(start, "at most two '%' (two edits)", "write ba%nana (one edit) or ba%%nana (two)"));
+                return Err(self.error(
+                    start,
+                    "at most two '%' (two edits)",
+                    "write ba%nana (one edit) or ba%%nana (two)",
+                ));
             }
             let word: String = w.chars().filter(|c| *c != '%').collect();
             return Ok(Word::Fuzzy { word, prefix, distance: distance as u8 });
@@ -528,7 +606,10 @@ impl Parser<'_> {
                     "{w:?} at column {} starts with a wildcard: every word in the index is tested",
                     self.column(start)
                 ));
-            } else if w.trim_end_matches(['*', '?']).chars().filter(|c| c.is_alphanumeric()).count() < 3 && w.ends_with('*') {
+            } else if w.trim_end_matches(['*', '?']).chars().filter(|c| c.is_alphanumeric()).count()
+                < 3
+                && w.ends_with('*')
+            {
                 self.warnings.push(format!(
                     "{w:?} at column {} is over-broad: fewer than 3 letters before the wildcard",
                     self.column(start)
@@ -545,10 +626,18 @@ impl Parser<'_> {
         let inner = &range[1..range.len() - 1];
         let parts: Vec<&str> = inner.split_whitespace().collect();
         let [lo, to, hi] = parts[..] else {
-            return Err(self.error(start, "a range is [FROM TO UNTIL]", "write [2001-01-01 TO 2001-06-30]; * leaves an end open"));
+            return Err(self.error(
+                start,
+                "a range is [FROM TO UNTIL]",
+                "write [2001-01-01 TO 2001-06-30]; * leaves an end open",
+            ));
         };
         if !to.eq_ignore_ascii_case("to") {
-            return Err(self.error(start, "a range is [FROM TO UNTIL]", "separate the two dates with TO"));
+            return Err(self.error(
+                start,
+                "a range is [FROM TO UNTIL]",
+                "separate the two dates with TO",
+            ));
         }
         let offset = start + 1;
         let from = if lo == "*" {
@@ -569,7 +658,11 @@ impl Parser<'_> {
     /// A date or date-time: its first second and the first second after it (a day for a date).
     fn date(&self, s: &str, start: usize) -> Result<(i64, i64), QueryError> {
         parse_date(s).ok_or_else(|| {
-            self.error(start, &format!("{s:?} is not a date"), "write dates as 2001-05-03 or 2001-05-03T14:30:00Z (UTC)")
+            self.error(
+                start,
+                &format!("{s:?} is not a date"),
+                "write dates as 2001-05-03 or 2001-05-03T14:30:00Z (UTC)",
+            )
         })
     }
 }
@@ -581,6 +674,12 @@ fn proximity_operand(q: &Query) -> bool {
         Query::Or(parts) => parts.iter().all(proximity_operand),
         _ => false,
     }
+}
+
+/// Parses `2001-05-03` (a whole day) or `2001-05-03T14:30:00Z` (a second), in UTC: the first
+/// second and the first second after.
+pub fn parse_timestamp(s: &str) -> Option<(i64, i64)> {
+    parse_date(s)
 }
 
 /// `2001-05-03` (a whole day) or `2001-05-03T14:30:00Z` (a second), in UTC.
@@ -660,7 +759,13 @@ impl fmt::Display for Word {
             Word::Fuzzy { word, prefix: 0, distance } => write!(f, "{word}~{distance}"),
             Word::Fuzzy { word, prefix, distance } => {
                 let split = word.char_indices().nth(*prefix).map_or(word.len(), |(i, _)| i);
-                write!(f, "{}{}{}", &word[..split], "%".repeat(usize::from(*distance)), &word[split..])
+                write!(
+                    f,
+                    "{}{}{}",
+                    &word[..split],
+                    "%".repeat(usize::from(*distance)),
+                    &word[split..]
+                )
             }
         }
     }
@@ -724,7 +829,9 @@ mod tests {
     use super::*;
 
     fn shown(q: &str) -> String {
-        parse(q).map(|p| p.query.to_string()).unwrap_or_else(|e| format!("ERR col {}: {}", e.column, e.message))
+        parse(q)
+            .map(|p| p.query.to_string())
+            .unwrap_or_else(|e| format!("ERR col {}: {}", e.column, e.message))
     }
 
     #[test]
@@ -805,6 +912,9 @@ mod tests {
         assert_eq!(parse_date("1970-01-02"), Some((86_400, 172_800)));
         assert_eq!(parse_date("2000-02-29").map(|d| iso(d.0)), Some("2000-02-29".to_owned()));
         assert_eq!(parse_date("2001-02-29"), None);
-        assert_eq!(parse_date("2001-05-03T14:30:00Z").map(|d| iso(d.0)), Some("2001-05-03T14:30:00Z".to_owned()));
+        assert_eq!(
+            parse_date("2001-05-03T14:30:00Z").map(|d| iso(d.0)),
+            Some("2001-05-03T14:30:00Z".to_owned())
+        );
     }
 }

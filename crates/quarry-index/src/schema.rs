@@ -32,7 +32,10 @@ pub const FIELD_NAMES: &[(&str, &str)] = &[
     ("family", "control number of the family's top-level item"),
     ("control", "control number"),
     ("flag", "item flags (`no-text`, `encrypted`, ...) and `exception` for items with one"),
-    ("date", "sent date for email, else modified, else created (`date:[2001-01-01 TO 2001-06-30]`)"),
+    (
+        "date",
+        "sent date for email, else modified, else created (`date:[2001-01-01 TO 2001-06-30]`)",
+    ),
     ("sent", "email sent date"),
     ("created", "created date"),
     ("modified", "last-modified date"),
@@ -152,10 +155,8 @@ pub(crate) fn build() -> (Schema, Fields) {
             .set_tokenizer(KEYWORD)
             .set_index_option(IndexRecordOption::Basic),
     );
-    let date = DateOptions::default()
-        .set_indexed()
-        .set_fast()
-        .set_precision(DateTimePrecision::Seconds);
+    let date =
+        DateOptions::default().set_indexed().set_fast().set_precision(DateTimePrecision::Seconds);
     let fields = Fields {
         item_id: b.add_u64_field(ITEM_ID, INDEXED | STORED | tantivy::schema::FAST),
         text: b.add_text_field("text", words.clone()),
@@ -212,7 +213,8 @@ pub(crate) fn to_document(f: &Fields, doc: &IndexDoc) -> TantivyDocument {
     if let Some(subject) = &doc.subject {
         d.add_text(f.subject, subject);
     }
-    for (field, values) in [(f.from, &doc.from), (f.to, &doc.to), (f.cc, &doc.cc), (f.bcc, &doc.bcc)]
+    for (field, values) in
+        [(f.from, &doc.from), (f.to, &doc.to), (f.cc, &doc.cc), (f.bcc, &doc.bcc)]
     {
         for value in values {
             d.add_text(field, value);

@@ -54,7 +54,8 @@ pub(crate) fn make(text: &str, highlight: &HashSet<String>, width: usize) -> Sni
     let mut start = floor_char(text, center.saturating_sub(width / 3));
     // Start and end at word boundaries.
     start = text[..start].rfind(char::is_whitespace).map_or(0, |space| space + 1);
-    let mut end = floor_char(text, (start + width).min(text.len()).max(hits.first().map_or(0, |h| h.1)));
+    let mut end =
+        floor_char(text, (start + width).min(text.len()).max(hits.first().map_or(0, |h| h.1)));
     end = text[end..].find(char::is_whitespace).map_or(text.len(), |space| end + space);
     let mut snippet = Snippet::default();
     let mut at = start;

@@ -1,5 +1,7 @@
 //! What each construct of the query language matches, table-driven over a small index.
 
+#![allow(clippy::unwrap_used)] // test code
+
 use quarry_index::{CaseIndex, IndexDoc};
 
 fn doc(id: u64, text: &str) -> IndexDoc {
@@ -7,7 +9,7 @@ fn doc(id: u64, text: &str) -> IndexDoc {
         item_id: id,
         control: format!("QRY{id:08}"),
         family: format!("QRY{id:08}"),
-        custodian: if id % 2 == 0 { "allen-p".into() } else { "skilling-j".into() },
+        custodian: if id.is_multiple_of(2) { "allen-p".into() } else { "skilling-j".into() },
         file_type: "email".into(),
         name: format!("message {id}.eml"),
         locator: format!("mail/inbox/{id}.eml"),
@@ -149,7 +151,8 @@ fn scores_order_hits_and_snippets_mark_them() {
     let hits = index.search(&prepared).expect("search");
     // Document 8 says "gas" twice in fewer words than document 1's subject-less text.
     assert_eq!(hits.iter().map(|h| h.item_id).collect::<Vec<_>>(), vec![8]);
-    let snippet = index.snippet("Résumé of the gas trader, natural gas and power", &prepared.highlight, 60);
+    let snippet =
+        index.snippet("Résumé of the gas trader, natural gas and power", &prepared.highlight, 60);
     assert_eq!(snippet.marked("[", "]"), "Résumé of the [gas] trader, natural [gas] and power");
 }
 
@@ -158,6 +161,10 @@ fn wildcard_expansion_reports_no_match() {
     let (_dir, index) = index();
     let parsed = quarry_index::query::parse("zebra*").expect("parse");
     let prepared = index.prepare(&parsed.query, &|_: &str| Ok(vec![])).expect("prepare");
-    assert!(prepared.warnings.iter().any(|w| w.contains("matches no word")), "{:?}", prepared.warnings);
+    assert!(
+        prepared.warnings.iter().any(|w| w.contains("matches no word")),
+        "{:?}",
+        prepared.warnings
+    );
     assert!(index.matching_ids(&prepared).expect("search").is_empty());
 }

@@ -167,6 +167,73 @@ fn enron_mailboxes_become_one_item_per_message_and_copies_collapse() {
             "enron-mbox/enron.allen-p.sent//message 491",
         ]
     );
+
+    // Search counts for plain terms and phrases agree with an independent count over the raw
+    // messages (tests/scripts/mbox_term_counts.py: Python's email parser and its own words).
+    let terms = [
+        "pipeline",
+        "california",
+        "deadline",
+        "forecast",
+        "natural gas",
+        "power plant",
+        "conference call",
+        "please let me know",
+    ];
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/mbox_term_counts.py");
+    let counted = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&mboxes)
+        .args(terms)
+        .output()
+        .expect("python3 runs the independent count (install python3)");
+    assert!(counted.status.success(), "{}", String::from_utf8_lossy(&counted.stderr));
+    let counted = String::from_utf8(counted.stdout).unwrap();
+    let mut searched_total = 0;
+    for (line, term) in counted.lines().zip(terms) {
+        let (count, name) = line.split_once('\t').unwrap();
+        assert_eq!(name, term);
+        let quoted = format!("\"{term}\"");
+        let result =
+            s.json(&["search", "--format", "json", "--limit", "0", "--dedup", "none", &quoted]);
+        assert_eq!(result["documents"].as_u64(), count.parse().ok(), "term {term:?}");
+        searched_total += result["documents"].as_u64().unwrap();
+    }
+    assert!(searched_total > 4_000, "the terms are not rare: {searched_total}");
+    // Copies of one message count once under global dedup.
+    let none =
+        s.json(&["search", "--format", "json", "--limit", "0", "--dedup", "none", "pipeline"]);
+    let global =
+        s.json(&["search", "--format", "json", "--limit", "0", "--dedup", "global", "pipeline"]);
+    assert!(global["documents"].as_u64() < none["documents"].as_u64(), "{global}");
+    // Fields and dates on real headers.
+    let from = s.json(&[
+        "search",
+        "--format",
+        "json",
+        "--limit",
+        "0",
+        "--dedup",
+        "none",
+        "from:\"phillip.allen@enron.com\" AND date:[2000-12-01 TO 2000-12-31]",
+    ]);
+    assert!(from["documents"].as_u64().unwrap() > 50, "{from}");
+    let custodian = s.json(&[
+        "search",
+        "--format",
+        "json",
+        "--limit",
+        "0",
+        "--dedup",
+        "none",
+        "locator:\"enron.allen-p\" AND type:email",
+    ]);
+    let allen_messages = emails
+        .iter()
+        .filter(|e| e["locator"].as_str().unwrap().starts_with("enron-mbox/enron.allen-p."))
+        .count();
+    assert_eq!(custodian["documents"].as_u64(), Some(allen_messages as u64));
 }
 
 /// The suites that ship expected parses: subject and sender agree on at least 95%.

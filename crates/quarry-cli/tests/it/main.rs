@@ -8,3 +8,4 @@ mod email;
 mod ingest;
 mod isolation;
 mod limits;
+mod search;

@@ -1,0 +1,624 @@
+//! Search over the case: the full-text index for words, the database for everything that
+//! changes after ingest (tags) and for what a hit is shown with.
+//!
+//! - Indexing: [`Case::index_new_items`] feeds items above the index's high-water mark (the
+//!   commit payload) to an index writer; ingest calls it after every database commit, and
+//!   [`Case::reindex`] rebuilds from nothing. Both read the same rows, so a rebuilt index
+//!   answers exactly as the one written during ingest.
+//! - [`Case::search`]: hits in relevance order (ties by control number), collapsed under a
+//!   dedup scope, optionally with their families.
+//! - [`Case::terms_report`]: the search-term report exchanged in negotiations.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use quarry_index::{CaseIndex, IndexDoc, Snippet, query};
+use quarry_types::DedupScope;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::{Case, Result, now_utc};
+
+/// Items read from the database per batch while indexing.
+const INDEX_BATCH: i64 = 2_000;
+
+/// How a search is collapsed and widened.
+#[derive(Clone, Copy, Debug)]
+pub struct SearchOptions {
+    /// Collapse duplicates: `none` lists every instance.
+    pub dedup: DedupScope,
+    /// Add every family member of each hit (after collapsing).
+    pub families: bool,
+}
+
+/// A search's outcome: ordered item ids, counted.
+#[derive(Debug)]
+pub struct Search {
+    /// The query as parsed (what was searched, fully parenthesized).
+    pub interpreted: String,
+    /// Warnings from parsing and expansion.
+    pub warnings: Vec<String>,
+    /// Documents hit (after collapsing duplicates).
+    pub documents: u64,
+    /// Families those documents belong to.
+    pub families: u64,
+    /// Documents listed: hits, and with `families` their family members, in order.
+    pub entries: Vec<Entry>,
+    prepared: quarry_index::Prepared,
+}
+
+/// One listed document.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Entry {
+    /// Item id.
+    pub item_id: u64,
+    /// Relevance score (0 for family members that are not hits).
+    pub score: f32,
+    /// Whether the document itself hit (false: listed as a family member of a hit).
+    pub hit: bool,
+    /// Instances collapsed into this one under the dedup scope (1 when none).
+    pub instances: u32,
+}
+
+/// A listed document as shown to the reviewer.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchHit {
+    /// Control number.
+    pub control_number: String,
+    /// Whether it hit (false: a family member of a hit).
+    pub hit: bool,
+    /// Relevance score.
+    pub score: f32,
+    /// Sent date (email) or modified or created date, UTC.
+    pub date: Option<String>,
+    /// Sender or author.
+    pub from: Option<String>,
+    /// Subject or title.
+    pub subject: Option<String>,
+    /// Custodian.
+    pub custodian: String,
+    /// Detected type.
+    pub file_type: String,
+    /// Control number of the family's top-level item.
+    pub family: String,
+    /// Where it is.
+    pub locator: String,
+    /// Instances collapsed into this hit.
+    pub instances: u32,
+    /// Text around the first hit word.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<Snippet>,
+}
+
+/// One line of the search-term report.
+#[derive(Clone, Debug, Serialize)]
+pub struct TermRow {
+    /// The term as written in the file.
+    pub term: String,
+    /// Documents hit.
+    pub documents: u64,
+    /// Documents hit by no other term.
+    pub unique: u64,
+    /// Documents hit, with their families.
+    pub with_families: u64,
+    /// Warnings (lint) for the term; a term that does not parse has its error here.
+    pub warnings: Vec<String>,
+    /// The term did not parse and counted nothing.
+    pub error: bool,
+}
+
+/// The search-term report.
+#[derive(Clone, Debug, Serialize)]
+pub struct TermsReport {
+    /// Dedup scope the counts are under.
+    pub dedup: DedupScope,
+    /// Documents in the case under that scope.
+    pub total_documents: u64,
+    /// One row per term.
+    pub terms: Vec<TermRow>,
+    /// Documents hit by any term.
+    pub documents: u64,
+    /// Documents hit by any term, with their families.
+    pub with_families: u64,
+}
+
+/// Share of all documents above which a term is flagged over-broad.
+const BROAD_SHARE: f64 = 0.25;
+
+struct Item {
+    family_id: i64,
+    key: String,
+}
+
+impl Case {
+    /// The case's full-text index (created empty if missing).
+    pub fn index(&self) -> Result<CaseIndex> {
+        Ok(CaseIndex::open_or_create(&self.dir.join("index"))?)
+    }
+
+    /// Indexes every item with an id above `after`, in id order; returns the highest id
+    /// indexed (`after` when there was none). The writer is not committed.
+    pub fn index_new_items(
+        &self,
+        conn: &Connection,
+        writer: &mut quarry_index::Writer,
+        after: u64,
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64> {
+        let mut last = after;
+        loop {
+            let docs = self.index_docs(conn, last, INDEX_BATCH)?;
+            let Some(max) = docs.last().map(|d| d.item_id) else { break };
+            for doc in &docs {
+                writer.add_new(doc)?;
+            }
+            progress(docs.len() as u64);
+            last = max;
+        }
+        Ok(last)
+    }
+
+    /// Brings the index up to the database: items committed since its last commit (a run that
+    /// stopped before committing the index) are added. Returns how many.
+    pub fn index_catch_up(&self) -> Result<u64> {
+        let index = self.index()?;
+        let through = index.indexed_through()?.unwrap_or(0);
+        let conn = self.reader()?;
+        let max: i64 =
+            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM items", [], |r| r.get(0))?;
+        if max.cast_unsigned() <= through {
+            return Ok(0);
+        }
+        let mut writer = index.writer()?;
+        let mut added = 0;
+        let last = self.index_new_items(&conn, &mut writer, through, |n| added += n)?;
+        writer.commit(last)?;
+        writer.finish()?;
+        Ok(added)
+    }
+
+    /// Rebuilds the index from the case database and stored text; returns documents indexed.
+    pub fn reindex(&self, mut progress: impl FnMut(u64)) -> Result<u64> {
+        let index = self.index()?;
+        let mut writer = index.writer()?;
+        writer.clear()?;
+        let conn = self.reader()?;
+        let mut added = 0;
+        let last = self.index_new_items(&conn, &mut writer, 0, |n| {
+            added += n;
+            progress(n);
+        })?;
+        writer.commit(last)?;
+        writer.finish()?;
+        Ok(added)
+    }
+
+    /// Up to `limit` items with ids above `after`, as the index sees them.
+    fn index_docs(&self, conn: &Connection, after: u64, limit: i64) -> Result<Vec<IndexDoc>> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT i.id, i.control_number, f.control_number, c.name, i.file_type, i.name, i.locator,
+                    i.flags, i.blake3, i.text_chars, i.created, i.modified,
+                    EXISTS (SELECT 1 FROM exceptions x WHERE x.parent_id = i.id),
+                    e.email_from, e.email_to, e.email_cc, e.email_bcc, e.subject, e.sent,
+                    d.title, d.subject, d.author, d.created, d.modified
+             FROM items i
+             JOIN items f ON f.id = i.family_id
+             JOIN custodians c ON c.id = i.custodian_id
+             LEFT JOIN emails e ON e.item_id = i.id
+             LEFT JOIN documents d ON d.item_id = i.id
+             WHERE i.id > ?1 ORDER BY i.id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after.cast_signed(), limit], |r| {
+            let list = |s: Option<String>| -> Vec<String> {
+                s.map(|s| s.split("; ").filter(|a| !a.is_empty()).map(str::to_owned).collect())
+                    .unwrap_or_default()
+            };
+            let mut flags: Vec<String> =
+                r.get::<_, String>(7)?.split_whitespace().map(str::to_owned).collect();
+            if r.get::<_, bool>(12)? {
+                flags.push("exception".to_owned());
+            }
+            let title: Option<String> = r.get(19)?;
+            let doc_subject: Option<String> = r.get(20)?;
+            let subject = r.get::<_, Option<String>>(17)?.or(match (title, doc_subject) {
+                (Some(t), Some(s)) if t != s => Some(format!("{t} {s}")),
+                (t, s) => t.or(s),
+            });
+            let mut from = list(r.get(13)?);
+            if from.is_empty() {
+                from = list(r.get(21)?);
+            }
+            let secs = |s: Option<String>| s.as_deref().and_then(unix_seconds);
+            let sent = secs(r.get(18)?);
+            let created = secs(r.get::<_, Option<String>>(22)?.or(r.get(10)?));
+            let modified = secs(r.get::<_, Option<String>>(23)?.or(r.get(11)?));
+            let doc = IndexDoc {
+                item_id: r.get::<_, i64>(0)?.cast_unsigned(),
+                control: r.get(1)?,
+                family: r.get(2)?,
+                custodian: r.get(3)?,
+                file_type: r.get(4)?,
+                name: r.get(5)?,
+                locator: r.get(6)?,
+                flags,
+                subject,
+                from,
+                to: list(r.get(14)?),
+                cc: list(r.get(15)?),
+                bcc: list(r.get(16)?),
+                date: sent.or(modified).or(created),
+                sent,
+                created,
+                modified,
+                text: String::new(),
+            };
+            let has_text = r.get::<_, Option<i64>>(9)?.is_some();
+            Ok((doc, has_text.then(|| r.get::<_, String>(8)).transpose()?))
+        })?;
+        let mut docs = Vec::new();
+        for row in rows {
+            let (mut doc, blake3) = row?;
+            if let Some(blake3) = blake3 {
+                doc.text = self.store.text(&blake3)?.unwrap_or_default();
+            }
+            docs.push(doc);
+        }
+        Ok(docs)
+    }
+
+    /// Items carrying a tag.
+    pub fn items_with_tag(&self, tag: &str) -> Result<Vec<u64>> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare("SELECT item_id FROM tags WHERE tag = ?1 ORDER BY item_id")?;
+        let ids = stmt
+            .query_map([tag], |r| r.get::<_, i64>(0))?
+            .map(|id| id.map(i64::cast_unsigned))
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
+    /// Tags items (by control number); returns how many were newly tagged.
+    pub fn add_tag(&self, tag: &str, control_numbers: &[String]) -> Result<u64> {
+        let mut conn = crate::connect(&self.dir.join(crate::DB_FILE), false)?;
+        let tx = conn.transaction()?;
+        let mut added = 0;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT OR IGNORE INTO tags (item_id, tag, added_at)
+                 SELECT id, ?2, ?3 FROM items WHERE control_number = ?1",
+            )?;
+            let at = now_utc();
+            for control in control_numbers {
+                let n = stmt.execute(params![control, tag, at])?;
+                if n == 0
+                    && tx
+                        .query_row(
+                            "SELECT 1 FROM items WHERE control_number = ?1",
+                            [control],
+                            |_| Ok(()),
+                        )
+                        .optional()?
+                        .is_none()
+                {
+                    return Err(crate::Error::Internal(format!("no item {control}")));
+                }
+                added += n as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    fn prepare(
+        &self,
+        index: &CaseIndex,
+        text: &str,
+    ) -> Result<(String, Vec<String>, quarry_index::Prepared)> {
+        let parsed = query::parse(text).map_err(quarry_index::Error::from)?;
+        let resolver = |tag: &str| self.items_with_tag(tag).map_err(|e| e.to_string());
+        let prepared = index.prepare(&parsed.query, &resolver)?;
+        let mut warnings = parsed.warnings;
+        warnings.extend(prepared.warnings.iter().cloned());
+        Ok((parsed.query.to_string(), warnings, prepared))
+    }
+
+    /// Runs a query: every hit, collapsed under the dedup scope, with families if asked.
+    pub fn search(&self, text: &str, options: SearchOptions) -> Result<Search> {
+        let index = self.index()?;
+        let (interpreted, warnings, prepared) = self.prepare(&index, text)?;
+        let hits = index.search(&prepared)?;
+        let conn = self.reader()?;
+        let mut items = ItemLookup::new(&conn, options.dedup);
+        // Collapse: the first (best) instance of each document stands for it.
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut entries: Vec<Entry> = Vec::new();
+        for hit in hits {
+            let item = items.get(hit.item_id)?;
+            match seen.get(&item.key) {
+                Some(&at) => entries[at].instances += 1,
+                None => {
+                    seen.insert(item.key.clone(), entries.len());
+                    entries.push(Entry {
+                        item_id: hit.item_id,
+                        score: hit.score,
+                        hit: true,
+                        instances: 1,
+                    });
+                }
+            }
+        }
+        let documents = entries.len() as u64;
+        let mut families = BTreeSet::new();
+        for e in &entries {
+            families.insert(items.get(e.item_id)?.family_id);
+        }
+        if options.families {
+            let mut listed: HashSet<u64> = entries.iter().map(|e| e.item_id).collect();
+            let mut done = HashSet::new();
+            let mut widened = Vec::with_capacity(entries.len());
+            let mut members =
+                conn.prepare("SELECT id FROM items WHERE family_id = ?1 ORDER BY id")?;
+            for e in entries {
+                let family = items.get(e.item_id)?.family_id;
+                widened.push(e);
+                if done.insert(family) {
+                    for id in members.query_map([family], |r| r.get::<_, i64>(0))? {
+                        let id = id?.cast_unsigned();
+                        if listed.insert(id) {
+                            widened.push(Entry {
+                                item_id: id,
+                                score: 0.0,
+                                hit: false,
+                                instances: 1,
+                            });
+                        }
+                    }
+                }
+            }
+            entries = widened;
+        }
+        Ok(Search {
+            interpreted,
+            warnings,
+            documents,
+            families: families.len() as u64,
+            entries,
+            prepared,
+        })
+    }
+
+    /// What a listed document is shown with; `snippet` reads its text for a snippet of
+    /// about that many characters.
+    pub fn hit_rows(
+        &self,
+        search: &Search,
+        entries: &[Entry],
+        snippet: Option<usize>,
+    ) -> Result<Vec<SearchHit>> {
+        let conn = self.reader()?;
+        let index = if snippet.is_some() { Some(self.index()?) } else { None };
+        let mut stmt = conn.prepare_cached(
+            "SELECT i.control_number, COALESCE(e.sent, d.modified, i.modified, d.created, i.created),
+                    COALESCE(NULLIF(e.email_from, ''), d.author), COALESCE(e.subject, d.title, d.subject),
+                    c.name, i.file_type, f.control_number, i.locator, i.blake3, i.text_chars
+             FROM items i
+             JOIN items f ON f.id = i.family_id
+             JOIN custodians c ON c.id = i.custodian_id
+             LEFT JOIN emails e ON e.item_id = i.id
+             LEFT JOIN documents d ON d.item_id = i.id
+             WHERE i.id = ?1",
+        )?;
+        let mut rows = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let (mut row, blake3, has_text) =
+                stmt.query_row([entry.item_id.cast_signed()], |r| {
+                    Ok((
+                        SearchHit {
+                            control_number: r.get(0)?,
+                            hit: entry.hit,
+                            score: entry.score,
+                            date: r.get(1)?,
+                            from: r.get(2)?,
+                            subject: r.get(3)?,
+                            custodian: r.get(4)?,
+                            file_type: r.get(5)?,
+                            family: r.get(6)?,
+                            locator: r.get(7)?,
+                            instances: entry.instances,
+                            snippet: None,
+                        },
+                        r.get::<_, String>(8)?,
+                        r.get::<_, Option<i64>>(9)?.is_some(),
+                    ))
+                })?;
+            if let (Some(width), Some(index), true) = (snippet, &index, has_text && entry.hit) {
+                let text = self.store.text(&blake3)?.unwrap_or_default();
+                row.snippet = Some(index.snippet(&text, &search.prepared.highlight, width));
+            }
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    /// The search-term report: per term, documents hit, hit by no other term, and with
+    /// families; then the totals. A term that does not parse is reported, not fatal.
+    pub fn terms_report(&self, terms: &[String], dedup: DedupScope) -> Result<TermsReport> {
+        let index = self.index()?;
+        let conn = self.reader()?;
+        let mut items = ItemLookup::new(&conn, dedup);
+        let total_documents = count_documents(&conn, dedup)?;
+        // Per term: the set of documents (dedup keys mapped to a representative id).
+        let mut sets: Vec<Option<BTreeSet<u64>>> = Vec::new();
+        let mut rows = Vec::new();
+        for term in terms {
+            let mut row = TermRow {
+                term: term.clone(),
+                documents: 0,
+                unique: 0,
+                with_families: 0,
+                warnings: Vec::new(),
+                error: false,
+            };
+            match self.prepare(&index, term) {
+                Ok((_, warnings, prepared)) => {
+                    row.warnings = warnings;
+                    let mut docs = BTreeSet::new();
+                    let mut keys = HashSet::new();
+                    for id in index.matching_ids(&prepared)? {
+                        if keys.insert(items.get(id)?.key.clone()) {
+                            docs.insert(id);
+                        }
+                    }
+                    sets.push(Some(docs));
+                }
+                Err(crate::Error::Index(quarry_index::Error::Query(e))) => {
+                    row.error = true;
+                    row.warnings.push(e.to_string());
+                    sets.push(None);
+                }
+                Err(e) => return Err(e),
+            }
+            rows.push(row);
+        }
+        // A document hit by several terms may be represented by different instances; count by
+        // key.
+        let mut hit_by: HashMap<String, u32> = HashMap::new();
+        let mut key_sets: Vec<Vec<String>> = Vec::new();
+        for set in &sets {
+            let mut keys = Vec::new();
+            for id in set.iter().flatten() {
+                let key = items.get(*id)?.key.clone();
+                *hit_by.entry(key.clone()).or_default() += 1;
+                keys.push(key);
+            }
+            key_sets.push(keys);
+        }
+        let mut all_families = HashSet::new();
+        for ((row, set), keys) in rows.iter_mut().zip(&sets).zip(&key_sets) {
+            let Some(set) = set else { continue };
+            row.documents = set.len() as u64;
+            row.unique = keys.iter().filter(|k| hit_by.get(*k) == Some(&1)).count() as u64;
+            let mut families = HashSet::new();
+            for id in set {
+                families.insert(items.get(*id)?.family_id);
+            }
+            row.with_families = family_members(&conn, &families)?;
+            all_families.extend(families);
+            if total_documents > 0 && row.documents as f64 > BROAD_SHARE * total_documents as f64 {
+                row.warnings.push(format!(
+                    "over-broad: hits {:.0}% of the documents",
+                    100.0 * row.documents as f64 / total_documents as f64
+                ));
+            }
+        }
+        Ok(TermsReport {
+            dedup,
+            total_documents,
+            documents: hit_by.len() as u64,
+            with_families: family_members(&conn, &all_families)?,
+            terms: rows,
+        })
+    }
+}
+
+/// Items in a set of families.
+fn family_members(conn: &Connection, families: &HashSet<i64>) -> Result<u64> {
+    let mut stmt = conn.prepare_cached("SELECT COUNT(*) FROM items WHERE family_id = ?1")?;
+    let mut n = 0;
+    for f in families {
+        n += stmt.query_row([f], |r| r.get::<_, i64>(0))?.cast_unsigned();
+    }
+    Ok(n)
+}
+
+/// Documents in the case under a scope (every item is a document; duplicates collapse).
+fn count_documents(conn: &Connection, scope: DedupScope) -> Result<u64> {
+    let mut stmt = conn.prepare(
+        "SELECT i.id, i.custodian_id, i.doc_root_id, i.dedup_key, r.custodian_id, r.dedup_key
+         FROM items i JOIN items r ON r.id = i.doc_root_id",
+    )?;
+    let mut keys = HashSet::new();
+    let rows = stmt.query_map([], |r| {
+        Ok(dedup_key(
+            scope,
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            &r.get::<_, String>(3)?,
+            r.get(4)?,
+            &r.get::<_, String>(5)?,
+        ))
+    })?;
+    for key in rows {
+        keys.insert(key?);
+    }
+    Ok(keys.len() as u64)
+}
+
+/// The key under which instances of one document collapse: a document root by its dedup
+/// group; an attachment by its root's group and its own content.
+fn dedup_key(
+    scope: DedupScope,
+    id: i64,
+    custodian: i64,
+    root: i64,
+    key: &str,
+    root_custodian: i64,
+    root_key: &str,
+) -> String {
+    let group = |c: i64, k: &str| match scope {
+        DedupScope::None => String::new(),
+        DedupScope::Custodial => format!("{c}:{k}"),
+        DedupScope::Global => k.to_owned(),
+    };
+    match scope {
+        DedupScope::None => id.to_string(),
+        _ if root == id => group(custodian, key),
+        _ => format!("{}/{key}", group(root_custodian, root_key)),
+    }
+}
+
+/// Per-item family and dedup key, read once per item.
+struct ItemLookup<'c> {
+    conn: &'c Connection,
+    scope: DedupScope,
+    cache: HashMap<u64, Item>,
+}
+
+impl<'c> ItemLookup<'c> {
+    fn new(conn: &'c Connection, scope: DedupScope) -> Self {
+        ItemLookup { conn, scope, cache: HashMap::new() }
+    }
+
+    fn get(&mut self, id: u64) -> Result<&Item> {
+        if !self.cache.contains_key(&id) {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT i.family_id, i.custodian_id, i.doc_root_id, i.dedup_key, r.custodian_id, r.dedup_key
+                 FROM items i JOIN items r ON r.id = i.doc_root_id WHERE i.id = ?1",
+            )?;
+            let scope = self.scope;
+            let item = stmt.query_row([id.cast_signed()], |r| {
+                Ok(Item {
+                    family_id: r.get(0)?,
+                    key: dedup_key(
+                        scope,
+                        id.cast_signed(),
+                        r.get(1)?,
+                        r.get(2)?,
+                        &r.get::<_, String>(3)?,
+                        r.get(4)?,
+                        &r.get::<_, String>(5)?,
+                    ),
+                })
+            })?;
+            self.cache.insert(id, item);
+        }
+        Ok(&self.cache[&id])
+    }
+}
+
+/// Unix seconds of an ISO 8601 UTC timestamp as the case stores them (`2001-05-14T16:39:00Z`).
+fn unix_seconds(iso: &str) -> Option<i64> {
+    let trimmed = iso.trim();
+    let base = trimmed.get(..19).unwrap_or(trimmed);
+    query::parse_timestamp(base).map(|(first, _)| first)
+}

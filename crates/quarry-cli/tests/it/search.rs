@@ -1,0 +1,205 @@
+//! `search`, `report terms` and `reindex` on a small collection built by the test.
+
+use crate::common::{Scratch, zip};
+use serde_json::Value;
+
+/// Two custodians; a disclaimer both hold (a duplicate), a ZIP family, loose memos.
+fn collection() -> Scratch {
+    let s = Scratch::new();
+    s.file("a/memo1.txt", b"The gas pipeline contract was terminated early.\n");
+    s.file("a/memo2.txt", b"Natural gas prices in California went up.\n");
+    s.file("a/disclaimer.txt", b"This message is privileged and confidential.\n");
+    s.file(
+        "a/mail.zip",
+        &zip(&[
+            ("note.txt", b"The pipeline schedule is attached.\n"),
+            ("other.txt", b"Nothing of interest here.\n"),
+        ]),
+    );
+    s.file("b/disclaimer.txt", b"This message is privileged and confidential.\n");
+    s.file("b/memo3.txt", b"Pipeline maintenance without any contracts.\n");
+    let (code, _) = s.ingest("custodian-a", &[&s.path("a")], &[]);
+    assert_eq!(code, 0);
+    let (code, _) = s.ingest("custodian-b", &[&s.path("b")], &[]);
+    assert_eq!(code, 0);
+    s
+}
+
+fn search(s: &Scratch, args: &[&str]) -> Value {
+    let mut all = vec!["search", "--format", "json", "--all"];
+    all.extend_from_slice(args);
+    s.json(&all)
+}
+
+fn controls(result: &Value) -> Vec<String> {
+    result["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["control_number"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn locators(result: &Value) -> Vec<String> {
+    let mut l: Vec<String> = result["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["locator"].as_str().unwrap().to_owned())
+        .collect();
+    l.sort();
+    l
+}
+
+#[test]
+fn search_counts_documents_and_families_under_each_dedup_view() {
+    let s = collection();
+    let pipeline = search(&s, &["--dedup", "none", "pipeline"]);
+    assert_eq!(pipeline["documents"], 3);
+    assert_eq!(pipeline["families"], 3);
+    assert_eq!(locators(&pipeline), ["a/mail.zip//note.txt", "a/memo1.txt", "b/memo3.txt"]);
+    let hit = &pipeline["hits"][0];
+    assert!(hit["snippet"]["text"].as_str().unwrap().to_lowercase().contains("pipeline"), "{hit}");
+    assert_eq!(hit["hit"], true);
+
+    // The disclaimer is one document held by two custodians.
+    let none = search(&s, &["--dedup", "none", "\"privileged and confidential\""]);
+    assert_eq!(none["documents"], 2);
+    let global = search(&s, &["--dedup", "global", "\"privileged and confidential\""]);
+    assert_eq!(global["documents"], 1);
+    assert_eq!(global["hits"][0]["instances"], 2);
+    let custodial = search(&s, &["--dedup", "custodial", "\"privileged and confidential\""]);
+    assert_eq!(custodial["documents"], 2);
+    // Fielded: the custodian narrows to one instance.
+    let b = search(&s, &["--dedup", "none", "privileged AND custodian:custodian-b"]);
+    assert_eq!(locators(&b), ["b/disclaimer.txt"]);
+
+    // --families lists the rest of the ZIP after its hit.
+    let family = search(&s, &["--families", "schedule"]);
+    assert_eq!(family["documents"], 1);
+    let listed: Vec<(String, bool)> = family["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["locator"].as_str().unwrap().to_owned(), h["hit"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("a/mail.zip//note.txt".to_owned(), true),
+            ("a/mail.zip".to_owned(), false),
+            ("a/mail.zip//other.txt".to_owned(), false),
+        ]
+    );
+
+    // Proximity, wildcard and fuzzy through the command line.
+    assert_eq!(search(&s, &["gas w/2 contract"])["documents"], 1);
+    assert_eq!(search(&s, &["gas pre/2 contract"])["documents"], 1);
+    assert_eq!(search(&s, &["contract pre/2 gas"])["documents"], 0);
+    assert_eq!(search(&s, &["contract*"])["documents"], 2);
+    assert_eq!(search(&s, &["pipelne~1"])["documents"], 3);
+
+    // --limit caps the list, not the count; ids prints control numbers only.
+    let limited = s.json(&["search", "--format", "json", "--limit", "1", "pipeline"]);
+    assert_eq!(limited["documents"], 3);
+    assert_eq!(controls(&limited).len(), 1);
+    let ids = s.run(&["search", "--format", "ids", "--all", "pipeline"]);
+    let ids = String::from_utf8(ids.stdout).unwrap();
+    assert_eq!(ids.lines().count(), 3);
+    assert!(ids.lines().all(|l| l.starts_with("DOC-")), "{ids}");
+}
+
+#[test]
+fn malformed_queries_point_at_the_problem_and_lowercase_operators_warn() {
+    let s = collection();
+    let out = s.run(&["search", "(gas AND pipeline"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("column 1") && err.contains("hint: add ')'"), "{err}");
+
+    let out = s.run(&["search", "--format", "json", "gas and pipeline"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning: \"and\" at column 5 is searched as a word"), "{err}");
+}
+
+#[test]
+fn tags_from_the_case_database_combine_with_text() {
+    let s = collection();
+    let memo2 = search(&s, &["california"]);
+    let control = controls(&memo2)[0].clone();
+    let case = quarry_case::Case::open(&s.case()).unwrap();
+    assert_eq!(case.add_tag("privileged", std::slice::from_ref(&control)).unwrap(), 1);
+    let tagged = search(&s, &["--dedup", "none", "tag:privileged OR pipeline"]);
+    assert_eq!(tagged["documents"], 4);
+    let both = search(&s, &["tag:privileged AND gas"]);
+    assert_eq!(controls(&both), [control]);
+    let none = search(&s, &["tag:unknown"]);
+    assert_eq!(none["documents"], 0);
+    assert!(none["warnings"][0].as_str().unwrap().contains("no item carries tag"));
+}
+
+#[test]
+fn reindex_answers_as_the_index_written_during_ingest() {
+    let s = collection();
+    let queries =
+        ["pipeline", "gas OR privileged", "contract* w/3 gas", "NOT pipeline", "type:zip"];
+    let before: Vec<Value> = queries.iter().map(|q| search(&s, &["--dedup", "none", q])).collect();
+    let out = s.json(&["reindex", "--json"]);
+    assert_eq!(out["indexed"], 8, "every item");
+    let after: Vec<Value> = queries.iter().map(|q| search(&s, &["--dedup", "none", q])).collect();
+    assert_eq!(before, after);
+
+    // A run that lost its index (or stopped before committing it) is caught up by the next.
+    std::fs::remove_dir_all(s.case().join("index")).unwrap();
+    s.file("c/late.txt", b"A late pipeline memo.\n");
+    let (code, out) = s.ingest("custodian-c", &[&s.path("c")], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(out["run"]["items_indexed"], 9, "{out}");
+    assert_eq!(search(&s, &["--dedup", "none", "pipeline"])["documents"], 4);
+}
+
+#[test]
+fn terms_report_counts_unique_hits_and_families_with_lint() {
+    let s = collection();
+    s.file(
+        "terms.txt",
+        b"# negotiated terms\npipeline\ncontract*\nprivileged\ngas and oil\n(broken\n\n*ine\n",
+    );
+    let report = s.json(&[
+        "report",
+        "terms",
+        "--terms",
+        "terms.txt",
+        "--format",
+        "json",
+        "--dedup",
+        "global",
+    ]);
+    let rows = report["terms"].as_array().unwrap();
+    let row = |term: &str| rows.iter().find(|r| r["term"] == term).unwrap().clone();
+    assert_eq!(rows.len(), 6, "comments and blank lines skipped");
+    // pipeline: memo1, note, memo3; contract*: memo1, memo3 -> pipeline alone hits note.
+    assert_eq!(row("pipeline")["documents"], 3);
+    assert_eq!(row("pipeline")["unique"], 0, "*ine also hits every pipeline document");
+    assert_eq!(row("contract*")["documents"], 2);
+    assert_eq!(row("contract*")["unique"], 0);
+    assert_eq!(row("privileged")["documents"], 1, "one document under global dedup");
+    assert_eq!(row("privileged")["unique"], 1);
+    // Families: the ZIP family of note.txt holds three items.
+    assert_eq!(row("pipeline")["with_families"], 5);
+    let lowercase = row("gas and oil");
+    assert_eq!(lowercase["documents"], 0);
+    assert!(lowercase["warnings"][0].as_str().unwrap().contains("searched as a word"));
+    let broken = row("(broken");
+    assert_eq!(broken["error"], true);
+    assert!(broken["warnings"][0].as_str().unwrap().contains("never closed"));
+    assert!(row("*ine")["warnings"][0].as_str().unwrap().contains("starts with a wildcard"));
+    assert_eq!(report["documents"], 4, "pipeline's 3 and the disclaimer");
+    assert_eq!(report["total_documents"], 7, "8 items, the disclaimer twice");
+
+    let table = s.run(&["report", "terms", "--terms", "terms.txt"]);
+    assert!(table.status.success());
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.contains("(any term)"), "{table}");
+}
