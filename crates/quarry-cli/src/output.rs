@@ -358,7 +358,7 @@ impl SearchPrinter {
                         self.out,
                         "{:<14}  {:<10}  {:<28}  {:<40}  {:<14}  {}",
                         row.control_number,
-                        clip(&opt(&row.date), 10),
+                        opt(&row.date).get(..10).unwrap_or_default(),
                         clip(&opt(&row.from), 28),
                         clip(&opt(&row.subject), 40),
                         clip(&row.custodian, 14),

@@ -123,6 +123,11 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
         }
     }
     let case_dir = std::path::absolute(case.dir()).map_err(|e| Error::Worker(e.to_string()))?;
+    // The index writer first: a second ingest (or a reindex) running on this case is refused
+    // before anything is written.
+    let index = case.index()?;
+    let index_writer = index.writer().map_err(quarry_case::Error::from)?;
+    let indexed_through = index.indexed_through().map_err(quarry_case::Error::from)?.unwrap_or(0);
     case.store().clear_tmp()?;
     let mut writer = case.writer()?;
     let command = format!(
@@ -175,7 +180,8 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
         // The index follows the database: after each commit the indexer adds the new items,
         // and commits the index once at the end (a stopped run is caught up by the next one).
         let (indexed_tx, indexed_rx) = unbounded::<()>();
-        let indexer = scope.spawn(move || index_follow(case, &indexed_rx));
+        let indexer =
+            scope.spawn(move || index_follow(case, indexed_through, index_writer, &indexed_rx));
         let outcome = write(
             &mut writer,
             run,
@@ -380,10 +386,12 @@ struct Flow {
 }
 
 /// Adds committed items to the full-text index each time the writer signals a commit.
-fn index_follow(case: &Case, commits: &Receiver<()>) -> quarry_case::Result<u64> {
-    let index = case.index()?;
-    let mut last = index.indexed_through()?.unwrap_or(0);
-    let mut writer = index.writer()?;
+fn index_follow(
+    case: &Case,
+    mut last: u64,
+    mut writer: quarry_index::Writer,
+    commits: &Receiver<()>,
+) -> quarry_case::Result<u64> {
     let conn = case.reader()?;
     let mut added = 0;
     loop {

@@ -46,6 +46,11 @@ pub enum Error {
         /// Why it could not be resolved.
         message: String,
     },
+    /// Another process holds the index's writer lock.
+    #[error(
+        "the case's full-text index is being written by another quarry process (an ingest or reindex); wait for it to finish"
+    )]
+    Locked,
     /// Reading or writing the index folder failed.
     #[error("index: {0}")]
     Io(#[from] std::io::Error),
@@ -113,7 +118,10 @@ impl CaseIndex {
 
     /// The index's writer; one at a time (tantivy holds a lock file while it lives).
     pub fn writer(&self) -> Result<Writer> {
-        let writer = self.index.writer(WRITER_HEAP)?;
+        let writer = self.index.writer(WRITER_HEAP).map_err(|e| match e {
+            tantivy::TantivyError::LockFailure(..) => Error::Locked,
+            e => Error::Tantivy(e),
+        })?;
         Ok(Writer { writer, fields: self.fields.clone(), pending: 0 })
     }
 
@@ -129,9 +137,14 @@ impl CaseIndex {
         Ok(self.reader.searcher().num_docs())
     }
 
-    /// Compiles a parsed query against the current state of the index.
-    pub fn prepare(&self, query: &query::Query, tags: &dyn TagResolver) -> Result<Prepared> {
+    /// Makes commits since this index was opened (or last reloaded) visible to searches.
+    pub fn reload(&self) -> Result<()> {
         self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Compiles a parsed query against the index as of its opening or last [`reload`](Self::reload).
+    pub fn prepare(&self, query: &query::Query, tags: &dyn TagResolver) -> Result<Prepared> {
         let searcher = self.reader.searcher();
         compile::compile(&searcher, &self.fields, query, tags)
     }

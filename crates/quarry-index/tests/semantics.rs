@@ -52,6 +52,7 @@ fn index() -> (tempfile::TempDir, CaseIndex) {
     }
     writer.commit(10).expect("commit");
     writer.finish().expect("finish");
+    index.reload().expect("reload");
     (dir, index)
 }
 
