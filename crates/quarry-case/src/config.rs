@@ -29,6 +29,25 @@ pub struct CaseConfig {
     /// Limits applied to every input.
     #[serde(default)]
     pub limits: Limits,
+    /// Full-text index settings.
+    #[serde(default)]
+    pub index: IndexConfig,
+}
+
+/// Full-text index settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexConfig {
+    /// Index items during ingest, as they are committed (the default). Off, ingest runs at
+    /// its storage speed and the first search (or `quarry reindex`) indexes what is missing;
+    /// a search never runs on an index that is behind the case without saying so.
+    pub at_ingest: bool,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig { at_ingest: true }
+    }
 }
 
 /// Deduplication settings.
@@ -69,6 +88,7 @@ impl CaseConfig {
             dedup: DedupConfig::default(),
             hashes: HashConfig::default(),
             limits: Limits::default(),
+            index: IndexConfig::default(),
         }
     }
 

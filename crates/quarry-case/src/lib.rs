@@ -36,7 +36,7 @@ mod schema;
 mod search;
 mod writer;
 
-pub use config::{CONFIG_FORMAT, CaseConfig, DedupConfig, HashConfig};
+pub use config::{CONFIG_FORMAT, CaseConfig, DedupConfig, HashConfig, IndexConfig};
 pub use export::{TEXT_INDEX_COLUMNS, TextExport, csv_field};
 pub use report::{DuplicateGroup, ExceptionRow, ItemRow, Summary, Table};
 pub use schema::SCHEMA_VERSION;

@@ -109,6 +109,8 @@ pub struct TermRow {
 /// The search-term report.
 #[derive(Clone, Debug, Serialize)]
 pub struct TermsReport {
+    /// Warnings about the whole report (an index behind the case).
+    pub warnings: Vec<String>,
     /// Dedup scope the counts are under.
     pub dedup: DedupScope,
     /// Documents in the case under that scope.
@@ -265,6 +267,30 @@ impl Case {
         Ok(docs)
     }
 
+    /// Brings the index up to the case before it answers: items committed but not indexed
+    /// (indexing off at ingest, a stopped run) are indexed now. When another process holds
+    /// the index writer (an ingest is running), says how far behind the answer is instead.
+    fn index_current(&self, index: &CaseIndex) -> Result<Option<String>> {
+        let through = index.indexed_through()?.unwrap_or(0);
+        let max: i64 =
+            self.reader()?.query_row("SELECT COALESCE(MAX(id), 0) FROM items", [], |r| r.get(0))?;
+        let max = max.cast_unsigned();
+        if max <= through {
+            return Ok(None);
+        }
+        match self.index_catch_up() {
+            Ok(_) => {
+                index.reload()?;
+                Ok(None)
+            }
+            Err(crate::Error::Index(quarry_index::Error::Locked)) => Ok(Some(format!(
+                "the index is {} items behind the case (an ingest is writing it): counts cover the items indexed so far",
+                max - through
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Items carrying a tag.
     pub fn items_with_tag(&self, tag: &str) -> Result<Vec<u64>> {
         let conn = self.reader()?;
@@ -324,7 +350,9 @@ impl Case {
     /// Runs a query: every hit, collapsed under the dedup scope, with families if asked.
     pub fn search(&self, text: &str, options: SearchOptions) -> Result<Search> {
         let index = self.index()?;
-        let (interpreted, warnings, prepared) = self.prepare(&index, text)?;
+        let behind = self.index_current(&index)?;
+        let (interpreted, mut warnings, prepared) = self.prepare(&index, text)?;
+        warnings.extend(behind);
         let hits = index.search(&prepared)?;
         let conn = self.reader()?;
         let mut items = ItemLookup::new(&conn, options.dedup);
@@ -443,6 +471,7 @@ impl Case {
     /// families; then the totals. A term that does not parse is reported, not fatal.
     pub fn terms_report(&self, terms: &[String], dedup: DedupScope) -> Result<TermsReport> {
         let index = self.index()?;
+        let behind = self.index_current(&index)?;
         let conn = self.reader()?;
         let mut items = ItemLookup::new(&conn, dedup);
         let total_documents = count_documents(&conn, dedup)?;
@@ -511,6 +540,7 @@ impl Case {
             }
         }
         Ok(TermsReport {
+            warnings: behind.into_iter().collect(),
             dedup,
             total_documents,
             documents: hit_by.len() as u64,

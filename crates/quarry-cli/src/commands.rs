@@ -161,7 +161,11 @@ fn report_command(case_dir: &Path, report: ReportCommand) -> Result<ExitCode> {
                 .map(str::to_owned)
                 .collect();
             let scope = dedup.map_or(case.config().dedup.scope, Into::into);
-            output::terms(&case.terms_report(&lines, scope)?, format)?;
+            let report = case.terms_report(&lines, scope)?;
+            for warning in &report.warnings {
+                eprintln!("warning: {warning}");
+            }
+            output::terms(&report, format)?;
         }
         ReportCommand::Emails { format } => output::table(&case.emails()?, format)?,
         ReportCommand::Documents { format } => output::table(&case.documents()?, format)?,

@@ -125,9 +125,13 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
     let case_dir = std::path::absolute(case.dir()).map_err(|e| Error::Worker(e.to_string()))?;
     // The index writer first: a second ingest (or a reindex) running on this case is refused
     // before anything is written.
-    let index = case.index()?;
-    let index_writer = index.writer().map_err(quarry_case::Error::from)?;
-    let indexed_through = index.indexed_through().map_err(quarry_case::Error::from)?.unwrap_or(0);
+    let index_writer = if case.config().index.at_ingest {
+        let index = case.index()?;
+        let through = index.indexed_through().map_err(quarry_case::Error::from)?.unwrap_or(0);
+        Some((index.writer().map_err(quarry_case::Error::from)?, through))
+    } else {
+        None
+    };
     case.store().clear_tmp()?;
     let mut writer = case.writer()?;
     let command = format!(
@@ -180,8 +184,10 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
         // The index follows the database: after each commit the indexer adds the new items,
         // and commits the index once at the end (a stopped run is caught up by the next one).
         let (indexed_tx, indexed_rx) = unbounded::<()>();
-        let indexer =
-            scope.spawn(move || index_follow(case, indexed_through, index_writer, &indexed_rx));
+        let indexer = scope.spawn(move || match index_writer {
+            Some((writer, through)) => index_follow(case, through, writer, &indexed_rx),
+            None => Ok(0),
+        });
         let outcome = write(
             &mut writer,
             run,

@@ -169,3 +169,25 @@ fn wildcard_expansion_reports_no_match() {
     );
     assert!(index.matching_ids(&prepared).expect("search").is_empty());
 }
+
+#[test]
+fn many_small_runs_are_merged_down_at_finish() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = CaseIndex::open_or_create(dir.path()).expect("index");
+    let mut writer = index.writer().expect("writer");
+    let runs = quarry_index::MAX_SEGMENTS as u64 + 5;
+    for id in 1..=runs {
+        writer.add_new(&doc(id, "one small run")).expect("add");
+        writer.commit(id).expect("commit");
+    }
+    assert_eq!(index.segments().expect("segments"), runs as usize);
+    writer.finish().expect("finish");
+    index.reload().expect("reload");
+    assert!(index.segments().expect("segments") <= quarry_index::MAX_SEGMENTS / 2 + 1);
+    assert_eq!(index.num_docs().expect("docs"), runs);
+    assert_eq!(
+        index.query_ids("small", &|_: &str| Ok(vec![])).expect("query").len(),
+        runs as usize
+    );
+    assert_eq!(index.indexed_through().expect("payload"), Some(runs));
+}

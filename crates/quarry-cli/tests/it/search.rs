@@ -203,3 +203,34 @@ fn terms_report_counts_unique_hits_and_families_with_lint() {
     let table = String::from_utf8(table.stdout).unwrap();
     assert!(table.contains("(any term)"), "{table}");
 }
+
+#[test]
+fn with_indexing_off_at_ingest_the_first_search_indexes_what_is_missing() {
+    let s = Scratch::new();
+    s.set("at_ingest", "false");
+    s.file("a/memo1.txt", b"The gas pipeline contract was terminated early.\n");
+    s.file("a/memo2.txt", b"Natural gas prices in California went up.\n");
+    let (code, out) = s.ingest("custodian-a", &[&s.path("a")], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(out["run"]["items_indexed"], 0);
+    let out = s.run(&["search", "--format", "json", "gas"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["documents"], 2, "the search caught the index up first");
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // While another process holds the index writer, a search says how far behind it is.
+    s.file("b/memo3.txt", b"More gas.\n");
+    let (code, _) = s.ingest("custodian-b", &[&s.path("b")], &[]);
+    assert_eq!(code, 0);
+    let case = quarry_case::Case::open(&s.case()).unwrap();
+    let index = case.index().unwrap();
+    let writer = index.writer().unwrap();
+    let out = s.run(&["search", "--format", "json", "gas"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the index is 1 items behind the case"), "{err}");
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["documents"], 2);
+    drop(writer);
+    assert_eq!(search(&s, &["gas"])["documents"], 3);
+}
