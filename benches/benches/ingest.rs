@@ -1,9 +1,11 @@
 //! # Ingest pipeline benchmark
 //!
 //! **What's measured.** Wall-clock throughput of the whole ingest (walk, isolated worker
-//! processes, blake3 hashing, storing natives and text, committing to SQLite), with the default
-//! settings and again with MD5 + SHA-1 computed at ingest, on two collections, against the floors for any ingest that stores what it reads,
-//! measured in the same run on the same bytes:
+//! processes, blake3 hashing, storing natives and text, committing to SQLite, indexing every
+//! item's text for search), with the default settings, without the full-text index
+//! (`index.at_ingest = false`), and with MD5 + SHA-1 computed at ingest, on two collections,
+//! against the floors for any ingest that stores what it reads, measured in the same run on the
+//! same bytes:
 //! - loose files: bare blake3 (read + hash, 2 threads), a plain copy (`cp -r`), `quarry`;
 //! - ZIP archives: Info-ZIP `unzip` of every archive to disk (two processes, one per core),
 //!   `quarry`.
@@ -56,10 +58,19 @@ fn fresh(dir: &Path) {
 }
 
 /// Runs the real ingest; returns its JSON report after checking the counts.
-fn quarry(case: &Path, input: &Path, items: u64, legacy_hashes: bool) -> serde_json::Value {
+fn quarry(
+    case: &Path,
+    input: &Path,
+    items: u64,
+    legacy_hashes: bool,
+    index: bool,
+) -> serde_json::Value {
     let mut command = Command::new(env!("CARGO_BIN_EXE_quarry-bench-ingest"));
     if legacy_hashes {
         command.arg("--legacy-hashes");
+    }
+    if !index {
+        command.arg("--no-index");
     }
     let out = command.arg(case).arg("bench").arg(input).output().expect("run quarry-bench-ingest");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -68,6 +79,8 @@ fn quarry(case: &Path, input: &Path, items: u64, legacy_hashes: bool) -> serde_j
     assert_eq!(summary["items"], items, "items ingested: {summary}");
     assert_eq!(summary["exceptions"], 0, "{summary}");
     assert_eq!(summary["reconciled"], true, "{summary}");
+    let indexed = if index { items } else { 0 };
+    assert_eq!(report["run"]["items_indexed"], indexed, "items indexed");
     report
 }
 
@@ -78,14 +91,18 @@ fn bench_quarry(
     input: &Path,
     items: u64,
 ) {
-    for (name, legacy) in [("quarry_ingest", false), ("quarry_ingest_with_md5_sha1", true)] {
+    for (name, legacy, index) in [
+        ("quarry_ingest", false, true),
+        ("quarry_ingest_without_index", false, false),
+        ("quarry_ingest_with_md5_sha1", true, true),
+    ] {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     fresh(case);
                     let start = Instant::now();
-                    quarry(case, input, items, legacy);
+                    quarry(case, input, items, legacy, index);
                     total += start.elapsed();
                 }
                 total
@@ -224,7 +241,7 @@ fn main() {
     for (name, input, items) in [("loose", &loose, files), ("zip", &zips, files + archives)] {
         fresh(&case);
         let start = Instant::now();
-        let report = quarry(&case, input, items as u64, false);
+        let report = quarry(&case, input, items as u64, false, true);
         let seconds = start.elapsed().as_secs_f64();
         let run = &report["run"];
         eprintln!(

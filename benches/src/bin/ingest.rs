@@ -1,5 +1,6 @@
-//! `quarry-bench-ingest [--legacy-hashes] CASE CUSTODIAN PATH...`: creates CASE, ingests
-//! PATHs with the real pipeline, prints the run report and the case summary as one JSON object.
+//! `quarry-bench-ingest [--legacy-hashes] [--no-index] CASE CUSTODIAN PATH...`: creates CASE,
+//! ingests PATHs with the real pipeline, prints the run report and the case summary as one JSON
+//! object.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,10 +10,12 @@ fn main() -> ExitCode {
         return ExitCode::from(u8::try_from(quarry_engine::worker_main()).unwrap_or(3));
     }
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let legacy = args.first().is_some_and(|a| a == "--legacy-hashes");
-    if legacy {
-        args.remove(0);
-    }
+    let mut flag = |name: &str| {
+        let found = args.iter().position(|a| a == name);
+        found.map(|at| args.remove(at)).is_some()
+    };
+    let legacy = flag("--legacy-hashes");
+    let no_index = flag("--no-index");
     let [case_dir, custodian, paths @ ..] = args.as_slice() else {
         eprintln!("usage: quarry-bench-ingest CASE CUSTODIAN PATH...");
         return ExitCode::from(2);
@@ -21,6 +24,7 @@ fn main() -> ExitCode {
         let mut case = quarry_case::Case::init(case_dir.as_ref(), "bench")?;
         let mut config = case.config().clone();
         config.hashes.legacy_at_ingest = legacy;
+        config.index.at_ingest = !no_index;
         case.save_config(config)?;
         let options = quarry_engine::IngestOptions {
             custodian: custodian.clone(),

@@ -53,6 +53,7 @@ pub(crate) fn ingest_report(report: &IngestReport) -> io::Result<()> {
         report.exceptions_added,
         kinds(&report.exceptions_by_kind)
     )?;
+    writeln!(out, "  items indexed       {:>10}", report.items_indexed)?;
     if report.peak_rss_main > 0 {
         writeln!(
             out,
