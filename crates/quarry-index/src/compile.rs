@@ -17,7 +17,7 @@ use tantivy::{DateTime, Searcher, Term};
 use tantivy_fst::{Automaton, Regex};
 
 use crate::query::{Query, Word};
-use crate::schema::{Fields, Kind, keyword_analyzer, words_analyzer};
+use crate::schema::{DATE_RANGE, Fields, Kind, keyword_analyzer, words_analyzer};
 use crate::span::{SpanNode, SpanQuery};
 use crate::{Error, Prepared, Result};
 
@@ -74,8 +74,9 @@ impl Compiler<'_> {
                 let bound = |v: &Option<i64>, inclusive: bool| match v {
                     None => Bound::Unbounded,
                     Some(secs) => {
+                        let secs = (*secs).clamp(*DATE_RANGE.start(), *DATE_RANGE.end());
                         let term =
-                            Term::from_field_date(field, DateTime::from_timestamp_secs(*secs));
+                            Term::from_field_date(field, DateTime::from_timestamp_secs(secs));
                         if inclusive { Bound::Included(term) } else { Bound::Excluded(term) }
                     }
                 };
@@ -209,6 +210,15 @@ impl Compiler<'_> {
         positive: bool,
     ) -> Result<Vec<Slot>> {
         let highlight = positive && field == self.fields.text;
+        if kind == Kind::Keyword && words.len() > 1 {
+            // A whole-value field holds one term per value: `custodian:"new york"` is the value
+            // with its space, wildcards and all.
+            let joined: Vec<String> = words.iter().map(ToString::to_string).collect();
+            let value = joined.join(" ");
+            let word =
+                if value.contains(['*', '?']) { Word::Wildcard(value) } else { Word::Exact(value) };
+            return self.slots(field, kind, &[word], positive);
+        }
         let mut slots = Vec::new();
         for word in words {
             match kind {

@@ -42,6 +42,10 @@ pub const FIELD_NAMES: &[(&str, &str)] = &[
     ("tag", "a tag from the case database (`tag:privileged`); not in the index"),
 ];
 
+/// Dates the index holds, in Unix seconds: 1677-09-22 to 2262-04-11 (tantivy stores
+/// nanoseconds in an i64).
+pub(crate) const DATE_RANGE: std::ops::RangeInclusive<i64> = -9_223_372_035..=9_223_372_035;
+
 /// Handles of every field.
 #[derive(Clone, Debug)]
 pub(crate) struct Fields {
@@ -226,7 +230,9 @@ pub(crate) fn to_document(f: &Fields, doc: &IndexDoc) -> TantivyDocument {
         (f.created, doc.created),
         (f.modified, doc.modified),
     ] {
-        if let Some(secs) = value {
+        // Metadata dates outside what the index can hold (a PDF claiming year 9999999) are
+        // left out rather than wrapped.
+        if let Some(secs) = value.filter(|s| DATE_RANGE.contains(s)) {
             d.add_date(field, DateTime::from_timestamp_secs(secs));
         }
     }

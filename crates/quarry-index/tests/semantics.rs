@@ -41,6 +41,9 @@ fn index() -> (tempfile::TempDir, CaseIndex) {
     docs[1].sent = Some(993_945_600); // 2001-07-01
     docs[1].date = docs[1].sent;
     docs[2].flags = vec!["no-text".into()];
+    // A metadata date no index can hold (a PDF claiming year 9999999) is left out.
+    docs[3].created = Some(315_537_897_599_999);
+    docs[3].date = docs[3].created;
     let mut writer = index.writer().expect("writer");
     // Split over two commits: two segments, so expansion and spans cross segments.
     for d in &docs[..5] {
@@ -118,6 +121,8 @@ fn every_construct_matches_what_it_says() {
         ("custodian:\"allen-p\"", &[2, 4, 6, 8, 10]),
         ("custodian:ALLEN-P AND apple", &[2, 4]),
         ("custodian:allen*", &[2, 4, 6, 8, 10]),
+        ("filename:\"message 7\"", &[7]),
+        ("custodian:\"allen p\"", &[]),
         ("flag:no-text", &[3]),
         ("control:QRY00000007", &[7]),
         ("filename:message AND locator:inbox AND banana", &[7]),
@@ -128,6 +133,8 @@ fn every_construct_matches_what_it_says() {
         ("date:{2001-04-26 TO *]", &[2]),
         ("sent:2001-07-01", &[2]),
         ("sent:[* TO 2001-04-25]", &[]),
+        ("date:[2262-01-01 TO *]", &[]),
+        ("date:[0001-01-01 TO 9999-12-31]", &[1, 2]),
         // Tags resolved outside the index.
         ("tag:privileged", &[2, 10]),
         ("tag:privileged AND apple", &[2]),
