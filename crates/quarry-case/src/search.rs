@@ -562,49 +562,35 @@ fn family_members(conn: &Connection, families: &HashSet<i64>) -> Result<u64> {
 
 /// Documents in the case under a scope (every item is a document; duplicates collapse).
 fn count_documents(conn: &Connection, scope: DedupScope) -> Result<u64> {
-    let mut stmt = conn.prepare(
-        "SELECT i.id, i.custodian_id, i.doc_root_id, i.dedup_key, r.custodian_id, r.dedup_key
-         FROM items i JOIN items r ON r.id = i.doc_root_id",
-    )?;
+    let mut stmt = conn.prepare(&format!("SELECT {KEY_COLUMNS}, i.family_id {KEY_FROM}"))?;
     let mut keys = HashSet::new();
-    let rows = stmt.query_map([], |r| {
-        Ok(dedup_key(
-            scope,
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            &r.get::<_, String>(3)?,
-            r.get(4)?,
-            &r.get::<_, String>(5)?,
-        ))
-    })?;
-    for key in rows {
+    for key in stmt.query_map([], |r| dedup_key(scope, r))? {
         keys.insert(key?);
     }
     Ok(keys.len() as u64)
 }
 
-/// The key under which instances of one document collapse: a document root by its dedup
-/// group; an attachment by its root's group and its own content.
-fn dedup_key(
-    scope: DedupScope,
-    id: i64,
-    custodian: i64,
-    root: i64,
-    key: &str,
-    root_custodian: i64,
-    root_key: &str,
-) -> String {
-    let group = |c: i64, k: &str| match scope {
+/// The columns [`dedup_key`] reads, and the join they come from.
+const KEY_COLUMNS: &str =
+    "i.id, i.custodian_id, i.doc_root_id, i.dedup_key, r.custodian_id, r.dedup_key";
+const KEY_FROM: &str = "FROM items i JOIN items r ON r.id = i.doc_root_id";
+
+/// The key under which instances of one document collapse, from a row starting with
+/// [`KEY_COLUMNS`]: a document root by its dedup group; an attachment by its root's group and
+/// its own content.
+fn dedup_key(scope: DedupScope, r: &rusqlite::Row<'_>) -> rusqlite::Result<String> {
+    let id: i64 = r.get(0)?;
+    let key: String = r.get(3)?;
+    let group = |custodian: i64, key: &str| match scope {
         DedupScope::None => String::new(),
-        DedupScope::Custodial => format!("{c}:{k}"),
-        DedupScope::Global => k.to_owned(),
+        DedupScope::Custodial => format!("{custodian}:{key}"),
+        DedupScope::Global => key.to_owned(),
     };
-    match scope {
+    Ok(match scope {
         DedupScope::None => id.to_string(),
-        _ if root == id => group(custodian, key),
-        _ => format!("{}/{key}", group(root_custodian, root_key)),
-    }
+        _ if r.get::<_, i64>(2)? == id => group(r.get(1)?, &key),
+        _ => format!("{}/{key}", group(r.get(4)?, &r.get::<_, String>(5)?)),
+    })
 }
 
 /// Per-item family and dedup key, read once per item.
@@ -621,24 +607,12 @@ impl<'c> ItemLookup<'c> {
 
     fn get(&mut self, id: u64) -> Result<&Item> {
         if !self.cache.contains_key(&id) {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT i.family_id, i.custodian_id, i.doc_root_id, i.dedup_key, r.custodian_id, r.dedup_key
-                 FROM items i JOIN items r ON r.id = i.doc_root_id WHERE i.id = ?1",
-            )?;
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT {KEY_COLUMNS}, i.family_id {KEY_FROM} WHERE i.id = ?1"
+            ))?;
             let scope = self.scope;
             let item = stmt.query_row([id.cast_signed()], |r| {
-                Ok(Item {
-                    family_id: r.get(0)?,
-                    key: dedup_key(
-                        scope,
-                        id.cast_signed(),
-                        r.get(1)?,
-                        r.get(2)?,
-                        &r.get::<_, String>(3)?,
-                        r.get(4)?,
-                        &r.get::<_, String>(5)?,
-                    ),
-                })
+                Ok(Item { family_id: r.get(6)?, key: dedup_key(scope, r)? })
             })?;
             self.cache.insert(id, item);
         }
