@@ -44,6 +44,7 @@ pub struct Search {
     /// Documents listed: hits, and with `families` their family members, in order.
     pub entries: Vec<Entry>,
     prepared: quarry_index::Prepared,
+    dedup: DedupScope,
 }
 
 /// One listed document.
@@ -76,6 +77,9 @@ pub struct SearchHit {
     pub subject: Option<String>,
     /// Custodian.
     pub custodian: String,
+    /// Every custodian holding an instance of the document under the dedup scope
+    /// (ALL_CUSTODIANS), sorted.
+    pub all_custodians: Vec<String>,
     /// Detected type.
     pub file_type: String,
     /// Control number of the family's top-level item.
@@ -411,6 +415,7 @@ impl Case {
             families: families.len() as u64,
             entries,
             prepared,
+            dedup: options.dedup,
         })
     }
 
@@ -427,17 +432,28 @@ impl Case {
         let mut stmt = conn.prepare_cached(
             "SELECT i.control_number, COALESCE(e.sent, d.modified, i.modified, d.created, i.created),
                     COALESCE(NULLIF(e.email_from, ''), d.author), COALESCE(e.subject, d.title, d.subject),
-                    c.name, i.file_type, f.control_number, i.locator, i.blake3, i.text_chars
+                    c.name, i.file_type, f.control_number, i.locator, i.blake3, i.text_chars,
+                    i.dedup_key, r.dedup_key, i.id = i.doc_root_id
              FROM items i
+             JOIN items r ON r.id = i.doc_root_id
              JOIN items f ON f.id = i.family_id
              JOIN custodians c ON c.id = i.custodian_id
              LEFT JOIN emails e ON e.item_id = i.id
              LEFT JOIN documents d ON d.item_id = i.id
              WHERE i.id = ?1",
         )?;
+        // Instances of a document under global dedup: a root by its key, an attachment by its
+        // own key under a root with the same key.
+        let mut custodians = conn.prepare_cached(
+            "SELECT DISTINCT c.name FROM items i
+             JOIN items r ON r.id = i.doc_root_id
+             JOIN custodians c ON c.id = i.custodian_id
+             WHERE i.dedup_key = ?1 AND r.dedup_key = ?2 AND (i.id = i.doc_root_id) = ?3
+             ORDER BY c.name",
+        )?;
         let mut rows = Vec::with_capacity(entries.len());
         for entry in entries {
-            let (mut row, blake3, has_text) =
+            let (mut row, blake3, has_text, keys) =
                 stmt.query_row([entry.item_id.cast_signed()], |r| {
                     Ok((
                         SearchHit {
@@ -452,12 +468,20 @@ impl Case {
                             family: r.get(6)?,
                             locator: r.get(7)?,
                             instances: entry.instances,
+                            all_custodians: Vec::new(),
                             snippet: None,
                         },
                         r.get::<_, String>(8)?,
                         r.get::<_, Option<i64>>(9)?.is_some(),
+                        (r.get::<_, String>(10)?, r.get::<_, String>(11)?, r.get::<_, bool>(12)?),
                     ))
                 })?;
+            row.all_custodians = match search.dedup {
+                DedupScope::Global => custodians
+                    .query_map(params![keys.0, keys.1, keys.2], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?,
+                DedupScope::None | DedupScope::Custodial => vec![row.custodian.clone()],
+            };
             if let (Some(width), Some(index), true) = (snippet, &index, has_text && entry.hit) {
                 let text = self.store.text(&blake3)?.unwrap_or_default();
                 row.snippet = Some(index.snippet(&text, &search.prepared.highlight, width));

@@ -330,7 +330,7 @@ impl SearchPrinter {
             SearchFormat::Csv => {
                 writeln!(
                     out,
-                    "control_number,hit,score,date,from,subject,custodian,type,family,locator,instances,snippet"
+                    "control_number,hit,score,date,from,subject,custodian,all_custodians,type,family,locator,instances,snippet"
                 )?;
             }
             SearchFormat::Json => {
@@ -375,6 +375,7 @@ impl SearchPrinter {
                         opt(&row.from),
                         opt(&row.subject),
                         row.custodian.clone(),
+                        row.all_custodians.join("; "),
                         row.file_type.clone(),
                         row.family.clone(),
                         row.locator.clone(),

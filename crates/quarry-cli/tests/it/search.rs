@@ -68,11 +68,20 @@ fn search_counts_documents_and_families_under_each_dedup_view() {
     let global = search(&s, &["--dedup", "global", "\"privileged and confidential\""]);
     assert_eq!(global["documents"], 1);
     assert_eq!(global["hits"][0]["instances"], 2);
+    assert_eq!(
+        global["hits"][0]["all_custodians"],
+        serde_json::json!(["custodian-a", "custodian-b"])
+    );
     let custodial = search(&s, &["--dedup", "custodial", "\"privileged and confidential\""]);
     assert_eq!(custodial["documents"], 2);
     // Fielded: the custodian narrows to one instance.
     let b = search(&s, &["--dedup", "none", "privileged AND custodian:custodian-b"]);
     assert_eq!(locators(&b), ["b/disclaimer.txt"]);
+    assert_eq!(b["hits"][0]["all_custodians"], serde_json::json!(["custodian-b"]));
+    // Under global dedup, the master found through custodian-b's copy names both holders.
+    let b = search(&s, &["--dedup", "global", "privileged AND custodian:custodian-b"]);
+    assert_eq!(b["documents"], 1);
+    assert_eq!(b["hits"][0]["all_custodians"], serde_json::json!(["custodian-a", "custodian-b"]));
 
     // --families lists the rest of the ZIP after its hit.
     let family = search(&s, &["--families", "schedule"]);
