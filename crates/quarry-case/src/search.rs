@@ -28,6 +28,21 @@ pub struct SearchOptions {
     pub dedup: DedupScope,
     /// Add every family member of each hit (after collapsing).
     pub families: bool,
+    /// Order of the hits.
+    pub sort: SortOrder,
+}
+
+/// How hits are ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Best first (BM25), ties by control number.
+    #[default]
+    Relevance,
+    /// Oldest first (sent, else modified, else created; undated last), ties by control number:
+    /// the order of a chronological review.
+    Date,
+    /// By control number: ingest order.
+    Control,
 }
 
 /// A search's outcome: ordered item ids, counted.
@@ -376,6 +391,28 @@ impl Case {
                         instances: 1,
                     });
                 }
+            }
+        }
+        match options.sort {
+            SortOrder::Relevance => {}
+            SortOrder::Control => entries.sort_by_key(|e| e.item_id),
+            SortOrder::Date => {
+                let mut date = conn.prepare_cached(
+                    "SELECT COALESCE(e.sent, d.modified, i.modified, d.created, i.created)
+                     FROM items i
+                     LEFT JOIN emails e ON e.item_id = i.id
+                     LEFT JOIN documents d ON d.item_id = i.id
+                     WHERE i.id = ?1",
+                )?;
+                let mut keyed = Vec::with_capacity(entries.len());
+                for e in entries {
+                    let when: Option<String> =
+                        date.query_row([e.item_id.cast_signed()], |r| r.get(0))?;
+                    // ISO 8601 UTC sorts as text; undated items go last.
+                    keyed.push(((when.is_none(), when, e.item_id), e));
+                }
+                keyed.sort_by(|a, b| a.0.cmp(&b.0));
+                entries = keyed.into_iter().map(|(_, e)| e).collect();
             }
         }
         let documents = entries.len() as u64;

@@ -80,6 +80,16 @@ pub(crate) struct SearchArgs {
     /// List every member of each hit's family after it.
     #[arg(long)]
     pub(crate) families: bool,
+    /// Order of the hits: relevance (best first), date (oldest first) or control number.
+    #[arg(long, value_enum, default_value_t = Sort::Relevance)]
+    pub(crate) sort: Sort,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Sort {
+    Relevance,
+    Date,
+    Control,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

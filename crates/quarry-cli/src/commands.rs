@@ -2,12 +2,12 @@
 
 use crate::args::{
     Cli, Command, DedupArgs, ExportCommand, Format, IngestArgs, InitArgs, ReportCommand,
-    SearchArgs, SearchFormat,
+    SearchArgs, SearchFormat, Sort,
 };
 use crate::output;
 use anyhow::{Context, Result};
 use fs_err as fs;
-use quarry_case::{Case, SearchOptions};
+use quarry_case::{Case, SearchOptions, SortOrder};
 use quarry_engine::{IngestOptions, WorkerCommand};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -33,6 +33,11 @@ fn search(case_dir: &Path, args: &SearchArgs) -> Result<ExitCode> {
     let options = SearchOptions {
         dedup: args.dedup.map_or(case.config().dedup.scope, Into::into),
         families: args.families,
+        sort: match args.sort {
+            Sort::Relevance => SortOrder::Relevance,
+            Sort::Date => SortOrder::Date,
+            Sort::Control => SortOrder::Control,
+        },
     };
     let found = case.search(&text, options)?;
     for warning in &found.warnings {

@@ -18,6 +18,13 @@ fn collection() -> Scratch {
     );
     s.file("b/disclaimer.txt", b"This message is privileged and confidential.\n");
     s.file("b/memo3.txt", b"Pipeline maintenance without any contracts.\n");
+    // Distinct modification dates, for the date order.
+    for (file, secs) in
+        [("a/memo1.txt", 983_404_800), ("a/memo2.txt", 946_684_800), ("b/memo3.txt", 928_195_200)]
+    {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        std::fs::File::options().write(true).open(s.path(file)).unwrap().set_modified(at).unwrap();
+    }
     let (code, _) = s.ingest("custodian-a", &[&s.path("a")], &[]);
     assert_eq!(code, 0);
     let (code, _) = s.ingest("custodian-b", &[&s.path("b")], &[]);
@@ -37,6 +44,15 @@ fn controls(result: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .map(|h| h["control_number"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn locators_in_order(result: &Value) -> Vec<String> {
+    result["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["locator"].as_str().unwrap().to_owned())
         .collect()
 }
 
@@ -107,6 +123,26 @@ fn search_counts_documents_and_families_under_each_dedup_view() {
     assert_eq!(search(&s, &["contract pre/2 gas"])["documents"], 0);
     assert_eq!(search(&s, &["contract*"])["documents"], 2);
     assert_eq!(search(&s, &["pipelne~1"])["documents"], 3);
+
+    // Sorted by control number and by date (undated last; these files all carry mtimes).
+    let by_control =
+        controls(&search(&s, &["--dedup", "none", "--sort", "control", "pipeline OR gas"]));
+    let mut sorted = by_control.clone();
+    sorted.sort();
+    assert_eq!(by_control, sorted);
+    let dated = search(&s, &["--dedup", "none", "--sort", "date", "pipeline OR gas"]);
+    let dates: Vec<String> = dated["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["date"].as_str().unwrap_or("~").to_owned())
+        .collect();
+    let mut sorted = dates.clone();
+    sorted.sort();
+    assert_eq!(dates, sorted, "oldest first");
+    let loose: Vec<String> =
+        locators_in_order(&dated).into_iter().filter(|l| !l.contains("mail.zip")).collect();
+    assert_eq!(loose, ["b/memo3.txt", "a/memo2.txt", "a/memo1.txt"]);
 
     // --limit caps the list, not the count; ids prints control numbers only.
     let limited = s.json(&["search", "--format", "json", "--limit", "1", "pipeline"]);
