@@ -40,7 +40,9 @@ pub use config::{CONFIG_FORMAT, CaseConfig, DedupConfig, HashConfig, IndexConfig
 pub use export::{TEXT_INDEX_COLUMNS, TextExport, csv_field};
 pub use report::{DuplicateGroup, ExceptionRow, ItemRow, Summary, Table};
 pub use schema::SCHEMA_VERSION;
-pub use search::{Entry, Search, SearchHit, SearchOptions, SortOrder, TermRow, TermsReport};
+pub use search::{
+    Entry, Search, SearchHit, SearchOptions, SortOrder, TEXT_UNREADABLE, TermRow, TermsReport,
+};
 pub use writer::{Committed, InputLookup, InputRecords, Writer};
 
 use fs_err as fs;

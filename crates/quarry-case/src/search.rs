@@ -18,6 +18,9 @@ use serde::Serialize;
 
 use crate::{Case, Result, now_utc};
 
+/// Index flag of an item whose stored text could not be read when it was indexed.
+pub const TEXT_UNREADABLE: &str = "text-unreadable";
+
 /// Items read from the database per batch while indexing.
 const INDEX_BATCH: i64 = 2_000;
 
@@ -279,7 +282,13 @@ impl Case {
         for row in rows {
             let (mut doc, blake3) = row?;
             if let Some(blake3) = blake3 {
-                doc.text = self.store.text(&blake3)?.unwrap_or_default();
+                // A stored text that has gone missing or is damaged does not stop indexing:
+                // the item is indexed without it and flagged, so `flag:text-unreadable` finds
+                // it and `reindex` reports it.
+                match self.store.text(&blake3) {
+                    Ok(Some(text)) => doc.text = text,
+                    Ok(None) | Err(_) => doc.flags.push(TEXT_UNREADABLE.to_owned()),
+                }
             }
             docs.push(doc);
         }
@@ -520,8 +529,10 @@ impl Case {
                 DedupScope::None | DedupScope::Custodial => vec![row.custodian.clone()],
             };
             if let (Some(width), Some(index), true) = (snippet, &index, has_text && entry.hit) {
-                let text = self.store.text(&blake3)?.unwrap_or_default();
-                row.snippet = Some(index.snippet(&text, &search.prepared.highlight, width));
+                // No snippet when the stored text cannot be read (it is flagged in the index).
+                if let Ok(Some(text)) = self.store.text(&blake3) {
+                    row.snippet = Some(index.snippet(&text, &search.prepared.highlight, width));
+                }
             }
             rows.push(row);
         }

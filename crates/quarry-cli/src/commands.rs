@@ -67,10 +67,25 @@ fn reindex(case_dir: &Path, json: bool) -> Result<ExitCode> {
     let indexed = case.reindex(|n| bar.inc(n))?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
+    let unreadable = case
+        .index()?
+        .query_ids(&format!("flag:{}", quarry_case::TEXT_UNREADABLE), &|_: &str| Ok(Vec::new()))
+        .context("counting items whose text could not be read")?
+        .len();
     if json {
-        output::json(&serde_json::json!({ "indexed": indexed, "seconds": seconds }))?;
+        output::json(&serde_json::json!({
+            "indexed": indexed,
+            "text_unreadable": unreadable,
+            "seconds": seconds,
+        }))?;
     } else {
         println!("indexed {indexed} items in {seconds:.1} s");
+        if unreadable > 0 {
+            println!(
+                "{unreadable} of them without their text, which could not be read from the store: search flag:{}",
+                quarry_case::TEXT_UNREADABLE
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -192,6 +192,7 @@ fn reindex_answers_as_the_index_written_during_ingest() {
     let before: Vec<Value> = queries.iter().map(|q| search(&s, &["--dedup", "none", q])).collect();
     let out = s.json(&["reindex", "--json"]);
     assert_eq!(out["indexed"], 8, "every item");
+    assert_eq!(out["text_unreadable"], 0);
     let after: Vec<Value> = queries.iter().map(|q| search(&s, &["--dedup", "none", q])).collect();
     assert_eq!(before, after);
 
@@ -278,4 +279,32 @@ fn with_indexing_off_at_ingest_the_first_search_indexes_what_is_missing() {
     assert_eq!(result["documents"], 2);
     drop(writer);
     assert_eq!(search(&s, &["gas"])["documents"], 3);
+}
+
+#[test]
+fn an_unreadable_stored_text_is_flagged_and_indexing_goes_on() {
+    let s = collection();
+    // Damage one stored text (invalid UTF-8) and remove another.
+    let items = s.items();
+    let text_of = |locator: &str| {
+        let blake3 = items.iter().find(|i| i["locator"] == locator).unwrap()["blake3"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        s.case().join("text").join(&blake3[..2]).join(format!("{blake3}.txt"))
+    };
+    let memo1 = text_of("a/memo1.txt");
+    std::fs::remove_file(&memo1).unwrap();
+    std::fs::write(&memo1, b"\xff\xfe broken").unwrap();
+    std::fs::remove_file(text_of("a/memo2.txt")).unwrap();
+    let out = s.json(&["reindex", "--json"]);
+    assert_eq!(out["indexed"], 8, "every item is still indexed");
+    assert_eq!(out["text_unreadable"], 2);
+    let flagged = search(&s, &["--dedup", "none", "flag:text-unreadable"]);
+    assert_eq!(locators(&flagged), ["a/memo1.txt", "a/memo2.txt"]);
+    assert_eq!(
+        search(&s, &["--dedup", "none", "pipeline"])["documents"],
+        2,
+        "the others still answer"
+    );
 }
