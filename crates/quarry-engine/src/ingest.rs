@@ -198,10 +198,6 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
             &flow,
             &mut report,
         );
-        drop(indexed_tx);
-        let indexed = indexer
-            .join()
-            .map_err(|_| Error::Worker("the indexer panicked; this is a bug".into()))?;
         flow.stop.store(true, Ordering::Relaxed);
         // On a fatal error, stop the walker and the supervisors: dropping the receivers makes
         // their sends fail.
@@ -211,6 +207,11 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
         let walked = walker
             .join()
             .map_err(|_| Error::Worker("the walker panicked; this is a bug".into()))?;
+        // Then let the indexer finish what was committed (it commits the index on its way out).
+        drop(indexed_tx);
+        let indexed = indexer
+            .join()
+            .map_err(|_| Error::Worker("the indexer panicked; this is a bug".into()))?;
         outcome?;
         report.items_indexed = indexed.map_err(|e| {
             Error::Worker(format!(
