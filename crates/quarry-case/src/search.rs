@@ -202,9 +202,20 @@ impl Case {
 
     /// Rebuilds the index from the case database and stored text; returns documents indexed.
     pub fn reindex(&self, mut progress: impl FnMut(u64)) -> Result<u64> {
-        let index = self.index()?;
+        // A rebuild starts from nothing, so an index of an older layout is replaced too. The
+        // writer lock is checked first: a running ingest keeps its index.
+        let index = match self.index() {
+            Ok(index) => {
+                drop(index.writer()?);
+                drop(index);
+                CaseIndex::recreate(&self.dir.join("index"))?
+            }
+            Err(crate::Error::Index(quarry_index::Error::Outdated)) => {
+                CaseIndex::recreate(&self.dir.join("index"))?
+            }
+            Err(e) => return Err(e),
+        };
         let mut writer = index.writer()?;
-        writer.clear()?;
         let conn = self.reader()?;
         let mut added = 0;
         let last = self.index_new_items(&conn, &mut writer, 0, |n| {

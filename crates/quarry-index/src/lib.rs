@@ -13,6 +13,7 @@
 //! (From, To, Cc, Subject, Date) followed by the body.
 
 mod compile;
+mod grams;
 pub mod query;
 mod schema;
 mod snippet;
@@ -46,6 +47,11 @@ pub enum Error {
         /// Why it could not be resolved.
         message: String,
     },
+    /// The index was written by a quarry with another schema or tokenizer.
+    #[error(
+        "the case's full-text index was built by another version of quarry; rebuild it with `quarry reindex`"
+    )]
+    Outdated,
     /// Another process holds the index's writer lock.
     #[error(
         "the case's full-text index is being written by another quarry process (an ingest or reindex); wait for it to finish"
@@ -114,7 +120,10 @@ impl CaseIndex {
         let (schema, fields) = schema::build();
         let directory =
             tantivy::directory::MmapDirectory::open(dir).map_err(|e| Error::Tantivy(e.into()))?;
-        let mut index = tantivy::Index::open_or_create(directory, schema)?;
+        let mut index = tantivy::Index::open_or_create(directory, schema).map_err(|e| match e {
+            tantivy::TantivyError::SchemaError(_) => Error::Outdated,
+            e => Error::Tantivy(e),
+        })?;
         schema::register_tokenizers(&index);
         // Segments are searched in parallel, one thread per core: a reviewer's query gets
         // the whole machine (on 1M documents, heavy phrases and proximities ran in about half
@@ -123,6 +132,15 @@ impl CaseIndex {
         let reader =
             index.reader_builder().reload_policy(tantivy::ReloadPolicy::Manual).try_into()?;
         Ok(CaseIndex { index, fields, reader })
+    }
+
+    /// Deletes whatever index is in `dir` (any version) and creates an empty one: the start
+    /// of a rebuild.
+    pub fn recreate(dir: &Path) -> Result<CaseIndex> {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+        CaseIndex::open_or_create(dir)
     }
 
     /// The index's writer; one at a time (tantivy holds a lock file while it lives).

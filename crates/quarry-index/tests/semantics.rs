@@ -72,6 +72,17 @@ fn every_construct_matches_what_it_says() {
         ("apple", &[1, 2, 3, 4]),
         ("APPLE", &[1, 2, 3, 4]),
         ("apple pie", &[1]),
+        // Phrases with common words run over pair tokens: same answers.
+        ("the apple pie", &[1]),
+        ("\"was baked by the chef\"", &[1]),
+        ("\"pie made with apple and cinnamon\"", &[2]),
+        ("\"the contract\"", &[5]),
+        ("\"of the gas\"", &[8]),
+        ("\"apple and\"", &[2]),
+        ("\"and apple\"", &[]),
+        ("\"the\"", &[1, 5, 6, 8]),
+        ("\"the the\"", &[]),
+        ("the w/1 chef", &[1]),
         ("\"apple pie\"", &[1]),
         ("apple AND cinnamon", &[2]),
         ("apple OR banana", &[1, 2, 3, 4, 7]),
@@ -197,4 +208,19 @@ fn many_small_runs_are_merged_down_at_finish() {
         runs as usize
     );
     assert_eq!(index.indexed_through().expect("payload"), Some(runs));
+}
+
+#[test]
+fn an_index_of_another_layout_is_refused_then_rebuilt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut b = tantivy::schema::Schema::builder();
+        b.add_text_field("text", tantivy::schema::TEXT);
+        tantivy::Index::create_in_dir(dir.path(), b.build()).expect("older index");
+    }
+    let err = CaseIndex::open_or_create(dir.path()).expect_err("another layout");
+    assert!(matches!(err, quarry_index::Error::Outdated), "{err}");
+    assert!(err.to_string().contains("quarry reindex"));
+    let index = CaseIndex::recreate(dir.path()).expect("recreated");
+    assert_eq!(index.num_docs().expect("docs"), 0);
 }
