@@ -67,7 +67,7 @@ impl Compiler<'_> {
             Query::Words { field, words } => {
                 let (field, kind) = self.field(field.as_deref())?;
                 let slots = self.slots(field, kind, words, positive)?;
-                slots_query(field, kind, slots)
+                slots_query(field, slots)
             }
             Query::Range { field, from, until } => {
                 let (field, _) = self.field(Some(field))?;
@@ -337,10 +337,7 @@ impl Compiler<'_> {
             let inverted = segment.inverted_index(field)?;
             let mut stream = inverted.terms().search(automaton).into_stream()?;
             while stream.advance() {
-                // Pair tokens (`grams`) hold a space; words never do.
-                if !stream.key().contains(&b' ') {
-                    found.insert(stream.key().to_vec());
-                }
+                found.insert(stream.key().to_vec());
             }
         }
         if found.len() > BROAD_EXPANSION {
@@ -359,7 +356,7 @@ impl Compiler<'_> {
 }
 
 /// A phrase of slots as the cheapest tantivy query that answers it.
-fn slots_query(field: Field, kind: Kind, mut slots: Vec<Slot>) -> Box<dyn TQuery> {
+fn slots_query(field: Field, mut slots: Vec<Slot>) -> Box<dyn TQuery> {
     if slots.is_empty() || slots.iter().any(Vec::is_empty) {
         return Box::new(EmptyQuery);
     }
@@ -385,46 +382,12 @@ fn slots_query(field: Field, kind: Kind, mut slots: Vec<Slot>) -> Box<dyn TQuery
     }
     if slots.iter().all(|s| s.len() == 1) {
         let terms: Vec<Term> = slots.into_iter().map(|mut s| s.remove(0)).collect();
-        if kind == Kind::Words {
-            return common_grams_phrase(field, &terms);
-        }
         return Box::new(PhraseQuery::new(terms));
     }
     Box::new(SpanQuery {
         field,
         root: SpanNode::Seq(slots.into_iter().map(SpanNode::Terms).collect()),
     })
-}
-
-/// A phrase of plain words over the pair tokens of the index (`grams`): every adjacent pair
-/// with a common word becomes its pair token at the first word's offset; words in no such pair
-/// stay words. Same matches as the words themselves, without reading the positions of `the`.
-fn common_grams_phrase(field: Field, terms: &[Term]) -> Box<dyn TQuery> {
-    let owned: Vec<String> =
-        terms.iter().map(|t| t.value().as_str().unwrap_or_default().to_owned()).collect();
-    let words: Vec<&str> = owned.iter().map(String::as_str).collect();
-    let mut parts: Vec<(usize, Term)> = Vec::new();
-    let mut covered = vec![false; words.len()];
-    for i in 0..words.len().saturating_sub(1) {
-        if crate::grams::is_common(words[i]) || crate::grams::is_common(words[i + 1]) {
-            parts.push((
-                i,
-                Term::from_field_text(field, &crate::grams::pair(words[i], words[i + 1])),
-            ));
-            covered[i] = true;
-            covered[i + 1] = true;
-        }
-    }
-    for (i, term) in terms.iter().enumerate() {
-        if !covered[i] {
-            parts.push((i, term.clone()));
-        }
-    }
-    if parts.len() == 1 {
-        let (_, term) = parts.remove(0);
-        return Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
-    }
-    Box::new(PhraseQuery::new_with_offset(parts))
 }
 
 enum Piece {

@@ -13,7 +13,6 @@
 //! (From, To, Cc, Subject, Date) followed by the body.
 
 mod compile;
-mod grams;
 pub mod query;
 mod schema;
 mod snippet;

@@ -12,9 +12,9 @@ use tantivy::{DateTime, TantivyDocument};
 /// Name of the item id field (u64, indexed, fast): the key back into the case database.
 pub(crate) const ITEM_ID: &str = "item_id";
 /// Words: split on anything not a letter or digit, lower-cased, accents folded to ASCII, words
-/// over 100 bytes dropped (base64 runs and the like), plus common-gram pair tokens (`grams`).
-/// The name is part of the schema: an index written with other tokens is refused, not misread.
-pub(crate) const WORDS: &str = "quarry_words_cg1";
+/// over 100 bytes dropped (base64 runs and the like). The name is part of the schema: change it
+/// with the tokens, and an index written with other tokens is refused, not misread.
+pub(crate) const WORDS: &str = "quarry_words";
 /// Whole values (custodian, type, control number, flags), lower-cased.
 pub(crate) const KEYWORD: &str = "quarry_keyword";
 
@@ -185,17 +185,7 @@ pub(crate) fn build() -> (Schema, Fields) {
     (b.build(), fields)
 }
 
-/// The analyzer of word fields as indexed: the words, then common-gram pairs.
-pub(crate) fn index_words_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(100))
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter)
-        .filter(crate::grams::CommonGrams)
-        .build()
-}
-
-/// The words of a text as queries and snippets see them (no pairs).
+/// The analyzer of word fields; queries and snippets run their words through the same one.
 pub(crate) fn words_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(100))
@@ -209,7 +199,7 @@ pub(crate) fn keyword_analyzer() -> TextAnalyzer {
 }
 
 pub(crate) fn register_tokenizers(index: &tantivy::Index) {
-    index.tokenizers().register(WORDS, index_words_analyzer());
+    index.tokenizers().register(WORDS, words_analyzer());
     index.tokenizers().register(KEYWORD, keyword_analyzer());
 }
 

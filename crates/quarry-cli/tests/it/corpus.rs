@@ -179,7 +179,7 @@ fn enron_mailboxes_become_one_item_per_message_and_copies_collapse() {
         "power plant",
         "conference call",
         "please let me know",
-        // Phrases with common words, answered over the index's pair tokens.
+        // Phrases made mostly of common words.
         "in the future",
         "as soon as possible",
         "if you have any questions",
