@@ -652,6 +652,15 @@ impl Parser<'_> {
             let (first, next) = self.date(hi, offset)?;
             Some(if upper_inclusive { next } else { first })
         };
+        if let (Some(f), Some(u)) = (from, until)
+            && f >= u
+        {
+            return Err(self.error(
+                start,
+                "this range ends before it starts",
+                "put the earlier date first: [2001-01-01 TO 2001-06-30]",
+            ));
+        }
         Ok(Query::Range { field: field.to_owned(), from, until })
     }
 
@@ -875,6 +884,7 @@ mod tests {
             ("", 1, "empty"),
             ("subject:", 1, "no value"),
             ("\"a b\"~3", 6, "slop"),
+            ("date:[2001-06-30 TO 2001-01-01]", 6, "ends before it starts"),
         ];
         for (q, column, message) in cases {
             let err = parse(q).expect_err(q);

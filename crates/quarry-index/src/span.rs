@@ -212,7 +212,7 @@ fn spans(node: &Compiled, positions: &[Vec<u32>]) -> Vec<Span> {
                 for &(start, end) in &acc {
                     // Spans of `next` that start right after this one ends.
                     let from = next.partition_point(|s| s.0 <= end);
-                    for s in next[from..].iter().take_while(|s| s.0 == end + 1) {
+                    for s in next[from..].iter().take_while(|s| s.0 == end.saturating_add(1)) {
                         joined.push((start, s.1));
                     }
                 }
@@ -239,10 +239,12 @@ fn spans(node: &Compiled, positions: &[Vec<u32>]) -> Vec<Span> {
             for &(ls, le) in &l {
                 // Right spans that can be near: starting no earlier than `distance + longest`
                 // before the left start, and no later than `distance` after its end.
-                let lo = ls.saturating_sub(distance + longest + 1);
+                let lo = ls.saturating_sub(distance.saturating_add(longest).saturating_add(1));
                 let from = r.partition_point(|s| s.0 < lo);
                 let mut found = false;
-                for &(rs, re) in r[from..].iter().take_while(|s| s.0 <= le + distance) {
+                for &(rs, re) in
+                    r[from..].iter().take_while(|s| s.0 <= le.saturating_add(*distance))
+                {
                     let apart = if rs > le {
                         rs - le
                     } else if !*ordered && ls > re {

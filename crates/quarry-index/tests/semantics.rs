@@ -100,6 +100,7 @@ fn every_construct_matches_what_it_says() {
         ("apple pre/6 pie", &[1, 3]),
         ("pie pre/6 apple", &[2]),
         ("apple NOT w/3 pie", &[3, 4]),
+        ("apple w/4294967295 pie", &[1, 2, 3, 4]),
         ("(apple OR banana) w/1 (pie OR bandana)", &[1, 7]),
         ("\"natural gas\" w/3 power", &[8]),
         ("natural w/1 (gas OR resources)", &[8, 9]),
