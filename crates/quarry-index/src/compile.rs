@@ -18,7 +18,7 @@ use tantivy_fst::{Automaton, Regex};
 
 use crate::query::{Query, Word};
 use crate::schema::{DATE_RANGE, Fields, Kind, keyword_analyzer, words_analyzer};
-use crate::span::{SpanNode, SpanQuery};
+use crate::span::{Materialized, SpanNode, SpanQuery};
 use crate::{Error, Prepared, Result};
 
 /// Resolves a tag to the items carrying it (tags live in the case database).
@@ -94,11 +94,12 @@ impl Compiler<'_> {
                 Box::new(TermSetQuery::new(terms))
             }
             Query::And(parts) => {
-                let mut clauses = Vec::new();
+                let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
                 for part in parts {
                     match part {
                         Query::Not(inner) => {
-                            clauses.push((Occur::MustNot, self.query(inner, !positive)?));
+                            let excluded = Materialized(self.query(inner, !positive)?);
+                            clauses.push((Occur::MustNot, Box::new(excluded)));
                         }
                         _ => clauses.push((Occur::Must, self.query(part, positive)?)),
                     }
@@ -117,7 +118,7 @@ impl Compiler<'_> {
             }
             Query::Not(inner) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, Box::new(AllQuery) as Box<dyn TQuery>),
-                (Occur::MustNot, self.query(inner, !positive)?),
+                (Occur::MustNot, Box::new(Materialized(self.query(inner, !positive)?))),
             ])),
             Query::Near { .. } => {
                 let (field, root) = self.span(q, positive)?;

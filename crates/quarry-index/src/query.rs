@@ -181,7 +181,8 @@ fn lex(text: &str) -> Result<Vec<Token>, QueryError> {
                 out.push(Token { kind: Tok::RParen, start });
                 i += 1;
             }
-            b'"' | b'\xE2' if text[i..].starts_with('"') || text[i..].starts_with('“') => {
+            // Straight and curly quotes (pasted from a word processor, sometimes both `”`).
+            b'"' | b'\xE2' if text[i..].starts_with(['"', '“', '”']) => {
                 let open = if c == b'"' { 1 } else { '“'.len_utf8() };
                 let rest = &text[i + open..];
                 let close = rest.find(['"', '”']).ok_or_else(|| {
@@ -216,6 +217,14 @@ fn lex(text: &str) -> Result<Vec<Token>, QueryError> {
                         ch.is_whitespace() || matches!(ch, '(' | ')' | '"' | '“' | '”')
                     })
                     .map_or(text.len(), |e| i + e);
+                if end == i {
+                    // Every character starts some token; this guards the loop's progress.
+                    return Err(err(
+                        start,
+                        "unexpected character",
+                        "remove it, or put the text in quotes",
+                    ));
+                }
                 let word = &text[i..end];
                 i = end;
                 // `from:skilling` or `from:` followed by a phrase, group or range.

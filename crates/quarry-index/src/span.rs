@@ -319,3 +319,46 @@ impl Scorer for DocsScorer {
         self.score
     }
 }
+
+/// A query whose matching documents are listed up front, per segment, and served as a sorted
+/// list. Used for the excluded side of NOT: tantivy 0.27's exclusion seeks its excluded scorer
+/// backwards once that scorer is exhausted, which a phrase scorer rejects (a debug assertion
+/// in `PhraseScorer::seek_danger`, found by the random-query test). A list takes any seek.
+#[derive(Debug)]
+pub(crate) struct Materialized(pub Box<dyn Query>);
+
+impl Clone for Materialized {
+    fn clone(&self) -> Self {
+        Materialized(self.0.box_clone())
+    }
+}
+
+impl Query for Materialized {
+    fn weight(&self, scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        let inner = self.0.weight(EnableScoring::disabled_from_schema(scoring.schema()))?;
+        Ok(Box::new(MaterializedWeight(inner)))
+    }
+
+    fn query_terms<'a>(&'a self, visitor: &mut dyn FnMut(&'a Term, bool)) {
+        self.0.query_terms(visitor);
+    }
+}
+
+struct MaterializedWeight(Box<dyn Weight>);
+
+impl Weight for MaterializedWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let mut inner = self.0.scorer(reader, 1.0)?;
+        let mut docs = Vec::new();
+        let mut doc = inner.doc();
+        while doc != TERMINATED {
+            docs.push(doc);
+            doc = inner.advance();
+        }
+        Ok(Box::new(DocsScorer { docs, at: 0, score: boost }))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        self.0.explain(reader, doc)
+    }
+}

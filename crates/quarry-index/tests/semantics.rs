@@ -225,3 +225,104 @@ fn an_index_of_another_layout_is_refused_then_rebuilt() {
     let index = CaseIndex::recreate(dir.path()).expect("recreated");
     assert_eq!(index.num_docs().expect("docs"), 0);
 }
+
+/// Random queries from the language's pieces never panic: each parses and runs, or is refused
+/// with an error that points inside the query.
+#[test]
+fn random_queries_parse_and_run_or_are_refused() {
+    let (_dir, index) = index();
+    let pieces = [
+        "apple",
+        "pie",
+        "AND",
+        "OR",
+        "NOT",
+        "(",
+        ")",
+        "\"",
+        "w/3",
+        "pre/2",
+        "NOT w/1",
+        "w/",
+        "contract*",
+        "*",
+        "?",
+        "m?ller",
+        "ba%nana",
+        "banana~1",
+        "~",
+        "%%%",
+        "from:",
+        "from:skilling",
+        "custodian:\"allen-p\"",
+        "date:[2001-01-01 TO 2001-06-30]",
+        "date:[",
+        "]",
+        "{",
+        "}",
+        "tag:privileged",
+        "tag:",
+        "subject:(gas OR power)",
+        "and",
+        "or",
+        ":",
+        "é",
+        "Müller",
+        "\u{201c}",
+        "\u{201d}",
+        "-",
+        "&",
+        "|",
+        "date:2001-13-45",
+        "type:email",
+        "w/0",
+        "pre/99999999999",
+        "text:",
+        "\"\"",
+        "((",
+        "))",
+        "NOT NOT",
+        "*tion",
+        "a*b*c",
+        "??",
+        "flag:no-text",
+    ];
+    let tags = |tag: &str| -> Result<Vec<u64>, String> {
+        if tag == "privileged" { Ok(vec![2, 10]) } else { Ok(vec![]) }
+    };
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let (mut ran, mut refused) = (0, 0);
+    for _ in 0..20_000 {
+        let len = 1 + next(7);
+        let query: Vec<&str> = (0..len).map(|_| pieces[next(pieces.len())]).collect();
+        let sep = if next(3) == 0 { "" } else { " " };
+        let query = query.join(sep);
+        if std::env::var_os("QUARRY_FUZZ_TRACE").is_some() {
+            eprintln!("Q {query:?}");
+        }
+        match quarry_index::query::parse(&query) {
+            Ok(parsed) => {
+                let printed = parsed.query.to_string();
+                match index.prepare(&parsed.query, &tags) {
+                    Ok(prepared) => {
+                        index.matching_ids(&prepared).expect("a compiled query runs");
+                        ran += 1;
+                    }
+                    Err(quarry_index::Error::Query(_)) => refused += 1,
+                    Err(e) => panic!("{query:?} ({printed}): {e}"),
+                }
+            }
+            Err(e) => {
+                assert!(e.column >= 1 && e.column <= query.chars().count() + 1, "{query:?}: {e}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(ran > 2_000 && refused > 2_000, "ran {ran}, refused {refused}");
+}
