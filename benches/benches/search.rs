@@ -78,7 +78,7 @@ fn build_quarry(dir: &Path, docs: &[IndexDoc]) -> CaseIndex {
     let index = CaseIndex::open_or_create(dir).expect("index");
     let mut writer = index.writer().expect("writer");
     for doc in docs {
-        writer.add_new(doc).expect("add");
+        writer.add(doc).expect("add");
     }
     writer.commit(docs.len() as u64).expect("commit");
     writer.finish().expect("finish");

@@ -145,6 +145,10 @@ pub struct TermsReport {
     pub with_families: u64,
 }
 
+/// The date a hit is shown and sorted by (aliases `i` items, `e` emails, `d` documents): sent,
+/// else modified, else created.
+const DATE_SQL: &str = "COALESCE(e.sent, d.modified, i.modified, d.created, i.created)";
+
 /// Share of all documents above which a term is flagged over-broad.
 const BROAD_SHARE: f64 = 0.25;
 
@@ -173,7 +177,7 @@ impl Case {
             let docs = self.index_docs(conn, last, INDEX_BATCH)?;
             let Some(max) = docs.last().map(|d| d.item_id) else { break };
             for doc in &docs {
-                writer.add_new(doc)?;
+                writer.add(doc)?;
             }
             progress(docs.len() as u64);
             last = max;
@@ -417,13 +421,13 @@ impl Case {
             SortOrder::Relevance => {}
             SortOrder::Control => entries.sort_by_key(|e| e.item_id),
             SortOrder::Date => {
-                let mut date = conn.prepare_cached(
-                    "SELECT COALESCE(e.sent, d.modified, i.modified, d.created, i.created)
+                let mut date = conn.prepare_cached(&format!(
+                    "SELECT {DATE_SQL}
                      FROM items i
                      LEFT JOIN emails e ON e.item_id = i.id
                      LEFT JOIN documents d ON d.item_id = i.id
-                     WHERE i.id = ?1",
-                )?;
+                     WHERE i.id = ?1"
+                ))?;
                 let mut keyed = Vec::with_capacity(entries.len());
                 for e in entries {
                     let when: Option<String> =
@@ -485,9 +489,8 @@ impl Case {
         snippet: Option<usize>,
     ) -> Result<Vec<SearchHit>> {
         let conn = self.reader()?;
-        let index = if snippet.is_some() { Some(self.index()?) } else { None };
-        let mut stmt = conn.prepare_cached(
-            "SELECT i.control_number, COALESCE(e.sent, d.modified, i.modified, d.created, i.created),
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT i.control_number, {DATE_SQL},
                     COALESCE(NULLIF(e.email_from, ''), d.author), COALESCE(e.subject, d.title, d.subject),
                     c.name, i.file_type, f.control_number, i.locator, i.blake3, i.text_chars,
                     i.dedup_key, r.dedup_key, i.id = i.doc_root_id
@@ -497,8 +500,8 @@ impl Case {
              JOIN custodians c ON c.id = i.custodian_id
              LEFT JOIN emails e ON e.item_id = i.id
              LEFT JOIN documents d ON d.item_id = i.id
-             WHERE i.id = ?1",
-        )?;
+             WHERE i.id = ?1"
+        ))?;
         // Instances of a document under global dedup: a root by its key, an attachment by its
         // own key under a root with the same key.
         let mut custodians = conn.prepare_cached(
@@ -539,10 +542,11 @@ impl Case {
                     .collect::<Result<_, _>>()?,
                 DedupScope::None | DedupScope::Custodial => vec![row.custodian.clone()],
             };
-            if let (Some(width), Some(index), true) = (snippet, &index, has_text && entry.hit) {
+            if let (Some(width), true) = (snippet, has_text && entry.hit) {
                 // No snippet when the stored text cannot be read (it is flagged in the index).
                 if let Ok(Some(text)) = self.store.text(&blake3) {
-                    row.snippet = Some(index.snippet(&text, &search.prepared.highlight, width));
+                    row.snippet =
+                        Some(quarry_index::snippet(&text, &search.prepared.highlight, width));
                 }
             }
             rows.push(row);

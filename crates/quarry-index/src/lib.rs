@@ -23,11 +23,11 @@ use std::path::Path;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::Column;
-use tantivy::{DocId, IndexReader, Score, SegmentReader, Term};
+use tantivy::{DocId, IndexReader, Score, SegmentReader};
 
 pub use compile::TagResolver;
 pub use schema::{FIELD_NAMES, IndexDoc};
-pub use snippet::Snippet;
+pub use snippet::{Snippet, snippet};
 
 /// What can go wrong with the index.
 #[derive(Debug, thiserror::Error)]
@@ -152,7 +152,7 @@ impl CaseIndex {
         // third of the indexing time merging (17,200 docs/s against 26,400 without). Segments
         // are merged at `finish` when there are too many.
         writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
-        Ok(Writer { writer, fields: self.fields.clone(), pending: 0 })
+        Ok(Writer { writer, fields: self.fields.clone() })
     }
 
     /// The highest item id the last commit covered (the commit payload), if any commit happened.
@@ -215,47 +215,25 @@ impl CaseIndex {
     pub fn tantivy(&self) -> &tantivy::Index {
         &self.index
     }
-
-    /// A snippet of `text` around the first highlighted word, the words marked.
-    #[must_use]
-    pub fn snippet(&self, text: &str, highlight: &HashSet<String>, width: usize) -> Snippet {
-        snippet::make(text, highlight, width)
-    }
 }
 
 /// Adds documents; nothing is visible to searches until [`Writer::commit`].
 pub struct Writer {
     writer: tantivy::IndexWriter,
     fields: schema::Fields,
-    pending: u64,
 }
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Writer").field("pending", &self.pending).finish_non_exhaustive()
+        f.debug_struct("Writer").finish_non_exhaustive()
     }
 }
 
 impl Writer {
-    /// Adds (or replaces: a document with the same item id is deleted first) one document.
-    pub fn add(&mut self, doc: &IndexDoc) -> Result<()> {
-        self.writer.delete_term(Term::from_field_u64(self.fields.item_id, doc.item_id));
-        self.writer.add_document(schema::to_document(&self.fields, doc))?;
-        self.pending += 1;
-        Ok(())
-    }
-
     /// Adds a document known not to be in the index yet (a fresh rebuild, or ids above
     /// [`CaseIndex::indexed_through`]).
-    pub fn add_new(&mut self, doc: &IndexDoc) -> Result<()> {
+    pub fn add(&mut self, doc: &IndexDoc) -> Result<()> {
         self.writer.add_document(schema::to_document(&self.fields, doc))?;
-        self.pending += 1;
-        Ok(())
-    }
-
-    /// Removes every document (a rebuild starts here).
-    pub fn clear(&mut self) -> Result<()> {
-        self.writer.delete_all_documents()?;
         Ok(())
     }
 
@@ -264,14 +242,7 @@ impl Writer {
         let mut prepared = self.writer.prepare_commit()?;
         prepared.set_payload(&through.to_string());
         prepared.commit()?;
-        self.pending = 0;
         Ok(())
-    }
-
-    /// Documents added since the last commit.
-    #[must_use]
-    pub fn pending(&self) -> u64 {
-        self.pending
     }
 
     /// Merges the smallest segments when there are more than [`MAX_SEGMENTS`] (each run adds

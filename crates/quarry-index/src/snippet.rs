@@ -33,7 +33,10 @@ impl Snippet {
     }
 }
 
-pub(crate) fn make(text: &str, highlight: &HashSet<String>, width: usize) -> Snippet {
+/// A snippet of about `width` bytes of `text` around the first word in `highlight` (as the
+/// index tokenizes words), those words marked; the start of the text when none occurs.
+#[must_use]
+pub fn snippet(text: &str, highlight: &HashSet<String>, width: usize) -> Snippet {
     let mut analyzer = words_analyzer();
     let mut stream = analyzer.token_stream(text);
     let mut hits: Vec<(usize, usize)> = Vec::new();
@@ -87,9 +90,9 @@ mod tests {
     fn marks_hits_in_a_window() {
         let text = "Dear all,\nthe Contract for gas\nis attached. See the contract terms.";
         let highlight: HashSet<String> = ["contract".to_owned()].into();
-        let s = make(text, &highlight, 40);
+        let s = snippet(text, &highlight, 40);
         assert_eq!(s.marked("[[", "]]"), "Dear all, the [[Contract]] for gas is attached.");
-        let none = make(text, &HashSet::new(), 20);
+        let none = snippet(text, &HashSet::new(), 20);
         assert_eq!(none.text, "Dear all, the Contract");
         assert!(none.marks.is_empty());
     }

@@ -47,11 +47,11 @@ fn index() -> (tempfile::TempDir, CaseIndex) {
     let mut writer = index.writer().expect("writer");
     // Split over two commits: two segments, so expansion and spans cross segments.
     for d in &docs[..5] {
-        writer.add_new(d).expect("add");
+        writer.add(d).expect("add");
     }
     writer.commit(5).expect("commit");
     for d in &docs[5..] {
-        writer.add_new(d).expect("add");
+        writer.add(d).expect("add");
     }
     writer.commit(10).expect("commit");
     writer.finish().expect("finish");
@@ -171,8 +171,11 @@ fn scores_order_hits_and_snippets_mark_them() {
     let hits = index.search(&prepared).expect("search");
     // Document 8 says "gas" twice in fewer words than document 1's subject-less text.
     assert_eq!(hits.iter().map(|h| h.item_id).collect::<Vec<_>>(), vec![8]);
-    let snippet =
-        index.snippet("Résumé of the gas trader, natural gas and power", &prepared.highlight, 60);
+    let snippet = quarry_index::snippet(
+        "Résumé of the gas trader, natural gas and power",
+        &prepared.highlight,
+        60,
+    );
     assert_eq!(snippet.marked("[", "]"), "Résumé of the [gas] trader, natural [gas] and power");
 }
 
@@ -196,7 +199,7 @@ fn many_small_runs_are_merged_down_at_finish() {
     let mut writer = index.writer().expect("writer");
     let runs = quarry_index::MAX_SEGMENTS as u64 + 5;
     for id in 1..=runs {
-        writer.add_new(&doc(id, "one small run")).expect("add");
+        writer.add(&doc(id, "one small run")).expect("add");
         writer.commit(id).expect("commit");
     }
     assert_eq!(index.segments().expect("segments"), runs as usize);
