@@ -4,6 +4,8 @@
 //! vocabulary plus synthetic words, from a seeded xorshift generator, so every run (and every
 //! machine) benchmarks the same bytes.
 
+pub mod classify;
+
 use std::io::Write;
 use std::path::Path;
 

@@ -16,6 +16,8 @@
 //! natives/ab/…     content-addressed natives (blake3 hex; `ab` = its first two digits)
 //! text/ab/….txt    extracted text, keyed by the native's blake3
 //! index/           full-text index
+//! rules.toml       the classification rules (`quarry classify --rules`)
+//! classify/        paragraph counts for boilerplate detection
 //! tmp/             staging; everything is written here first, then renamed into place
 //! ```
 //!
@@ -29,6 +31,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod classify;
 mod config;
 mod export;
 mod report;
@@ -36,6 +39,9 @@ mod schema;
 mod search;
 mod writer;
 
+pub use classify::{
+    ClassifyOptions, ClassifyReport, DocClassification, HitRow, RULES_FILE, RuleRow, TagCount,
+};
 pub use config::{CONFIG_FORMAT, CaseConfig, DedupConfig, HashConfig, IndexConfig};
 pub use export::{TEXT_INDEX_COLUMNS, TextExport, csv_field};
 pub use report::{DuplicateGroup, ExceptionRow, ItemRow, Summary, Table};
@@ -98,6 +104,17 @@ pub enum Error {
     /// The full-text index failed, or a query did not parse (the message points at it).
     #[error(transparent)]
     Index(#[from] quarry_index::Error),
+    /// The rules file is not valid (the message names the entry).
+    #[error(transparent)]
+    Rules(#[from] quarry_tag::Error),
+    /// `classify` without rules given or kept in the case.
+    #[error(
+        "the case has no rules yet; give a rules file with --rules FILE (fixtures/enron-rules.toml is an example)"
+    )]
+    NoRules,
+    /// No item has this control number.
+    #[error("no item {0} in the case")]
+    NoItem(String),
     /// A broken invariant.
     #[error("internal error: {0}; this is a bug")]
     Internal(String),

@@ -154,6 +154,44 @@ CREATE TABLE tags (
     PRIMARY KEY (tag, item_id)
 ) WITHOUT ROWID;
 ",
+    r"
+-- Classification (quarry classify). Each run with the rules it used; `through_item` is the
+-- highest item id it covered, so the next run scores only later items.
+CREATE TABLE classify_runs (
+    id                 INTEGER PRIMARY KEY,
+    started_at         TEXT NOT NULL,
+    finished_at        TEXT NOT NULL,
+    quarry_version     TEXT NOT NULL,
+    rules              TEXT NOT NULL,
+    rules_blake3       TEXT NOT NULL,
+    scope              TEXT NOT NULL,
+    reason             TEXT NOT NULL,
+    through_item       INTEGER NOT NULL,
+    texts_scanned      INTEGER NOT NULL,
+    bytes_scanned      INTEGER NOT NULL,
+    paragraphs_blake3  TEXT NOT NULL
+);
+-- One row per distinct text (items share the text of identical natives) with at least one
+-- hit: the suggestion, the rules hit (JSON) and every hit (21 bytes each: rule, start, end as
+-- u32, zone u8, paragraph hash u64, little endian).
+CREATE TABLE classify_texts (
+    blake3     TEXT PRIMARY KEY,
+    run_id     INTEGER NOT NULL REFERENCES classify_runs(id),
+    score      INTEGER NOT NULL,
+    privileged INTEGER NOT NULL,
+    tags       TEXT NOT NULL,
+    rules      TEXT NOT NULL,
+    hits       BLOB NOT NULL,
+    paragraph_hits INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Items an issue's query matched.
+CREATE TABLE classify_query_hits (
+    item_id INTEGER NOT NULL REFERENCES items(id),
+    issue   TEXT NOT NULL,
+    query   TEXT NOT NULL,
+    PRIMARY KEY (item_id, issue, query)
+) WITHOUT ROWID;
+",
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one (returns the version found).

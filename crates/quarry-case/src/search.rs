@@ -313,7 +313,7 @@ impl Case {
     /// Brings the index up to the case before it answers: items committed but not indexed
     /// (indexing off at ingest, a stopped run) are indexed now. When another process holds
     /// the index writer (an ingest is running), says how far behind the answer is instead.
-    fn index_current(&self, index: &CaseIndex) -> Result<Option<String>> {
+    pub(crate) fn index_current(&self, index: &CaseIndex) -> Result<Option<String>> {
         let through = index.indexed_through()?.unwrap_or(0);
         let max: i64 =
             self.reader()?.query_row("SELECT COALESCE(MAX(id), 0) FROM items", [], |r| r.get(0))?;
@@ -368,7 +368,7 @@ impl Case {
                         .optional()?
                         .is_none()
                 {
-                    return Err(crate::Error::Internal(format!("no item {control}")));
+                    return Err(crate::Error::NoItem(control.clone()));
                 }
                 added += n as u64;
             }
@@ -377,7 +377,7 @@ impl Case {
         Ok(added)
     }
 
-    fn prepare(
+    pub(crate) fn prepare(
         &self,
         index: &CaseIndex,
         text: &str,

@@ -52,12 +52,42 @@ pub(crate) enum Command {
     /// others are text, to, cc, bcc, filename, locator, type, family, control, flag, sent,
     /// created and modified. Prints the number of documents and families, then the hits.
     Search(SearchArgs),
+    /// Screen every document for privilege and relevance with the case's rules.
+    ///
+    /// Suggests `suggest:privileged` (attorneys, law firms, privilege phrases, outside
+    /// repeated boilerplate such as email disclaimers) and `suggest:issue/<name>` (an issue's
+    /// terms and queries) as tags, searchable with `tag:"suggest:privileged"`. Suggestions never
+    /// change a reviewer's coding. With the same rules, only items ingested since the last run
+    /// are scored; new rules score everything again and replace every suggestion.
+    Classify(ClassifyArgs),
     /// Rebuild the full-text index from the case database and stored text.
     Reindex {
         /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClassifyArgs {
+    /// A rules file (TOML) to use from now on; it is kept in the case as rules.toml.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rules: Option<PathBuf>,
+    /// Score every item again, not only those ingested since the last run.
+    #[arg(long)]
+    pub(crate) rescore_all: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j')]
+    pub(crate) threads: Option<usize>,
+    /// Show one document's classification instead: rules hit, score, every hit.
+    #[arg(long, value_name = "CONTROL", conflicts_with_all = ["rules", "rescore_all"])]
+    pub(crate) show: Option<String>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -195,7 +225,16 @@ pub(crate) enum ReportCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Masters with their duplicates, ALL_CUSTODIANS and ALL_PATHS.
+    /// Documents with classification suggestions: control number, privilege score, suggested
+    /// tags and the rules hit (with hits set aside as boilerplate).
+    Classification {
+        /// Only documents with this suggestion (for example suggest:privileged).
+        #[arg(long)]
+        tag: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// The search-term report: per term, documents hit, hit by no other term, and with
     /// families; then the totals, with warnings for over-broad terms, leading wildcards and
     /// lower-case operators.
@@ -210,6 +249,7 @@ pub(crate) enum ReportCommand {
         #[arg(long, value_enum)]
         dedup: Option<Scope>,
     },
+    /// Masters with their duplicates, ALL_CUSTODIANS and ALL_PATHS.
     Duplicates {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]

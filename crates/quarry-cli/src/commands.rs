@@ -1,8 +1,8 @@
 //! One function per command: resolve settings, call the engine, print, pick the exit code.
 
 use crate::args::{
-    Cli, Command, DedupArgs, ExportCommand, Format, IngestArgs, InitArgs, ReportCommand,
-    SearchArgs, SearchFormat, Sort,
+    ClassifyArgs, Cli, Command, DedupArgs, ExportCommand, Format, IngestArgs, InitArgs,
+    ReportCommand, SearchArgs, SearchFormat, Sort,
 };
 use crate::output;
 use anyhow::{Context, Result};
@@ -24,7 +24,57 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export(ExportCommand::Text { out, json }) => export_text(&case_dir, &out, json),
         Command::Search(args) => search(&case_dir, &args),
         Command::Reindex { json } => reindex(&case_dir, json),
+        Command::Classify(args) => classify(&case_dir, &args),
     }
+}
+
+fn classify(case_dir: &Path, args: &ClassifyArgs) -> Result<ExitCode> {
+    let case = open(case_dir)?;
+    if let Some(control) = &args.show {
+        let found = case.classification(control)?;
+        match (found, args.json) {
+            (Some(doc), true) => output::json(&doc)?,
+            (Some(doc), false) => output::classification(&doc)?,
+            (None, true) => output::json(&serde_json::Value::Null)?,
+            (None, false) => println!("{control}: no rule hit"),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rules = match &args.rules {
+        Some(file) => Some(
+            fs::read_to_string(file)
+                .with_context(|| format!("cannot read the rules file {}", file.display()))?,
+        ),
+        None => None,
+    };
+    let options = quarry_case::ClassifyOptions {
+        rules,
+        rescore_all: args.rescore_all,
+        threads: args.threads.unwrap_or(0),
+    };
+    let bar = if args.quiet || args.json || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} classifying: {bytes} of text ({bytes_per_sec})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar
+    };
+    let report = case.classify(&options, &|n| bar.inc(n))?;
+    bar.finish_and_clear();
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if args.json {
+        output::json(&report)?
+    } else {
+        output::classify_report(&report)?
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn search(case_dir: &Path, args: &SearchArgs) -> Result<ExitCode> {
@@ -186,6 +236,9 @@ fn report_command(case_dir: &Path, report: ReportCommand) -> Result<ExitCode> {
                 eprintln!("warning: {warning}");
             }
             output::terms(&report, format)?;
+        }
+        ReportCommand::Classification { tag, format } => {
+            output::classifications(&case, tag.as_deref(), format)?;
         }
         ReportCommand::Emails { format } => output::table(&case.emails()?, format)?,
         ReportCommand::Documents { format } => output::table(&case.documents()?, format)?,

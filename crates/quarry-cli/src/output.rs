@@ -434,3 +434,147 @@ pub(crate) fn terms(report: &TermsReport, format: Format) -> io::Result<()> {
     ]);
     rows(&["term", "documents", "unique", "with_families", "warnings"], &table, format)
 }
+
+pub(crate) fn classify_report(r: &quarry_case::ClassifyReport) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "classification run {} ({} items: {})", r.run, r.scope, r.reason)?;
+    writeln!(out, "  items in scope        {}", r.items)?;
+    writeln!(
+        out,
+        "  texts scanned         {} ({}, {:.1} s, {:.0} MB/s)",
+        r.texts_scanned,
+        bytes(r.bytes_scanned),
+        r.scan_seconds,
+        r.mb_per_second
+    )?;
+    writeln!(out, "  items sharing a text  {}", r.items_reused)?;
+    writeln!(out, "  items without text    {}", r.items_without_text)?;
+    if !r.texts_unreadable.is_empty() {
+        writeln!(
+            out,
+            "  texts unreadable      {} (not scored: {})",
+            r.texts_unreadable.len(),
+            r.texts_unreadable.join(", ")
+        )?;
+    }
+    writeln!(out, "  patterns              {}", r.patterns)?;
+    writeln!(
+        out,
+        "  boilerplate           {} paragraphs; {} privilege hits set aside",
+        r.boilerplate_paragraphs, r.suppressed_hits
+    )?;
+    if r.rescored_earlier > 0 {
+        writeln!(
+            out,
+            "  earlier texts rescored {} (a paragraph of theirs became boilerplate)",
+            r.rescored_earlier
+        )?;
+    }
+    writeln!(out, "suggestions in the case:")?;
+    if r.suggested.is_empty() {
+        writeln!(out, "  none")?;
+    }
+    for t in &r.suggested {
+        writeln!(out, "  {:<30} {} items", t.tag, t.items)?;
+    }
+    writeln!(out, "done in {:.1} s", r.seconds)
+}
+
+pub(crate) fn classification(doc: &quarry_case::DocClassification) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{}  score {}  {}", doc.control_number, doc.score, doc.tags.join(" "))?;
+    for r in &doc.rules {
+        let mut line = format!("  {:<50} {} hits", r.rule, r.hits);
+        if r.suppressed > 0 {
+            line.push_str(&format!(", {} in boilerplate", r.suppressed));
+        }
+        if r.address {
+            line.push_str(", in an address line");
+        }
+        if r.weight > 0 {
+            line.push_str(&format!(", weight {}", r.weight));
+        }
+        writeln!(out, "{line}")?;
+    }
+    for h in &doc.hits {
+        let zone = serde_json::to_value(h.zone)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  {:>8}..{:<8} {:<8} {}{}",
+            h.start,
+            h.end,
+            zone,
+            h.rule,
+            if h.boilerplate { " (boilerplate)" } else { "" }
+        )?;
+    }
+    Ok(())
+}
+
+/// Streams the documents with suggestions.
+pub(crate) fn classifications(
+    case: &quarry_case::Case,
+    tag: Option<&str>,
+    format: Format,
+) -> anyhow::Result<()> {
+    let rules = |d: &quarry_case::DocClassification| {
+        d.rules
+            .iter()
+            .map(|r| {
+                if r.suppressed > 0 {
+                    format!("{} x{} (+{} boilerplate)", r.rule, r.hits, r.suppressed)
+                } else {
+                    format!("{} x{}", r.rule, r.hits)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let header = ["control_number", "score", "tags", "rules"];
+    match format {
+        Format::Table => {
+            let mut list = Vec::new();
+            case.classifications(tag, |d| {
+                list.push(vec![
+                    d.control_number.clone(),
+                    d.score.to_string(),
+                    d.tags.join(" "),
+                    rules(&d),
+                ]);
+                Ok(())
+            })?;
+            rows(&header, &list, format)?;
+        }
+        Format::Csv => {
+            let mut out = io::stdout().lock();
+            writeln!(out, "{}", header.join(","))?;
+            case.classifications(tag, |d| {
+                let cells =
+                    [d.control_number.clone(), d.score.to_string(), d.tags.join(" "), rules(&d)];
+                writeln!(
+                    out,
+                    "{}",
+                    cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",")
+                )
+                .map_err(quarry_case::Error::Io)
+            })?;
+        }
+        Format::Json => {
+            let mut out = io::stdout().lock();
+            write!(out, "[")?;
+            let mut first = true;
+            case.classifications(tag, |d| {
+                let sep = if first { "\n" } else { ",\n" };
+                first = false;
+                let json = serde_json::to_string(&d)
+                    .map_err(|e| quarry_case::Error::Internal(e.to_string()))?;
+                write!(out, "{sep}{json}").map_err(quarry_case::Error::Io)
+            })?;
+            writeln!(out, "\n]")?;
+        }
+    }
+    Ok(())
+}

@@ -26,7 +26,7 @@ use tantivy::columnar::Column;
 use tantivy::{DocId, IndexReader, Score, SegmentReader};
 
 pub use compile::TagResolver;
-pub use schema::{FIELD_NAMES, IndexDoc};
+pub use schema::{FIELD_NAMES, IndexDoc, words};
 pub use snippet::{Snippet, snippet};
 
 /// What can go wrong with the index.

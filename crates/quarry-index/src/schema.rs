@@ -194,6 +194,20 @@ pub(crate) fn words_analyzer() -> TextAnalyzer {
         .build()
 }
 
+/// Calls `each(start, end, word)` for every word of `text` as the index sees it: split on
+/// anything that is not a letter or digit, words over 100 bytes dropped, lower-cased and
+/// ASCII-folded. `start..end` is the word's byte range in `text`. The tagger matches with the
+/// same words, so a term it reports is a term search finds.
+pub fn words(text: &str, mut each: impl FnMut(usize, usize, &str)) {
+    use tantivy::tokenizer::TokenStream as _;
+    let mut analyzer = words_analyzer();
+    let mut stream = analyzer.token_stream(text);
+    while stream.advance() {
+        let token = stream.token();
+        each(token.offset_from, token.offset_to, &token.text);
+    }
+}
+
 pub(crate) fn keyword_analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(RawTokenizer::default()).filter(LowerCaser).build()
 }

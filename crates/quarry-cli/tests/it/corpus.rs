@@ -649,3 +649,136 @@ fn classic_mac_line_ends_read_like_crlf() {
     assert!(mac.len() >= 80, "{} messages", mac.len());
     assert_eq!(mac, dos);
 }
+
+/// Issue 5's acceptance on the Enron legal custodians, with the sample rules of fixtures/.
+#[test]
+fn enron_lawyers_are_suggested_privileged_and_disclaimers_are_not() {
+    let Some(corpus) = corpus() else {
+        eprintln!("skipped: set QUARRY_CORPUS to the shared corpus folder");
+        return;
+    };
+    let s = Scratch::new();
+    let mbox = corpus.join("email/enron-mbox");
+    for custodian in ["haedicke-m", "sanders-r", "taylor-m"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&mbox)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name().unwrap().to_str().unwrap().starts_with(&format!("enron.{custodian}."))
+            })
+            .collect();
+        files.sort();
+        let paths: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
+        let (code, _) = s.ingest(custodian, &paths, &[]);
+        assert_eq!(code, 0);
+    }
+    let rules_file = crate::common::fixtures().join("enron-rules.toml");
+    let report = s.json(&["classify", "--json", "--rules", rules_file.to_str().unwrap()]);
+    assert_eq!(report["scope"], "all");
+    assert!(u(&report, "boilerplate_paragraphs") > 0, "{report}");
+
+    // Every message with a listed attorney's address (or a listed firm's domain) in From, To,
+    // Cc or Bcc is suggested privileged: checked against the envelope in the database, with
+    // the addresses read from the rules file here.
+    let rules: toml::Table =
+        toml::from_str(&std::fs::read_to_string(&rules_file).unwrap()).unwrap();
+    let list = |table: &str, key: &str| -> Vec<String> {
+        rules["privilege"][table]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|entry| {
+                entry.get(key).and_then(|v| v.as_array()).cloned().unwrap_or_default()
+            })
+            .map(|v| v.as_str().unwrap().to_lowercase())
+            .collect()
+    };
+    let (emails, domains) = (list("attorney", "emails"), list("firm", "domains"));
+    let names_a_lawyer = |address: &str| {
+        emails.iter().any(|e| e == address)
+            || domains
+                .iter()
+                .any(|d| address.ends_with(&format!("@{d}")) || address.ends_with(&format!(".{d}")))
+    };
+    let case = quarry_case::Case::open(&s.case()).unwrap();
+    let conn = case.reader().unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT i.control_number, e.email_from || '; ' || e.email_to || '; ' || e.email_cc || '; ' || e.email_bcc,
+                    EXISTS (SELECT 1 FROM tags t WHERE t.item_id = i.id AND t.tag = 'suggest:privileged')
+             FROM emails e JOIN items i ON i.id = e.item_id",
+        )
+        .unwrap();
+    let rows: Vec<(String, String, bool)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    // Envelope entries are `Name <address>` or a bare address, joined by "; ".
+    let with_lawyer: Vec<&(String, String, bool)> = rows
+        .iter()
+        .filter(|(_, envelope, _)| {
+            envelope.split("; ").any(|entry| {
+                let entry = entry.trim();
+                let address = match (entry.rfind('<'), entry.ends_with('>')) {
+                    (Some(at), true) => &entry[at + 1..entry.len() - 1],
+                    _ => entry,
+                };
+                names_a_lawyer(&address.to_lowercase())
+            })
+        })
+        .collect();
+    let missed: Vec<&String> =
+        with_lawyer.iter().filter(|(_, _, tagged)| !tagged).map(|(c, _, _)| c).collect();
+    eprintln!(
+        "{} messages name a listed lawyer or firm; {} items suggested in all",
+        with_lawyer.len(),
+        report["suggested"]
+    );
+    assert!(with_lawyer.len() > 6_000, "{} messages with a listed lawyer", with_lawyer.len());
+    assert!(
+        missed.is_empty(),
+        "{} of {} not suggested: {:?}",
+        missed.len(),
+        with_lawyer.len(),
+        &missed[..missed.len().min(10)]
+    );
+
+    // A real message (Michael E. Taylor, not a lawyer, to the California Air Resources Board)
+    // whose only privilege hit, "confidential and privileged", lies in Enron's corporate
+    // disclaimer, which hundreds of messages carry: not suggested, the hit shown as boilerplate.
+    let disclaimer = "<32084328.1075862094580.JavaMail.evans@thyme>";
+    let control: String = conn
+        .query_row(
+            "SELECT i.control_number FROM emails e JOIN items i ON i.id = e.item_id WHERE e.message_id = ?1",
+            [disclaimer],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let raw_copies = std::fs::read_dir(&mbox)
+        .unwrap()
+        .map(|e| String::from_utf8_lossy(&std::fs::read(e.unwrap().path()).unwrap()).into_owned())
+        .map(|t| t.matches("This e-mail is the property of Enron Corp.").count())
+        .sum::<usize>();
+    assert!(raw_copies > 100, "the disclaimer is repeated ({raw_copies})");
+    let shown = s.json(&["classify", "--json", "--show", &control]);
+    assert_eq!(shown["score"], 0, "{shown}");
+    assert!(shown["tags"].as_array().unwrap().is_empty(), "{shown}");
+    let rule = shown["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "phrase:confidential and privileged")
+        .unwrap();
+    assert_eq!((rule["hits"].as_u64(), rule["suppressed"].as_u64()), (Some(0), Some(1)), "{shown}");
+
+    // The same message with boilerplate detection off: suggested. The disclaimer is what
+    // the detection set aside.
+    let off = std::fs::read_to_string(&rules_file)
+        .unwrap()
+        .replace("min_documents = 10", "min_documents = 0");
+    let off_file = s.file("rules-off.toml", off.as_bytes());
+    s.json(&["classify", "--json", "--rules", off_file.to_str().unwrap()]);
+    let shown = s.json(&["classify", "--json", "--show", &control]);
+    assert_eq!(shown["tags"], serde_json::json!(["suggest:privileged"]), "{shown}");
+}

@@ -1,0 +1,748 @@
+//! Classification of the case: the privilege screen and the relevance issues over every text.
+//!
+//! A run reads the case's rules file (`rules.toml`, replaced by `--rules`), scans each distinct
+//! text once ([`quarry_tag::Classifier`], in parallel), counts paragraphs across documents to
+//! find boilerplate, scores each text with boilerplate hits set aside, and writes:
+//! - `classify_texts`: per distinct text with hits, the score, the rules hit and every hit;
+//! - `tags`: `suggest:privileged` and `suggest:issue/<name>` on every item with that text (and
+//!   on items an issue's query matched, `classify_query_hits`);
+//! - `classify_runs`: the run, with the rules it used;
+//! - `classify/paragraphs.bin`: the paragraph counts, so a later run adds to them.
+//!
+//! Suggestions are tags under `suggest:`; a reviewer's coding is never touched. Re-running
+//! with the same rules scores only items ingested since the last run; changed rules (or
+//! `rescore_all`) score everything again and replace every suggestion.
+//!
+//! Texts are scanned once per distinct content (items with the same native share a text), and
+//! paragraphs are counted once per dedup group (the case's identity key: the same email in
+//! several folders is one document), so copies do not make a paragraph look like boilerplate.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use fs_err as fs;
+use quarry_tag::{Classifier, Decision, Hit, Paragraphs, Rules, Scan, Zone, issue_tag};
+use rayon::prelude::*;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::{Case, Error, Result, now_utc};
+
+/// The rules file kept in the case.
+pub const RULES_FILE: &str = "rules.toml";
+const PARAGRAPHS_FILE: &str = "classify/paragraphs.bin";
+const HIT_BYTES: usize = 21;
+
+/// How a classification runs.
+#[derive(Clone, Debug, Default)]
+pub struct ClassifyOptions {
+    /// New rules (the text of a rules file): checked, then kept in the case.
+    pub rules: Option<String>,
+    /// Score every item again, not only those ingested since the last run.
+    pub rescore_all: bool,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+}
+
+/// Items carrying a suggestion.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct TagCount {
+    /// The tag.
+    pub tag: String,
+    /// Items carrying it.
+    pub items: u64,
+}
+
+/// What a classification run did.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassifyReport {
+    /// The run's number.
+    pub run: i64,
+    /// blake3 of the rules file used.
+    pub rules_blake3: String,
+    /// `all` or `new` (items ingested since the last run).
+    pub scope: String,
+    /// Why that scope.
+    pub reason: String,
+    /// Items in scope.
+    pub items: u64,
+    /// Distinct texts scanned.
+    pub texts_scanned: u64,
+    /// Bytes of text scanned.
+    pub bytes_scanned: u64,
+    /// Items whose text was already scored (the same native as an earlier item).
+    pub items_reused: u64,
+    /// Items in scope without text (no text layer, exceptions' parents, ...).
+    pub items_without_text: u64,
+    /// Texts that could not be read from the store (listed, not scored).
+    pub texts_unreadable: Vec<String>,
+    /// Patterns matched (every form of every rule).
+    pub patterns: u64,
+    /// Seconds scanning (reading text included).
+    pub scan_seconds: f64,
+    /// Seconds in all.
+    pub seconds: f64,
+    /// Text scanned per second, MB (10^6 bytes).
+    pub mb_per_second: f64,
+    /// Paragraphs counted as boilerplate, in the whole case.
+    pub boilerplate_paragraphs: u64,
+    /// Privilege hits set aside as boilerplate, in this run's texts.
+    pub suppressed_hits: u64,
+    /// Earlier texts scored again because a paragraph of theirs became boilerplate.
+    pub rescored_earlier: u64,
+    /// Items suggested per tag, in the whole case.
+    pub suggested: Vec<TagCount>,
+    /// Things the user should know (an issue query the index could not fully answer).
+    pub warnings: Vec<String>,
+}
+
+/// The classification of one document, as shown to a reviewer.
+#[derive(Clone, Debug, Serialize)]
+pub struct DocClassification {
+    /// Control number.
+    pub control_number: String,
+    /// Privilege score.
+    pub score: u32,
+    /// Suggested tags.
+    pub tags: Vec<String>,
+    /// Rules hit: label, hits that count, hits in boilerplate, whether in an address line,
+    /// weight.
+    pub rules: Vec<RuleRow>,
+    /// Every hit, in text order, with byte offsets into the stored text.
+    pub hits: Vec<HitRow>,
+}
+
+/// A rule hit in one document.
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct RuleRow {
+    /// `attorney:Richard B. Sanders`, `phrase:attorney-client`, `issue/california:price cap`.
+    pub rule: String,
+    /// Hits that count.
+    pub hits: u32,
+    /// Hits inside boilerplate (privilege rules only).
+    pub suppressed: u32,
+    /// A counting hit names a sender or recipient.
+    pub address: bool,
+    /// What it adds to the privilege score.
+    pub weight: u32,
+}
+
+/// One hit in one document.
+#[derive(Clone, Debug, Serialize)]
+pub struct HitRow {
+    /// The rule's label.
+    pub rule: String,
+    /// Where: from, to, cc, bcc, subject, header, text.
+    pub zone: Zone,
+    /// Byte offset in the stored text.
+    pub start: u32,
+    /// End (exclusive).
+    pub end: u32,
+    /// Inside a boilerplate paragraph.
+    pub boilerplate: bool,
+}
+
+struct ItemRow {
+    id: i64,
+    blake3: String,
+    key: String,
+    email: bool,
+    has_text: bool,
+    old_text: bool,
+    old_key: bool,
+}
+
+/// One dedup group's new texts.
+struct Unit {
+    texts: Vec<usize>,
+    count_paragraphs: bool,
+}
+
+struct TextJob {
+    blake3: String,
+    email: bool,
+}
+
+struct Outcome {
+    decision: Decision,
+    hits: Vec<Hit>,
+}
+
+impl Case {
+    /// The rules kept in the case, if any.
+    pub fn rules(&self) -> Result<Option<String>> {
+        match fs::read_to_string(self.dir.join(RULES_FILE)) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Classifies the case (see the module documentation). `progress` is called from the
+    /// worker threads with bytes of text scanned.
+    pub fn classify(
+        &self,
+        options: &ClassifyOptions,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<ClassifyReport> {
+        let started = Instant::now();
+        let started_at = now_utc();
+        let rules_text = match &options.rules {
+            Some(text) => {
+                Rules::from_toml(text)?;
+                text.clone()
+            }
+            None => self.rules()?.ok_or(Error::NoRules)?,
+        };
+        let rules = Rules::from_toml(&rules_text)?;
+        let classifier = Classifier::new(&rules)?;
+        let rules_blake3 = blake3::hash(rules_text.as_bytes()).to_hex().to_string();
+        let boilerplate_on = rules.boilerplate.min_documents > 0;
+        let min_documents = rules.boilerplate.min_documents;
+
+        let mut conn = crate::connect(&self.dir.join(crate::DB_FILE), false)?;
+        let last: Option<(String, i64, String)> = conn
+            .query_row(
+                "SELECT rules_blake3, through_item, paragraphs_blake3 FROM classify_runs
+                 ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let stored_paragraphs = match fs::read(self.dir.join(PARAGRAPHS_FILE)) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        let (full, reason) = match &last {
+            _ if options.rescore_all => (true, "asked to rescore all"),
+            None => (true, "first classification of the case"),
+            Some((hash, _, _)) if *hash != rules_blake3 => (true, "the rules changed"),
+            Some((_, _, para))
+                if stored_paragraphs.as_deref().map(blake3_hex) != Some(para.clone()) =>
+            {
+                (true, "the paragraph counts of the last run are missing or altered")
+            }
+            Some(_) => (false, "same rules: items ingested since the last run"),
+        };
+        let through_before = if full { 0 } else { last.as_ref().map_or(0, |l| l.1) };
+        let through: i64 =
+            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM items", [], |r| r.get(0))?;
+
+        // Items in scope, and the texts to scan: each distinct text once, grouped by
+        // dedup key for the paragraph counts.
+        let items = self.classify_items(&conn, through_before, through)?;
+        let mut jobs: Vec<TextJob> = Vec::new();
+        let mut job_of: HashMap<&str, usize> = HashMap::new();
+        let mut units: Vec<Unit> = Vec::new();
+        let mut unit_of: HashMap<&str, usize> = HashMap::new();
+        let (mut items_reused, mut items_without_text) = (0u64, 0u64);
+        for item in &items {
+            if !item.has_text {
+                items_without_text += 1;
+                continue;
+            }
+            if item.old_text {
+                items_reused += 1;
+                continue;
+            }
+            let job = *job_of.entry(item.blake3.as_str()).or_insert_with(|| {
+                jobs.push(TextJob { blake3: item.blake3.clone(), email: item.email });
+                jobs.len() - 1
+            });
+            let unit = *unit_of.entry(item.key.as_str()).or_insert_with(|| {
+                units.push(Unit { texts: Vec::new(), count_paragraphs: !item.old_key });
+                units.len() - 1
+            });
+            if !units[unit].texts.contains(&job) {
+                units[unit].texts.push(job);
+            }
+        }
+
+        // Scan in parallel: per text its hits; per unit the union of its paragraphs.
+        let scan_started = Instant::now();
+        let bytes_scanned = AtomicU64::new(0);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(options.threads)
+            .build()
+            .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
+        let texts: Vec<Option<Scan>> = pool.install(|| {
+            jobs.par_iter()
+                .map_init(
+                    || (quarry_tag::Scratch::default(), Vec::new()),
+                    |(scratch, buf), job| {
+                        let text = self.read_text(&job.blake3, buf)?;
+                        bytes_scanned.fetch_add(text.len() as u64, Ordering::Relaxed);
+                        progress(text.len() as u64);
+                        Some(classifier.scan(text, job.email, scratch))
+                    },
+                )
+                .collect()
+        });
+        let scan_seconds = scan_started.elapsed().as_secs_f64();
+        let texts_unreadable: Vec<String> = jobs
+            .iter()
+            .zip(&texts)
+            .filter(|(_, s)| s.is_none())
+            .map(|(j, _)| j.blake3.clone())
+            .collect();
+
+        // Paragraph counts: the case's so far (unless everything is rescored), plus this
+        // run's documents.
+        let mut paragraphs = match (&stored_paragraphs, full) {
+            (Some(bytes), false) => Paragraphs::from_bytes(bytes).ok_or_else(|| {
+                Error::Internal(format!("{PARAGRAPHS_FILE} is not a paragraph count"))
+            })?,
+            _ => Paragraphs::default(),
+        };
+        let mut crossed: HashSet<u64> = HashSet::new();
+        if boilerplate_on {
+            let mut union = Vec::new();
+            for unit in units.iter().filter(|u| u.count_paragraphs) {
+                union.clear();
+                for &t in &unit.texts {
+                    if let Some(scan) = &texts[t] {
+                        union.extend_from_slice(&scan.paragraphs);
+                    }
+                }
+                union.sort_unstable();
+                union.dedup();
+                if !full {
+                    for &p in &union {
+                        if paragraphs.count(p) + 1 == min_documents {
+                            crossed.insert(p);
+                        }
+                    }
+                }
+                paragraphs.add_document(&union);
+            }
+        }
+        let is_boilerplate = |p: u64| boilerplate_on && paragraphs.count(p) >= min_documents;
+
+        // Decide.
+        let mut suppressed_hits = 0u64;
+        let outcomes: Vec<Option<Outcome>> = texts
+            .into_iter()
+            .map(|scan| {
+                let scan = scan?;
+                if scan.hits.is_empty() {
+                    return None;
+                }
+                let decision = classifier.decide(&scan.hits, is_boilerplate);
+                suppressed_hits +=
+                    decision.rules.iter().map(|r| u64::from(r.suppressed)).sum::<u64>();
+                Some(Outcome { decision, hits: scan.hits })
+            })
+            .collect();
+
+        // Earlier texts with a privilege hit in a paragraph that has just become boilerplate.
+        let mut redecided: Vec<(String, Outcome)> = Vec::new();
+        if !crossed.is_empty() {
+            let mut stmt = conn.prepare(
+                "SELECT blake3, hits FROM classify_texts WHERE paragraph_hits > 0 ORDER BY blake3",
+            )?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+            for row in rows {
+                let (blake3, blob) = row?;
+                let hits = decode_hits(&blob).ok_or_else(|| {
+                    Error::Internal(format!("stored hits of {blake3} are damaged"))
+                })?;
+                if hits.iter().any(|h| crossed.contains(&h.paragraph)) {
+                    let decision = classifier.decide(&hits, is_boilerplate);
+                    redecided.push((blake3, Outcome { decision, hits }));
+                }
+            }
+        }
+
+        // Issue queries, answered by the index.
+        let mut warnings = Vec::new();
+        let mut query_hits: Vec<(i64, String, String)> = Vec::new();
+        if rules.issues.iter().any(|i| !i.queries.is_empty()) {
+            let index = self.index()?;
+            warnings.extend(self.index_current(&index)?);
+            for issue in &rules.issues {
+                for q in &issue.queries {
+                    let (_, w, prepared) = self.prepare(&index, q).map_err(|e| {
+                        Error::Internal(format!("issue {:?}, query {q:?}: {e}", issue.name))
+                    })?;
+                    warnings.extend(
+                        w.into_iter().map(|w| format!("issue {}, query {q:?}: {w}", issue.name)),
+                    );
+                    for id in index.matching_ids(&prepared)? {
+                        let id = id.cast_signed();
+                        if id > through_before && id <= through {
+                            query_hits.push((id, issue.name.clone(), q.clone()));
+                        }
+                    }
+                }
+            }
+        }
+
+        // Write everything in one transaction.
+        let paragraphs_bytes = paragraphs.to_bytes();
+        let paragraphs_blake3 = blake3_hex(&paragraphs_bytes);
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO classify_runs (started_at, finished_at, quarry_version, rules, rules_blake3,
+                 scope, reason, through_item, texts_scanned, bytes_scanned, paragraphs_blake3)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                started_at,
+                now_utc(),
+                env!("CARGO_PKG_VERSION"),
+                rules_text,
+                rules_blake3,
+                if full { "all" } else { "new" },
+                reason,
+                through,
+                jobs.len() as i64 - texts_unreadable.len() as i64,
+                bytes_scanned.load(Ordering::Relaxed).cast_signed(),
+                paragraphs_blake3,
+            ],
+        )?;
+        let run = tx.last_insert_rowid();
+        if full {
+            tx.execute("DELETE FROM classify_texts", [])?;
+            tx.execute("DELETE FROM classify_query_hits", [])?;
+        }
+        {
+            let mut insert = tx.prepare(
+                "INSERT OR REPLACE INTO classify_texts
+                     (blake3, run_id, score, privileged, tags, rules, hits, paragraph_hits)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            let all = jobs
+                .iter()
+                .zip(&outcomes)
+                .filter_map(|(j, o)| o.as_ref().map(|o| (j.blake3.as_str(), o)))
+                .chain(redecided.iter().map(|(b, o)| (b.as_str(), o)));
+            for (blake3, outcome) in all {
+                let d = &outcome.decision;
+                let tags = serde_json::to_string(&d.tags(&rules)).map_err(internal)?;
+                let rule_rows: Vec<RuleRow> = d
+                    .rules
+                    .iter()
+                    .map(|r| RuleRow {
+                        rule: classifier.rules()[r.rule as usize].label(&rules),
+                        hits: r.hits,
+                        suppressed: r.suppressed,
+                        address: r.address,
+                        weight: r.weight,
+                    })
+                    .collect();
+                let paragraph_hits = outcome
+                    .hits
+                    .iter()
+                    .filter(|h| {
+                        h.paragraph != 0 && classifier.rules()[h.rule as usize].kind.is_privilege()
+                    })
+                    .count();
+                insert.execute(params![
+                    blake3,
+                    run,
+                    d.score,
+                    d.privileged,
+                    tags,
+                    serde_json::to_string(&rule_rows).map_err(internal)?,
+                    encode_hits(&outcome.hits),
+                    paragraph_hits as i64,
+                ])?;
+            }
+            let mut insert = tx.prepare(
+                "INSERT OR IGNORE INTO classify_query_hits (item_id, issue, query) VALUES (?1, ?2, ?3)",
+            )?;
+            for (id, issue, q) in &query_hits {
+                insert.execute(params![id, issue, q])?;
+            }
+        }
+        // Suggestions: replaced on the items in scope, and on the items of earlier texts
+        // scored again.
+        let at = now_utc();
+        if full {
+            tx.execute("DELETE FROM tags WHERE tag GLOB 'suggest:*'", [])?;
+        } else {
+            tx.execute(
+                "DELETE FROM tags WHERE tag GLOB 'suggest:*' AND item_id > ?1 AND item_id <= ?2",
+                params![through_before, through],
+            )?;
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO tags (item_id, tag, added_at)
+             SELECT i.id, j.value, ?3 FROM items i
+             JOIN classify_texts c ON c.blake3 = i.blake3, json_each(c.tags) j
+             WHERE i.id > ?1 AND i.id <= ?2",
+            params![through_before, through, at],
+        )?;
+        for (blake3, _) in &redecided {
+            tx.execute(
+                "DELETE FROM tags WHERE tag GLOB 'suggest:*'
+                 AND item_id IN (SELECT id FROM items WHERE blake3 = ?1)",
+                [blake3],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO tags (item_id, tag, added_at)
+                 SELECT i.id, j.value, ?2 FROM items i
+                 JOIN classify_texts c ON c.blake3 = i.blake3, json_each(c.tags) j
+                 WHERE i.blake3 = ?1",
+                params![blake3, at],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO tags (item_id, tag, added_at)
+                 SELECT q.item_id, 'suggest:issue/' || q.issue, ?2 FROM classify_query_hits q
+                 JOIN items i ON i.id = q.item_id WHERE i.blake3 = ?1",
+                params![blake3, at],
+            )?;
+        }
+        {
+            let mut insert = tx.prepare(
+                "INSERT OR IGNORE INTO tags (item_id, tag, added_at) VALUES (?1, ?2, ?3)",
+            )?;
+            for (id, issue, _) in &query_hits {
+                insert.execute(params![id, issue_tag(issue), at])?;
+            }
+        }
+        // The counts and the rules go to disk before the run that names their hashes commits:
+        // a crash between the two leaves files that match no run, and the next run starts over.
+        let path = self.dir.join(PARAGRAPHS_FILE);
+        fs::create_dir_all(path.parent().expect("a folder"))?;
+        self.replace_file(&path, &paragraphs_bytes)?;
+        if options.rules.is_some() {
+            self.replace_file(&self.dir.join(RULES_FILE), rules_text.as_bytes())?;
+        }
+        tx.commit()?;
+
+        let suggested = self.suggested_counts()?;
+        let seconds = started.elapsed().as_secs_f64();
+        let bytes = bytes_scanned.load(Ordering::Relaxed);
+        Ok(ClassifyReport {
+            run,
+            rules_blake3,
+            scope: if full { "all" } else { "new" }.to_owned(),
+            reason: reason.to_owned(),
+            items: items.len() as u64,
+            texts_scanned: (jobs.len() - texts_unreadable.len()) as u64,
+            bytes_scanned: bytes,
+            items_reused,
+            items_without_text,
+            texts_unreadable,
+            patterns: classifier.patterns() as u64,
+            scan_seconds,
+            seconds,
+            mb_per_second: if scan_seconds > 0.0 { bytes as f64 / 1e6 / scan_seconds } else { 0.0 },
+            boilerplate_paragraphs: if boilerplate_on {
+                paragraphs.at_least(min_documents) as u64
+            } else {
+                0
+            },
+            suppressed_hits,
+            rescored_earlier: redecided.len() as u64,
+            suggested,
+            warnings,
+        })
+    }
+
+    /// Items per suggestion tag.
+    pub fn suggested_counts(&self) -> Result<Vec<TagCount>> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare(
+            "SELECT tag, COUNT(*) FROM tags WHERE tag GLOB 'suggest:*' GROUP BY tag ORDER BY tag",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(TagCount { tag: r.get(0)?, items: r.get::<_, i64>(1)?.cast_unsigned() })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// The classification of one document (by control number): `None` when it has no hits.
+    pub fn classification(&self, control_number: &str) -> Result<Option<DocClassification>> {
+        let conn = self.reader()?;
+        let Some((id, blake3)): Option<(i64, String)> = conn
+            .query_row(
+                "SELECT id, blake3 FROM items WHERE control_number = ?1",
+                [control_number],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+        else {
+            return Err(Error::NoItem(control_number.to_owned()));
+        };
+        let row: Option<(u32, String, Vec<u8>)> = conn
+            .query_row(
+                "SELECT score, rules, hits FROM classify_texts WHERE blake3 = ?1",
+                [&blake3],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let mut tags: Vec<String> = {
+            let mut stmt = conn.prepare(
+                "SELECT tag FROM tags WHERE item_id = ?1 AND tag GLOB 'suggest:*' ORDER BY tag",
+            )?;
+            stmt.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        tags.sort();
+        let Some((score, rules_json, blob)) = row else {
+            return Ok((!tags.is_empty()).then(|| DocClassification {
+                control_number: control_number.to_owned(),
+                score: 0,
+                tags,
+                rules: Vec::new(),
+                hits: Vec::new(),
+            }));
+        };
+        let rules_text = self.rules()?.ok_or(Error::NoRules)?;
+        let rules = Rules::from_toml(&rules_text)?;
+        let (list, _, _) = rules.compile()?;
+        let paragraphs = match fs::read(self.dir.join(PARAGRAPHS_FILE)) {
+            Ok(bytes) => Paragraphs::from_bytes(&bytes).unwrap_or_default(),
+            Err(_) => Paragraphs::default(),
+        };
+        let min = rules.boilerplate.min_documents;
+        let hits = decode_hits(&blob)
+            .ok_or_else(|| Error::Internal(format!("stored hits of {control_number} are damaged")))?
+            .into_iter()
+            .map(|h| HitRow {
+                rule: list
+                    .get(h.rule as usize)
+                    .map_or_else(|| format!("rule {}", h.rule), |r| r.label(&rules)),
+                zone: h.zone,
+                start: h.start,
+                end: h.end,
+                boilerplate: min > 0 && h.paragraph != 0 && paragraphs.count(h.paragraph) >= min,
+            })
+            .collect();
+        Ok(Some(DocClassification {
+            control_number: control_number.to_owned(),
+            score,
+            tags,
+            rules: serde_json::from_str(&rules_json).map_err(internal)?,
+            hits,
+        }))
+    }
+
+    /// Documents with suggestions, in control-number order: control number, score, tags and
+    /// rules hit. `tag` keeps only those carrying it.
+    pub fn classifications(
+        &self,
+        tag: Option<&str>,
+        mut each: impl FnMut(DocClassification) -> Result<()>,
+    ) -> Result<u64> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare(
+            "SELECT i.control_number, i.id, COALESCE(c.score, 0), COALESCE(c.rules, '[]')
+             FROM items i LEFT JOIN classify_texts c ON c.blake3 = i.blake3
+             WHERE EXISTS (SELECT 1 FROM tags t WHERE t.item_id = i.id AND t.tag GLOB 'suggest:*'
+                           AND (?1 IS NULL OR t.tag = ?1))
+             ORDER BY i.id",
+        )?;
+        let mut tags_of = conn.prepare(
+            "SELECT tag FROM tags WHERE item_id = ?1 AND tag GLOB 'suggest:*' ORDER BY tag",
+        )?;
+        let mut rows = stmt.query([tag])?;
+        let mut n = 0;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(1)?;
+            let rules_json: String = r.get(3)?;
+            let tags = tags_of.query_map([id], |t| t.get(0))?.collect::<Result<_, _>>()?;
+            each(DocClassification {
+                control_number: r.get(0)?,
+                score: r.get(2)?,
+                tags,
+                rules: serde_json::from_str(&rules_json).map_err(internal)?,
+                hits: Vec::new(),
+            })?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn classify_items(
+        &self,
+        conn: &rusqlite::Connection,
+        after: i64,
+        through: i64,
+    ) -> Result<Vec<ItemRow>> {
+        let mut stmt = conn.prepare(
+            "SELECT i.id, i.blake3, i.dedup_key, i.file_type, i.text_chars IS NOT NULL,
+                    EXISTS (SELECT 1 FROM items o WHERE o.blake3 = i.blake3 AND o.id <= ?1),
+                    EXISTS (SELECT 1 FROM items o WHERE o.dedup_key = i.dedup_key AND o.id <= ?1)
+             FROM items i WHERE i.id > ?1 AND i.id <= ?2 ORDER BY i.id",
+        )?;
+        let rows = stmt
+            .query_map(params![after, through], |r| {
+                Ok(ItemRow {
+                    id: r.get(0)?,
+                    blake3: r.get(1)?,
+                    key: r.get(2)?,
+                    email: r.get::<_, String>(3)? == "email",
+                    has_text: r.get(4)?,
+                    old_text: r.get(5)?,
+                    old_key: r.get(6)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        debug_assert!(rows.windows(2).all(|w| w[0].id < w[1].id));
+        Ok(rows)
+    }
+
+    /// Writes a file of the case whole or not at all (staged, then renamed over).
+    fn replace_file(&self, path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+        let tmp = self
+            .store
+            .tmp_dir()
+            .join(format!("{}.new", path.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
+        fs::write(&tmp, bytes)?;
+        fs::rename(&tmp, path)?;
+        Ok(())
+    }
+
+    /// Reads a stored text into `buf`; `None` when it is missing or unreadable (reported).
+    fn read_text<'a>(&self, blake3: &str, buf: &'a mut Vec<u8>) -> Option<&'a str> {
+        buf.clear();
+        let mut file = std::fs::File::open(self.store.text_path(blake3)).ok()?;
+        file.read_to_end(buf).ok()?;
+        std::str::from_utf8(buf).ok()
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::Internal(e.to_string())
+}
+
+fn blake3_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+fn encode_hits(hits: &[Hit]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hits.len() * HIT_BYTES);
+    for h in hits {
+        out.extend_from_slice(&h.rule.to_le_bytes());
+        out.extend_from_slice(&h.start.to_le_bytes());
+        out.extend_from_slice(&h.end.to_le_bytes());
+        out.push(h.zone.code());
+        out.extend_from_slice(&h.paragraph.to_le_bytes());
+    }
+    out
+}
+
+fn decode_hits(blob: &[u8]) -> Option<Vec<Hit>> {
+    if !blob.len().is_multiple_of(HIT_BYTES) {
+        return None;
+    }
+    blob.chunks_exact(HIT_BYTES)
+        .map(|c| {
+            let u32_at = |i: usize| u32::from_le_bytes(c[i..i + 4].try_into().expect("4 bytes"));
+            Some(Hit {
+                rule: u32_at(0),
+                start: u32_at(4),
+                end: u32_at(8),
+                zone: Zone::from_code(c[12])?,
+                paragraph: u64::from_le_bytes(c[13..21].try_into().expect("8 bytes")),
+            })
+        })
+        .collect()
+}

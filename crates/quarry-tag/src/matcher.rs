@@ -1,0 +1,742 @@
+//! The word matcher: many terms and phrases against a text in one pass.
+//!
+//! A byte automaton (Aho-Corasick) slows as its term list grows: its states stop fitting in
+//! cache. Attorney names, firm names and privilege phrases are whole words, so this matcher
+//! works a level up: it splits the text into words once, hashes each word, and looks the hash
+//! up in a table of the words that occur in any pattern. A pattern of several words ends at its
+//! last word; when that word is found, the words before it are compared with the last few
+//! words seen (a ring). The cost per word is a hash and, for the few words that pass a bit-set
+//! filter sized to stay in cache, one table probe: nearly independent of the number of
+//! patterns.
+//!
+//! Words are the index's words ([`quarry_index::words`]): split on anything that is not a
+//! letter or digit, lower-cased, ASCII-folded. Runs of ASCII letters and digits, nearly every
+//! word of English text, take a fast path that lower-cases while hashing; a run with any
+//! non-ASCII byte goes through the index's own analyzer. A term therefore hits exactly where a
+//! search for it would.
+//!
+//! Two refinements of a plain word sequence:
+//! - exact separators (`Gaps::Exact`): an email address or domain matches only with its own
+//!   punctuation between the words (`r.sanders@enron.com` does not match `r sanders enron com`);
+//! - a trailing wildcard (`privilege*`) on a one-word pattern: every word starting with it.
+
+use std::ops::Range;
+
+/// Longest pattern, in words.
+pub const MAX_WORDS: usize = 16;
+const RING: usize = MAX_WORDS;
+const NONE: u32 = u32::MAX;
+
+/// What the matcher reports to.
+pub trait Sink {
+    /// Pattern `pattern` matched `start..end` (bytes of the text).
+    fn hit(&mut self, pattern: u32, start: usize, end: usize);
+    /// A paragraph ended: its hash (over its words), its number of words and its byte range.
+    /// Called only when paragraphs are asked for.
+    fn paragraph(&mut self, _hash: u64, _words: u32, _range: Range<usize>) {}
+}
+
+/// How a pattern's words must be separated in the text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Gaps {
+    /// Any run of non-word characters: a phrase (`attorney client` matches
+    /// `Attorney-Client` and `attorney/client`).
+    Any,
+    /// Exactly these separators, compared ignoring ASCII case (one fewer than the words).
+    Exact(Vec<String>),
+}
+
+/// One pattern, as given to [`Matcher::new`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Pattern {
+    /// Its words, normalized (lower-case, folded).
+    pub words: Vec<String>,
+    /// How the words are separated.
+    pub gaps: Gaps,
+    /// A one-word prefix pattern (`privilege*`).
+    pub prefix: bool,
+}
+
+impl Pattern {
+    /// The pattern of a term as written: its words as the index sees them, separated by
+    /// anything (a phrase), or with `exact` by the term's own separators (addresses and
+    /// domains). A term ending in `*` with one word is a prefix. `None` when the term has no
+    /// words.
+    #[must_use]
+    pub fn parse(term: &str, exact: bool) -> Option<Pattern> {
+        let (body, prefix) = match term.trim().strip_suffix('*') {
+            Some(body) => (body, true),
+            None => (term.trim(), false),
+        };
+        let mut words = Vec::new();
+        let mut ends = Vec::new();
+        quarry_index::words(body, |start, end, word| {
+            words.push(word.to_owned());
+            ends.push((start, end));
+        });
+        if words.is_empty() {
+            return None;
+        }
+        let gaps = if exact && words.len() > 1 {
+            Gaps::Exact(ends.windows(2).map(|w| body[w[0].1..w[1].0].to_owned()).collect())
+        } else {
+            Gaps::Any
+        };
+        Some(Pattern { words, gaps, prefix })
+    }
+}
+
+/// A table slot: everything a hit needs, in half a cache line, so a hit costs one miss.
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(32))]
+struct Slot {
+    hash: u64,
+    word: u32,
+    /// The one-word pattern of this word (`singles_len` 1), or the start of its patterns in
+    /// `singles`.
+    single: u32,
+    singles_len: u16,
+    /// Bit `n - 1`: a pattern of `n` > 1 words ends with this word.
+    lengths: u16,
+    /// The word's length, and the word itself when it fits.
+    len: u8,
+    inline: [u8; INLINE],
+}
+
+const INLINE: usize = 11;
+
+struct Compiled {
+    words: Box<[u32]>,
+    gaps: Option<Box<[Box<[u8]>]>>,
+}
+
+/// Patterns compiled for matching. Immutable and shared by all threads.
+pub struct Matcher {
+    /// Bit set over hashes of pattern words.
+    filter: Box<[u64]>,
+    filter_shift: u32,
+    /// Open addressing, linear probing, indexed by the top bits of the hash; hash 0 marks an
+    /// empty slot.
+    slots: Box<[Slot]>,
+    slot_mask: usize,
+    slot_shift: u32,
+    /// Text of each distinct word, back to back, for checking a hash hit: word `i` is
+    /// `arena[offsets[i]..offsets[i + 1]]`.
+    arena: Vec<u8>,
+    offsets: Vec<u32>,
+    /// One-word patterns of words that have several.
+    singles: Vec<u32>,
+    /// Patterns of several words by the hash of their word ids ([`seq_hash`]): open
+    /// addressing, linear probing, (hash, pattern); a hash of 0 marks an empty slot.
+    phrases: Box<[(u64, u32)]>,
+    phrase_shift: u32,
+    patterns: Vec<Compiled>,
+    /// Prefix patterns: bit set over the first three bytes, then the prefixes themselves.
+    prefix_filter: Box<[u64]>,
+    prefixes: Vec<(Box<str>, u32)>,
+}
+
+/// Per-thread scratch space of a scan.
+#[derive(Default)]
+pub struct Scratch {
+    ring: [(u32, usize, usize); RING],
+    folded: Vec<(usize, usize, String)>,
+}
+
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matcher")
+            .field("patterns", &self.patterns.len())
+            .field("words", &(self.offsets.len() - 1))
+            .field("prefixes", &self.prefixes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scratch").finish_non_exhaustive()
+    }
+}
+
+impl Matcher {
+    /// Compiles patterns; hits report a pattern by its position in `patterns`.
+    ///
+    /// # Panics
+    /// On a pattern with no words or more than [`MAX_WORDS`], or a multi-word prefix:
+    /// [`crate::Rules`] refuses those with a message first.
+    #[must_use]
+    pub fn new(patterns: &[Pattern]) -> Matcher {
+        let mut ids: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        let mut words: Vec<Box<str>> = Vec::new();
+        let mut compiled = Vec::with_capacity(patterns.len());
+        let mut prefixes = Vec::new();
+        for (index, pattern) in patterns.iter().enumerate() {
+            assert!(
+                !pattern.words.is_empty() && pattern.words.len() <= MAX_WORDS,
+                "pattern of {} words",
+                pattern.words.len()
+            );
+            if pattern.prefix {
+                assert_eq!(pattern.words.len(), 1, "a prefix pattern has one word");
+                prefixes.push((pattern.words[0].clone().into_boxed_str(), index as u32));
+                compiled.push(Compiled { words: Box::new([]), gaps: None });
+                continue;
+            }
+            let mut seq = Vec::with_capacity(pattern.words.len());
+            for word in &pattern.words {
+                let id = *ids.entry(word.as_str()).or_insert_with(|| {
+                    words.push(word.clone().into_boxed_str());
+                    (words.len() - 1) as u32
+                });
+                seq.push(id);
+            }
+            let gaps = match &pattern.gaps {
+                Gaps::Any => None,
+                Gaps::Exact(gaps) => {
+                    assert_eq!(gaps.len() + 1, seq.len(), "one separator between two words");
+                    Some(gaps.iter().map(|g| g.as_bytes().into()).collect())
+                }
+            };
+            compiled.push(Compiled { words: seq.into(), gaps });
+        }
+
+        // One-word patterns by their word; longer ones by the hash of their words, with the
+        // lengths that end with each word.
+        let mut by_word: Vec<Vec<u32>> = vec![Vec::new(); words.len()];
+        let mut lengths = vec![0u16; words.len()];
+        let mut long: Vec<(u64, u32)> = Vec::new();
+        for (index, p) in compiled.iter().enumerate() {
+            match p.words.len() {
+                0 => {}
+                1 => by_word[p.words[0] as usize].push(index as u32),
+                n => {
+                    let last = p.words[n - 1] as usize;
+                    lengths[last] |= 1 << (n - 1);
+                    long.push((seq_hash(p.words.iter().copied()), index as u32));
+                }
+            }
+        }
+        let mut singles = Vec::new();
+        let phrase_capacity = (long.len() * 2).next_power_of_two().max(16);
+        let phrase_shift = 64 - phrase_capacity.trailing_zeros();
+        let mut phrases = vec![(0u64, 0u32); phrase_capacity].into_boxed_slice();
+        for (hash, pattern) in long {
+            let mut at = (hash >> phrase_shift) as usize;
+            while phrases[at].0 != 0 {
+                at = (at + 1) & (phrase_capacity - 1);
+            }
+            phrases[at] = (hash, pattern);
+        }
+        let mut arena = Vec::new();
+        let mut offsets = vec![0u32];
+        for word in &words {
+            arena.extend_from_slice(word.as_bytes());
+            offsets.push(arena.len() as u32);
+        }
+
+        // The filter: 32 to 64 bits per word lets about 1 in 30 to 60 other words through
+        // to the table, while 2^23 bits (1 MiB) still sits in L2 cache.
+        let bits = (words.len() * 32).next_power_of_two().clamp(1 << 15, 1 << 23);
+        let filter_shift = 64 - bits.trailing_zeros();
+        let mut filter = vec![0u64; bits / 64].into_boxed_slice();
+        let capacity = (words.len() * 2).next_power_of_two().max(16);
+        let mut slots = vec![Slot::default(); capacity].into_boxed_slice();
+        let slot_mask = capacity - 1;
+        let slot_shift = 64 - capacity.trailing_zeros();
+        for (id, word) in words.iter().enumerate() {
+            let hash = hash_word(word.as_bytes());
+            let bit = (hash >> filter_shift) as usize;
+            filter[bit / 64] |= 1 << (bit % 64);
+            let mut at = (hash >> slot_shift) as usize;
+            while slots[at].hash != 0 {
+                at = (at + 1) & slot_mask;
+            }
+            let own = &by_word[id];
+            let single = match own.as_slice() {
+                [one] => *one,
+                _ => {
+                    singles.extend_from_slice(own);
+                    (singles.len() - own.len()) as u32
+                }
+            };
+            let mut inline = [0u8; INLINE];
+            let bytes = word.as_bytes();
+            if bytes.len() <= INLINE {
+                inline[..bytes.len()].copy_from_slice(bytes);
+            }
+            slots[at] = Slot {
+                hash,
+                word: id as u32,
+                single,
+                singles_len: own.len() as u16,
+                lengths: lengths[id],
+                len: bytes.len().min(255) as u8,
+                inline,
+            };
+        }
+        let mut prefix_filter = vec![0u64; PREFIX_BITS / 64].into_boxed_slice();
+        for (prefix, _) in &prefixes {
+            let bit = prefix_key(prefix.as_bytes());
+            prefix_filter[bit / 64] |= 1 << (bit % 64);
+        }
+        Matcher {
+            filter,
+            filter_shift,
+            slots,
+            slot_mask,
+            slot_shift,
+            arena,
+            offsets,
+            singles,
+            phrases,
+            phrase_shift,
+            patterns: compiled,
+            prefix_filter,
+            prefixes,
+        }
+    }
+
+    /// Number of patterns.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// Whether there are no patterns.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Finds every pattern in `text`, overlapping matches included, in text order of their
+    /// last word. With `paragraphs`, also reports each paragraph (words up to a blank line).
+    pub fn scan(&self, text: &str, paragraphs: bool, scratch: &mut Scratch, sink: &mut impl Sink) {
+        let bytes = text.as_bytes();
+        scratch.ring = [(NONE, 0, 0); RING];
+        let mut folded = std::mem::take(&mut scratch.folded);
+        let mut state = ScanState {
+            matcher: self,
+            text,
+            paragraphs,
+            seen: 0,
+            para: ParagraphState::default(),
+            prev_end: 0,
+            newlines: 0,
+        };
+
+        // Words are found 64 bytes at a time: a bit mask of the bytes that belong to words,
+        // whose rising edges are word starts and falling edges word ends, so the loop
+        // branches once per word, not once per byte. A mask of line feeds counts those
+        // between two words: two or more end a paragraph.
+        let mut open: Option<(usize, bool)> = None; // a word not ended yet: start, all ASCII
+        let mut gap_from = 0u32; // where the current gap began in this block
+        for (block_index, block) in bytes.chunks(64).enumerate() {
+            let base = block_index * 64;
+            let (word, high, feeds) = masks(block);
+            let carry = u64::from(open.is_some());
+            let mut starts = word & !((word << 1) | carry);
+            let mut ends = !word & ((word << 1) | carry);
+            loop {
+                if let Some((start, ascii)) = open {
+                    if ends == 0 {
+                        // Runs on into the next block.
+                        let from = if start >= base { (start - base) as u32 } else { 0 };
+                        let ascii = ascii && high & range(from, 64) == 0;
+                        open = Some((start, ascii));
+                        break;
+                    }
+                    let at = ends.trailing_zeros();
+                    ends &= ends - 1;
+                    let from = if start >= base { (start - base) as u32 } else { 0 };
+                    let ascii = ascii && (high == 0 || high & range(from, at) == 0);
+                    state.word(start, base + at as usize, ascii, scratch, &mut folded, sink);
+                    open = None;
+                    gap_from = at;
+                }
+                if starts == 0 {
+                    if feeds != 0 {
+                        state.newlines += at_most_two(feeds & range(gap_from, 64));
+                    }
+                    gap_from = 0;
+                    break;
+                }
+                let at = starts.trailing_zeros();
+                starts &= starts - 1;
+                if feeds != 0 {
+                    state.newlines += at_most_two(feeds & range(gap_from, at));
+                }
+                open = Some((base + at as usize, true));
+            }
+        }
+        if let Some((start, ascii)) = open {
+            state.word(start, bytes.len(), ascii, scratch, &mut folded, sink);
+        }
+        if paragraphs && state.para.words > 0 {
+            state.para.finish(state.prev_end, sink);
+        }
+        scratch.folded = folded;
+    }
+
+    /// One word at `start..end` of the text: look its normalized form `key` up (`fold` when
+    /// `key` is the text itself and still needs lower-casing), record it in the ring, report
+    /// the patterns it completes.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn word(
+        &self,
+        text: &[u8],
+        key: &[u8],
+        start: usize,
+        end: usize,
+        hash: u64,
+        fold: bool,
+        seen: &mut usize,
+        scratch: &mut Scratch,
+        sink: &mut impl Sink,
+    ) {
+        let pos = *seen;
+        *seen += 1;
+        let bit = (hash >> self.filter_shift) as usize;
+        let mut slot = None;
+        if self.filter[bit / 64] & (1 << (bit % 64)) != 0 {
+            slot = self.lookup(hash, key, fold);
+        }
+        scratch.ring[pos % RING] = (slot.map_or(NONE, |s| s.word), start, end);
+        if !self.prefixes.is_empty() && key.len() >= 3 {
+            let k = prefix_key(&key[..3]);
+            if self.prefix_filter[k / 64] & (1 << (k % 64)) != 0 {
+                self.prefixes_of(key, start, end, sink);
+            }
+        }
+        let Some(slot) = slot else { return };
+        match slot.singles_len {
+            0 => {}
+            1 => sink.hit(slot.single, start, end),
+            n => {
+                let from = slot.single as usize;
+                for &p in &self.singles[from..from + n as usize] {
+                    sink.hit(p, start, end);
+                }
+            }
+        }
+        let mut lengths = slot.lengths;
+        while lengths != 0 {
+            let len = lengths.trailing_zeros() as usize + 1;
+            lengths &= lengths - 1;
+            if pos + 1 < len {
+                break;
+            }
+            self.phrases_ending(text, pos + 1 - len, len, end, scratch, sink);
+        }
+    }
+
+    /// Patterns of `len` words that end at ring position `first + len - 1`.
+    #[cold]
+    fn phrases_ending(
+        &self,
+        text: &[u8],
+        first: usize,
+        len: usize,
+        end: usize,
+        scratch: &Scratch,
+        sink: &mut impl Sink,
+    ) {
+        let ids = (first..first + len).map(|k| scratch.ring[k % RING].0);
+        if ids.clone().any(|id| id == NONE) {
+            return;
+        }
+        let hash = seq_hash(ids);
+        let mask = self.phrases.len() - 1;
+        let mut at = (hash >> self.phrase_shift) as usize;
+        loop {
+            let (h, p) = self.phrases[at];
+            at = (at + 1) & mask;
+            if h == 0 {
+                break;
+            }
+            if h != hash {
+                continue;
+            }
+            let pattern = &self.patterns[p as usize];
+            let matched = pattern.words.len() == len
+                && pattern
+                    .words
+                    .iter()
+                    .enumerate()
+                    .all(|(k, &w)| scratch.ring[(first + k) % RING].0 == w);
+            if !matched {
+                continue;
+            }
+            if let Some(gaps) = &pattern.gaps {
+                let ok = gaps.iter().enumerate().all(|(k, gap)| {
+                    let a = scratch.ring[(first + k) % RING].2;
+                    let b = scratch.ring[(first + k + 1) % RING].1;
+                    text[a..b].eq_ignore_ascii_case(gap)
+                });
+                if !ok {
+                    continue;
+                }
+            }
+            sink.hit(p, scratch.ring[first % RING].1, end);
+        }
+    }
+
+    #[cold]
+    fn prefixes_of(&self, key: &[u8], start: usize, end: usize, sink: &mut impl Sink) {
+        for (prefix, pattern) in &self.prefixes {
+            let p = prefix.as_bytes();
+            if key.len() >= p.len() && key[..p.len()].eq_ignore_ascii_case(p) {
+                sink.hit(*pattern, start, end);
+            }
+        }
+    }
+
+    #[inline]
+    fn lookup(&self, hash: u64, word: &[u8], fold: bool) -> Option<&Slot> {
+        let mut at = (hash >> self.slot_shift) as usize;
+        loop {
+            let slot = &self.slots[at];
+            if slot.hash == 0 {
+                return None;
+            }
+            if slot.hash == hash && usize::from(slot.len) == word.len() {
+                let text = if word.len() <= INLINE {
+                    &slot.inline[..word.len()]
+                } else {
+                    let w = slot.word as usize;
+                    &self.arena[self.offsets[w] as usize..self.offsets[w + 1] as usize]
+                };
+                let same = if fold { word.eq_ignore_ascii_case(text) } else { word == text };
+                if same {
+                    return Some(slot);
+                }
+            }
+            at = (at + 1) & self.slot_mask;
+        }
+    }
+}
+
+/// The running state of one scan.
+struct ScanState<'a> {
+    matcher: &'a Matcher,
+    text: &'a str,
+    paragraphs: bool,
+    /// Words seen: the ring position.
+    seen: usize,
+    para: ParagraphState,
+    prev_end: usize,
+    /// Line feeds since the last word.
+    newlines: u32,
+}
+
+impl ScanState<'_> {
+    #[inline(always)]
+    fn word(
+        &mut self,
+        start: usize,
+        end: usize,
+        ascii: bool,
+        scratch: &mut Scratch,
+        folded: &mut Vec<(usize, usize, String)>,
+        sink: &mut impl Sink,
+    ) {
+        let bytes = self.text.as_bytes();
+        if self.paragraphs && self.newlines >= 2 && self.para.words > 0 {
+            self.para.finish(self.prev_end, sink);
+        }
+        self.newlines = 0;
+        self.prev_end = end;
+        if ascii {
+            if end - start <= MAX_WORD {
+                let hash = hash_at(bytes, start, end);
+                let key = &bytes[start..end];
+                self.matcher.word(
+                    bytes,
+                    key,
+                    start,
+                    end,
+                    hash,
+                    true,
+                    &mut self.seen,
+                    scratch,
+                    sink,
+                );
+                if self.paragraphs {
+                    self.para.add(start, hash);
+                }
+            }
+            return;
+        }
+        // Non-ASCII: the index's own analyzer splits, lower-cases and folds.
+        folded.clear();
+        quarry_index::words(&self.text[start..end], |s, e, word| {
+            folded.push((start + s, start + e, word.to_owned()));
+        });
+        for (s, e, word) in folded.iter() {
+            let key = word.as_bytes();
+            let hash = hash_word(key);
+            self.matcher.word(bytes, key, *s, *e, hash, false, &mut self.seen, scratch, sink);
+            if self.paragraphs {
+                self.para.add(*s, hash);
+            }
+        }
+    }
+}
+
+/// Words longer than this are dropped, as the index drops them.
+const MAX_WORD: usize = 100;
+
+/// Masks of a block of up to 64 bytes: bytes of words (ASCII letters and digits, and every
+/// byte of a non-ASCII character, which the analyzer sorts out), non-ASCII bytes, and line
+/// feeds.
+///
+/// Written for the compiler to vectorize without `unsafe`: a byte of flags per input byte
+/// (vector compares), then each eight flag bytes packed into eight bits by one multiply (the
+/// flag is bit 7 of each byte; the multiplier moves bit 7 of byte `i` to bit `56 + i`).
+/// Measured: 8 GB/s here, against 0.8 GB/s for a loop that shifts each flag into place.
+#[inline(always)]
+fn masks(block: &[u8]) -> (u64, u64, u64) {
+    let mut full = [b' '; 64];
+    let block: &[u8; 64] = match <&[u8; 64]>::try_from(block) {
+        Ok(block) => block,
+        Err(_) => {
+            full[..block.len()].copy_from_slice(block);
+            &full
+        }
+    };
+    let mut flags = [0u8; 64];
+    for (flag, &b) in flags.iter_mut().zip(block) {
+        let is_alpha = (b | 0x20).wrapping_sub(b'a') < 26;
+        let is_digit = b.wrapping_sub(b'0') < 10;
+        *flag = (u8::from(is_alpha | is_digit) << 7) | (b & 0x80);
+    }
+    let mut feed = [0u8; 64];
+    for (flag, &b) in feed.iter_mut().zip(block) {
+        *flag = u8::from(b == b'\n') << 7;
+    }
+    let mut word = 0u64;
+    let mut high = 0u64;
+    let mut feeds = 0u64;
+    for k in 0..8 {
+        let f = u64::from_le_bytes(flags[8 * k..8 * k + 8].try_into().expect("8 bytes"));
+        let h = u64::from_le_bytes(block[8 * k..8 * k + 8].try_into().expect("8 bytes")) & HIGH;
+        let n = u64::from_le_bytes(feed[8 * k..8 * k + 8].try_into().expect("8 bytes"));
+        word |= (f.wrapping_mul(PACK) >> 56) << (8 * k);
+        high |= (h.wrapping_mul(PACK) >> 56) << (8 * k);
+        feeds |= (n.wrapping_mul(PACK) >> 56) << (8 * k);
+    }
+    (word, high, feeds)
+}
+
+const HIGH: u64 = 0x8080_8080_8080_8080;
+const PACK: u64 = 0x0002_0408_1020_4081;
+
+/// Bits `from..to` of a u64 (`from` < 64, `to` <= 64).
+#[inline(always)]
+fn range(from: u32, to: u32) -> u64 {
+    if to <= from {
+        return 0;
+    }
+    (u64::MAX << from) & (u64::MAX >> (64 - to))
+}
+
+/// The number of bits set, up to 2 (what paragraph breaks need, without a popcount, which
+/// baseline x86-64 lacks).
+#[inline(always)]
+fn at_most_two(x: u64) -> u32 {
+    u32::from(x != 0) + u32::from(x & x.wrapping_sub(1) != 0)
+}
+
+#[derive(Default)]
+struct ParagraphState {
+    hash: u64,
+    words: u32,
+    start: usize,
+}
+
+impl ParagraphState {
+    #[inline]
+    fn add(&mut self, start: usize, word: u64) {
+        if self.words == 0 {
+            self.start = start;
+            self.hash = 0x243F_6A88_85A3_08D3;
+        }
+        self.hash = self.hash.rotate_left(7) ^ word;
+        self.words += 1;
+    }
+
+    fn finish(&mut self, end: usize, sink: &mut impl Sink) {
+        sink.paragraph(mix(self.hash ^ u64::from(self.words)), self.words, self.start..end);
+
+        self.words = 0;
+    }
+}
+
+const K: u64 = 0x9E37_79B9_7F4A_7C15;
+const LOWER: u64 = 0x2020_2020_2020_2020;
+
+#[inline]
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 32;
+    h = h.wrapping_mul(K);
+    h ^= h >> 29;
+    // 0 marks an empty table slot.
+    h | 1
+}
+
+/// The hash of a normalized word (patterns, and folded words of the text).
+#[must_use]
+pub fn hash_word(word: &[u8]) -> u64 {
+    hash_at(word, 0, word.len())
+}
+
+/// The hash of `bytes[start..end]` with ASCII letters lower-cased. Setting bit 5 of every byte
+/// lower-cases ASCII letters and leaves digits as they are, so on a run of ASCII letters and
+/// digits it is a lower-casing; other bytes change too, but the same way for pattern and text.
+/// Eight bytes at a time; the last chunk is read in place when eight bytes remain in the
+/// buffer, and masked.
+#[inline(always)]
+fn hash_at(bytes: &[u8], start: usize, end: usize) -> u64 {
+    let len = end - start;
+    let mut h = (len as u64).wrapping_mul(K);
+    let mut at = start;
+    while end - at > 8 {
+        let w = u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes")) | LOWER;
+        h = (h ^ w).wrapping_mul(K).rotate_left(23);
+        at += 8;
+    }
+    // The last one to eight bytes; the top bits of the last product are the hash (the
+    // filter and the table both index by top bits).
+    let rest = end - at;
+    let mask = u64::MAX >> (8 * (8 - rest));
+    let w = if at + 8 <= bytes.len() {
+        u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+    } else {
+        let mut buf = [0u8; 8];
+        buf[..rest].copy_from_slice(&bytes[at..end]);
+        u64::from_le_bytes(buf)
+    };
+    // 0 marks an empty table slot.
+    (h ^ ((w | LOWER) & mask)).wrapping_mul(K) | 1
+}
+
+/// Hash of a sequence of word ids (never 0, which marks an empty slot).
+fn seq_hash(ids: impl Iterator<Item = u32>) -> u64 {
+    let mut h = 0x1234_5678_9ABC_DEF1u64;
+    for id in ids {
+        h = (h ^ u64::from(id)).wrapping_mul(K).rotate_left(29);
+    }
+    h.wrapping_mul(K) | 1
+}
+
+const PREFIX_BITS: usize = 1 << 16;
+
+/// Filter key of a word's first three bytes, lower-cased.
+#[inline]
+fn prefix_key(word: &[u8]) -> usize {
+    let k = u32::from(word[0] | 0x20)
+        | (u32::from(word[1] | 0x20) << 8)
+        | (u32::from(word[2] | 0x20) << 16);
+    (k.wrapping_mul(0x9E37_79B1) >> 16) as usize
+}
