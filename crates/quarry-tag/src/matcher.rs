@@ -25,7 +25,6 @@ use std::ops::Range;
 /// Longest pattern, in words.
 pub const MAX_WORDS: usize = 16;
 const RING: usize = MAX_WORDS;
-const NONE: u32 = u32::MAX;
 
 /// What the matcher reports to.
 pub trait Sink {
@@ -86,12 +85,18 @@ impl Pattern {
     }
 }
 
-/// A table slot: everything a hit needs, in half a cache line, so a hit costs one miss.
+/// A table slot: 32 bits of the word's hash (never 0: 0 marks an empty slot) and its id.
+/// Eight bytes, so the table of 10,000 terms' words fits in L2 cache: most words that pass
+/// the filter are not pattern words, and are turned away here without another miss.
 #[derive(Clone, Copy, Default)]
-#[repr(C, align(32))]
 struct Slot {
-    hash: u64,
+    tag: u32,
     word: u32,
+}
+
+/// What a pattern word needs when it is found.
+#[derive(Clone, Copy, Default)]
+struct WordInfo {
     /// The one-word pattern of this word (`singles_len` 1), or the start of its patterns in
     /// `singles`.
     single: u32,
@@ -115,11 +120,12 @@ pub struct Matcher {
     /// Bit set over hashes of pattern words.
     filter: Box<[u64]>,
     filter_shift: u32,
-    /// Open addressing, linear probing, indexed by the top bits of the hash; hash 0 marks an
-    /// empty slot.
+    /// Open addressing, linear probing, indexed by the top bits of the hash.
     slots: Box<[Slot]>,
     slot_mask: usize,
     slot_shift: u32,
+    /// Per word id.
+    info: Vec<WordInfo>,
     /// Text of each distinct word, back to back, for checking a hash hit: word `i` is
     /// `arena[offsets[i]..offsets[i + 1]]`.
     arena: Vec<u8>,
@@ -130,6 +136,10 @@ pub struct Matcher {
     /// addressing, linear probing, (hash, pattern); a hash of 0 marks an empty slot.
     phrases: Box<[(u64, u32)]>,
     phrase_shift: u32,
+    /// Bit set over the phrases' hashes: most runs of pattern words (a first and a last name
+    /// that are both in some pattern) are not a pattern, and are turned away here.
+    phrase_filter: Box<[u64]>,
+    phrase_filter_shift: u32,
     patterns: Vec<Compiled>,
     /// Prefix patterns: bit set over the first three bytes, then the prefixes themselves.
     prefix_filter: Box<[u64]>,
@@ -139,7 +149,6 @@ pub struct Matcher {
 /// Per-thread scratch space of a scan.
 #[derive(Default)]
 pub struct Scratch {
-    ring: [(u32, usize, usize); RING],
     folded: Vec<(usize, usize, String)>,
 }
 
@@ -221,6 +230,13 @@ impl Matcher {
         let phrase_capacity = (long.len() * 2).next_power_of_two().max(16);
         let phrase_shift = 64 - phrase_capacity.trailing_zeros();
         let mut phrases = vec![(0u64, 0u32); phrase_capacity].into_boxed_slice();
+        let phrase_bits = (long.len() * 16).next_power_of_two().clamp(1 << 12, 1 << 22);
+        let phrase_filter_shift = 64 - phrase_bits.trailing_zeros();
+        let mut phrase_filter = vec![0u64; phrase_bits / 64].into_boxed_slice();
+        for &(hash, _) in &long {
+            let bit = (hash >> phrase_filter_shift) as usize;
+            phrase_filter[bit / 64] |= 1 << (bit % 64);
+        }
         for (hash, pattern) in long {
             let mut at = (hash >> phrase_shift) as usize;
             while phrases[at].0 != 0 {
@@ -244,14 +260,16 @@ impl Matcher {
         let mut slots = vec![Slot::default(); capacity].into_boxed_slice();
         let slot_mask = capacity - 1;
         let slot_shift = 64 - capacity.trailing_zeros();
+        let mut info = Vec::with_capacity(words.len());
         for (id, word) in words.iter().enumerate() {
             let hash = hash_word(word.as_bytes());
             let bit = (hash >> filter_shift) as usize;
             filter[bit / 64] |= 1 << (bit % 64);
             let mut at = (hash >> slot_shift) as usize;
-            while slots[at].hash != 0 {
+            while slots[at].tag != 0 {
                 at = (at + 1) & slot_mask;
             }
+            slots[at] = Slot { tag: tag(hash), word: id as u32 };
             let own = &by_word[id];
             let single = match own.as_slice() {
                 [one] => *one,
@@ -265,15 +283,13 @@ impl Matcher {
             if bytes.len() <= INLINE {
                 inline[..bytes.len()].copy_from_slice(bytes);
             }
-            slots[at] = Slot {
-                hash,
-                word: id as u32,
+            info.push(WordInfo {
                 single,
                 singles_len: own.len() as u16,
                 lengths: lengths[id],
                 len: bytes.len().min(255) as u8,
                 inline,
-            };
+            });
         }
         let mut prefix_filter = vec![0u64; PREFIX_BITS / 64].into_boxed_slice();
         for (prefix, _) in &prefixes {
@@ -286,11 +302,14 @@ impl Matcher {
             slots,
             slot_mask,
             slot_shift,
+            info,
             arena,
             offsets,
             singles,
             phrases,
             phrase_shift,
+            phrase_filter,
+            phrase_filter_shift,
             patterns: compiled,
             prefix_filter,
             prefixes,
@@ -313,17 +332,12 @@ impl Matcher {
     /// last word. With `paragraphs`, also reports each paragraph (words up to a blank line).
     pub fn scan(&self, text: &str, paragraphs: bool, scratch: &mut Scratch, sink: &mut impl Sink) {
         let bytes = text.as_bytes();
-        scratch.ring = [(NONE, 0, 0); RING];
         let mut folded = std::mem::take(&mut scratch.folded);
-        let mut state = ScanState {
-            matcher: self,
-            text,
-            paragraphs,
-            seen: 0,
-            para: ParagraphState::default(),
-            prev_end: 0,
-            newlines: 0,
-        };
+        let mut ring = Ring::default();
+        let mut seen = 0usize; // words seen: a word's position
+        let mut para = ParagraphState::default();
+        let mut prev_end = 0usize;
+        let mut newlines = 0u32; // line feeds since the last word
 
         // Words are found 64 bytes at a time: a bit mask of the bytes that belong to words,
         // whose rising edges are word starts and falling edges word ends, so the loop
@@ -331,32 +345,69 @@ impl Matcher {
         // between two words: two or more end a paragraph.
         let mut open: Option<(usize, bool)> = None; // a word not ended yet: start, all ASCII
         let mut gap_from = 0u32; // where the current gap began in this block
-        for (block_index, block) in bytes.chunks(64).enumerate() {
-            let base = block_index * 64;
+        let mut block_start = 0usize;
+        while block_start < bytes.len() {
+            let block = &bytes[block_start..bytes.len().min(block_start + 64)];
+            let base = block_start;
+            block_start += 64;
             let (word, high, feeds) = masks(block);
             let carry = u64::from(open.is_some());
             let mut starts = word & !((word << 1) | carry);
             let mut ends = !word & ((word << 1) | carry);
             loop {
                 if let Some((start, ascii)) = open {
+                    let from = if start >= base { (start - base) as u32 } else { 0 };
                     if ends == 0 {
                         // Runs on into the next block.
-                        let from = if start >= base { (start - base) as u32 } else { 0 };
-                        let ascii = ascii && high & range(from, 64) == 0;
-                        open = Some((start, ascii));
+                        open = Some((start, ascii && high & range(from, 64) == 0));
                         break;
                     }
                     let at = ends.trailing_zeros();
                     ends &= ends - 1;
-                    let from = if start >= base { (start - base) as u32 } else { 0 };
-                    let ascii = ascii && (high == 0 || high & range(from, at) == 0);
-                    state.word(start, base + at as usize, ascii, scratch, &mut folded, sink);
+                    let end = base + at as usize;
                     open = None;
                     gap_from = at;
+                    // One word: start..end.
+                    if paragraphs && newlines >= 2 && para.words > 0 {
+                        para.finish(prev_end, sink);
+                    }
+                    newlines = 0;
+                    prev_end = end;
+                    if ascii && (high == 0 || high & range(from, at) == 0) {
+                        if end - start <= MAX_WORD {
+                            let hash = hash_at(bytes, start, end);
+                            if paragraphs {
+                                para.add(start, hash);
+                            }
+                            let bit = (hash >> self.filter_shift) as usize;
+                            if self.filter[bit / 64] & (1 << (bit % 64)) != 0 {
+                                let key = &bytes[start..end];
+                                self.table_word(
+                                    bytes, key, start, end, hash, true, seen, &mut ring, sink,
+                                );
+                            }
+                            if !self.prefixes.is_empty() && end - start >= 3 {
+                                self.prefix_word(&bytes[start..end], start, end, sink);
+                            }
+                            seen += 1;
+                        }
+                    } else {
+                        self.folded_words(
+                            text,
+                            start,
+                            end,
+                            &mut folded,
+                            &mut seen,
+                            &mut ring,
+                            &mut para,
+                            paragraphs,
+                            sink,
+                        );
+                    }
                 }
                 if starts == 0 {
                     if feeds != 0 {
-                        state.newlines += at_most_two(feeds & range(gap_from, 64));
+                        newlines += at_most_two(feeds & range(gap_from, 64));
                     }
                     gap_from = 0;
                     break;
@@ -364,26 +415,104 @@ impl Matcher {
                 let at = starts.trailing_zeros();
                 starts &= starts - 1;
                 if feeds != 0 {
-                    state.newlines += at_most_two(feeds & range(gap_from, at));
+                    newlines += at_most_two(feeds & range(gap_from, at));
                 }
                 open = Some((base + at as usize, true));
             }
         }
         if let Some((start, ascii)) = open {
-            state.word(start, bytes.len(), ascii, scratch, &mut folded, sink);
+            // The text ends inside a word (its last block had no byte after it).
+            let end = bytes.len();
+            if paragraphs && newlines >= 2 && para.words > 0 {
+                para.finish(prev_end, sink);
+            }
+            prev_end = end;
+            if ascii && end - start <= MAX_WORD {
+                let hash = hash_at(bytes, start, end);
+                if paragraphs {
+                    para.add(start, hash);
+                }
+                let bit = (hash >> self.filter_shift) as usize;
+                if self.filter[bit / 64] & (1 << (bit % 64)) != 0 {
+                    self.table_word(
+                        bytes,
+                        &bytes[start..end],
+                        start,
+                        end,
+                        hash,
+                        true,
+                        seen,
+                        &mut ring,
+                        sink,
+                    );
+                }
+                if !self.prefixes.is_empty() && end - start >= 3 {
+                    self.prefix_word(&bytes[start..end], start, end, sink);
+                }
+            } else if !ascii {
+                self.folded_words(
+                    text,
+                    start,
+                    end,
+                    &mut folded,
+                    &mut seen,
+                    &mut ring,
+                    &mut para,
+                    paragraphs,
+                    sink,
+                );
+            }
         }
-        if paragraphs && state.para.words > 0 {
-            state.para.finish(state.prev_end, sink);
+        if paragraphs && para.words > 0 {
+            para.finish(prev_end, sink);
         }
         scratch.folded = folded;
     }
 
-    /// One word at `start..end` of the text: look its normalized form `key` up (`fold` when
-    /// `key` is the text itself and still needs lower-casing), record it in the ring, report
-    /// the patterns it completes.
+    /// A run with non-ASCII characters: the index's own analyzer splits, lower-cases and
+    /// folds it into words.
     #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    fn word(
+    #[inline(never)]
+    fn folded_words(
+        &self,
+        text: &str,
+        start: usize,
+        end: usize,
+        folded: &mut Vec<(usize, usize, String)>,
+        seen: &mut usize,
+        ring: &mut Ring,
+        para: &mut ParagraphState,
+        paragraphs: bool,
+        sink: &mut impl Sink,
+    ) {
+        folded.clear();
+        quarry_index::words(&text[start..end], |s, e, word| {
+            folded.push((start + s, start + e, word.to_owned()));
+        });
+        for (s, e, word) in folded.iter() {
+            let key = word.as_bytes();
+            let hash = hash_word(key);
+            if paragraphs {
+                para.add(*s, hash);
+            }
+            let bit = (hash >> self.filter_shift) as usize;
+            if self.filter[bit / 64] & (1 << (bit % 64)) != 0 {
+                self.table_word(text.as_bytes(), key, *s, *e, hash, false, *seen, ring, sink);
+            }
+            if !self.prefixes.is_empty() && key.len() >= 3 {
+                self.prefix_word(key, *s, *e, sink);
+            }
+            *seen += 1;
+        }
+    }
+
+    /// A word that passed the filter, at position `pos` and `start..end` of the text: look
+    /// its normalized form `key` up (`fold` when `key` is the text itself and still needs
+    /// lower-casing); if it is a pattern word, remember it in the ring and report the
+    /// patterns it completes.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn table_word(
         &self,
         text: &[u8],
         key: &[u8],
@@ -391,62 +520,49 @@ impl Matcher {
         end: usize,
         hash: u64,
         fold: bool,
-        seen: &mut usize,
-        scratch: &mut Scratch,
+        pos: usize,
+        ring: &mut Ring,
         sink: &mut impl Sink,
     ) {
-        let pos = *seen;
-        *seen += 1;
-        let bit = (hash >> self.filter_shift) as usize;
-        let mut slot = None;
-        if self.filter[bit / 64] & (1 << (bit % 64)) != 0 {
-            slot = self.lookup(hash, key, fold);
-        }
-        scratch.ring[pos % RING] = (slot.map_or(NONE, |s| s.word), start, end);
-        if !self.prefixes.is_empty() && key.len() >= 3 {
-            let k = prefix_key(&key[..3]);
-            if self.prefix_filter[k / 64] & (1 << (k % 64)) != 0 {
-                self.prefixes_of(key, start, end, sink);
-            }
-        }
-        let Some(slot) = slot else { return };
-        match slot.singles_len {
+        let Some((word, info)) = self.lookup(hash, key, fold) else { return };
+        ring.push(pos, word, start, end);
+        match info.singles_len {
             0 => {}
-            1 => sink.hit(slot.single, start, end),
+            1 => sink.hit(info.single, start, end),
             n => {
-                let from = slot.single as usize;
+                let from = info.single as usize;
                 for &p in &self.singles[from..from + n as usize] {
                     sink.hit(p, start, end);
                 }
             }
         }
-        let mut lengths = slot.lengths;
+        let mut lengths = info.lengths;
         while lengths != 0 {
             let len = lengths.trailing_zeros() as usize + 1;
             lengths &= lengths - 1;
-            if pos + 1 < len {
-                break;
+            if let Some(first) = ring.consecutive(len) {
+                self.phrases_ending(text, ring, first, len, end, sink);
             }
-            self.phrases_ending(text, pos + 1 - len, len, end, scratch, sink);
         }
     }
 
-    /// Patterns of `len` words that end at ring position `first + len - 1`.
-    #[cold]
+    /// Patterns of `len` words ending with the ring's last word; `first` is the ring index
+    /// (counted back from the last) of their first word.
     fn phrases_ending(
         &self,
         text: &[u8],
+        ring: &Ring,
         first: usize,
         len: usize,
         end: usize,
-        scratch: &Scratch,
         sink: &mut impl Sink,
     ) {
-        let ids = (first..first + len).map(|k| scratch.ring[k % RING].0);
-        if ids.clone().any(|id| id == NONE) {
+        let ids = (0..len).rev().map(|back| ring.get(back).0);
+        let hash = seq_hash(ids);
+        let bit = (hash >> self.phrase_filter_shift) as usize;
+        if self.phrase_filter[bit / 64] & (1 << (bit % 64)) == 0 {
             return;
         }
-        let hash = seq_hash(ids);
         let mask = self.phrases.len() - 1;
         let mut at = (hash >> self.phrase_shift) as usize;
         loop {
@@ -459,31 +575,33 @@ impl Matcher {
                 continue;
             }
             let pattern = &self.patterns[p as usize];
+            // word k of the pattern is ring entry len - 1 - k back from the last.
             let matched = pattern.words.len() == len
-                && pattern
-                    .words
-                    .iter()
-                    .enumerate()
-                    .all(|(k, &w)| scratch.ring[(first + k) % RING].0 == w);
+                && pattern.words.iter().enumerate().all(|(k, &w)| ring.get(len - 1 - k).0 == w);
             if !matched {
                 continue;
             }
             if let Some(gaps) = &pattern.gaps {
                 let ok = gaps.iter().enumerate().all(|(k, gap)| {
-                    let a = scratch.ring[(first + k) % RING].2;
-                    let b = scratch.ring[(first + k + 1) % RING].1;
+                    let a = ring.get(len - 1 - k).2;
+                    let b = ring.get(len - 2 - k).1;
                     text[a..b].eq_ignore_ascii_case(gap)
                 });
                 if !ok {
                     continue;
                 }
             }
-            sink.hit(p, scratch.ring[first % RING].1, end);
+            sink.hit(p, ring.get(first).1, end);
         }
     }
 
-    #[cold]
-    fn prefixes_of(&self, key: &[u8], start: usize, end: usize, sink: &mut impl Sink) {
+    /// Prefix patterns (`privilege*`) the word starts with.
+    #[inline]
+    fn prefix_word(&self, key: &[u8], start: usize, end: usize, sink: &mut impl Sink) {
+        let k = prefix_key(&key[..3]);
+        if self.prefix_filter[k / 64] & (1 << (k % 64)) == 0 {
+            return;
+        }
         for (prefix, pattern) in &self.prefixes {
             let p = prefix.as_bytes();
             if key.len() >= p.len() && key[..p.len()].eq_ignore_ascii_case(p) {
@@ -493,23 +611,27 @@ impl Matcher {
     }
 
     #[inline]
-    fn lookup(&self, hash: u64, word: &[u8], fold: bool) -> Option<&Slot> {
+    fn lookup(&self, hash: u64, word: &[u8], fold: bool) -> Option<(u32, &WordInfo)> {
         let mut at = (hash >> self.slot_shift) as usize;
+        let tag = tag(hash);
         loop {
-            let slot = &self.slots[at];
-            if slot.hash == 0 {
+            let slot = self.slots[at];
+            if slot.tag == 0 {
                 return None;
             }
-            if slot.hash == hash && usize::from(slot.len) == word.len() {
-                let text = if word.len() <= INLINE {
-                    &slot.inline[..word.len()]
-                } else {
-                    let w = slot.word as usize;
-                    &self.arena[self.offsets[w] as usize..self.offsets[w + 1] as usize]
-                };
-                let same = if fold { word.eq_ignore_ascii_case(text) } else { word == text };
-                if same {
-                    return Some(slot);
+            if slot.tag == tag {
+                let info = &self.info[slot.word as usize];
+                if usize::from(info.len) == word.len() {
+                    let text = if word.len() <= INLINE {
+                        &info.inline[..word.len()]
+                    } else {
+                        let w = slot.word as usize;
+                        &self.arena[self.offsets[w] as usize..self.offsets[w + 1] as usize]
+                    };
+                    let same = if fold { word.eq_ignore_ascii_case(text) } else { word == text };
+                    if same {
+                        return Some((slot.word, info));
+                    }
                 }
             }
             at = (at + 1) & self.slot_mask;
@@ -517,70 +639,43 @@ impl Matcher {
     }
 }
 
-/// The running state of one scan.
-struct ScanState<'a> {
-    matcher: &'a Matcher,
-    text: &'a str,
-    paragraphs: bool,
-    /// Words seen: the ring position.
-    seen: usize,
-    para: ParagraphState,
-    prev_end: usize,
-    /// Line feeds since the last word.
-    newlines: u32,
+/// The last pattern words seen (only words in some pattern are kept): position in the text's
+/// words, word id, start and end.
+#[derive(Default)]
+struct Ring {
+    entries: [(usize, u32, usize, usize); RING],
+    /// Entries pushed.
+    count: usize,
 }
 
-impl ScanState<'_> {
-    #[inline(always)]
-    fn word(
-        &mut self,
-        start: usize,
-        end: usize,
-        ascii: bool,
-        scratch: &mut Scratch,
-        folded: &mut Vec<(usize, usize, String)>,
-        sink: &mut impl Sink,
-    ) {
-        let bytes = self.text.as_bytes();
-        if self.paragraphs && self.newlines >= 2 && self.para.words > 0 {
-            self.para.finish(self.prev_end, sink);
+impl Ring {
+    #[inline]
+    fn push(&mut self, pos: usize, word: u32, start: usize, end: usize) {
+        self.entries[self.count % RING] = (pos, word, start, end);
+        self.count += 1;
+    }
+
+    /// The entry `back` places before the last: (word, start, end).
+    #[inline]
+    fn get(&self, back: usize) -> (u32, usize, usize) {
+        let (_, word, start, end) = self.entries[(self.count - 1 - back) % RING];
+        (word, start, end)
+    }
+
+    /// Whether the last `len` entries are consecutive words of the text; then the index
+    /// (back from the last) of the first of them.
+    #[inline]
+    fn consecutive(&self, len: usize) -> Option<usize> {
+        if len > self.count || len > RING {
+            return None;
         }
-        self.newlines = 0;
-        self.prev_end = end;
-        if ascii {
-            if end - start <= MAX_WORD {
-                let hash = hash_at(bytes, start, end);
-                let key = &bytes[start..end];
-                self.matcher.word(
-                    bytes,
-                    key,
-                    start,
-                    end,
-                    hash,
-                    true,
-                    &mut self.seen,
-                    scratch,
-                    sink,
-                );
-                if self.paragraphs {
-                    self.para.add(start, hash);
-                }
-            }
-            return;
-        }
-        // Non-ASCII: the index's own analyzer splits, lower-cases and folds.
-        folded.clear();
-        quarry_index::words(&self.text[start..end], |s, e, word| {
-            folded.push((start + s, start + e, word.to_owned()));
-        });
-        for (s, e, word) in folded.iter() {
-            let key = word.as_bytes();
-            let hash = hash_word(key);
-            self.matcher.word(bytes, key, *s, *e, hash, false, &mut self.seen, scratch, sink);
-            if self.paragraphs {
-                self.para.add(*s, hash);
-            }
-        }
+        let last = self.entries[(self.count - 1) % RING].0;
+        (1..len)
+            .all(|back| {
+                let pos = self.entries[(self.count - 1 - back) % RING].0;
+                pos + back == last
+            })
+            .then_some(len - 1)
     }
 }
 
@@ -719,6 +814,12 @@ fn hash_at(bytes: &[u8], start: usize, end: usize) -> u64 {
     };
     // 0 marks an empty table slot.
     (h ^ ((w | LOWER) & mask)).wrapping_mul(K) | 1
+}
+
+/// The slot tag of a word hash: 32 bits below the top 16 (which index the table), never 0.
+#[inline]
+fn tag(hash: u64) -> u32 {
+    ((hash >> 16) as u32) | 1
 }
 
 /// Hash of a sequence of word ids (never 0, which marks an empty slot).
