@@ -82,6 +82,10 @@ pub struct ClassifyReport {
     pub patterns: u64,
     /// Seconds scanning (reading text included).
     pub scan_seconds: f64,
+    /// Seconds counting paragraphs, deciding, and running issue queries.
+    pub decide_seconds: f64,
+    /// Seconds writing the results (one transaction).
+    pub write_seconds: f64,
     /// Seconds in all.
     pub seconds: f64,
     /// Text scanned per second, MB (10^6 bytes).
@@ -190,13 +194,11 @@ impl Case {
         let started = Instant::now();
         let started_at = now_utc();
         let rules_text = match &options.rules {
-            Some(text) => {
-                Rules::from_toml(text)?;
-                text.clone()
-            }
+            Some(text) => text.clone(),
             None => self.rules()?.ok_or(Error::NoRules)?,
         };
-        let rules = Rules::from_toml(&rules_text)?;
+        // Compiling the rules checks them.
+        let rules = Rules::parse(&rules_text)?;
         let classifier = Classifier::new(&rules)?;
         let rules_blake3 = blake3::hash(rules_text.as_bytes()).to_hex().to_string();
         let boilerplate_on = rules.boilerplate.min_documents > 0;
@@ -299,25 +301,43 @@ impl Case {
         };
         let mut crossed: HashSet<u64> = HashSet::new();
         if boilerplate_on {
-            let mut union = Vec::new();
-            for unit in units.iter().filter(|u| u.count_paragraphs) {
-                union.clear();
-                for &t in &unit.texts {
-                    if let Some(scan) = &texts[t] {
-                        union.extend_from_slice(&scan.paragraphs);
+            // Counted per thread and summed: the same counts in any order.
+            let new = pool.install(|| {
+                units
+                    .par_iter()
+                    .filter(|u| u.count_paragraphs)
+                    .fold(
+                        || (Paragraphs::default(), Vec::new()),
+                        |(mut counts, mut union), unit| {
+                            union.clear();
+                            for &t in &unit.texts {
+                                if let Some(scan) = &texts[t] {
+                                    union.extend_from_slice(&scan.paragraphs);
+                                }
+                            }
+                            if unit.texts.len() > 1 {
+                                union.sort_unstable();
+                                union.dedup();
+                            }
+                            counts.add_document(&union);
+                            (counts, union)
+                        },
+                    )
+                    .map(|(counts, _)| counts)
+                    .reduce(Paragraphs::default, |mut a, b| {
+                        a.merge(b);
+                        a
+                    })
+            });
+            if !full {
+                for (p, n) in new.iter() {
+                    let before = paragraphs.count(p);
+                    if before < min_documents && before + n >= min_documents {
+                        crossed.insert(p);
                     }
                 }
-                union.sort_unstable();
-                union.dedup();
-                if !full {
-                    for &p in &union {
-                        if paragraphs.count(p) + 1 == min_documents {
-                            crossed.insert(p);
-                        }
-                    }
-                }
-                paragraphs.add_document(&union);
             }
+            paragraphs.merge(new);
         }
         let is_boilerplate = |p: u64| boilerplate_on && paragraphs.count(p) >= min_documents;
 
@@ -382,6 +402,8 @@ impl Case {
         }
 
         // Write everything in one transaction.
+        let write_started = Instant::now();
+        let decide_seconds = scan_started.elapsed().as_secs_f64() - scan_seconds;
         let paragraphs_bytes = paragraphs.to_bytes();
         let paragraphs_blake3 = blake3_hex(&paragraphs_bytes);
         let tx = conn.transaction()?;
@@ -414,6 +436,7 @@ impl Case {
                      (blake3, run_id, score, privileged, tags, rules, hits, paragraph_hits)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
+            let labels: Vec<String> = classifier.rules().iter().map(|r| r.label(&rules)).collect();
             let all = jobs
                 .iter()
                 .zip(&outcomes)
@@ -426,7 +449,7 @@ impl Case {
                     .rules
                     .iter()
                     .map(|r| RuleRow {
-                        rule: classifier.rules()[r.rule as usize].label(&rules),
+                        rule: labels[r.rule as usize].clone(),
                         hits: r.hits,
                         suppressed: r.suppressed,
                         address: r.address,
@@ -469,13 +492,39 @@ impl Case {
                 params![through_before, through],
             )?;
         }
-        tx.execute(
-            "INSERT OR IGNORE INTO tags (item_id, tag, added_at)
-             SELECT i.id, j.value, ?3 FROM items i
-             JOIN classify_texts c ON c.blake3 = i.blake3, json_each(c.tags) j
-             WHERE i.id > ?1 AND i.id <= ?2",
-            params![through_before, through, at],
-        )?;
+        {
+            // Each item in scope gets the tags of its text: scanned now, or scored before
+            // (the same native as an earlier item).
+            let mut tags_of: HashMap<&str, Vec<String>> = HashMap::new();
+            for (job, outcome) in jobs.iter().zip(&outcomes) {
+                if let Some(o) = outcome {
+                    let tags = o.decision.tags(&rules);
+                    if !tags.is_empty() {
+                        tags_of.insert(job.blake3.as_str(), tags);
+                    }
+                }
+            }
+            let mut earlier = tx.prepare("SELECT tags FROM classify_texts WHERE blake3 = ?1")?;
+            for item in items.iter().filter(|i| i.old_text && i.has_text) {
+                if tags_of.contains_key(item.blake3.as_str()) {
+                    continue;
+                }
+                let tags: Option<String> =
+                    earlier.query_row([&item.blake3], |r| r.get(0)).optional()?;
+                if let Some(tags) = tags {
+                    let tags: Vec<String> = serde_json::from_str(&tags).map_err(internal)?;
+                    tags_of.insert(item.blake3.as_str(), tags);
+                }
+            }
+            let mut insert = tx.prepare(
+                "INSERT OR IGNORE INTO tags (item_id, tag, added_at) VALUES (?1, ?2, ?3)",
+            )?;
+            for item in &items {
+                for tag in tags_of.get(item.blake3.as_str()).into_iter().flatten() {
+                    insert.execute(params![item.id, tag, at])?;
+                }
+            }
+        }
         for (blake3, _) in &redecided {
             tx.execute(
                 "DELETE FROM tags WHERE tag GLOB 'suggest:*'
@@ -513,6 +562,7 @@ impl Case {
             self.replace_file(&self.dir.join(RULES_FILE), rules_text.as_bytes())?;
         }
         tx.commit()?;
+        let write_seconds = write_started.elapsed().as_secs_f64();
 
         let suggested = self.suggested_counts()?;
         let seconds = started.elapsed().as_secs_f64();
@@ -530,6 +580,8 @@ impl Case {
             texts_unreadable,
             patterns: classifier.patterns() as u64,
             scan_seconds,
+            decide_seconds,
+            write_seconds,
             seconds,
             mb_per_second: if scan_seconds > 0.0 { bytes as f64 / 1e6 / scan_seconds } else { 0.0 },
             boilerplate_paragraphs: if boilerplate_on {
@@ -666,12 +718,16 @@ impl Case {
         after: i64,
         through: i64,
     ) -> Result<Vec<ItemRow>> {
-        let mut stmt = conn.prepare(
+        // From the start, no item is earlier: the lookups of earlier copies are skipped.
+        let mut stmt = conn.prepare(if after == 0 {
+            "SELECT i.id, i.blake3, i.dedup_key, i.file_type, i.text_chars IS NOT NULL, 0, 0
+             FROM items i WHERE i.id > ?1 AND i.id <= ?2 ORDER BY i.id"
+        } else {
             "SELECT i.id, i.blake3, i.dedup_key, i.file_type, i.text_chars IS NOT NULL,
                     EXISTS (SELECT 1 FROM items o WHERE o.blake3 = i.blake3 AND o.id <= ?1),
                     EXISTS (SELECT 1 FROM items o WHERE o.dedup_key = i.dedup_key AND o.id <= ?1)
-             FROM items i WHERE i.id > ?1 AND i.id <= ?2 ORDER BY i.id",
-        )?;
+             FROM items i WHERE i.id > ?1 AND i.id <= ?2 ORDER BY i.id"
+        })?;
         let rows = stmt
             .query_map(params![after, through], |r| {
                 Ok(ItemRow {

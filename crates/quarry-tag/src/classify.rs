@@ -359,6 +359,11 @@ impl Paragraphs {
         }
     }
 
+    /// Every paragraph counted, with its documents, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.counts.iter().map(|(&p, &n)| (p, n))
+    }
+
     /// Documents a paragraph was found in.
     #[must_use]
     pub fn count(&self, paragraph: u64) -> u32 {

@@ -3,11 +3,12 @@
 //! A byte automaton (Aho-Corasick) slows as its term list grows: its states stop fitting in
 //! cache. Attorney names, firm names and privilege phrases are whole words, so this matcher
 //! works a level up: it splits the text into words once, hashes each word, and looks the hash
-//! up in a table of the words that occur in any pattern. A pattern of several words ends at its
-//! last word; when that word is found, the words before it are compared with the last few
-//! words seen (a ring). The cost per word is a hash and, for the few words that pass a bit-set
-//! filter sized to stay in cache, one table probe: nearly independent of the number of
-//! patterns.
+//! up in a table of the words that end a pattern (a one-word pattern's word, a phrase's last
+//! word). When a phrase's last word is found, the hashes of the words before it, kept in a
+//! ring of the last words seen, are looked up together, and their bytes checked. The cost per
+//! word is a hash and, for the few words that pass a bit-set filter sized to stay in cache, one
+//! table probe: nearly independent of the number of patterns. Common words inside phrases
+//! ("privileged *and* confidential") are never looked up.
 //!
 //! Words are the index's words ([`quarry_index::words`]): split on anything that is not a
 //! letter or digit, lower-cased, ASCII-folded. Runs of ASCII letters and digits, nearly every
@@ -132,7 +133,7 @@ pub struct Matcher {
     offsets: Vec<u32>,
     /// One-word patterns of words that have several.
     singles: Vec<u32>,
-    /// Patterns of several words by the hash of their word ids ([`seq_hash`]): open
+    /// Patterns of several words by the hash of their words' hashes ([`seq_hash`]): open
     /// addressing, linear probing, (hash, pattern); a hash of 0 marks an empty slot.
     phrases: Box<[(u64, u32)]>,
     phrase_shift: u32,
@@ -222,7 +223,8 @@ impl Matcher {
                 n => {
                     let last = p.words[n - 1] as usize;
                     lengths[last] |= 1 << (n - 1);
-                    long.push((seq_hash(p.words.iter().copied()), index as u32));
+                    let hashes = p.words.iter().map(|&w| hash_word(words[w as usize].as_bytes()));
+                    long.push((seq_hash(hashes), index as u32));
                 }
             }
         }
@@ -262,14 +264,18 @@ impl Matcher {
         let slot_shift = 64 - capacity.trailing_zeros();
         let mut info = Vec::with_capacity(words.len());
         for (id, word) in words.iter().enumerate() {
-            let hash = hash_word(word.as_bytes());
-            let bit = (hash >> filter_shift) as usize;
-            filter[bit / 64] |= 1 << (bit % 64);
-            let mut at = (hash >> slot_shift) as usize;
-            while slots[at].tag != 0 {
-                at = (at + 1) & slot_mask;
+            // Only words that complete a pattern are looked up; the words before a pattern's
+            // last word are checked in the ring when it arrives.
+            if !by_word[id].is_empty() || lengths[id] != 0 {
+                let hash = hash_word(word.as_bytes());
+                let bit = (hash >> filter_shift) as usize;
+                filter[bit / 64] |= 1 << (bit % 64);
+                let mut at = (hash >> slot_shift) as usize;
+                while slots[at].tag != 0 {
+                    at = (at + 1) & slot_mask;
+                }
+                slots[at] = Slot { tag: tag(hash), word: id as u32 };
             }
-            slots[at] = Slot { tag: tag(hash), word: id as u32 };
             let own = &by_word[id];
             let single = match own.as_slice() {
                 [one] => *one,
@@ -333,9 +339,8 @@ impl Matcher {
     pub fn scan(&self, text: &str, paragraphs: bool, scratch: &mut Scratch, sink: &mut impl Sink) {
         let bytes = text.as_bytes();
         let mut folded = std::mem::take(&mut scratch.folded);
-        let mut ring = Ring::default();
-        let mut seen = 0usize; // words seen: a word's position
-        let mut para = ParagraphState::default();
+        let mut state =
+            State { ring: Ring::default(), para: ParagraphState::default(), paragraphs };
         let mut prev_end = 0usize;
         let mut newlines = 0u32; // line feeds since the last word
 
@@ -367,43 +372,13 @@ impl Matcher {
                     let end = base + at as usize;
                     open = None;
                     gap_from = at;
-                    // One word: start..end.
-                    if paragraphs && newlines >= 2 && para.words > 0 {
-                        para.finish(prev_end, sink);
+                    if paragraphs && newlines >= 2 && state.para.words > 0 {
+                        state.para.finish(prev_end, sink);
                     }
                     newlines = 0;
                     prev_end = end;
-                    if ascii && (high == 0 || high & range(from, at) == 0) {
-                        if end - start <= MAX_WORD {
-                            let hash = hash_at(bytes, start, end);
-                            if paragraphs {
-                                para.add(start, hash);
-                            }
-                            let bit = (hash >> self.filter_shift) as usize;
-                            if self.filter[bit / 64] & (1 << (bit % 64)) != 0 {
-                                let key = &bytes[start..end];
-                                self.table_word(
-                                    bytes, key, start, end, hash, true, seen, &mut ring, sink,
-                                );
-                            }
-                            if !self.prefixes.is_empty() && end - start >= 3 {
-                                self.prefix_word(&bytes[start..end], start, end, sink);
-                            }
-                            seen += 1;
-                        }
-                    } else {
-                        self.folded_words(
-                            text,
-                            start,
-                            end,
-                            &mut folded,
-                            &mut seen,
-                            &mut ring,
-                            &mut para,
-                            paragraphs,
-                            sink,
-                        );
-                    }
+                    let ascii = ascii && (high == 0 || high & range(from, at) == 0);
+                    self.word(text, start, end, ascii, &mut folded, &mut state, sink);
                 }
                 if starts == 0 {
                     if feeds != 0 {
@@ -422,56 +397,55 @@ impl Matcher {
         }
         if let Some((start, ascii)) = open {
             // The text ends inside a word (its last block had no byte after it).
-            let end = bytes.len();
-            if paragraphs && newlines >= 2 && para.words > 0 {
-                para.finish(prev_end, sink);
+            if paragraphs && newlines >= 2 && state.para.words > 0 {
+                state.para.finish(prev_end, sink);
             }
-            prev_end = end;
-            if ascii && end - start <= MAX_WORD {
-                let hash = hash_at(bytes, start, end);
-                if paragraphs {
-                    para.add(start, hash);
-                }
-                let bit = (hash >> self.filter_shift) as usize;
-                if self.filter[bit / 64] & (1 << (bit % 64)) != 0 {
-                    self.table_word(
-                        bytes,
-                        &bytes[start..end],
-                        start,
-                        end,
-                        hash,
-                        true,
-                        seen,
-                        &mut ring,
-                        sink,
-                    );
-                }
-                if !self.prefixes.is_empty() && end - start >= 3 {
-                    self.prefix_word(&bytes[start..end], start, end, sink);
-                }
-            } else if !ascii {
-                self.folded_words(
-                    text,
-                    start,
-                    end,
-                    &mut folded,
-                    &mut seen,
-                    &mut ring,
-                    &mut para,
-                    paragraphs,
-                    sink,
-                );
-            }
+            prev_end = bytes.len();
+            self.word(text, start, bytes.len(), ascii, &mut folded, &mut state, sink);
         }
-        if paragraphs && para.words > 0 {
-            para.finish(prev_end, sink);
+        if paragraphs && state.para.words > 0 {
+            state.para.finish(prev_end, sink);
         }
         scratch.folded = folded;
     }
 
+    /// One run of word bytes at `start..end`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn word(
+        &self,
+        text: &str,
+        start: usize,
+        end: usize,
+        ascii: bool,
+        folded: &mut Vec<(usize, usize, String)>,
+        state: &mut State,
+        sink: &mut impl Sink,
+    ) {
+        let bytes = text.as_bytes();
+        if !ascii {
+            self.folded_words(text, start, end, folded, state, sink);
+            return;
+        }
+        if end - start > MAX_WORD {
+            return;
+        }
+        let hash = hash_at(bytes, start, end);
+        if state.paragraphs {
+            state.para.add(start, hash);
+        }
+        state.ring.push(hash, start, end, false);
+        let bit = (hash >> self.filter_shift) as usize;
+        if self.filter[bit / 64] & (1 << (bit % 64)) != 0 {
+            self.table_word(text, &bytes[start..end], start, end, hash, true, &state.ring, sink);
+        }
+        if !self.prefixes.is_empty() && end - start >= 3 {
+            self.prefix_word(&bytes[start..end], start, end, sink);
+        }
+    }
+
     /// A run with non-ASCII characters: the index's own analyzer splits, lower-cases and
     /// folds it into words.
-    #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn folded_words(
         &self,
@@ -479,10 +453,7 @@ impl Matcher {
         start: usize,
         end: usize,
         folded: &mut Vec<(usize, usize, String)>,
-        seen: &mut usize,
-        ring: &mut Ring,
-        para: &mut ParagraphState,
-        paragraphs: bool,
+        state: &mut State,
         sink: &mut impl Sink,
     ) {
         folded.clear();
@@ -492,40 +463,37 @@ impl Matcher {
         for (s, e, word) in folded.iter() {
             let key = word.as_bytes();
             let hash = hash_word(key);
-            if paragraphs {
-                para.add(*s, hash);
+            if state.paragraphs {
+                state.para.add(*s, hash);
             }
+            state.ring.push(hash, *s, *e, true);
             let bit = (hash >> self.filter_shift) as usize;
             if self.filter[bit / 64] & (1 << (bit % 64)) != 0 {
-                self.table_word(text.as_bytes(), key, *s, *e, hash, false, *seen, ring, sink);
+                self.table_word(text, key, *s, *e, hash, false, &state.ring, sink);
             }
             if !self.prefixes.is_empty() && key.len() >= 3 {
                 self.prefix_word(key, *s, *e, sink);
             }
-            *seen += 1;
         }
     }
 
-    /// A word that passed the filter, at position `pos` and `start..end` of the text: look
+    /// A word that passed the filter, at `start..end` of the text and last in the ring: look
     /// its normalized form `key` up (`fold` when `key` is the text itself and still needs
-    /// lower-casing); if it is a pattern word, remember it in the ring and report the
-    /// patterns it completes.
+    /// lower-casing); if it completes patterns, report them.
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     fn table_word(
         &self,
-        text: &[u8],
+        text: &str,
         key: &[u8],
         start: usize,
         end: usize,
         hash: u64,
         fold: bool,
-        pos: usize,
-        ring: &mut Ring,
+        ring: &Ring,
         sink: &mut impl Sink,
     ) {
-        let Some((word, info)) = self.lookup(hash, key, fold) else { return };
-        ring.push(pos, word, start, end);
+        let Some((_, info)) = self.lookup(hash, key, fold) else { return };
         match info.singles_len {
             0 => {}
             1 => sink.hit(info.single, start, end),
@@ -540,25 +508,22 @@ impl Matcher {
         while lengths != 0 {
             let len = lengths.trailing_zeros() as usize + 1;
             lengths &= lengths - 1;
-            if let Some(first) = ring.consecutive(len) {
-                self.phrases_ending(text, ring, first, len, end, sink);
+            if len <= ring.count {
+                self.phrases_ending(text, ring, len, end, sink);
             }
         }
     }
 
-    /// Patterns of `len` words ending with the ring's last word; `first` is the ring index
-    /// (counted back from the last) of their first word.
+    /// Patterns of `len` words ending with the ring's last word.
     fn phrases_ending(
         &self,
-        text: &[u8],
+        text: &str,
         ring: &Ring,
-        first: usize,
         len: usize,
         end: usize,
         sink: &mut impl Sink,
     ) {
-        let ids = (0..len).rev().map(|back| ring.get(back).0);
-        let hash = seq_hash(ids);
+        let hash = seq_hash((0..len).rev().map(|back| ring.get(back).hash));
         let bit = (hash >> self.phrase_filter_shift) as usize;
         if self.phrase_filter[bit / 64] & (1 << (bit % 64)) == 0 {
             return;
@@ -575,24 +540,41 @@ impl Matcher {
                 continue;
             }
             let pattern = &self.patterns[p as usize];
-            // word k of the pattern is ring entry len - 1 - k back from the last.
+            // Word k of the pattern is ring entry len - 1 - k back from the last; the words
+            // before the last were not looked up, so their bytes are checked here.
             let matched = pattern.words.len() == len
-                && pattern.words.iter().enumerate().all(|(k, &w)| ring.get(len - 1 - k).0 == w);
+                && pattern.words[..len - 1]
+                    .iter()
+                    .enumerate()
+                    .all(|(k, &w)| self.same_word(text, &ring.get(len - 1 - k), w));
             if !matched {
                 continue;
             }
             if let Some(gaps) = &pattern.gaps {
                 let ok = gaps.iter().enumerate().all(|(k, gap)| {
-                    let a = ring.get(len - 1 - k).2;
-                    let b = ring.get(len - 2 - k).1;
-                    text[a..b].eq_ignore_ascii_case(gap)
+                    let a = ring.get(len - 1 - k).end;
+                    let b = ring.get(len - 2 - k).start;
+                    text.as_bytes()[a..b].eq_ignore_ascii_case(gap)
                 });
                 if !ok {
                     continue;
                 }
             }
-            sink.hit(p, ring.get(first).1, end);
+            sink.hit(p, ring.get(len - 1).start, end);
         }
+    }
+
+    /// Whether a word of the text is the pattern word `word`.
+    fn same_word(&self, text: &str, seen: &Seen, word: u32) -> bool {
+        let w = word as usize;
+        let expected = &self.arena[self.offsets[w] as usize..self.offsets[w + 1] as usize];
+        let found = &text[seen.start..seen.end];
+        if !seen.folded {
+            return found.as_bytes().eq_ignore_ascii_case(expected);
+        }
+        let mut same = false;
+        quarry_index::words(found, |_, _, normal| same = normal.as_bytes() == expected);
+        same
     }
 
     /// Prefix patterns (`privilege*`) the word starts with.
@@ -639,44 +621,42 @@ impl Matcher {
     }
 }
 
-/// The last pattern words seen (only words in some pattern are kept): position in the text's
-/// words, word id, start and end.
+/// A word seen: its hash, where it is, and whether the analyzer folded it.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    hash: u64,
+    start: usize,
+    end: usize,
+    folded: bool,
+}
+
+/// The last words seen, for patterns of several words.
 #[derive(Default)]
 struct Ring {
-    entries: [(usize, u32, usize, usize); RING],
-    /// Entries pushed.
+    entries: [Seen; RING],
+    /// Words pushed.
     count: usize,
 }
 
 impl Ring {
-    #[inline]
-    fn push(&mut self, pos: usize, word: u32, start: usize, end: usize) {
-        self.entries[self.count % RING] = (pos, word, start, end);
+    #[inline(always)]
+    fn push(&mut self, hash: u64, start: usize, end: usize, folded: bool) {
+        self.entries[self.count % RING] = Seen { hash, start, end, folded };
         self.count += 1;
     }
 
-    /// The entry `back` places before the last: (word, start, end).
+    /// The word `back` places before the last.
     #[inline]
-    fn get(&self, back: usize) -> (u32, usize, usize) {
-        let (_, word, start, end) = self.entries[(self.count - 1 - back) % RING];
-        (word, start, end)
+    fn get(&self, back: usize) -> Seen {
+        self.entries[(self.count - 1 - back) % RING]
     }
+}
 
-    /// Whether the last `len` entries are consecutive words of the text; then the index
-    /// (back from the last) of the first of them.
-    #[inline]
-    fn consecutive(&self, len: usize) -> Option<usize> {
-        if len > self.count || len > RING {
-            return None;
-        }
-        let last = self.entries[(self.count - 1) % RING].0;
-        (1..len)
-            .all(|back| {
-                let pos = self.entries[(self.count - 1 - back) % RING].0;
-                pos + back == last
-            })
-            .then_some(len - 1)
-    }
+/// The running state of one scan.
+struct State {
+    ring: Ring,
+    para: ParagraphState,
+    paragraphs: bool,
 }
 
 /// Words longer than this are dropped, as the index drops them.
@@ -822,11 +802,11 @@ fn tag(hash: u64) -> u32 {
     ((hash >> 16) as u32) | 1
 }
 
-/// Hash of a sequence of word ids (never 0, which marks an empty slot).
-fn seq_hash(ids: impl Iterator<Item = u32>) -> u64 {
+/// Hash of a sequence of word hashes (never 0, which marks an empty slot).
+fn seq_hash(hashes: impl Iterator<Item = u64>) -> u64 {
     let mut h = 0x1234_5678_9ABC_DEF1u64;
-    for id in ids {
-        h = (h ^ u64::from(id)).wrapping_mul(K).rotate_left(29);
+    for word in hashes {
+        h = (h ^ word).wrapping_mul(K).rotate_left(29);
     }
     h.wrapping_mul(K) | 1
 }

@@ -256,9 +256,15 @@ impl RuleKind {
 impl Rules {
     /// Reads and checks a rules file.
     pub fn from_toml(text: &str) -> Result<Rules> {
-        let rules: Rules = toml::from_str(text).map_err(|e| Error::Rules(e.to_string()))?;
+        let rules = Rules::parse(text)?;
         rules.compile()?;
         Ok(rules)
+    }
+
+    /// Reads a rules file without checking its terms ([`crate::Classifier::new`] checks them
+    /// as it compiles them).
+    pub fn parse(text: &str) -> Result<Rules> {
+        toml::from_str(text).map_err(|e| Error::Rules(e.to_string()))
     }
 
     /// The rules and the patterns that hit them (`patterns[i]` counts for rule `owners[i]`).

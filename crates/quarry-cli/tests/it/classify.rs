@@ -258,3 +258,39 @@ fn bad_rules_are_refused_with_the_entry_named_and_the_case_keeps_its_rules() {
     }
     assert_eq!(std::fs::read_to_string(s.case().join("rules.toml")).unwrap(), RULES);
 }
+
+#[test]
+fn a_paragraph_that_becomes_boilerplate_later_is_set_aside_in_earlier_documents() {
+    let s = collection();
+    // Eight documents make boilerplate; the collection has six with the disclaimer.
+    let rules =
+        s.file("rules8.toml", RULES.replace("min_documents = 5", "min_documents = 8").as_bytes());
+    let report = classify(&s, &["--rules", rules.to_str().unwrap()]);
+    assert_eq!(u(&report, "boilerplate_paragraphs"), 0);
+    let disclaimer = control(&s, "03-disclaimer.eml");
+    assert!(tagged(&s, "suggest:privileged").contains(&disclaimer));
+
+    for i in 0..2 {
+        s.file(
+            &format!("b/2{i}-more.eml"),
+            &email(
+                "ann@example.com",
+                "joe@enron.com",
+                &format!("More {i}"),
+                &format!("Part {i}.\n\n{DISCLAIMER}"),
+            ),
+        );
+    }
+    let (code, _) = s.ingest("custodian-b", &[&s.path("b")], &[]);
+    assert_eq!(code, 0);
+    let report = classify(&s, &[]);
+    assert_eq!((report["scope"].as_str(), u(&report, "items")), (Some("new"), 2));
+    assert_eq!(u(&report, "boilerplate_paragraphs"), 1);
+    assert_eq!(u(&report, "rescored_earlier"), 6, "{report}");
+    let privileged = tagged(&s, "suggest:privileged");
+    assert!(!privileged.contains(&disclaimer), "{privileged:?}");
+    assert_eq!(privileged.len(), 3);
+    // The same as scoring everything from scratch.
+    let all = classify(&s, &["--rescore-all"]);
+    assert_eq!(all["suggested"], report["suggested"]);
+}
