@@ -172,15 +172,15 @@ CREATE TABLE classify_runs (
     paragraphs_blake3  TEXT NOT NULL
 );
 -- One row per distinct text (items share the text of identical natives) with at least one
--- hit: the suggestion, the rules hit (JSON) and every hit (21 bytes each: rule, start, end as
--- u32, zone u8, paragraph hash u64, little endian).
+-- hit: the suggestion (score, tags as a JSON array) and every hit (21 bytes each: rule, start,
+-- end as u32, zone u8, paragraph hash u64, little endian; rules are numbered in the order of
+-- the rules file of the run). Per-rule counts are derived from the hits when shown.
 CREATE TABLE classify_texts (
     blake3     TEXT PRIMARY KEY,
     run_id     INTEGER NOT NULL REFERENCES classify_runs(id),
     score      INTEGER NOT NULL,
     privileged INTEGER NOT NULL,
     tags       TEXT NOT NULL,
-    rules      TEXT NOT NULL,
     hits       BLOB NOT NULL,
     paragraph_hits INTEGER NOT NULL
 ) WITHOUT ROWID;

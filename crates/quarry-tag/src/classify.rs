@@ -6,6 +6,7 @@
 //! [`Classifier::decide`] scores each text with hits inside them set aside.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
 use serde::Serialize;
@@ -210,20 +211,23 @@ impl Classifier {
     /// Scores a scanned text: `boilerplate(hash)` says whether a paragraph is boilerplate.
     pub fn decide(&self, hits: &[Hit], boilerplate: impl Fn(u64) -> bool) -> Decision {
         let weights = &self.rules.privilege.weights;
+        // A document hits few rules: a short list searched from the end beats a map.
         let mut by_rule: Vec<RuleHits> = Vec::new();
-        let mut index: HashMap<u32, usize> = HashMap::new();
         for hit in hits {
             let kind = self.list[hit.rule as usize].kind;
-            let at = *index.entry(hit.rule).or_insert_with(|| {
-                by_rule.push(RuleHits {
-                    rule: hit.rule,
-                    hits: 0,
-                    suppressed: 0,
-                    address: false,
-                    weight: 0,
-                });
-                by_rule.len() - 1
-            });
+            let at = match by_rule.iter().rposition(|r| r.rule == hit.rule) {
+                Some(at) => at,
+                None => {
+                    by_rule.push(RuleHits {
+                        rule: hit.rule,
+                        hits: 0,
+                        suppressed: 0,
+                        address: false,
+                        weight: 0,
+                    });
+                    by_rule.len() - 1
+                }
+            };
             let entry = &mut by_rule[at];
             // Hits in the header block are never boilerplate; nor are relevance hits set
             // aside (disclaimers mislead the privilege screen, not the issues).
@@ -236,7 +240,7 @@ impl Classifier {
         }
         by_rule.sort_by_key(|r| r.rule);
         let mut decision = Decision::default();
-        let mut issue_terms: HashMap<u32, u32> = HashMap::new();
+        let mut issue_terms: Vec<(u32, u32)> = Vec::new();
         for r in &mut by_rule {
             if r.hits == 0 {
                 continue;
@@ -251,7 +255,10 @@ impl Classifier {
                 RuleKind::Term => weights.term,
                 RuleKind::Issue => {
                     if let Some(issue) = rule.issue {
-                        *issue_terms.entry(issue).or_default() += 1;
+                        match issue_terms.iter_mut().find(|(i, _)| *i == issue) {
+                            Some((_, n)) => *n += 1,
+                            None => issue_terms.push((issue, 1)),
+                        }
                     }
                     0
                 }
@@ -333,7 +340,26 @@ fn zone_of(text: &str, at: usize) -> Zone {
 /// counts). Kept with the case, so a later run over new documents adds to it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Paragraphs {
-    counts: HashMap<u64, u32>,
+    counts: HashMap<u64, u32, BuildHasherDefault<Identity>>,
+}
+
+/// The keys are hashes already: hashing them again (std's SipHash) cost a second per million
+/// paragraphs.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl Paragraphs {
