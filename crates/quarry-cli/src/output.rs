@@ -447,7 +447,11 @@ pub(crate) fn classify_report(r: &quarry_case::ClassifyReport) -> io::Result<()>
         r.scan_seconds,
         r.mb_per_second
     )?;
-    writeln!(out, "  items sharing a text  {}", r.items_reused)?;
+    writeln!(
+        out,
+        "  texts scored before   {} items (the same native as an earlier item)",
+        r.items_reused
+    )?;
     writeln!(out, "  items without text    {}", r.items_without_text)?;
     if !r.texts_unreadable.is_empty() {
         writeln!(
