@@ -729,13 +729,15 @@ impl Case {
     ) -> Result<Vec<ItemRow>> {
         // From the start, no item is earlier: the lookups of earlier copies are skipped.
         let mut stmt = conn.prepare(if after == 0 {
-            "SELECT i.id, i.blake3, i.dedup_key, i.file_type, i.text_chars IS NOT NULL, 0, 0
-             FROM items i WHERE i.id > ?1 AND i.id <= ?2 ORDER BY i.id"
+            "SELECT i.id, i.blake3, i.dedup_key, e.item_id IS NOT NULL, i.text_chars IS NOT NULL, 0, 0
+             FROM items i LEFT JOIN emails e ON e.item_id = i.id
+             WHERE i.id > ?1 AND i.id <= ?2 ORDER BY i.id"
         } else {
-            "SELECT i.id, i.blake3, i.dedup_key, i.file_type, i.text_chars IS NOT NULL,
+            "SELECT i.id, i.blake3, i.dedup_key, e.item_id IS NOT NULL, i.text_chars IS NOT NULL,
                     EXISTS (SELECT 1 FROM items o WHERE o.blake3 = i.blake3 AND o.id <= ?1),
                     EXISTS (SELECT 1 FROM items o WHERE o.dedup_key = i.dedup_key AND o.id <= ?1)
-             FROM items i WHERE i.id > ?1 AND i.id <= ?2 ORDER BY i.id"
+             FROM items i LEFT JOIN emails e ON e.item_id = i.id
+             WHERE i.id > ?1 AND i.id <= ?2 ORDER BY i.id"
         })?;
         let rows = stmt
             .query_map(params![after, through], |r| {
@@ -743,7 +745,9 @@ impl Case {
                     id: r.get(0)?,
                     blake3: r.get(1)?,
                     key: r.get(2)?,
-                    email: r.get::<_, String>(3)? == "email",
+                    // Email and Outlook items: their stored text starts with the header
+                    // block.
+                    email: r.get(3)?,
                     has_text: r.get(4)?,
                     old_text: r.get(5)?,
                     old_key: r.get(6)?,
