@@ -727,18 +727,14 @@ impl Case {
         after: i64,
         through: i64,
     ) -> Result<Vec<ItemRow>> {
-        // From the start, no item is earlier: the lookups of earlier copies are skipped.
-        let mut stmt = conn.prepare(if after == 0 {
-            "SELECT i.id, i.blake3, i.dedup_key, e.item_id IS NOT NULL, i.text_chars IS NOT NULL, 0, 0
-             FROM items i LEFT JOIN emails e ON e.item_id = i.id
-             WHERE i.id > ?1 AND i.id <= ?2 ORDER BY i.id"
-        } else {
+        // From the start (?1 = 0) no item is earlier, and AND skips the lookups.
+        let mut stmt = conn.prepare(
             "SELECT i.id, i.blake3, i.dedup_key, e.item_id IS NOT NULL, i.text_chars IS NOT NULL,
-                    EXISTS (SELECT 1 FROM items o WHERE o.blake3 = i.blake3 AND o.id <= ?1),
-                    EXISTS (SELECT 1 FROM items o WHERE o.dedup_key = i.dedup_key AND o.id <= ?1)
+                    ?1 > 0 AND EXISTS (SELECT 1 FROM items o WHERE o.blake3 = i.blake3 AND o.id <= ?1),
+                    ?1 > 0 AND EXISTS (SELECT 1 FROM items o WHERE o.dedup_key = i.dedup_key AND o.id <= ?1)
              FROM items i LEFT JOIN emails e ON e.item_id = i.id
-             WHERE i.id > ?1 AND i.id <= ?2 ORDER BY i.id"
-        })?;
+             WHERE i.id > ?1 AND i.id <= ?2 ORDER BY i.id",
+        )?;
         let rows = stmt
             .query_map(params![after, through], |r| {
                 Ok(ItemRow {

@@ -493,7 +493,7 @@ impl Matcher {
         ring: &Ring,
         sink: &mut impl Sink,
     ) {
-        let Some((_, info)) = self.lookup(hash, key, fold) else { return };
+        let Some(info) = self.lookup(hash, key, fold) else { return };
         match info.singles_len {
             0 => {}
             1 => sink.hit(info.single, start, end),
@@ -593,7 +593,7 @@ impl Matcher {
     }
 
     #[inline]
-    fn lookup(&self, hash: u64, word: &[u8], fold: bool) -> Option<(u32, &WordInfo)> {
+    fn lookup(&self, hash: u64, word: &[u8], fold: bool) -> Option<&WordInfo> {
         let mut at = (hash >> self.slot_shift) as usize;
         let tag = tag(hash);
         loop {
@@ -612,7 +612,7 @@ impl Matcher {
                     };
                     let same = if fold { word.eq_ignore_ascii_case(text) } else { word == text };
                     if same {
-                        return Some((slot.word, info));
+                        return Some(info);
                     }
                 }
             }
