@@ -32,6 +32,9 @@ pub struct CaseConfig {
     /// Full-text index settings.
     #[serde(default)]
     pub index: IndexConfig,
+    /// The coding layout reviewers fill in (`quarry review code`).
+    #[serde(default)]
+    pub coding: CodingLayout,
 }
 
 /// Full-text index settings.
@@ -89,6 +92,7 @@ impl CaseConfig {
             hashes: HashConfig::default(),
             limits: Limits::default(),
             index: IndexConfig::default(),
+            coding: CodingLayout::default(),
         }
     }
 
@@ -103,7 +107,205 @@ impl CaseConfig {
         let body = toml::to_string(self).map_err(|e| crate::Error::Config(e.to_string()))?;
         Ok(format!(
             "# quarry case settings. Limits are in bytes and seconds; see docs/CASE.md.\n\
-             # dedup.scope is a view (none | custodial | global), switchable at any time.\n\n{body}"
+             # dedup.scope is a view (none | custodial | global), switchable at any time.\n\
+             # [[coding.fields]] is the coding layout of `quarry review`; see docs/REVIEW.md.\n\n{body}"
         ))
+    }
+}
+
+/// The coding layout: the fields a reviewer fills in, in the order they are shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodingLayout {
+    /// The fields.
+    pub fields: Vec<FieldDef>,
+}
+
+/// One coding field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldDef {
+    /// Name used on the command line (`--set privilege=work-product`) and in queries
+    /// (`tag:"privilege:work-product"`).
+    pub name: String,
+    /// What the reviewer's screen calls it.
+    pub label: String,
+    /// What values it takes.
+    pub kind: FieldKind,
+    /// The allowed values of a `choice` or `multi` field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+    /// With `--family`, a value set on one document is set on its whole family.
+    #[serde(default)]
+    pub family: bool,
+    /// A document counts as reviewed once every required field has a value.
+    #[serde(default)]
+    pub required: bool,
+    /// The field must have a value whenever another field has one of the listed values
+    /// (a privilege basis whenever the privilege call is a privilege).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_when: Option<Condition>,
+}
+
+/// "Field `field` has one of `any_of`."
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    /// The other field (a `choice` or `multi` field).
+    pub field: String,
+    /// Its values that make this field required.
+    pub any_of: Vec<String>,
+}
+
+/// The kinds of coding field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FieldKind {
+    /// One value of `choices`.
+    Choice,
+    /// Any number of values of `choices`.
+    Multi,
+    /// Yes or no.
+    Flag,
+    /// Free text.
+    Text,
+}
+
+impl Default for CodingLayout {
+    /// The layout `init` writes: responsiveness, privilege with its basis and treatment,
+    /// issues, hot, confidentiality and a note.
+    fn default() -> Self {
+        let privileged = || {
+            Some(Condition {
+                field: "privilege".into(),
+                any_of: vec!["attorney-client".into(), "work-product".into(), "both".into()],
+            })
+        };
+        let field = |name: &str, label: &str, kind: FieldKind, choices: &[&str]| FieldDef {
+            name: name.into(),
+            label: label.into(),
+            kind,
+            choices: choices.iter().map(|c| (*c).to_owned()).collect(),
+            family: false,
+            required: false,
+            required_when: None,
+        };
+        CodingLayout {
+            fields: vec![
+                FieldDef {
+                    family: true,
+                    required: true,
+                    ..field(
+                        "responsiveness",
+                        "Responsiveness",
+                        FieldKind::Choice,
+                        &["responsive", "not-responsive", "needs-further-review"],
+                    )
+                },
+                FieldDef {
+                    family: true,
+                    ..field(
+                        "privilege",
+                        "Privilege",
+                        FieldKind::Choice,
+                        &["attorney-client", "work-product", "both", "not-privileged"],
+                    )
+                },
+                FieldDef {
+                    family: true,
+                    required_when: privileged(),
+                    ..field("privilege_basis", "Privilege basis", FieldKind::Text, &[])
+                },
+                FieldDef {
+                    family: true,
+                    required_when: privileged(),
+                    ..field(
+                        "privilege_treatment",
+                        "Withhold or redact",
+                        FieldKind::Choice,
+                        &["withhold", "redact"],
+                    )
+                },
+                field("issues", "Issues", FieldKind::Multi, &[]),
+                field("hot", "Hot", FieldKind::Flag, &[]),
+                field(
+                    "confidentiality",
+                    "Confidentiality",
+                    FieldKind::Choice,
+                    &["confidential", "highly-confidential", "not-designated"],
+                ),
+                field("note", "Note", FieldKind::Text, &[]),
+            ],
+        }
+    }
+}
+
+impl CodingLayout {
+    /// The field called `name`.
+    #[must_use]
+    pub fn field(&self, name: &str) -> Option<&FieldDef> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Checks the layout: unique names of lower-case letters, digits, `_` and `-`; choices
+    /// without commas, unique; conditions on existing choice fields and their values.
+    pub fn check(&self) -> Result<(), String> {
+        let mut names = std::collections::HashSet::new();
+        for field in &self.fields {
+            let name = &field.name;
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            {
+                return Err(format!(
+                    "coding field {name:?}: names are lower-case letters, digits, _ and -"
+                ));
+            }
+            if !names.insert(name.as_str()) {
+                return Err(format!("coding field {name:?} is defined twice"));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for choice in &field.choices {
+                if choice.is_empty() || choice.contains([',', '\n']) || choice.trim() != choice {
+                    return Err(format!(
+                        "coding field {name:?}: choice {choice:?} must be non-empty, without commas, line breaks or outer spaces"
+                    ));
+                }
+                if !seen.insert(choice.as_str()) {
+                    return Err(format!(
+                        "coding field {name:?}: choice {choice:?} is listed twice"
+                    ));
+                }
+            }
+            match field.kind {
+                FieldKind::Choice if field.choices.is_empty() => {
+                    return Err(format!("coding field {name:?} is a choice without choices"));
+                }
+                FieldKind::Flag | FieldKind::Text if !field.choices.is_empty() => {
+                    return Err(format!(
+                        "coding field {name:?}: only choice and multi fields take choices"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        for field in &self.fields {
+            if let Some(when) = &field.required_when {
+                let Some(other) = self.field(&when.field) else {
+                    return Err(format!(
+                        "coding field {:?}: required_when names no field {:?}",
+                        field.name, when.field
+                    ));
+                };
+                if let Some(bad) = when.any_of.iter().find(|v| !other.choices.contains(v)) {
+                    return Err(format!(
+                        "coding field {:?}: required_when: {:?} is not a choice of {:?}",
+                        field.name, bad, other.name
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }

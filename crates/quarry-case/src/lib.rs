@@ -31,20 +31,30 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod audit;
 mod classify;
 mod config;
 mod export;
 mod report;
+mod review;
 mod schema;
 mod search;
 mod writer;
 
+pub use audit::{AuditEntry, AuditFilter, AuditVerify, GENESIS};
 pub use classify::{
     ClassifyOptions, ClassifyReport, DocClassification, HitRow, RULES_FILE, RuleRow, TagCount,
 };
-pub use config::{CONFIG_FORMAT, CaseConfig, DedupConfig, HashConfig, IndexConfig};
+pub use config::{
+    CONFIG_FORMAT, CaseConfig, CodingLayout, Condition, DedupConfig, FieldDef, FieldKind,
+    HashConfig, IndexConfig,
+};
 pub use export::{TEXT_INDEX_COLUMNS, TextExport, csv_field};
 pub use report::{DuplicateGroup, ExceptionRow, ItemRow, Summary, Table};
+pub use review::{
+    Batch, BatchPlan, BatchSpec, Change, CodeReport, CodeRequest, Coding, DocView, FamilyMember,
+    HistoryEntry, Mark, Op, Progress, ProgressRow, ReviewerReport, ReviewerRow,
+};
 pub use schema::SCHEMA_VERSION;
 pub use search::{
     Entry, Search, SearchHit, SearchOptions, SortOrder, TEXT_UNREADABLE, TermRow, TermsReport,
@@ -115,6 +125,16 @@ pub enum Error {
     /// No item has this control number.
     #[error("no item {0} in the case")]
     NoItem(String),
+    /// A coding change was refused (the message lists the allowed values or the documents
+    /// that lack a required field).
+    #[error("{0}")]
+    Coding(String),
+    /// A batch operation was refused (the message says why).
+    #[error("{0}")]
+    Batch(String),
+    /// A reviewer identity is required and was not given.
+    #[error("who is reviewing? give --reviewer NAME or set QUARRY_REVIEWER")]
+    NoReviewer,
     /// A broken invariant.
     #[error("internal error: {0}; this is a bug")]
     Internal(String),
@@ -164,6 +184,7 @@ impl Case {
             return Err(Error::NewerSchema { found, supported: CONFIG_FORMAT });
         }
         let config: CaseConfig = toml::from_str(&text).map_err(|e| Error::Config(e.to_string()))?;
+        config.coding.check().map_err(Error::Config)?;
         let mut conn = connect(&dir.join(DB_FILE), false)?;
         schema::migrate(&mut conn)?;
         let store = ContentStore::create(dir)?;
@@ -190,6 +211,7 @@ impl Case {
 
     /// Replaces the settings and writes `case.toml`.
     pub fn save_config(&mut self, config: CaseConfig) -> Result<()> {
+        config.coding.check().map_err(Error::Config)?;
         let path = self.dir.join(CONFIG_FILE);
         let tmp = self.store.tmp_dir().join(CONFIG_FILE);
         fs::write(&tmp, config.to_toml()?)?;

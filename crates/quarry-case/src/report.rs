@@ -151,6 +151,15 @@ fn group_key(scope: DedupScope, alias: &str) -> String {
     }
 }
 
+/// SQL selecting the id of every item under a scope's masters (a master document and its
+/// attachments): the documents a review covers.
+pub(crate) fn masters_sql(scope: DedupScope) -> String {
+    format!(
+        "SELECT id FROM items WHERE doc_root_id IN (SELECT master FROM ({}))",
+        groups_sql(scope)
+    )
+}
+
 fn count(conn: &Connection, sql: &str) -> Result<u64> {
     Ok(conn.query_row(sql, [], |r| r.get::<_, i64>(0))?.cast_unsigned())
 }

@@ -192,6 +192,66 @@ CREATE TABLE classify_query_hits (
     PRIMARY KEY (item_id, issue, query)
 ) WITHOUT ROWID;
 ",
+    r"
+-- Review (quarry review). The current coding: one row per value (a multi-choice field has
+-- several); its history is the audit log.
+CREATE TABLE coding (
+    item_id INTEGER NOT NULL REFERENCES items(id),
+    field   TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    PRIMARY KEY (field, value, item_id)
+) WITHOUT ROWID;
+CREATE INDEX coding_item ON coding (item_id, field);
+-- The audit log: append-only, each entry holding the blake3 hash of the previous one
+-- (docs/REVIEW.md gives the exact bytes hashed). audit_head holds the last entry, so a
+-- deleted tail is caught too.
+CREATE TABLE audit (
+    seq            INTEGER PRIMARY KEY,
+    at             TEXT NOT NULL,
+    actor          TEXT NOT NULL,
+    action         TEXT NOT NULL,
+    item_id        INTEGER,
+    control_number TEXT,
+    field          TEXT,
+    old_value      TEXT,
+    new_value      TEXT,
+    detail         TEXT NOT NULL,
+    prev_hash      TEXT NOT NULL,
+    hash           TEXT NOT NULL
+);
+CREATE INDEX audit_item ON audit (item_id, seq);
+CREATE INDEX audit_actor ON audit (actor, seq);
+CREATE TABLE audit_head (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    seq  INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+-- Review batches: created from a query, checked out by one reviewer at a time.
+CREATE TABLE batches (
+    id             INTEGER PRIMARY KEY,
+    name           TEXT NOT NULL UNIQUE,
+    query          TEXT NOT NULL,
+    level          INTEGER NOT NULL,
+    custodian      TEXT,
+    created_at     TEXT NOT NULL,
+    created_by     TEXT NOT NULL,
+    assignee       TEXT,
+    checked_out_at TEXT
+);
+CREATE INDEX batches_assignee ON batches (assignee);
+-- A document is in at most one batch per review level.
+CREATE TABLE batch_items (
+    batch_id    INTEGER NOT NULL REFERENCES batches(id),
+    position    INTEGER NOT NULL,
+    item_id     INTEGER NOT NULL REFERENCES items(id),
+    level       INTEGER NOT NULL,
+    reviewed_at TEXT,
+    reviewed_by TEXT,
+    PRIMARY KEY (batch_id, position),
+    UNIQUE (level, item_id)
+);
+CREATE INDEX batch_items_item ON batch_items (item_id);
+",
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one (returns the version found).

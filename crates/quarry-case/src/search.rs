@@ -334,12 +334,37 @@ impl Case {
         }
     }
 
-    /// Items carrying a tag.
+    /// Items carrying a tag. A reviewer's coding is searched as tags too: `field:value`
+    /// (`privilege:work-product`, `issues:fraud`), `field:*` for any value, and a yes/no
+    /// field by its name alone (`hot`).
     pub fn items_with_tag(&self, tag: &str) -> Result<Vec<u64>> {
+        let layout = &self.config.coding;
+        let coded = match tag.split_once(':') {
+            Some((field, value)) if layout.field(field).is_some() => Some((field, value)),
+            _ if layout.field(tag).is_some_and(|f| f.kind == crate::FieldKind::Flag) => {
+                Some((tag, "yes"))
+            }
+            _ => None,
+        };
         let conn = self.reader()?;
-        let mut stmt = conn.prepare("SELECT item_id FROM tags WHERE tag = ?1 ORDER BY item_id")?;
+        let (sql, field, value) = match coded {
+            Some((field, "*")) => (
+                "SELECT DISTINCT item_id FROM coding WHERE field = ?1 AND ?2 = '*' ORDER BY item_id",
+                field,
+                "*",
+            ),
+            Some((field, value)) => (
+                "SELECT item_id FROM coding WHERE field = ?1 AND value = ?2 ORDER BY item_id",
+                field,
+                value,
+            ),
+            None => {
+                ("SELECT item_id FROM tags WHERE tag = ?1 AND ?2 = '' ORDER BY item_id", tag, "")
+            }
+        };
+        let mut stmt = conn.prepare(sql)?;
         let ids = stmt
-            .query_map([tag], |r| r.get::<_, i64>(0))?
+            .query_map([field, value], |r| r.get::<_, i64>(0))?
             .map(|id| id.map(i64::cast_unsigned))
             .collect::<Result<_, _>>()?;
         Ok(ids)

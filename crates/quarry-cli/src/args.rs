@@ -60,11 +60,187 @@ pub(crate) enum Command {
     /// change a reviewer's coding. With the same rules, only items ingested since the last run
     /// are scored; new rules score everything again and replace every suggestion.
     Classify(ClassifyArgs),
+    /// Read and code documents, and work through review batches.
+    ///
+    /// The coding layout (fields and their allowed values) is `[[coding.fields]]` in
+    /// case.toml. Every decision is recorded in the audit log with the reviewer's name.
+    Review(ReviewArgs),
+    /// The audit log: every coding decision, batch action, search and export, hash-chained.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Rebuild the full-text index from the case database and stored text.
     Reindex {
         /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReviewArgs {
+    /// Who is reviewing: recorded in the audit log with every decision and batch action.
+    /// Required. Searches and exports record QUARRY_REVIEWER too, else the system user.
+    #[arg(long, global = true, env = "QUARRY_REVIEWER", value_name = "NAME")]
+    pub(crate) reviewer: Option<String>,
+    #[command(subcommand)]
+    pub(crate) command: ReviewCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReviewCommand {
+    /// One document: metadata, family, the text with classification hits (and with --query,
+    /// search hits) marked, its coding and the history of its coding.
+    Show {
+        /// Control number.
+        doc: String,
+        /// Also mark this query's hits.
+        #[arg(long, value_name = "QUERY")]
+        query: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+        format: ShowFormat,
+    },
+    /// Code documents: `--set FIELD=VALUE` (repeatable; `FIELD+=V` and `FIELD-=V` add to and
+    /// remove from a multi-choice field; `FIELD=` clears).
+    ///
+    /// Everything is checked before anything is written: an unknown value is refused with the
+    /// allowed ones, and a privileged call without its basis refuses the whole command.
+    Code(CodeArgs),
+    /// Review batches: create, check out, list, release.
+    #[command(subcommand)]
+    Batch(BatchCommand),
+    /// The reviewer's screen: the next document of your batch, coded by keystroke.
+    ///
+    /// Checks out a batch when you hold none, and resumes at your first document not yet
+    /// reviewed. Keys are listed at the bottom of the screen.
+    Next {
+        /// Only batches of this review level.
+        #[arg(long)]
+        level: Option<u32>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CodeArgs {
+    /// Control numbers to code.
+    #[arg(value_name = "DOCID", required_unless_present = "query")]
+    pub(crate) docs: Vec<String>,
+    /// Code every hit of this query (every instance, no cap) instead.
+    #[arg(long, value_name = "QUERY", conflicts_with = "docs")]
+    pub(crate) query: Option<String>,
+    /// A change: FIELD=VALUE, FIELD+=VALUE, FIELD-=VALUE (repeatable).
+    #[arg(long = "set", value_name = "FIELD=VALUE", required = true)]
+    pub(crate) set: Vec<String>,
+    /// Apply the family fields (privilege, responsiveness by default) to each document's
+    /// whole family.
+    #[arg(long)]
+    pub(crate) family: bool,
+    /// Review level of these decisions (2: second-level or QC). Default: the level of your
+    /// batch holding the document, else 1.
+    #[arg(long)]
+    pub(crate) level: Option<u32>,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BatchCommand {
+    /// Cut a query's hits (masters under the dedup view) into batches of --size documents.
+    Create {
+        /// The documents to batch.
+        #[arg(long, value_name = "QUERY")]
+        query: String,
+        /// Documents per batch.
+        #[arg(long)]
+        size: usize,
+        /// Add each hit's family and never split a family (a batch may run over --size).
+        #[arg(long)]
+        keep_families: bool,
+        /// Group batches: `custodian` gives each batch one custodian.
+        #[arg(long, value_enum)]
+        by: Option<BatchBy>,
+        /// Review level: 2 for second-level or QC batches over documents reviewed before.
+        #[arg(long, default_value_t = 1)]
+        level: u32,
+        /// Batch name prefix (default REV, or QC above level 1).
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check out your next batch (or show the one you hold and have not finished).
+    Next {
+        /// Only batches of this review level.
+        #[arg(long)]
+        level: Option<u32>,
+        /// Print the batch as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every batch with its size, progress and holder.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// One batch's documents in order, reviewed or not.
+    Show {
+        /// The batch.
+        batch: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Hand a batch back (yours by default; a manager may name anyone's). Coding stays.
+    Release {
+        /// The batch.
+        batch: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BatchBy {
+    Custodian,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ShowFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Check the hash chain from the first entry; names the first entry edited, deleted or
+    /// out of order. Exit status 1 when the chain is broken.
+    Verify {
+        /// An anchor written down earlier, SEQ:HASH (as printed by a previous verify): that
+        /// entry must still be in the log with that hash.
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect: Option<String>,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List entries, oldest first (no cap).
+    Log {
+        /// Only entries about this document.
+        #[arg(long, value_name = "DOCID")]
+        doc: Option<String>,
+        /// Only entries by this reviewer (or system user).
+        #[arg(long, value_name = "NAME")]
+        reviewer: Option<String>,
+        /// Only this action (code, code.query, batch, batch.create, search, export, classify, ingest).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries at or after this time (UTC, e.g. 2026-11-27 or 2026-11-27T09:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
 }
 
@@ -248,6 +424,21 @@ pub(crate) enum ReportCommand {
         /// Collapse duplicates (default: the case's dedup view).
         #[arg(long, value_enum)]
         dedup: Option<Scope>,
+    },
+    /// Per reviewer: documents coded per hour, decisions by value, and the overturn rate (first-level calls a second-level reviewer changed).
+    Reviewers {
+        /// Only decisions at or after this time (UTC, e.g. 2026-11-27 or 2026-11-27T09:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Documents coded against remaining, by batch, custodian and responsiveness.
+    Progress {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Masters with their duplicates, ALL_CUSTODIANS and ALL_PATHS.
     Duplicates {

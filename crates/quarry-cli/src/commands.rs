@@ -25,6 +25,8 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Search(args) => search(&case_dir, &args),
         Command::Reindex { json } => reindex(&case_dir, json),
         Command::Classify(args) => classify(&case_dir, &args),
+        Command::Review(args) => crate::review::review(&case_dir, &args),
+        Command::Audit(command) => crate::review::audit(&case_dir, &command),
     }
 }
 
@@ -66,6 +68,17 @@ fn classify(case_dir: &Path, args: &ClassifyArgs) -> Result<ExitCode> {
     };
     let report = case.classify(&options, &|n| bar.inc(n))?;
     bar.finish_and_clear();
+    case.audit(
+        &crate::review::actor(),
+        "classify",
+        serde_json::json!({
+            "run": report.run,
+            "rules_blake3": report.rules_blake3,
+            "scope": report.scope,
+            "texts_scanned": report.texts_scanned,
+            "suggested": report.suggested,
+        }),
+    )?;
     for warning in &report.warnings {
         eprintln!("warning: {warning}");
     }
@@ -90,6 +103,17 @@ fn search(case_dir: &Path, args: &SearchArgs) -> Result<ExitCode> {
         },
     };
     let found = case.search(&text, options)?;
+    case.audit(
+        &crate::review::actor(),
+        "search",
+        serde_json::json!({
+            "query": text,
+            "interpreted": found.interpreted,
+            "documents": found.documents,
+            "families": found.families,
+            "dedup": options.dedup,
+        }),
+    )?;
     for warning in &found.warnings {
         eprintln!("warning: {warning}");
     }
@@ -140,7 +164,7 @@ fn reindex(case_dir: &Path, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn open(dir: &Path) -> Result<Case> {
+pub(crate) fn open(dir: &Path) -> Result<Case> {
     Case::open(dir).with_context(|| format!("cannot open the case at {}", dir.display()))
 }
 
@@ -187,6 +211,18 @@ fn ingest(case_dir: &Path, args: &IngestArgs) -> Result<ExitCode> {
         retry_exceptions: args.retry_exceptions,
     };
     let report = quarry_engine::ingest(&case, &options).context("ingest failed")?;
+    case.audit(
+        &crate::review::actor(),
+        "ingest",
+        serde_json::json!({
+            "run": report.run,
+            "custodian": args.custodian,
+            "paths": args.paths,
+            "inputs_added": report.inputs_added,
+            "items_added": report.items_added,
+            "exceptions_added": report.exceptions_added,
+        }),
+    )?;
     let summary = case.summary(None)?;
     if args.json {
         output::json(&serde_json::json!({ "run": report, "case": summary }))?;
@@ -240,6 +276,10 @@ fn report_command(case_dir: &Path, report: ReportCommand) -> Result<ExitCode> {
         ReportCommand::Classification { tag, format } => {
             output::classifications(&case, tag.as_deref(), format)?;
         }
+        ReportCommand::Reviewers { since, format } => {
+            crate::review::reviewers(&case, since.as_deref(), format)?;
+        }
+        ReportCommand::Progress { format } => crate::review::progress(&case, format)?,
         ReportCommand::Emails { format } => output::table(&case.emails()?, format)?,
         ReportCommand::Documents { format } => output::table(&case.documents()?, format)?,
         ReportCommand::Items { format, dedup } => {
@@ -289,6 +329,17 @@ fn export_text(case_dir: &Path, out: &Path, json: bool) -> Result<ExitCode> {
     let report = case
         .export_text(out)
         .with_context(|| format!("cannot export text to {}", out.display()))?;
+    let index = fs::read(out.join("index.csv"))?;
+    case.audit(
+        &crate::review::actor(),
+        "export.text",
+        serde_json::json!({
+            "out": std::path::absolute(out)?,
+            "items": report.items,
+            "bytes": report.bytes,
+            "index_csv_blake3": blake3::hash(&index).to_hex().to_string(),
+        }),
+    )?;
     if json {
         output::json(&report)?;
     } else {

@@ -4,6 +4,8 @@
 mod args;
 mod commands;
 mod output;
+mod review;
+mod tui;
 
 use clap::Parser;
 use std::process::ExitCode;

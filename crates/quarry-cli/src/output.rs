@@ -108,7 +108,7 @@ fn csv_field(field: &str) -> String {
     }
 }
 
-fn rows(header: &[&str], rows: &[Vec<String>], format: Format) -> io::Result<()> {
+pub(crate) fn rows(header: &[&str], rows: &[Vec<String>], format: Format) -> io::Result<()> {
     let mut out = io::stdout().lock();
     if format == Format::Csv {
         writeln!(out, "{}", header.join(","))?;

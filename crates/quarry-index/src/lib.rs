@@ -27,7 +27,7 @@ use tantivy::{DocId, IndexReader, Score, SegmentReader};
 
 pub use compile::TagResolver;
 pub use schema::{FIELD_NAMES, IndexDoc, words};
-pub use snippet::{Snippet, snippet};
+pub use snippet::{Snippet, hit_spans, snippet};
 
 /// What can go wrong with the index.
 #[derive(Debug, thiserror::Error)]

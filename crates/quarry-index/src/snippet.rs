@@ -33,6 +33,22 @@ impl Snippet {
     }
 }
 
+/// Byte ranges of every word of `text` in `highlight` (as the index tokenizes words), in
+/// order: the search hits of a whole document, for marking them in review.
+#[must_use]
+pub fn hit_spans(text: &str, highlight: &HashSet<String>) -> Vec<(usize, usize)> {
+    let mut analyzer = words_analyzer();
+    let mut stream = analyzer.token_stream(text);
+    let mut spans = Vec::new();
+    while stream.advance() {
+        let token = stream.token();
+        if highlight.contains(&token.text) {
+            spans.push((token.offset_from, token.offset_to));
+        }
+    }
+    spans
+}
+
 /// A snippet of about `width` bytes of `text` around the first word in `highlight` (as the
 /// index tokenizes words), those words marked; the start of the text when none occurs.
 #[must_use]

@@ -9,4 +9,5 @@ mod email;
 mod ingest;
 mod isolation;
 mod limits;
+mod review;
 mod search;
