@@ -710,11 +710,24 @@ impl Case {
         if reviewer.trim().is_empty() {
             return Err(Error::NoReviewer);
         }
-        if let Some(held) = self.current_batch(reviewer)? {
-            return Ok(Some((held, false)));
-        }
         let mut conn = crate::connect(&self.dir.join(crate::DB_FILE), false)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Under the write lock, so one reviewer asking twice at once still gets one batch.
+        let held: Option<String> = tx
+            .query_row(
+                "SELECT b.name FROM batches b
+                 WHERE b.assignee = ?1
+                   AND EXISTS (SELECT 1 FROM batch_items bi WHERE bi.batch_id = b.id AND bi.reviewed_at IS NULL)
+                 ORDER BY b.id LIMIT 1",
+                [reviewer],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(name) = held {
+            drop(tx);
+            let batch = self.batches()?.into_iter().find(|b| b.name == name);
+            return Ok(batch.map(|b| (b, false)));
+        }
         let next: Option<(i64, String)> = tx
             .query_row(
                 "SELECT b.id, b.name FROM batches b

@@ -297,7 +297,7 @@ impl App<'_> {
     fn draw(&self, frame: &mut ratatui::Frame<'_>) {
         let Some(view) = &self.view else { return };
         let [top, body, help, status] = Layout::vertical([
-            Constraint::Length(u16::try_from(view.metadata.len().min(6) + 3).unwrap_or(9)),
+            Constraint::Length(u16::try_from(view.metadata.len().min(6) + 4).unwrap_or(10)),
             Constraint::Min(5),
             Constraint::Length(1),
             Constraint::Length(1),

@@ -416,6 +416,23 @@ fn concurrent_checkouts_never_share_a_batch() {
     assert_eq!(next["batch"]["name"], name.as_str());
     assert_eq!(audit(&s, &["--action", "batch.checkout"]).len(), 13);
     assert_eq!(audit(&s, &["--action", "batch.release"]).len(), 1);
+    // One reviewer asking four times at once holds one batch.
+    s.json(&[
+        "review", "batch", "create", "--query", "pipeline", "--size", "2", "--level", "2", "--json",
+    ]);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            let mut cmd = s.command(&["review", "batch", "next", "--json", "--level", "2"]);
+            cmd.env("QUARRY_REVIEWER", "dup").stdout(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    let answers: Vec<Value> = children
+        .into_iter()
+        .map(|c| serde_json::from_str(&ok(&c.wait_with_output().unwrap())).unwrap())
+        .collect();
+    assert!(answers.iter().all(|a| a["batch"]["name"] == "QC-0001"), "{answers:?}");
+    assert_eq!(answers.iter().filter(|a| a["checked_out"] == true).count(), 1);
     assert_eq!(verify(&s).0, 0);
 }
 
@@ -663,4 +680,151 @@ fn managers_see_rates_overturns_and_progress() {
     assert_eq!(custodians, [("alpha".to_owned(), 3), ("beta".to_owned(), 5)]);
     let table = ok(&s.run(&["report", "progress"]));
     assert!(table.contains("custodian") && table.contains("alpha"), "{table}");
+}
+
+/// `quarry review next` on a pseudo-terminal, its screen kept by a terminal emulator.
+struct Screen {
+    master: std::fs::File,
+    child: std::process::Child,
+    parser: std::sync::Arc<std::sync::Mutex<vt100::Parser>>,
+}
+
+impl Screen {
+    fn start(s: &Scratch, reviewer: &str) -> Screen {
+        use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+        grantpt(&master).unwrap();
+        unlockpt(&master).unwrap();
+        let name = ptsname(&master, Vec::new()).unwrap();
+        let slave =
+            std::fs::File::options().read(true).write(true).open(name.to_str().unwrap()).unwrap();
+        let size = rustix::termios::Winsize { ws_row: 40, ws_col: 140, ws_xpixel: 0, ws_ypixel: 0 };
+        rustix::termios::tcsetwinsize(&slave, size).unwrap();
+        let mut cmd = s.command(&["review", "next"]);
+        cmd.env("QUARRY_REVIEWER", reviewer)
+            .env("TERM", "xterm-256color")
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave);
+        let child = cmd.spawn().unwrap();
+        drop(cmd); // the parent's copies of the terminal's other end
+        let master = std::fs::File::from(master);
+        let parser = std::sync::Arc::new(std::sync::Mutex::new(vt100::Parser::new(
+            40.try_into().unwrap(),
+            140.try_into().unwrap(),
+            0,
+        )));
+        let (mut reader, screen) = (master.try_clone().unwrap(), parser.clone());
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 8192];
+            // Ends with EIO once the program has exited and the terminal is closed.
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        Screen { master, child, parser }
+    }
+
+    fn text(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    /// Waits until the screen shows `needle` (20 s at most).
+    fn wait_for(&self, needle: &str) {
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(20) {
+            if self.text().contains(needle) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("the screen never showed {needle:?}:\n{}", self.text());
+    }
+
+    fn keys(&mut self, keys: &str) {
+        use std::io::Write;
+        for key in keys.split(' ') {
+            let bytes = match key {
+                "DOWN" => "\x1b[B",
+                "UP" => "\x1b[A",
+                "ENTER" => "\r",
+                "SPACE" => " ",
+                other => other,
+            };
+            self.master.write_all(bytes.as_bytes()).unwrap();
+            self.master.flush().unwrap();
+            // One key at a time, as typed: the screen redraws between keys.
+            std::thread::sleep(std::time::Duration::from_millis(60));
+        }
+    }
+
+    fn wait(mut self) -> i32 {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(start.elapsed().as_secs() < 20, "review next did not exit:\n{}", self.text());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn the_reviewers_screen_codes_by_keystroke_refuses_gaps_and_resumes() {
+    let s = collection(2);
+    s.json(&["review", "batch", "create", "--query", "pipeline", "--size", "10", "--json"]);
+    let docs: Vec<String> = s
+        .json(&["review", "batch", "show", "REV-0001", "--format", "json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["control_number"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(docs.len(), 8);
+
+    let mut screen = Screen::start(&s, "tess");
+    screen.wait_for("document 1 of 8");
+    screen.wait_for(&docs[0]);
+    screen.wait_for("pipeline report number"); // the text
+    screen.wait_for("> Responsiveness: -");
+    // 1 = the first choice of the selected field (responsiveness); n saves and moves on.
+    screen.keys("1");
+    screen.wait_for("Responsiveness: responsive *");
+    screen.keys("n");
+    screen.wait_for("document 2 of 8");
+    // Privileged without a basis: refused on screen, the reviewer stays on the document.
+    screen.keys("DOWN 1 n");
+    screen.wait_for("privilege_basis is required");
+    assert!(screen.text().contains("document 2 of 8"));
+    // Type the basis, choose withhold, go back up to responsiveness, save and move on.
+    screen.keys("DOWN ENTER L e g a l SPACE a d v i c e ENTER DOWN 1 UP UP UP 2 n");
+    screen.wait_for("document 3 of 8");
+    screen.wait_for("(2 reviewed)");
+    screen.keys("q");
+    assert_eq!(screen.wait(), 0);
+
+    let first = coding(&s, &docs[0]);
+    assert_eq!(first["responsiveness"], ["responsive"]);
+    let second = coding(&s, &docs[1]);
+    assert_eq!(second["responsiveness"], ["not-responsive"]);
+    assert_eq!(second["privilege"], ["attorney-client"]);
+    assert_eq!(second["privilege_basis"], ["Legal advice"]);
+    assert_eq!(second["privilege_treatment"], ["withhold"]);
+    let entries = audit(&s, &["--reviewer", "tess", "--action", "code"]);
+    assert_eq!(entries.len(), 5);
+    assert!(entries.iter().all(|e| e["detail"]["batch"] == "REV-0001"), "{entries:?}");
+    let batch = &s.json(&["review", "batch", "list", "--format", "json"])[0];
+    assert_eq!((u(batch, "reviewed"), batch["assignee"].as_str()), (2, Some("tess")));
+
+    // Coming back resumes at the first document not reviewed.
+    let mut screen = Screen::start(&s, "tess");
+    screen.wait_for("document 3 of 8");
+    screen.wait_for(&docs[2]);
+    screen.keys("q");
+    assert_eq!(screen.wait(), 0);
 }
