@@ -238,14 +238,20 @@ impl Case {
                 .iter()
                 .filter(|c| layout.field(&c.field).is_some_and(|f| f.family))
                 .collect();
-            let mut members = tx.prepare_cached(
-                "SELECT m.id FROM items i JOIN items m ON m.family_id = i.family_id
-                 WHERE i.id = ?1 ORDER BY m.id",
-            )?;
+            // The review family is the document and its attachments (its doc root): the
+            // archive or mailbox a document came in is a container, not its family.
+            let mut root = tx.prepare_cached("SELECT doc_root_id FROM items WHERE id = ?1")?;
+            let mut members =
+                tx.prepare_cached("SELECT id FROM items WHERE doc_root_id = ?1 ORDER BY id")?;
+            let mut roots = std::collections::HashSet::new();
             for &id in &request.items {
-                for member in members.query_map([id.cast_signed()], |r| r.get::<_, i64>(0))? {
+                let doc_root: i64 = root.query_row([id.cast_signed()], |r| r.get(0))?;
+                if family_changes.is_empty() || !roots.insert(doc_root) {
+                    continue;
+                }
+                for member in members.query_map([doc_root], |r| r.get::<_, i64>(0))? {
                     let member = member?.cast_unsigned();
-                    if !family_changes.is_empty() && !targets.contains_key(&member) {
+                    if !targets.contains_key(&member) {
                         targets.insert(member, (family_changes.clone(), Some(id)));
                         report.family_members += 1;
                     }
@@ -564,8 +570,8 @@ impl Case {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Units: families (kept whole) or single documents, each with its custodian.
         let mut info = tx.prepare_cached(
-            "SELECT i.family_id, c.name FROM items i JOIN items f ON f.id = i.family_id
-             JOIN custodians c ON c.id = f.custodian_id WHERE i.id = ?1",
+            "SELECT i.doc_root_id, c.name FROM items i JOIN items r ON r.id = i.doc_root_id
+             JOIN custodians c ON c.id = r.custodian_id WHERE i.id = ?1",
         )?;
         let mut units: Vec<(String, i64, Vec<u64>)> = Vec::new();
         let mut by_family: HashMap<i64, usize> = HashMap::new();
@@ -576,7 +582,7 @@ impl Case {
                 if let std::collections::hash_map::Entry::Vacant(slot) = by_family.entry(family) {
                     slot.insert(units.len());
                     let members: Vec<u64> = tx
-                        .prepare_cached("SELECT id FROM items WHERE family_id = ?1 ORDER BY id")?
+                        .prepare_cached("SELECT id FROM items WHERE doc_root_id = ?1 ORDER BY id")?
                         .query_map([family], |r| r.get::<_, i64>(0))?
                         .map(|id| id.map(i64::cast_unsigned))
                         .collect::<Result<_, _>>()?;
@@ -843,7 +849,7 @@ pub struct FamilyMember {
     pub name: String,
     /// Detected type.
     pub file_type: String,
-    /// Nesting depth in the family (0: the top).
+    /// Depth under the family's top document (0: the top).
     pub depth: u32,
     /// Whether this is the document shown.
     pub this: bool,
@@ -904,7 +910,8 @@ pub struct DocView {
     pub date: Option<String>,
     /// Email envelope or document properties, as (name, value) in display order.
     pub metadata: Vec<(String, String)>,
-    /// The family, in order.
+    /// The family: the top document (itself, or the message it is attached to) and its
+    /// attachments, in order. The archive or mailbox it arrived in is its locator, not family.
     pub family: Vec<FamilyMember>,
     /// Extracted text (None when it has none).
     pub text: Option<String>,
@@ -929,7 +936,7 @@ impl Case {
             .query_row(
                 "SELECT i.id, c.name, i.locator, i.file_type, i.size, i.blake3, i.flags,
                         COALESCE(e.sent, d.modified, i.modified, d.created, i.created),
-                        i.family_id, i.text_chars IS NOT NULL, e.item_id IS NOT NULL, d.item_id IS NOT NULL
+                        i.doc_root_id, i.text_chars IS NOT NULL, e.item_id IS NOT NULL, d.item_id IS NOT NULL
                  FROM items i JOIN custodians c ON c.id = i.custodian_id
                  LEFT JOIN emails e ON e.item_id = i.id LEFT JOIN documents d ON d.item_id = i.id
                  WHERE i.control_number = ?1",
@@ -962,7 +969,7 @@ impl Case {
             blake3,
             flags,
             date,
-            family_id,
+            doc_root,
             has_text,
             email,
             doc,
@@ -1003,11 +1010,13 @@ impl Case {
             push("Created", created);
             push("Pages", pages);
         }
-        let family = {
+        // The family a reviewer means: the document (or the message it is attached to) and
+        // its attachments, not the archive or mailbox it arrived in.
+        let mut family: Vec<FamilyMember> = {
             let mut stmt = conn.prepare(
-                "SELECT control_number, name, file_type, depth, id FROM items WHERE family_id = ?1 ORDER BY id",
+                "SELECT control_number, name, file_type, depth, id FROM items WHERE doc_root_id = ?1 ORDER BY id",
             )?;
-            stmt.query_map([family_id], |r| {
+            stmt.query_map([doc_root], |r| {
                 Ok(FamilyMember {
                     control_number: r.get(0)?,
                     name: r.get(1)?,
@@ -1018,6 +1027,10 @@ impl Case {
             })?
             .collect::<Result<_, _>>()?
         };
+        let top = family.iter().map(|m| m.depth).min().unwrap_or(0);
+        for m in &mut family {
+            m.depth -= top;
+        }
         let text = if has_text { self.store.text(&blake3)? } else { None };
         let classification = match self.classification(control_number) {
             Ok(c) => c,

@@ -251,6 +251,8 @@ CREATE TABLE batch_items (
     UNIQUE (level, item_id)
 );
 CREATE INDEX batch_items_item ON batch_items (item_id);
+-- Review families: a document and its attachments share a doc root.
+CREATE INDEX items_doc_root ON items (doc_root_id);
 ",
 ];
 

@@ -80,7 +80,13 @@ impl App<'_> {
 
     fn load(&mut self) -> Result<()> {
         let control = &self.docs[self.at].1;
-        self.view = Some(self.case.doc_view(control, None)?);
+        // The batch's query marks its hits; a query the index can no longer answer (a
+        // rebuilt index, say) only loses the marks.
+        let view = match self.case.doc_view(control, Some(&self.batch.query)) {
+            Ok(view) => view,
+            Err(_) => self.case.doc_view(control, None)?,
+        };
+        self.view = Some(view);
         self.pending.clear();
         self.scroll = 0;
         Ok(())

@@ -782,3 +782,114 @@ fn enron_lawyers_are_suggested_privileged_and_disclaimers_are_not() {
     let shown = s.json(&["classify", "--json", "--show", &control]);
     assert_eq!(shown["tags"], serde_json::json!(["suggest:privileged"]), "{shown}");
 }
+
+/// Issue 6 on a real mailbox: batches over the privilege suggestions keep families whole,
+/// coding by query reaches every hit and its family, and the log verifies.
+#[test]
+fn enron_privilege_review_batches_codes_and_verifies() {
+    let Some(corpus) = corpus() else {
+        eprintln!("skipped: set QUARRY_CORPUS to the shared corpus folder");
+        return;
+    };
+    let s = Scratch::new();
+    let mbox = corpus.join("email/enron-mbox");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&mbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("enron.sanders-r."))
+        .collect();
+    files.sort();
+    let paths: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
+    assert_eq!(s.ingest("sanders-r", &paths, &[]).0, 0);
+    let rules = crate::common::fixtures().join("enron-rules.toml");
+    s.json(&["classify", "--json", "--rules", rules.to_str().unwrap()]);
+
+    let query = "tag:\"suggest:privileged\"";
+    let suggested = s.json(&["search", query, "--all", "--format", "json"]);
+    let documents = suggested["documents"].as_u64().unwrap();
+    assert!(documents > 500, "{documents} suggested");
+    let plan = s.json(&[
+        "review",
+        "batch",
+        "create",
+        "--query",
+        query,
+        "--size",
+        "100",
+        "--keep-families",
+        "--json",
+        "--reviewer",
+        "manager",
+    ]);
+    // Every family of a suggested master is in exactly one batch, whole.
+    let mut seen = std::collections::HashMap::new();
+    for batch in plan["batches"].as_array().unwrap() {
+        let name = batch["name"].as_str().unwrap();
+        for doc in
+            s.json(&["review", "batch", "show", name, "--format", "json"]).as_array().unwrap()
+        {
+            let control = doc["control_number"].as_str().unwrap().to_owned();
+            assert!(seen.insert(control, name.to_owned()).is_none(), "a document in two batches");
+        }
+    }
+    // A family is a message and its attachments (its doc root), not the mailbox file.
+    let case = quarry_case::Case::open(&s.case()).unwrap();
+    let conn = case.reader().unwrap();
+    let mut stmt = conn
+        .prepare("SELECT i.control_number, r.control_number FROM items i JOIN items r ON r.id = i.doc_root_id")
+        .unwrap();
+    let root_of: std::collections::HashMap<String, String> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+    for (control, batch) in &seen {
+        let root = &root_of[control];
+        assert_eq!(seen.get(root), Some(batch), "{control} is apart from its family {root}");
+    }
+    assert_eq!(seen.len() as u64, plan["documents"].as_u64().unwrap());
+    let sizes: Vec<u64> = plan["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["documents"].as_u64().unwrap())
+        .collect();
+    assert!(sizes.iter().all(|&n| n <= 100), "{sizes:?}");
+
+    // Code every suggestion privileged, with the family, in one command.
+    let report = s.json(&[
+        "review",
+        "code",
+        "--query",
+        query,
+        "--family",
+        "--json",
+        "--reviewer",
+        "lead",
+        "--set",
+        "privilege=attorney-client",
+        "--set",
+        "privilege_basis=Communication with in-house counsel",
+        "--set",
+        "privilege_treatment=withhold",
+    ]);
+    let coded = report["documents"].as_u64().unwrap();
+    assert!(coded >= documents, "{report}");
+    // Only attachments of suggested messages join them: no other message of the mailbox.
+    let family_members = report["family_members"].as_u64().unwrap();
+    let attachments: i64 = conn
+        .query_row("SELECT COUNT(*) FROM items WHERE doc_root_id <> id", [], |r| r.get(0))
+        .unwrap();
+    let attachments = attachments.cast_unsigned();
+    assert!(family_members <= attachments, "{report}");
+    let hits = s.run(&[
+        "search",
+        "--all",
+        "--format",
+        "ids",
+        "--dedup",
+        "none",
+        "tag:\"privilege:attorney-client\"",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&hits.stdout).lines().count() as u64, coded);
+    let verify = s.json(&["audit", "verify", "--json"]);
+    assert_eq!(verify["ok"], true, "{verify}");
+    assert!(verify["entries"].as_u64().unwrap() > coded * 3);
+}
