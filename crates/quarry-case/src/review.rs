@@ -251,8 +251,9 @@ impl Case {
                 }
                 for member in members.query_map([doc_root], |r| r.get::<_, i64>(0))? {
                     let member = member?.cast_unsigned();
-                    if !targets.contains_key(&member) {
-                        targets.insert(member, (family_changes.clone(), Some(id)));
+                    if let std::collections::btree_map::Entry::Vacant(slot) = targets.entry(member)
+                    {
+                        slot.insert((family_changes.clone(), Some(id)));
                         report.family_members += 1;
                     }
                 }
