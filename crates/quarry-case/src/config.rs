@@ -226,6 +226,7 @@ impl Default for CodingLayout {
                         &["withhold", "redact"],
                     )
                 },
+                field("privilege_description", "Log description", FieldKind::Text, &[]),
                 field("issues", "Issues", FieldKind::Multi, &[]),
                 field("hot", "Hot", FieldKind::Flag, &[]),
                 field(

@@ -35,10 +35,12 @@ mod audit;
 mod classify;
 mod config;
 mod export;
+mod produce;
 mod report;
 mod review;
 mod schema;
 mod search;
+mod thread;
 mod writer;
 
 pub use audit::{AuditEntry, AuditFilter, AuditVerify, GENESIS};
@@ -50,6 +52,11 @@ pub use config::{
     HashConfig, IndexConfig,
 };
 pub use export::{TEXT_INDEX_COLUMNS, TextExport, csv_field};
+pub use produce::{
+    CHRONOLOGY_COLUMNS, DAT_COLUMNS, PRIVLOG_COLUMNS, PrivLog, PrivLogDiff, PrivLogRow, Produced,
+    ProductionReport, ProductionSpec, SLIP_SHEET_TEXT, dat_bytes, diff_privilege_logs, parse_csv,
+    table_csv, table_xlsx,
+};
 pub use report::{DuplicateGroup, ExceptionRow, ItemRow, Summary, Table};
 pub use review::{
     Batch, BatchPlan, BatchSpec, Change, CodeReport, CodeRequest, Coding, DocView, FamilyMember,
@@ -59,6 +66,7 @@ pub use schema::SCHEMA_VERSION;
 pub use search::{
     Entry, Search, SearchHit, SearchOptions, SortOrder, TEXT_UNREADABLE, TermRow, TermsReport,
 };
+pub use thread::{Segment, embedded_messages};
 pub use writer::{Committed, InputLookup, InputRecords, Writer};
 
 use fs_err as fs;
@@ -129,6 +137,9 @@ pub enum Error {
     /// that lack a required field).
     #[error("{0}")]
     Coding(String),
+    /// A production's quality control failed (the message lists every problem).
+    #[error("{0}")]
+    Qc(String),
     /// A batch operation was refused (the message says why).
     #[error("{0}")]
     Batch(String),

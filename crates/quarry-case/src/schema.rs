@@ -254,6 +254,30 @@ CREATE INDEX batch_items_item ON batch_items (item_id);
 -- Review families: a document and its attachments share a doc root.
 CREATE INDEX items_doc_root ON items (doc_root_id);
 ",
+    r"
+-- Productions (quarry export production): the Bates range each one took, so no later one
+-- repeats a number, and which document got which number.
+CREATE TABLE productions (
+    id              INTEGER PRIMARY KEY,
+    prefix          TEXT NOT NULL,
+    first_number    INTEGER NOT NULL,
+    last_number     INTEGER NOT NULL,
+    digits          INTEGER NOT NULL,
+    query           TEXT,
+    created_at      TEXT NOT NULL,
+    created_by      TEXT NOT NULL,
+    dat_blake3      TEXT NOT NULL,
+    manifest_blake3 TEXT NOT NULL
+);
+CREATE TABLE production_docs (
+    production_id INTEGER NOT NULL REFERENCES productions(id),
+    item_id       INTEGER NOT NULL REFERENCES items(id),
+    bates         TEXT NOT NULL,
+    slip_sheet    INTEGER NOT NULL,
+    PRIMARY KEY (production_id, item_id)
+);
+CREATE INDEX production_docs_item ON production_docs (item_id);
+",
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one (returns the version found).

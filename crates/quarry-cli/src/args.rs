@@ -318,6 +318,72 @@ pub(crate) enum ExportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The privilege log: one row per document coded privileged (withheld or redacted), with
+    /// the columns FRCP 26(b)(5)(A) logs carry. Refused, listing them, while a privileged
+    /// document lacks its privilege type, basis or treatment.
+    Privlog {
+        /// The file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// csv or xlsx (default: from the file's extension, else csv).
+        #[arg(long, value_enum)]
+        format: Option<TableFormat>,
+        /// Also log every message quoted in a logged email (its thread) as its own row.
+        #[arg(long)]
+        expand_threads: bool,
+        /// A previous log (CSV or XLSX): report the rows added, removed and changed since.
+        #[arg(long, value_name = "PREVIOUS")]
+        diff_from: Option<PathBuf>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A production: the documents coded responsive and not withheld, with their families,
+    /// under Bates numbers; natives, text, a Concordance DAT load file and a manifest.
+    ///
+    /// Quality control runs first and refuses the production, writing nothing, when a
+    /// privileged document would be produced, a family would be broken, a family member is
+    /// unreviewed, or a Bates number would repeat one of an earlier production. Withheld
+    /// family members get a slip sheet in their place.
+    Production {
+        /// A new (or empty) folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Bates prefix (ABC gives ABC0000001).
+        #[arg(long)]
+        prefix: String,
+        /// First Bates number.
+        #[arg(long, default_value_t = 1)]
+        start: u64,
+        /// Digits of the number.
+        #[arg(long, default_value_t = 7)]
+        digits: usize,
+        /// Only documents this query hits.
+        #[arg(long, value_name = "QUERY")]
+        query: Option<String>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The chronology: documents coded hot (or hit by --query) in date order, with date,
+    /// from, to, subject, Bates or control number, custodian, issues and the reviewer's note.
+    Chronology {
+        /// The file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// csv or xlsx (default: from the file's extension, else csv).
+        #[arg(long, value_enum)]
+        format: Option<TableFormat>,
+        /// Documents hit by this query instead of those coded hot.
+        #[arg(long, value_name = "QUERY")]
+        query: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TableFormat {
+    Csv,
+    Xlsx,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dedup(args) => dedup(&case_dir, &args),
         Command::Hashes => hashes(&case_dir),
         Command::Export(ExportCommand::Text { out, json }) => export_text(&case_dir, &out, json),
+        Command::Export(command) => crate::exports::export(&case_dir, command),
         Command::Search(args) => search(&case_dir, &args),
         Command::Reindex { json } => reindex(&case_dir, json),
         Command::Classify(args) => classify(&case_dir, &args),

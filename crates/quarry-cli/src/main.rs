@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod exports;
 mod output;
 mod review;
 mod tui;

@@ -6,6 +6,7 @@ mod classify;
 mod common;
 mod corpus;
 mod email;
+mod exports;
 mod ingest;
 mod isolation;
 mod limits;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::process::Output;
 
 /// A message with one attachment; `n` makes each one distinct.
-fn family_email(n: usize, custodian_word: &str) -> Vec<u8> {
+pub(crate) fn family_email(n: usize, custodian_word: &str) -> Vec<u8> {
     format!(
         "From: Ann <ann@example.com>\nTo: Bob <bob@example.com>\nSubject: Report {n}\n\
 Date: Tue, 12 Dec 2000 04:03:00 -0800\nMessage-ID: <{n}.{custodian_word}@test>\n\
@@ -20,7 +20,7 @@ attached pipeline notes {n}\n--b--\n"
 }
 
 /// Two custodians, `per` messages each, every message with one attachment.
-fn collection(per: usize) -> Scratch {
+pub(crate) fn collection(per: usize) -> Scratch {
     let s = Scratch::new();
     for custodian in ["alpha", "beta"] {
         for n in 0..per {
@@ -32,13 +32,13 @@ fn collection(per: usize) -> Scratch {
     s
 }
 
-fn as_reviewer(s: &Scratch, reviewer: &str, args: &[&str]) -> Output {
+pub(crate) fn as_reviewer(s: &Scratch, reviewer: &str, args: &[&str]) -> Output {
     let mut cmd = s.command(args);
     cmd.env("QUARRY_REVIEWER", reviewer);
     cmd.output().unwrap()
 }
 
-fn ok(out: &Output) -> String {
+pub(crate) fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
         "failed ({:?}): {}{}",
@@ -49,7 +49,7 @@ fn ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn refused(out: &Output) -> String {
+pub(crate) fn refused(out: &Output) -> String {
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -59,12 +59,12 @@ fn refused(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn show(s: &Scratch, doc: &str) -> Value {
+pub(crate) fn show(s: &Scratch, doc: &str) -> Value {
     s.json(&["review", "show", doc, "--format", "json"])
 }
 
 /// Field -> values of a document's current coding.
-fn coding(s: &Scratch, doc: &str) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn coding(s: &Scratch, doc: &str) -> BTreeMap<String, Vec<String>> {
     show(s, doc)["coding"]
         .as_array()
         .unwrap()
@@ -77,7 +77,7 @@ fn coding(s: &Scratch, doc: &str) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-fn audit(s: &Scratch, extra: &[&str]) -> Vec<Value> {
+pub(crate) fn audit(s: &Scratch, extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["audit", "log", "--format", "json"];
     args.extend_from_slice(extra);
     s.json(&args).as_array().unwrap().clone()
@@ -89,7 +89,7 @@ fn verify(s: &Scratch) -> (i32, Value) {
 }
 
 /// Control numbers of the messages (not attachments), in order.
-fn messages(s: &Scratch) -> Vec<String> {
+pub(crate) fn messages(s: &Scratch) -> Vec<String> {
     s.items()
         .iter()
         .filter(|i| i["file_type"] == "email")
@@ -97,7 +97,7 @@ fn messages(s: &Scratch) -> Vec<String> {
         .collect()
 }
 
-fn attachment_of(s: &Scratch, parent: &str) -> String {
+pub(crate) fn attachment_of(s: &Scratch, parent: &str) -> String {
     s.items()
         .iter()
         .find(|i| i["parent"] == parent)

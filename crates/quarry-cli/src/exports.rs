@@ -1,0 +1,187 @@
+//! `quarry export privlog | production | chronology`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use fs_err as fs;
+use quarry_case::{Case, PRIVLOG_COLUMNS, ProductionSpec};
+
+use crate::args::{ExportCommand, TableFormat};
+use crate::commands::open;
+use crate::output;
+use crate::review::actor;
+
+pub(crate) fn export(case_dir: &Path, command: ExportCommand) -> Result<ExitCode> {
+    let case = open(case_dir)?;
+    match command {
+        ExportCommand::Text { .. } => unreachable!("handled by commands::export_text"),
+        ExportCommand::Privlog { out, format, expand_threads, diff_from, json } => {
+            let format = table_format(&out, format)?;
+            let previous = diff_from.as_deref().map(read_table).transpose()?;
+            let log = case.privilege_log(expand_threads)?;
+            for w in &log.warnings {
+                eprintln!("warning: {w}");
+            }
+            let rows: Vec<Vec<String>> =
+                log.rows.iter().map(quarry_case::PrivLogRow::values).collect();
+            let bytes = table_bytes(&case, "Privilege log", PRIVLOG_COLUMNS, &rows, format)?;
+            let diff = previous.map(|p| quarry_case::diff_privilege_logs(&p, &log.rows));
+            write_new(&out, &bytes)?;
+            case.audit_export(
+                &actor(),
+                "export.privlog",
+                &out,
+                &bytes,
+                serde_json::json!({
+                    "rows": rows.len(),
+                    "documents": log.documents,
+                    "expand_threads": expand_threads,
+                    "diff_from": diff_from,
+                    "diff": diff,
+                }),
+            )?;
+            if json {
+                output::json(&serde_json::json!({
+                    "rows": rows.len(),
+                    "documents": log.documents,
+                    "out": out,
+                    "diff": diff,
+                }))?;
+            } else {
+                println!(
+                    "wrote {} rows ({} documents) to {}",
+                    rows.len(),
+                    log.documents,
+                    out.display()
+                );
+                if let Some(d) = diff {
+                    println!(
+                        "since {}: {} added, {} removed, {} changed",
+                        diff_from.as_deref().unwrap_or(Path::new("")).display(),
+                        d.added.len(),
+                        d.removed.len(),
+                        d.changed.len()
+                    );
+                    for k in &d.added {
+                        println!("  + {k}");
+                    }
+                    for k in &d.removed {
+                        println!("  - {k}");
+                    }
+                    for (k, columns) in &d.changed {
+                        println!("  ~ {k}: {}", columns.join(", "));
+                    }
+                }
+            }
+        }
+        ExportCommand::Production { out, prefix, start, digits, query, json } => {
+            let spec = ProductionSpec { prefix, start, digits, query, actor: actor() };
+            let report = case.produce(&spec, &out)?;
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            if json {
+                output::json(&report)?;
+            } else {
+                println!(
+                    "production {}: {}–{}, {} documents in {} families ({} slip sheets) in {}",
+                    report.production,
+                    report.first,
+                    report.last,
+                    report.documents,
+                    report.families,
+                    report.slip_sheets,
+                    out.display()
+                );
+                println!("load file DATA/loadfile.dat (blake3 {})", report.dat_blake3);
+                println!("manifest  DATA/manifest.csv (blake3 {})", report.manifest_blake3);
+            }
+        }
+        ExportCommand::Chronology { out, format, query } => {
+            let format = table_format(&out, format)?;
+            let (rows, warnings) = case.chronology(query.as_deref())?;
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            let bytes =
+                table_bytes(&case, "Chronology", quarry_case::CHRONOLOGY_COLUMNS, &rows, format)?;
+            write_new(&out, &bytes)?;
+            case.audit_export(
+                &actor(),
+                "export.chronology",
+                &out,
+                &bytes,
+                serde_json::json!({ "rows": rows.len(), "query": query }),
+            )?;
+            println!("wrote {} documents to {}", rows.len(), out.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table_format(out: &Path, format: Option<TableFormat>) -> Result<TableFormat> {
+    let by_name = out.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    Ok(match (format, by_name.as_deref()) {
+        (Some(TableFormat::Csv), Some("xlsx")) | (Some(TableFormat::Xlsx), Some("csv")) => {
+            bail!("--format and the extension of {} disagree", out.display())
+        }
+        (Some(f), _) => f,
+        (None, Some("xlsx")) => TableFormat::Xlsx,
+        (None, _) => TableFormat::Csv,
+    })
+}
+
+fn table_bytes(
+    case: &Case,
+    sheet: &str,
+    header: &[&str],
+    rows: &[Vec<String>],
+    format: TableFormat,
+) -> Result<Vec<u8>> {
+    Ok(match format {
+        TableFormat::Csv => quarry_case::table_csv(header, rows),
+        // The case's creation time stands in for "now", so the same case gives the same bytes.
+        TableFormat::Xlsx => quarry_case::table_xlsx(sheet, header, rows, &case.config().created)?,
+    })
+}
+
+/// Writes a new file (refusing to replace one), complete or not at all.
+fn write_new(out: &Path, bytes: &[u8]) -> Result<()> {
+    if out.exists() {
+        bail!("{} already exists; write the export to a new file", out.display());
+    }
+    let tmp = out.with_extension(format!("partial-{}", std::process::id()));
+    fs::write(&tmp, bytes)?;
+    fs::rename(&tmp, out)?;
+    Ok(())
+}
+
+/// A table written earlier (CSV or XLSX): rows of column name -> value.
+pub(crate) fn read_table(path: &Path) -> Result<Vec<BTreeMap<String, String>>> {
+    let xlsx = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+    let rows: Vec<Vec<String>> = if xlsx {
+        use calamine::{Reader, open_workbook_auto};
+        let mut book =
+            open_workbook_auto(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let sheet = book.sheet_names().first().cloned().context("the workbook has no sheet")?;
+        let range = book
+            .worksheet_range(&sheet)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        range.rows().map(|r| r.iter().map(ToString::to_string).collect()).collect()
+    } else {
+        quarry_case::parse_csv(&fs::read_to_string(path)?)
+    };
+    let mut rows = rows.into_iter();
+    let header = rows.next().unwrap_or_default();
+    Ok(rows
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.into_iter().chain(std::iter::repeat(String::new())))
+                .collect()
+        })
+        .collect())
+}

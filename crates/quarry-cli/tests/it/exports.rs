@@ -1,0 +1,545 @@
+//! `export privlog | production | chronology`: what leaves the firm, checked before it is
+//! written, the same bytes every time, and read back.
+
+use crate::common::{Scratch, blake3_hex, u};
+use crate::review::{as_reviewer, attachment_of, audit, collection, messages, ok, refused};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn code(s: &Scratch, docs: &[&str], sets: &[&str], family: bool) {
+    let mut args = vec!["review", "code"];
+    args.extend_from_slice(docs);
+    for set in sets {
+        args.push("--set");
+        args.push(set);
+    }
+    if family {
+        args.push("--family");
+    }
+    ok(&as_reviewer(s, "rev", &args));
+}
+
+const PRIVILEGED: &[&str] = &[
+    "privilege=attorney-client",
+    "privilege_basis=Legal advice from in-house counsel on the pipeline contract",
+    "privilege_treatment=withhold",
+];
+
+/// Rows of a CSV export, the header first.
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    quarry_case::parse_csv(&std::fs::read_to_string(path).unwrap())
+}
+
+fn xlsx_rows(path: &Path) -> Vec<Vec<String>> {
+    use calamine::{Reader, open_workbook_auto};
+    let mut book = open_workbook_auto(path).unwrap();
+    let sheet = book.sheet_names()[0].clone();
+    let range = book.worksheet_range(&sheet).unwrap();
+    range.rows().map(|r| r.iter().map(ToString::to_string).collect()).collect()
+}
+
+/// Removes the rule that a privileged call needs a basis and a treatment, so the case can
+/// hold the incomplete coding an edited layout or an older case might.
+fn relax_layout(s: &Scratch) {
+    let path = s.case().join("case.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let relaxed: String = text
+        .lines()
+        .filter(|l| {
+            !l.starts_with("[coding.fields.required_when]")
+                && !l.starts_with("any_of")
+                && *l != "field = \"privilege\""
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(relaxed, text);
+    std::fs::write(&path, relaxed).unwrap();
+}
+
+#[test]
+fn privilege_log_refuses_gaps_then_writes_csv_and_xlsx_that_agree_and_diff() {
+    let s = collection(3);
+    let docs = messages(&s);
+    relax_layout(&s);
+    // A privileged call without a basis, and a treatment without a privilege type.
+    code(&s, &[&docs[0]], &["privilege=attorney-client", "privilege_treatment=withhold"], false);
+    code(&s, &[&docs[1]], &["privilege_treatment=redact"], false);
+    let out = s.path("log.csv");
+    let err = refused(&s.run(&["export", "privlog", "--out", out.to_str().unwrap()]));
+    assert!(err.contains(&format!("{}: no basis", docs[0])), "{err}");
+    assert!(err.contains(&format!("{}: no privilege type, basis", docs[1])), "{err}");
+    assert!(!out.exists(), "nothing written");
+
+    code(&s, &[&docs[0]], PRIVILEGED, true);
+    code(
+        &s,
+        &[&docs[1]],
+        &[
+            "privilege=work-product",
+            "privilege_basis=Draft for litigation counsel",
+            "privilege_description=Draft memorandum regarding litigation strategy",
+        ],
+        false,
+    );
+    ok(&s.run(&["export", "privlog", "--out", out.to_str().unwrap()]));
+    let rows = csv_rows(&out);
+    assert_eq!(rows[0], quarry_case::PRIVLOG_COLUMNS);
+    // docs[0], its attachment (through --family), docs[1].
+    assert_eq!(rows.len(), 4, "{rows:#?}");
+    let row = |control: &str| rows.iter().find(|r| r[2] == control).unwrap().clone();
+    let first = row(&docs[0]);
+    assert_eq!(
+        (first[0].as_str(), first[1].as_str(), first[3].as_str()),
+        ("PRIV-0001", docs[0].as_str(), "parent")
+    );
+    assert_eq!(first[5], "Ann <ann@example.com>");
+    assert_eq!(first[6], "Bob <bob@example.com>");
+    assert_eq!(first[9], "Report 0");
+    assert_eq!(first[10], "Email");
+    assert_eq!(first[11], "Attorney-Client Privilege");
+    assert_eq!(first[13], "Withheld");
+    assert_eq!(first[14], "alpha");
+    let attachment = row(&attachment_of(&s, &docs[0]));
+    assert_eq!(attachment[3], format!("attachment of {}", docs[0]));
+    assert_eq!(attachment[10], "Attachment (Text file)");
+    let second = row(&docs[1]);
+    assert_eq!(
+        second[9], "Draft memorandum regarding litigation strategy",
+        "the description stands in for the subject"
+    );
+    assert_eq!((second[11].as_str(), second[13].as_str()), ("Attorney Work Product", "Redacted"));
+
+    // The XLSX holds the same rows; both formats give the same bytes twice.
+    let xlsx = s.path("log.xlsx");
+    ok(&s.run(&["export", "privlog", "--out", xlsx.to_str().unwrap()]));
+    assert_eq!(xlsx_rows(&xlsx), rows);
+    let mut book = zip::ZipArchive::new(std::fs::File::open(&xlsx).unwrap()).unwrap();
+    let mut sheet = String::new();
+    std::io::Read::read_to_string(
+        &mut book.by_name("xl/worksheets/sheet1.xml").unwrap(),
+        &mut sheet,
+    )
+    .unwrap();
+    assert!(
+        sheet.contains(r#"ySplit="1""#) && sheet.contains(r#"state="frozen""#),
+        "header row frozen"
+    );
+    assert!(sheet.contains("customWidth=\"1\""), "columns sized");
+    for (a, b) in [("log.csv", "again.csv"), ("log.xlsx", "again.xlsx")] {
+        ok(&s.run(&["export", "privlog", "--out", s.path(b).to_str().unwrap()]));
+        assert_eq!(
+            std::fs::read(s.path(a)).unwrap(),
+            std::fs::read(s.path(b)).unwrap(),
+            "{a} differs from {b}"
+        );
+    }
+    // An existing file is never replaced.
+    let err = refused(&s.run(&["export", "privlog", "--out", out.to_str().unwrap()]));
+    assert!(err.contains("already exists"), "{err}");
+
+    // Version 2: one document added, one no longer privileged, one basis rewritten.
+    code(&s, &[&docs[2]], PRIVILEGED, false);
+    code(
+        &s,
+        &[&docs[1]],
+        &[
+            "privilege=not-privileged",
+            "privilege_treatment=",
+            "privilege_basis=",
+            "privilege_description=",
+        ],
+        false,
+    );
+    code(
+        &s,
+        &[&docs[0]],
+        &["privilege_basis=Request for legal advice on the pipeline contract"],
+        false,
+    );
+    let v2 = s.path("log-v2.xlsx");
+    let diff = s.json(&[
+        "export",
+        "privlog",
+        "--out",
+        v2.to_str().unwrap(),
+        "--diff-from",
+        xlsx.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(diff["diff"]["added"], serde_json::json!([docs[2]]));
+    assert_eq!(diff["diff"]["removed"], serde_json::json!([docs[1]]));
+    assert_eq!(diff["diff"]["changed"], serde_json::json!([[docs[0], ["BASIS"]]]));
+    let entries = audit(&s, &["--action", "export.privlog"]);
+    assert_eq!(entries.len(), 5, "two CSV, two XLSX, then version 2");
+    assert_eq!(entries[4]["detail"]["blake3"], blake3_hex(&std::fs::read(&v2).unwrap()));
+}
+
+#[test]
+fn privilege_log_lists_each_message_of_a_thread_on_request() {
+    let s = Scratch::new();
+    let body = "Agreed, go ahead.\n\n -----Original Message-----\nFrom: \tSanders, Richard\nSent:\tMonday, May 14, 2001 9:39 AM\nTo:\tHaedicke, Mark\nSubject:\tRE: Raptor\n\nShould we settle?\n\n -----Original Message-----\nFrom: \tHaedicke, Mark\nSent:\tMonday, May 14, 2001 8:02 AM\nTo:\tSanders, Richard\nSubject:\tRaptor\n\nYour view?\n";
+    s.file(
+        "m/thread.eml",
+        format!("From: Mark Haedicke <mark@x.com>\nTo: Richard Sanders <richard@x.com>\nSubject: RE: Raptor\nDate: Mon, 14 May 2001 10:00:00 -0500\nMessage-ID: <t@x>\n\n{body}").as_bytes(),
+    );
+    s.ingest("legal", &[&s.path("m")], &[]);
+    let doc = messages(&s)[0].clone();
+    code(&s, &[&doc], PRIVILEGED, false);
+    let out = s.path("log.csv");
+    ok(&s.run(&["export", "privlog", "--out", out.to_str().unwrap(), "--expand-threads"]));
+    let rows = csv_rows(&out);
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(rows[2][0], "PRIV-0001.1");
+    assert_eq!(rows[2][3], format!("message 1 of 2 quoted in {doc}"));
+    assert_eq!(
+        (rows[2][4].as_str(), rows[2][5].as_str()),
+        ("Monday, May 14, 2001 9:39 AM", "Sanders, Richard")
+    );
+    assert_eq!(
+        (rows[3][5].as_str(), rows[3][6].as_str(), rows[3][9].as_str()),
+        ("Haedicke, Mark", "Sanders, Richard", "Raptor")
+    );
+    assert!(
+        rows[3][11..].iter().zip(&rows[1][11..]).all(|(a, b)| a == b),
+        "privilege columns repeat"
+    );
+}
+
+/// A small reader of the DAT format (FORMATS.md §1.1): BOM, þ-qualified fields separated by
+/// 0x14, ® for a line break, doubled þ for a þ, CRLF after every record.
+fn read_dat(bytes: &[u8]) -> Vec<Vec<String>> {
+    let text = std::str::from_utf8(bytes).unwrap().strip_prefix('\u{feff}').expect("a UTF-8 BOM");
+    let (mut records, mut fields, mut field) = (Vec::new(), Vec::new(), String::new());
+    let mut inside = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            'þ' if inside && chars.peek() == Some(&'þ') => {
+                chars.next();
+                field.push('þ');
+            }
+            'þ' => inside = !inside,
+            '®' if inside => field.push('\n'),
+            '\u{14}' if !inside => fields.push(std::mem::take(&mut field)),
+            '\r' if !inside => {
+                assert_eq!(chars.next(), Some('\n'), "records end with CRLF");
+                fields.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut fields));
+            }
+            c => {
+                assert!(inside, "text outside a qualifier: {c:?}");
+                field.push(c);
+            }
+        }
+    }
+    assert!(fields.is_empty() && field.is_empty() && !inside, "the last record ends with CRLF");
+    records
+}
+
+#[test]
+fn dat_values_with_delimiters_quotes_and_line_breaks_read_back() {
+    let header = ["A", "B", "C"];
+    let rows = vec![
+        vec!["þ".to_owned(), "x\u{14}y".to_owned(), "line 1\r\nline 2\nline 3".to_owned()],
+        vec![String::new(), "þþ \"quoted\", þend þ".to_owned(), "a;b\\c".to_owned()],
+    ];
+    let bytes = quarry_case::dat_bytes(&header, &rows);
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBF\xC3\xBEA\xC3\xBE\x14\xC3\xBEB\xC3\xBE\x14"),
+        "header bytes"
+    );
+    assert!(bytes.ends_with(b"\xC3\xBE\r\n"));
+    let back = read_dat(&bytes);
+    assert_eq!(back[0], header);
+    assert_eq!(back[1], ["þ", "x\u{14}y", "line 1\nline 2\nline 3"]);
+    assert_eq!(back[2], rows[1]);
+}
+
+/// Two families responsive (one with a withheld attachment), one message not responsive, and a
+/// loose file whose name holds the DAT's delimiters, a quote and a line break.
+fn production_case() -> (Scratch, Vec<String>) {
+    let s = collection(2);
+    let tricky = "memo þ\u{14} \"draft\", v2\nfinal.txt";
+    s.file(&format!("loose/{tricky}"), b"loose memo about the pipeline\n");
+    s.ingest("alpha", &[&s.path("loose")], &[]);
+    let docs = messages(&s);
+    let loose = s
+        .items()
+        .iter()
+        .find(|i| i["locator"].as_str().unwrap().ends_with("final.txt"))
+        .map(|i| i["control_number"].as_str().unwrap().to_owned())
+        .unwrap();
+    code(&s, &[&docs[0], &docs[2]], &["responsiveness=responsive"], true);
+    code(&s, &[&attachment_of(&s, &docs[0])], PRIVILEGED, false);
+    code(&s, &[&docs[1]], &["responsiveness=not-responsive"], true);
+    code(&s, &[&docs[3]], &["responsiveness=needs-further-review"], true);
+    code(&s, &[&loose], &["responsiveness=responsive"], false);
+    (s, vec![docs[0].clone(), docs[2].clone(), loose])
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for entry in walk(dir) {
+        let rel = entry.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+        out.insert(rel, std::fs::read(&entry).unwrap());
+    }
+    out
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}
+
+#[test]
+fn production_writes_bates_natives_text_slip_sheets_and_a_dat_that_reads_back() {
+    let (s, produced) = production_case();
+    // The same case copied before producing: a second production must give the same bytes.
+    copy_dir(&s.case(), &s.path("copy"));
+    let out = s.path("prod");
+    let report = s.json(&[
+        "export",
+        "production",
+        "--out",
+        out.to_str().unwrap(),
+        "--prefix",
+        "ABC",
+        "--start",
+        "1",
+        "--json",
+    ]);
+    // Two families of two, and the loose file.
+    assert_eq!(
+        (u(&report, "documents"), u(&report, "families"), u(&report, "slip_sheets")),
+        (5, 3, 1)
+    );
+    assert_eq!(
+        (report["first"].as_str(), report["last"].as_str()),
+        (Some("ABC0000001"), Some("ABC0000005"))
+    );
+    let dat = std::fs::read(out.join("DATA/loadfile.dat")).unwrap();
+    assert_eq!(report["dat_blake3"], blake3_hex(&dat));
+    let records = read_dat(&dat);
+    assert_eq!(records[0], quarry_case::DAT_COLUMNS);
+    assert_eq!(records.len(), 6);
+    let rows: Vec<BTreeMap<&str, &str>> = records[1..]
+        .iter()
+        .map(|r| {
+            quarry_case::DAT_COLUMNS.iter().copied().zip(r.iter().map(String::as_str)).collect()
+        })
+        .collect();
+    let bates: Vec<&str> = rows.iter().map(|r| r["BEGBATES"]).collect();
+    assert_eq!(bates, ["ABC0000001", "ABC0000002", "ABC0000003", "ABC0000004", "ABC0000005"]);
+    // The first family: the message, then its withheld attachment as a slip sheet.
+    let items = s.items();
+    let item =
+        |control: &str| items.iter().find(|i| i["control_number"] == control).unwrap().clone();
+    let message = item(&produced[0]);
+    assert_eq!((rows[0]["BEGATTACH"], rows[0]["ENDATTACH"]), ("ABC0000001", "ABC0000002"));
+    assert_eq!((rows[1]["BEGATTACH"], rows[1]["ENDATTACH"]), ("ABC0000001", "ABC0000002"));
+    assert_eq!(rows[0]["FROM"], "Ann <ann@example.com>");
+    assert_eq!(rows[0]["SUBJECT"], "Report 0");
+    assert_eq!(rows[0]["DATESENT"], "12/12/2000");
+    assert_eq!(rows[0]["FILEEXT"], "eml");
+    assert_eq!(rows[0]["NATIVEPATH"], "NATIVES\\0001\\ABC0000001.eml");
+    assert_eq!(rows[0]["TEXTPATH"], "TEXT\\0001\\ABC0000001.txt");
+    assert_eq!(rows[0]["MD5HASH"].len(), 32);
+    let native = std::fs::read(out.join("NATIVES/0001/ABC0000001.eml")).unwrap();
+    assert_eq!(blake3_hex(&native), message["blake3"].as_str().unwrap());
+    assert_eq!(rows[1]["FROM"], "", "nothing of a withheld document is disclosed");
+    assert_eq!(rows[1]["FILENAME"], "");
+    assert_eq!(rows[1]["NATIVEPATH"], "NATIVES\\0001\\ABC0000002.pdf");
+    let slip = std::fs::read(out.join("NATIVES/0001/ABC0000002.pdf")).unwrap();
+    assert!(slip.starts_with(b"%PDF-1.4") && String::from_utf8_lossy(&slip).contains("ABC0000002"));
+    let slip_text = std::fs::read_to_string(out.join("TEXT/0001/ABC0000002.txt")).unwrap();
+    assert!(slip_text.contains(quarry_case::SLIP_SHEET_TEXT));
+    // The loose file's name, with þ, 0x14, a quote, a comma and a line break, reads back.
+    assert_eq!(rows[4]["FILENAME"], "memo þ\u{14} \"draft\", v2\nfinal.txt");
+    assert_eq!(rows[4]["ALL_CUSTODIANS"], "alpha");
+    // The manifest lists every file with its hash.
+    let files = files_under(&out);
+    let manifest =
+        quarry_case::parse_csv(std::str::from_utf8(&files["DATA/manifest.csv"]).unwrap());
+    assert_eq!(manifest.len() - 1, files.len() - 1);
+    for line in &manifest[1..] {
+        assert_eq!(blake3_hex(&files[&line[0]]), line[2], "{}", line[0]);
+    }
+    // The same case produces the same bytes.
+    let copy_out = s.path("prod-copy");
+    let copy = s.path("copy");
+    let args = [
+        "--case",
+        copy.to_str().unwrap(),
+        "export",
+        "production",
+        "--out",
+        copy_out.to_str().unwrap(),
+        "--prefix",
+        "ABC",
+    ];
+    ok(&s.quarry(&args));
+    assert!(files_under(&copy_out) == files, "a second production of the same case differs");
+    // Recorded: the audit log holds the hashes; the privilege log shows the slip sheet's Bates.
+    let entry = &audit(&s, &["--action", "export.production"])[0];
+    assert_eq!(entry["detail"]["dat_blake3"], blake3_hex(&dat));
+    let log = s.path("log.csv");
+    ok(&s.run(&["export", "privlog", "--out", log.to_str().unwrap()]));
+    assert_eq!(csv_rows(&log)[1][1], "ABC0000002");
+}
+
+#[test]
+fn production_quality_control_refuses_and_writes_nothing() {
+    let (s, produced) = production_case();
+    let out = s.path("prod");
+    let produce = |start: &str, extra: &[&str]| {
+        let mut args = vec![
+            "export",
+            "production",
+            "--out",
+            out.to_str().unwrap(),
+            "--prefix",
+            "ABC",
+            "--start",
+            start,
+        ];
+        args.extend_from_slice(extra);
+        s.run(&args)
+    };
+    let refuse = |start: &str, extra: &[&str], needle: &str| {
+        let err = refused(&produce(start, extra));
+        assert!(err.contains("quality control failed") && err.contains(needle), "{err}");
+        assert!(!out.exists(), "written despite a failed check");
+    };
+    // Width: 5 documents do not fit under 99999 in 5 digits from 99998.
+    refuse("99998", &["--digits", "5"], "do not fit in 5 digits");
+    // A privileged document coded for redaction would be produced unredacted.
+    code(
+        &s,
+        &[&produced[2]],
+        &[
+            "privilege=work-product",
+            "privilege_basis=Notes for counsel",
+            "privilege_treatment=redact",
+        ],
+        false,
+    );
+    refuse("1", &[], &format!("{}: coded redact", produced[2]));
+    code(
+        &s,
+        &[&produced[2]],
+        &["privilege=not-privileged", "privilege_treatment=", "privilege_basis="],
+        false,
+    );
+    // A privileged call with no treatment (an edited layout allows it).
+    relax_layout(&s);
+    code(&s, &[&produced[2]], &["privilege=attorney-client"], false);
+    refuse(
+        "1",
+        &[],
+        &format!("{}: a privileged document (attorney-client) would be produced", produced[2]),
+    );
+    code(&s, &[&produced[2]], &["privilege=not-privileged"], false);
+    // An attachment nobody reviewed.
+    let attachment = attachment_of(&s, &produced[1]);
+    code(&s, &[&attachment], &["responsiveness="], false);
+    refuse("1", &[], &format!("{attachment}: not reviewed"));
+    code(&s, &[&attachment], &["responsiveness=responsive"], false);
+    // A native gone from the store breaks its family.
+    let blake3 =
+        s.items().iter().find(|i| i["control_number"] == attachment.as_str()).unwrap()["blake3"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let stored = s.case().join("natives").join(&blake3[..2]).join(&blake3);
+    let keep = std::fs::read(&stored).unwrap();
+    std::fs::remove_file(&stored).unwrap();
+    refuse("1", &[], "would be broken");
+    std::fs::write(&stored, keep).unwrap();
+    // Clean: it goes through. The next production may not reuse its numbers.
+    ok(&produce("1", &[]));
+    let again = s.path("prod2");
+    let err = refused(&s.run(&[
+        "export",
+        "production",
+        "--out",
+        again.to_str().unwrap(),
+        "--prefix",
+        "ABC",
+        "--start",
+        "3",
+    ]));
+    assert!(
+        err.contains("overlap production 1 (ABC0000001–ABC0000005)") && err.contains("start at 6"),
+        "{err}"
+    );
+    assert!(!again.exists());
+    ok(&s.run(&[
+        "export",
+        "production",
+        "--out",
+        again.to_str().unwrap(),
+        "--prefix",
+        "ABC",
+        "--start",
+        "6",
+    ]));
+}
+
+#[test]
+fn chronology_lists_hot_documents_in_date_order() {
+    let s = Scratch::new();
+    for (n, date) in [
+        "Tue, 12 Dec 2000 04:03:00 -0800",
+        "Mon, 11 Dec 2000 09:00:00 -0800",
+        "Wed, 13 Dec 2000 10:00:00 -0800",
+    ]
+    .iter()
+    .enumerate()
+    {
+        s.file(
+            &format!("m/{n}.eml"),
+            format!("From: a{n}@x.com\nTo: b@x.com\nSubject: Event {n}\nDate: {date}\nMessage-ID: <{n}@x>\n\nBody {n} about gas.\n").as_bytes(),
+        );
+    }
+    s.ingest("alpha", &[&s.path("m")], &[]);
+    let docs = messages(&s);
+    let toml = std::fs::read_to_string(s.case().join("case.toml")).unwrap();
+    let toml = toml.replacen(
+        "kind = \"multi\"\n",
+        "kind = \"multi\"\nchoices = [\"pricing\", \"storage\"]\n",
+        1,
+    );
+    std::fs::write(s.case().join("case.toml"), toml).unwrap();
+    code(&s, &[&docs[0], &docs[1]], &["hot=yes", "issues=pricing,storage"], false);
+    code(&s, &[&docs[1]], &["note=Key admission"], false);
+    let out = s.path("chron.csv");
+    ok(&s.run(&["export", "chronology", "--out", out.to_str().unwrap()]));
+    let rows = csv_rows(&out);
+    assert_eq!(rows[0], quarry_case::CHRONOLOGY_COLUMNS);
+    let order: Vec<&str> = rows[1..].iter().map(|r| r[5].as_str()).collect();
+    assert_eq!(order, [docs[1].as_str(), docs[0].as_str()], "oldest first");
+    assert_eq!(rows[1][0], "2000-12-11T17:00:00Z");
+    assert_eq!((rows[1][7].as_str(), rows[1][8].as_str()), ("pricing; storage", "Key admission"));
+    let xlsx = s.path("chron.xlsx");
+    ok(&s.run(&["export", "chronology", "--out", xlsx.to_str().unwrap()]));
+    assert_eq!(xlsx_rows(&xlsx), rows);
+    let by_query = s.path("q.csv");
+    ok(&s.run(&["export", "chronology", "--out", by_query.to_str().unwrap(), "--query", "gas"]));
+    assert_eq!(csv_rows(&by_query).len(), 4);
+}
