@@ -898,6 +898,19 @@ impl Case {
                 )),
             }
         }
+        // A copy of a produced document withheld or called privileged elsewhere (another
+        // custodian's copy, say) would waive what the other call protects.
+        for (d, other) in self.duplicates_of(&conn, &docs)? {
+            if sources.get(&d).is_some_and(|s| matches!(s, Source::Native(_)))
+                && (withheld(other.0)
+                    || first(&coding, other.0, "privilege").is_some_and(|p| privileged.iter().any(|v| v == p)))
+            {
+                problems.push(format!(
+                    "{}: its duplicate {} is coded privileged or withheld; code the copies alike",
+                    by_id[&d].control, other.1
+                ));
+            }
+        }
         // Bates numbers: contiguous, unique, fitting the width, not used by an earlier production.
         let count = docs.len() as u64;
         let last = spec.start + count.saturating_sub(1);
@@ -1122,6 +1135,30 @@ impl Case {
             warnings,
             produced,
         })
+    }
+
+    /// The other instances of each document under the case's dedup view: (document, (id,
+    /// control number of the copy)).
+    fn duplicates_of(&self, conn: &Connection, docs: &[Doc]) -> Result<Vec<(i64, (i64, String))>> {
+        let scope = self.config.dedup.scope;
+        if scope == quarry_types::DedupScope::None {
+            return Ok(Vec::new());
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT c.id, c.control_number FROM items i JOIN items r ON r.id = i.doc_root_id
+             JOIN items c ON c.dedup_key = i.dedup_key AND c.id <> i.id
+             JOIN items cr ON cr.id = c.doc_root_id
+             WHERE i.id = ?1 AND cr.dedup_key = r.dedup_key AND (c.id = c.doc_root_id) = (i.id = i.doc_root_id)
+               AND (?2 OR c.custodian_id = i.custodian_id)",
+        )?;
+        let global = scope == quarry_types::DedupScope::Global;
+        let mut out = Vec::new();
+        for d in docs {
+            for row in stmt.query_map(params![d.id, global], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                out.push((d.id, row?));
+            }
+        }
+        Ok(out)
     }
 
     /// Where a document's native can be read: the store, or for an input read in place, its

@@ -471,6 +471,14 @@ fn production_quality_control_refuses_and_writes_nothing() {
     std::fs::remove_file(&stored).unwrap();
     refuse("1", &[], "would be broken");
     std::fs::write(&stored, keep).unwrap();
+    // Another custodian's copy of a produced document, withheld.
+    s.file("copy/0.eml", &crate::review::family_email(0, "beta"));
+    s.ingest("gamma", &[&s.path("copy")], &[]);
+    let copy = s.items().last().unwrap()["parent"].as_str().unwrap().to_owned();
+    code(&s, &[&copy], &["responsiveness=responsive"], false);
+    code(&s, &[&copy], PRIVILEGED, false);
+    refuse("1", &[], &format!("{}: its duplicate {copy} is coded privileged or withheld", produced[1]));
+    code(&s, &[&copy], &["privilege=not-privileged", "privilege_treatment=", "privilege_basis="], false);
     // Clean: it goes through. The next production may not reuse its numbers.
     ok(&produce("1", &[]));
     let again = s.path("prod2");
