@@ -77,11 +77,21 @@ pub(crate) struct Appender {
 impl Appender {
     /// Starts after the current head. The transaction must hold the write lock (IMMEDIATE).
     pub(crate) fn new(tx: &Transaction<'_>) -> Result<Appender> {
+        // The head, else (its row deleted: `verify` reports that) the last entry, so the log
+        // stays appendable.
         let head: Option<(i64, String)> = tx
             .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
+        let head = match head {
+            Some(head) => Some(head),
+            None => tx
+                .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?,
+        };
         let (seq, hash) = head.map_or((0, GENESIS.to_owned()), |(s, h)| (s.cast_unsigned(), h));
         Ok(Appender { seq, hash, at: now_utc(), pushed: false })
     }
@@ -330,9 +340,11 @@ impl Case {
             })
             .optional()?;
         let (head_seq, head_hash) =
-            head.map_or((0, GENESIS.to_owned()), |(s, h)| (s.cast_unsigned(), h));
+            head.clone().map_or((0, GENESIS.to_owned()), |(s, h)| (s.cast_unsigned(), h));
         if head_seq != verify.head_seq || head_hash != verify.head_hash {
-            let problem = if head_seq > verify.head_seq {
+            let problem = if head.is_none() {
+                "the log's head record (audit_head) is missing: deleted".to_owned()
+            } else if head_seq > verify.head_seq {
                 format!(
                     "the log ends at entry {} but its head records entry {head_seq}: entries at the end were deleted",
                     verify.head_seq

@@ -903,7 +903,8 @@ impl Case {
         for (d, other) in self.duplicates_of(&conn, &docs)? {
             if sources.get(&d).is_some_and(|s| matches!(s, Source::Native(_)))
                 && (withheld(other.0)
-                    || first(&coding, other.0, "privilege").is_some_and(|p| privileged.iter().any(|v| v == p)))
+                    || first(&coding, other.0, "privilege")
+                        .is_some_and(|p| privileged.iter().any(|v| v == p)))
             {
                 problems.push(format!(
                     "{}: its duplicate {} is coded privileged or withheld; code the copies alike",

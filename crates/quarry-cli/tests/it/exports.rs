@@ -477,8 +477,17 @@ fn production_quality_control_refuses_and_writes_nothing() {
     let copy = s.items().last().unwrap()["parent"].as_str().unwrap().to_owned();
     code(&s, &[&copy], &["responsiveness=responsive"], false);
     code(&s, &[&copy], PRIVILEGED, false);
-    refuse("1", &[], &format!("{}: its duplicate {copy} is coded privileged or withheld", produced[1]));
-    code(&s, &[&copy], &["privilege=not-privileged", "privilege_treatment=", "privilege_basis="], false);
+    refuse(
+        "1",
+        &[],
+        &format!("{}: its duplicate {copy} is coded privileged or withheld", produced[1]),
+    );
+    code(
+        &s,
+        &[&copy],
+        &["privilege=not-privileged", "privilege_treatment=", "privilege_basis="],
+        false,
+    );
     // Clean: it goes through. The next production may not reuse its numbers.
     ok(&produce("1", &[]));
     let again = s.path("prod2");
@@ -547,6 +556,13 @@ fn chronology_lists_hot_documents_in_date_order() {
     let xlsx = s.path("chron.xlsx");
     ok(&s.run(&["export", "chronology", "--out", xlsx.to_str().unwrap()]));
     assert_eq!(xlsx_rows(&xlsx), rows);
+    let again = s.path("again.xlsx");
+    ok(&s.run(&["export", "chronology", "--out", again.to_str().unwrap()]));
+    assert_eq!(
+        std::fs::read(&xlsx).unwrap(),
+        std::fs::read(&again).unwrap(),
+        "same case, same bytes"
+    );
     let by_query = s.path("q.csv");
     ok(&s.run(&["export", "chronology", "--out", by_query.to_str().unwrap(), "--query", "gas"]));
     assert_eq!(csv_rows(&by_query).len(), 4);

@@ -581,6 +581,10 @@ fn audit_verify_names_the_first_edited_deleted_or_swapped_entry() {
     db(&s).execute("DELETE FROM audit WHERE seq = ?1", [last]).unwrap();
     bad(last.cast_unsigned(), "at the end were deleted");
     restore();
+    // The head record deleted.
+    db(&s).execute("DELETE FROM audit_head", []).unwrap();
+    bad(last.cast_unsigned() + 1, "head record");
+    restore();
     // The whole tail rewritten consistently, head included: only an anchor kept elsewhere tells.
     let out = s.run(&["audit", "verify", "--expect", &anchor]);
     assert_eq!(out.status.code(), Some(0));
