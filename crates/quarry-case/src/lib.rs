@@ -35,6 +35,7 @@ mod audit;
 mod classify;
 mod config;
 mod export;
+mod learn;
 mod produce;
 mod report;
 mod review;
@@ -52,6 +53,10 @@ pub use config::{
     HashConfig, IndexConfig,
 };
 pub use export::{TEXT_INDEX_COLUMNS, TextExport, csv_field};
+pub use learn::{
+    Collection, EXPLORE_PERCENT, LearnSession, LearnStatus, ModelRecord, Simulation, SimulationRow,
+    Training,
+};
 pub use produce::{
     CHRONOLOGY_COLUMNS, DAT_COLUMNS, PRIVLOG_COLUMNS, PrivLog, PrivLogDiff, PrivLogRow, Produced,
     ProductionReport, ProductionSpec, SLIP_SHEET_TEXT, dat_bytes, diff_privilege_logs, parse_csv,

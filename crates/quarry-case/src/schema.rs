@@ -278,6 +278,36 @@ CREATE TABLE production_docs (
 );
 CREATE INDEX production_docs_item ON production_docs (item_id);
 ",
+    r"
+-- Continuous active learning (quarry learn): one session per review question; every model
+-- built, with the hashes of its training set and weights; elusion samples.
+CREATE TABLE learn_sessions (
+    id         INTEGER PRIMARY KEY,
+    field      TEXT NOT NULL,
+    positive   TEXT NOT NULL,
+    seed_query TEXT,
+    protocol   TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE TABLE learn_models (
+    id              INTEGER PRIMARY KEY,
+    session_id      INTEGER NOT NULL REFERENCES learn_sessions(id),
+    built_at        TEXT NOT NULL,
+    built_by        TEXT NOT NULL,
+    training        TEXT NOT NULL,
+    training_blake3 TEXT NOT NULL,
+    weights_blake3  TEXT NOT NULL
+);
+CREATE TABLE learn_samples (
+    id         INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES learn_sessions(id),
+    batch      TEXT NOT NULL,
+    drawn_at   TEXT NOT NULL,
+    discard    INTEGER NOT NULL,
+    found      INTEGER NOT NULL
+);
+",
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one (returns the version found).

@@ -68,6 +68,9 @@ pub(crate) enum Command {
     /// The audit log: every coding decision, batch action, search and export, hash-chained.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Continuous active learning: rank unreviewed documents by predicted relevance.
+    #[command(subcommand)]
+    Learn(LearnCommand),
     /// Rebuild the full-text index from the case database and stored text.
     Reindex {
         /// Print the outcome as JSON.
@@ -175,6 +178,16 @@ pub(crate) enum BatchCommand {
         /// Only batches of this review level.
         #[arg(long)]
         level: Option<u32>,
+        /// A new batch of the highest-ranked documents not yet reviewed (`quarry learn start`
+        /// first), with a tenth drawn at random from the rest.
+        #[arg(long)]
+        prioritized: bool,
+        /// Documents in a prioritized batch.
+        #[arg(long, default_value_t = 50)]
+        size: usize,
+        /// Bring each prioritized document's family along.
+        #[arg(long)]
+        keep_families: bool,
         /// Print the batch as JSON.
         #[arg(long)]
         json: bool,
@@ -197,6 +210,69 @@ pub(crate) enum BatchCommand {
     Release {
         /// The batch.
         batch: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LearnCommand {
+    /// Set up a prioritized review of one question: documents coded FIELD = VALUE are the
+    /// relevant ones; the seed query's words are the first relevant example.
+    Start {
+        /// The coding field (e.g. responsiveness).
+        #[arg(long)]
+        field: String,
+        /// Its value that means relevant (e.g. responsive).
+        #[arg(long)]
+        positive: String,
+        /// A query describing what is relevant.
+        #[arg(long, value_name = "QUERY")]
+        seed_query: Option<String>,
+    },
+    /// Reviewed, relevant found, the gain curve (in the terminal and as a PNG), the knee
+    /// stopping rule, and the recall estimated by the latest validation sample.
+    Status {
+        /// Write the gain curve as a PNG chart here.
+        #[arg(long, value_name = "FILE")]
+        chart: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draw an elusion sample of N documents from those not reviewed, as a batch (VAL-0001,
+    /// level 3) to code blind; `learn status` then reports the recall it implies.
+    Validate {
+        /// Sample size (385 for ±5%, 2,401 for ±2% at 95% confidence).
+        #[arg(long)]
+        sample: usize,
+    },
+    /// Build a recorded model again from its training record and compare the weights.
+    Rebuild {
+        /// The model's number (learn.model entries of the audit log).
+        model: i64,
+    },
+    /// Replay known labels as a reviewer would, through quarry's protocol and the baselines
+    /// (BMI as published, keyword ranking by the seed query, random order): documents reviewed
+    /// to reach 75%, 80% and 90% recall.
+    Simulate {
+        /// CSV with a header: the first column names the document (control number,
+        /// Message-ID or locator), the column --field holds its values (`;` between several).
+        #[arg(long, value_name = "FILE")]
+        labels: PathBuf,
+        /// The column of the labels file.
+        #[arg(long)]
+        field: String,
+        /// The value that means relevant.
+        #[arg(long)]
+        positive: String,
+        /// The seed query (its words are the first relevant example).
+        #[arg(long, value_name = "QUERY")]
+        seed_query: String,
+        /// Runs with different random seeds.
+        #[arg(long, default_value_t = 3)]
+        seeds: u64,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -28,6 +28,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Classify(args) => classify(&case_dir, &args),
         Command::Review(args) => crate::review::review(&case_dir, &args),
         Command::Audit(command) => crate::review::audit(&case_dir, &command),
+        Command::Learn(command) => crate::learn::learn(&case_dir, command),
     }
 }
 

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod exports;
+mod learn;
 mod output;
 mod review;
 mod tui;

@@ -121,9 +121,22 @@ fn batch(case: &Case, args: &ReviewArgs, command: &BatchCommand) -> Result<ExitC
                 batches(&plan.batches, Format::Table)?;
             }
         }
-        BatchCommand::Next { level, json } => {
+        BatchCommand::Next { level, json, prioritized, size, keep_families } => {
             let who = reviewer(args)?;
-            match case.batch_next(&who, *level)? {
+            let next = if *prioritized {
+                let (batch, new, model) =
+                    case.batch_next_prioritized(&who, *size, *keep_families)?;
+                if let (Some(m), false) = (model, *json) {
+                    println!(
+                        "model {} trained on {} relevant, {} not relevant and {} presumed not relevant documents",
+                        m.id, m.positives, m.negatives, m.presumed
+                    );
+                }
+                Some((batch, new))
+            } else {
+                case.batch_next(&who, *level)?
+            };
+            match next {
                 Some((batch, new)) => {
                     if *json {
                         output::json(&serde_json::json!({ "batch": batch, "checked_out": new }))?;

@@ -9,6 +9,7 @@ mod email;
 mod exports;
 mod ingest;
 mod isolation;
+mod learn;
 mod limits;
 mod review;
 mod search;
