@@ -1,0 +1,289 @@
+//! # Active-learning benchmark: scoring and retraining
+//!
+//! **What's measured**, with 1 and 2 threads where it runs in parallel:
+//! - `score/stored`: scoring every document of a collection from its stored features (1
+//!   million documents by default, ~120 distinct features each over 2^20 dimensions, drawn
+//!   Zipf-like by a fixed generator): what `review batch next --prioritized` does after each
+//!   training. Baseline in the same run: summing every stored weight (the same memory read with
+//!   no model lookups), the floor.
+//! - `score/text`: from raw text, feature extraction included (counting words with the index's
+//!   analyzer, weighting, normalizing, scoring), over English-like documents of 2 to 6 KB (64
+//!   MB by default). Baseline: the analyzer alone over the same text (`quarry_index::words`).
+//! - `train`: retraining on 10,000 coded documents (half relevant), BMI's 200,000 Pegasos
+//!   steps.
+//!
+//! **Counts asserted.** Every document gets a score; the scores are bit-identical with 1 and 2
+//! threads; the text path counts the same words the analyzer finds.
+//!
+//! **Targets** (issue 8, 2 cores): 1 million documents scored in under 2 s; at least 300 MB/s
+//! per core from raw text; retraining on 10,000 coded documents in under 1 s.
+//! `QUARRY_BENCH_DOCS` and `QUARRY_BENCH_BYTES` set the sizes.
+//! Run: `cargo bench -p quarry-bench --bench learn`.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use quarry_bench::Rng;
+use quarry_learn::{Example, FeatureConfig, Matrix, Model, TrainParams, count, train};
+use rayon::prelude::*;
+
+static TIMES: Mutex<Vec<(String, f64)>> = Mutex::new(Vec::new());
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
+}
+
+fn record(name: &str, seconds: f64) {
+    TIMES.lock().expect("times").push((name.to_owned(), seconds));
+}
+
+/// Stored features of `n` documents: ~120 distinct ids each, Zipf-like over 2^20.
+fn stored(n: usize) -> Matrix {
+    let config = FeatureConfig::default();
+    let mut rng = Rng::new(11);
+    let docs: Vec<Vec<(u32, u32)>> = (0..n)
+        .map(|_| {
+            let mut ids: Vec<u32> = (0..120)
+                .map(|_| {
+                    let r = rng.below(1 << 20) as f64 / f64::from(1 << 20);
+                    ((f64::from(1 << 20)).powf(r) as u32).min((1 << 20) - 1)
+                })
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.into_iter().map(|i| (i, 1 + (i % 3))).collect()
+        })
+        .collect();
+    Matrix::build(&docs, &config)
+}
+
+fn model_for(m: &Matrix) -> Model {
+    let pos: Vec<Example<'_>> = (0..200).map(|i| Example::Row(i * 2)).collect();
+    let neg: Vec<Example<'_>> = (0..200).map(|i| Example::Row(i * 2 + 1)).collect();
+    train(m, &pos, &neg, &TrainParams { iterations: 20_000, ..TrainParams::default() })
+        .expect("model")
+}
+
+fn main() {
+    let docs = env_usize("QUARRY_BENCH_DOCS", 1_000_000);
+    let bytes = env_usize("QUARRY_BENCH_BYTES", 64 << 20);
+    let pools: Vec<(usize, rayon::ThreadPool)> = [1, 2]
+        .into_iter()
+        .map(|t| (t, rayon::ThreadPoolBuilder::new().num_threads(t).build().expect("pool")))
+        .collect();
+    let started = Instant::now();
+    let matrix = stored(docs);
+    eprintln!(
+        "stored features: {docs} documents, {:.1} features each, built in {:.1} s",
+        matrix.ids.len() as f64 / docs as f64,
+        started.elapsed().as_secs_f64()
+    );
+    let model = model_for(&matrix);
+    let rows: Vec<usize> = (0..matrix.rows()).collect();
+    let reference: Vec<u32> =
+        pools[0].1.install(|| model.score(&matrix, &rows)).iter().map(|s| s.to_bits()).collect();
+
+    // English-like documents of 2 to 6 KB.
+    let mut rng = Rng::new(5);
+    let mut texts: Vec<String> = Vec::new();
+    let mut total = 0;
+    while total < bytes {
+        let mut out = Vec::new();
+        let len = 2_048 + rng.below(4_096) as usize;
+        quarry_bench::text(&mut rng, len, &mut out);
+        total += out.len();
+        texts.push(String::from_utf8(out).expect("ascii"));
+    }
+    let text_model = {
+        let config = FeatureConfig::default();
+        let counts: Vec<_> = texts.iter().take(2_000).map(|t| count(t, &config)).collect();
+        let m = Matrix::build(&counts, &config);
+        (model_for(&m), m.idf)
+    };
+    let words_expected: usize = texts
+        .par_iter()
+        .map(|t| {
+            let mut n = 0;
+            quarry_index::words(t, |_, _, w| {
+                n += usize::from(w.bytes().any(|b| b.is_ascii_alphabetic()))
+            });
+            n
+        })
+        .sum();
+
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(1))
+        .measurement_time(Duration::from_secs(2));
+    {
+        let mut g = c.benchmark_group("learn/score-stored");
+        g.throughput(Throughput::Elements(docs as u64));
+        for (threads, pool) in &pools {
+            g.bench_function(format!("quarry/{threads}t"), |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let scores = pool.install(|| model.score(&matrix, &rows));
+                        assert_eq!(scores.len(), docs);
+                        assert!(
+                            scores.iter().map(|s| s.to_bits()).eq(reference.iter().copied()),
+                            "scores differ across threads"
+                        );
+                    }
+                    let t = start.elapsed();
+                    record(
+                        &format!("score-stored quarry {threads}t"),
+                        t.as_secs_f64() / iters as f64,
+                    );
+                    t
+                });
+            });
+            g.bench_function(format!("floor/{threads}t"), |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let sum: f64 = pool.install(|| {
+                            (0..matrix.rows())
+                                .into_par_iter()
+                                .with_min_len(4096)
+                                .map(|i| {
+                                    let (_, v) = matrix.row(i);
+                                    v.iter().map(|&x| f64::from(x)).sum::<f64>()
+                                })
+                                .sum()
+                        });
+                        assert!(sum > 0.0);
+                    }
+                    let t = start.elapsed();
+                    record(
+                        &format!("score-stored floor {threads}t"),
+                        t.as_secs_f64() / iters as f64,
+                    );
+                    t
+                });
+            });
+        }
+        g.finish();
+    }
+    {
+        let config = FeatureConfig::default();
+        let (tm, idf) = &text_model;
+        let mut g = c.benchmark_group("learn/score-text");
+        g.throughput(Throughput::Bytes(total as u64));
+        for (threads, pool) in &pools {
+            g.bench_function(format!("quarry/{threads}t"), |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let (n, words): (usize, u64) = pool.install(|| {
+                            texts
+                                .par_iter()
+                                .map(|t| {
+                                    let counts = count(t, &config);
+                                    let w: u64 = counts.iter().map(|c| u64::from(c.1)).sum();
+                                    let mut norm = 0f32;
+                                    let mut dot = 0f32;
+                                    for &(id, tf) in &counts {
+                                        let x = (1.0 + (tf as f32).ln()) * idf[id as usize];
+                                        norm += x * x;
+                                        dot += tm.weights[id as usize] * x;
+                                    }
+                                    let score = if norm > 0.0 { dot / norm.sqrt() } else { 0.0 };
+                                    (usize::from(score.is_finite()), w)
+                                })
+                                .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+                        });
+                        assert_eq!(n, texts.len());
+                        assert_eq!(words as usize, words_expected, "every word counted");
+                    }
+                    let t = start.elapsed();
+                    record(
+                        &format!("score-text quarry {threads}t"),
+                        t.as_secs_f64() / iters as f64,
+                    );
+                    t
+                });
+            });
+            g.bench_function(format!("analyzer/{threads}t"), |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let n: usize = pool.install(|| {
+                            texts
+                                .par_iter()
+                                .map(|t| {
+                                    let mut n = 0;
+                                    quarry_index::words(t, |_, _, w| {
+                                        n += usize::from(w.bytes().any(|b| b.is_ascii_alphabetic()))
+                                    });
+                                    n
+                                })
+                                .sum()
+                        });
+                        assert_eq!(n, words_expected);
+                    }
+                    let t = start.elapsed();
+                    record(
+                        &format!("score-text analyzer {threads}t"),
+                        t.as_secs_f64() / iters as f64,
+                    );
+                    t
+                });
+            });
+        }
+        g.finish();
+    }
+    {
+        let mut g = c.benchmark_group("learn/train");
+        let pos: Vec<Example<'_>> = (0..5_000).map(|i| Example::Row(i * 2)).collect();
+        let neg: Vec<Example<'_>> = (0..5_000).map(|i| Example::Row(i * 2 + 1)).collect();
+        g.bench_function("quarry/10000-coded", |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let m = train(&matrix, &pos, &neg, &TrainParams::default()).expect("model");
+                    assert_eq!(m.weights.len(), matrix.dims);
+                }
+                let t = start.elapsed();
+                record("train 10000 coded", t.as_secs_f64() / iters as f64);
+                t
+            });
+        });
+        g.finish();
+    }
+    c.final_summary();
+    summary(docs, total);
+}
+
+fn summary(docs: usize, bytes: usize) {
+    let times = TIMES.lock().expect("times");
+    let best = |name: &str| {
+        times.iter().filter(|(n, _)| n == name).map(|(_, t)| *t).fold(f64::INFINITY, f64::min)
+    };
+    println!(
+        "\nactive learning, {docs} stored documents, {:.0} MB of text (2 cores)",
+        bytes as f64 / 1e6
+    );
+    for t in [1, 2] {
+        let q = best(&format!("score-stored quarry {t}t"));
+        let f = best(&format!("score-stored floor {t}t"));
+        println!(
+            "  score stored, {t} thread(s): {q:.3} s ({:.1} M docs/s; floor {f:.3} s, ratio {:.2}x)",
+            docs as f64 / q / 1e6,
+            q / f
+        );
+    }
+    for t in [1, 2] {
+        let q = best(&format!("score-text quarry {t}t"));
+        let a = best(&format!("score-text analyzer {t}t"));
+        println!(
+            "  score text, {t} thread(s): {:.0} MB/s per core (analyzer alone {:.0} MB/s per core, ratio {:.2}x)",
+            bytes as f64 / q / 1e6 / t as f64,
+            bytes as f64 / a / 1e6 / t as f64,
+            q / a
+        );
+    }
+    println!("  retrain on 10,000 coded documents: {:.3} s", best("train 10000 coded"));
+}
