@@ -16,7 +16,6 @@ use serde::Serialize;
 
 use crate::{Case, Error, Result};
 
-const COUNTS_FILE: &str = "learn/counts.bin";
 const MAGIC: &[u8; 8] = b"QLCOUNT1";
 
 /// The documents learning works on, with their features.
@@ -59,7 +58,13 @@ impl Case {
     /// Every master's term counts: read from the store for items not counted yet (in
     /// parallel), the rest from `learn/counts.bin`.
     fn learn_counts(&self, config: &FeatureConfig) -> Result<BTreeMap<u64, Counts>> {
-        let path = self.dir.join(COUNTS_FILE);
+        // One file per feature configuration: a protocol with word pairs has its own.
+        let path = self.dir.join(format!(
+            "learn/counts-{}{}-df{}.bin",
+            config.bits,
+            if config.pairs { "-pairs" } else { "" },
+            config.min_df
+        ));
         let mut counts: BTreeMap<u64, Counts> = BTreeMap::new();
         let mut stored_config = None;
         if let Ok(bytes) = fs::read(&path)
@@ -200,17 +205,32 @@ impl Case {
         let targets = [0.75, 0.80, 0.90];
         let effort =
             |order: &[usize]| targets.map(|r| quarry_learn::effort(order, &truth, r) as u64);
+        // Each protocol on the features it asks for (the same documents, in the same order).
+        let protocols = [Protocol::quarry(), Protocol::bmi()];
+        let mut prepared = Vec::new();
+        for protocol in &protocols {
+            let features = protocol.features();
+            if features == config {
+                prepared.push(None);
+            } else {
+                let other = self.learn_collection(&features)?;
+                if other.items != collection.items {
+                    return Err(Error::Internal(
+                        "feature collections differ in their documents".into(),
+                    ));
+                }
+                let seeds = vec![other.matrix.vector(seed_query, &features)];
+                prepared.push(Some((other, seeds)));
+            }
+        }
         let mut rows = Vec::new();
         for &seed in seeds {
-            for protocol in [Protocol::quarry(), Protocol::bmi()] {
-                let order = quarry_learn::simulate(
-                    &collection.matrix,
-                    &seed_vectors,
-                    &truth,
-                    &protocol,
-                    seed,
-                    0.9,
-                );
+            for (protocol, own) in protocols.iter().zip(&prepared) {
+                let (matrix, seeds) = match own {
+                    Some((c, s)) => (&c.matrix, s),
+                    None => (&collection.matrix, &seed_vectors),
+                };
+                let order = quarry_learn::simulate(matrix, seeds, &truth, protocol, seed, 0.9);
                 rows.push(SimulationRow {
                     method: protocol.name.clone(),
                     seed,
@@ -395,7 +415,7 @@ impl Case {
         }
         let protocol = Protocol::quarry();
         // Count the features now, so the first batch does not wait for them.
-        self.learn_collection(&FeatureConfig::default())?;
+        self.learn_collection(&protocol.features())?;
         let mut conn = crate::connect(&self.dir.join(crate::DB_FILE), false)?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let protocol_json =
@@ -466,7 +486,7 @@ impl Case {
         actor: &str,
     ) -> Result<(Collection, quarry_learn::Model, ModelRecord, Vec<Option<bool>>)> {
         let session = self.learn_session()?;
-        let config = FeatureConfig::default();
+        let config = session.protocol.features();
         let collection = self.learn_collection(&config)?;
         let coded = self.coded_rows(&session, &collection.items)?;
         let conn = self.reader()?;
@@ -745,7 +765,7 @@ impl Case {
     /// the knee rule, and the latest validation.
     pub fn learn_status(&self) -> Result<LearnStatus> {
         let session = self.learn_session()?;
-        let collection = self.learn_collection(&FeatureConfig::default())?;
+        let collection = self.learn_collection(&session.protocol.features())?;
         let coded = self.coded_rows(&session, &collection.items)?;
         let in_collection: HashSet<u64> = collection.items.iter().copied().collect();
         let relevant: HashMap<u64, bool> =
@@ -830,7 +850,7 @@ impl Case {
                 "sample {batch} is not fully coded yet ({done} of {n}); code it first"
             )));
         }
-        let collection = self.learn_collection(&FeatureConfig::default())?;
+        let collection = self.learn_collection(&session.protocol.features())?;
         let coded = self.coded_rows(&session, &collection.items)?;
         let discard: Vec<u64> = collection
             .items

@@ -199,8 +199,9 @@ pub(crate) fn terminal_chart(gain: &[u64], knee_at: usize) -> String {
     out
 }
 
-/// The gain curve as a PNG: found (blue) against reviewed, the straight line a random order
-/// would follow (grey), the knee (red). Deterministic bytes.
+/// The gain curve as a PNG, 640 x 400: relevant found (blue, up) against documents reviewed
+/// (across), the average rate so far (grey, the straight line to the last point: a curve
+/// that has bent below it has slowed down), and the knee (red). Deterministic bytes.
 pub(crate) fn png_chart(gain: &[u64], knee_at: usize) -> Result<Vec<u8>> {
     const W: u32 = 640;
     const H: u32 = 400;

@@ -29,7 +29,11 @@ pub struct Protocol {
     pub explore_permille: u32,
     /// Draw fewer presumed negatives as coded negatives accumulate (none once there are
     /// `presumed_negatives` of them): presumed negatives are guesses, coded ones are known.
+    #[serde(default)]
     pub taper_presumed: bool,
+    /// Features of adjacent word pairs besides single words.
+    #[serde(default)]
+    pub pairs: bool,
 }
 
 impl Protocol {
@@ -44,13 +48,20 @@ impl Protocol {
             train: TrainParams::default(),
             explore_permille: 0,
             taper_presumed: false,
+            pairs: false,
         }
     }
 
     /// quarry's configuration (see docs/LEARN.md for the measurements behind it).
     #[must_use]
     pub fn quarry() -> Protocol {
-        Protocol { name: "quarry".into(), taper_presumed: true, ..Protocol::bmi() }
+        Protocol { name: "quarry".into(), pairs: true, ..Protocol::bmi() }
+    }
+
+    /// The features this protocol learns from.
+    #[must_use]
+    pub fn features(&self) -> crate::FeatureConfig {
+        crate::FeatureConfig { pairs: self.pairs, ..crate::FeatureConfig::default() }
     }
 
     /// The batch after one of `size`.
