@@ -55,7 +55,7 @@ impl Protocol {
     /// quarry's configuration (see docs/LEARN.md for the measurements behind it).
     #[must_use]
     pub fn quarry() -> Protocol {
-        Protocol { name: "quarry".into(), pairs: true, ..Protocol::bmi() }
+        Protocol { name: "quarry".into(), taper_presumed: true, ..Protocol::bmi() }
     }
 
     /// The features this protocol learns from.
