@@ -21,6 +21,12 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 /// Starts the screen on the reviewer's batch (checking one out when they hold none).
 pub(crate) fn run(case: &Case, reviewer: &str, level: Option<u32>) -> Result<ExitCode> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "review next is the reviewer's screen and needs a terminal; from a script, use `review batch next`, `review batch show` and `review code`"
+        );
+    }
     let Some((batch, _)) = case.batch_next(reviewer, level)? else {
         println!("no batch left to check out");
         return Ok(ExitCode::from(1));
