@@ -28,28 +28,41 @@ impl Default for FeatureConfig {
 /// One document's term counts: (feature id, count), sorted by id.
 pub type Counts = Vec<(u32, u32)>;
 
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
 /// FNV-1a, then a multiply to spread the bits: the same word always has the same id.
 fn hash(bytes: &[u8], seed: u64) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325_u64 ^ seed;
+    let mut h = FNV_OFFSET ^ seed;
     for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
     }
+    finish(h)
+}
+
+fn finish(h: u64) -> u64 {
     (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9)
 }
 
+/// Words longer than this many bytes are dropped, as the index drops them.
+const LONGEST: usize = 99;
+
 /// The term counts of `text` (words as the index sees them; words without a letter dropped).
+///
+/// ASCII text, nearly all of email, takes a fast path: words are runs of ASCII letters and
+/// digits, lower-cased while hashed. This is exactly what the index's analyzer produces for
+/// ASCII, and a test holds the two paths equal. Other text goes through the analyzer itself
+/// (Unicode letters, accent folding).
 #[must_use]
 pub fn count(text: &str, config: &FeatureConfig) -> Counts {
     let mask = (1u64 << config.bits) - 1;
     let mut ids: Vec<u32> = Vec::with_capacity(text.len() / 6);
     let mut previous: Option<u64> = None;
-    quarry_index::words(text, |_, _, word| {
-        if !word.bytes().any(|b| b.is_ascii_alphabetic()) && word.is_ascii() {
+    let mut push = |h: Option<u64>| {
+        let Some(h) = h else {
             previous = None;
             return;
-        }
-        let h = hash(word.as_bytes(), 0);
+        };
         ids.push((h & mask) as u32);
         if config.pairs
             && let Some(p) = previous
@@ -59,7 +72,35 @@ pub fn count(text: &str, config: &FeatureConfig) -> Counts {
             );
         }
         previous = Some(h);
-    });
+    };
+    if text.is_ascii() {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            let mut h = FNV_OFFSET;
+            let mut letter = false;
+            while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+                let b = bytes[i].to_ascii_lowercase();
+                letter |= b.is_ascii_alphabetic();
+                h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+                i += 1;
+            }
+            if i - start > LONGEST {
+                continue; // dropped by the index too; it does not break a pair
+            }
+            push(letter.then(|| finish(h)));
+        }
+    } else {
+        quarry_index::words(text, |_, _, word| {
+            let keep = word.bytes().any(|b| b.is_ascii_alphabetic()) || !word.is_ascii();
+            push(keep.then(|| hash(word.as_bytes(), 0)));
+        });
+    }
     ids.sort_unstable();
     let mut counts: Counts = Vec::with_capacity(ids.len() / 2);
     for id in ids {
@@ -177,5 +218,73 @@ mod tests {
         assert!(m.vector("gas", &config).len() == 1);
         let pairs = FeatureConfig { pairs: true, ..config };
         assert_eq!(count("a b c", &pairs).len(), 5);
+    }
+
+    /// The analyzer's path, for any text: what the ASCII fast path must equal.
+    fn slow(text: &str, config: &FeatureConfig) -> Counts {
+        // A non-ASCII word far from the others sends `count` down the analyzer's path; its
+        // own counts (and the pair it makes) are taken out again.
+        let with = count(&format!("{text} \u{e9}t\u{e9}"), config);
+        let mut counts: Vec<(u32, u32)> = with;
+        let extra = if config.pairs {
+            count(&format!("{} \u{e9}t\u{e9}", last_word(text)), config)
+        } else {
+            count("\u{e9}t\u{e9}", config)
+        };
+        let own = if config.pairs { count(last_word(text), config) } else { Vec::new() };
+        for (id, n) in extra {
+            let n = n - own.iter().find(|c| c.0 == id).map_or(0, |c| c.1);
+            if n == 0 {
+                continue;
+            }
+            let at = counts.iter().position(|c| c.0 == id).expect("present");
+            counts[at].1 -= n;
+            if counts[at].1 == 0 {
+                counts.remove(at);
+            }
+        }
+        counts
+    }
+
+    /// The last word the fast path would count (letters present, not too long), else "".
+    fn last_word(text: &str) -> &str {
+        let mut last = "";
+        for w in text.split(|c: char| !c.is_ascii_alphanumeric()) {
+            if w.is_empty() {
+                continue;
+            }
+            if w.len() <= LONGEST {
+                last = if w.bytes().any(|b| b.is_ascii_alphabetic()) { w } else { "" };
+            }
+        }
+        last
+    }
+
+    #[test]
+    fn ascii_fast_path_equals_the_analyzer() {
+        let mut state = 7u64;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % n
+        };
+        let alphabet = b"abcXYZ019 ,.-_'\n\t@/()";
+        for config in
+            [FeatureConfig::default(), FeatureConfig { pairs: true, ..FeatureConfig::default() }]
+        {
+            for _ in 0..300 {
+                let len = next(300) as usize;
+                let mut text: String = (0..len)
+                    .map(|_| alphabet[next(alphabet.len() as u64) as usize] as char)
+                    .collect();
+                if next(4) == 0 {
+                    text.push_str(" ");
+                    text.push_str(&"x".repeat(95 + next(10) as usize));
+                    text.push_str(" tail 42 end");
+                }
+                assert_eq!(count(&text, &config), slow(&text, &config), "{text:?}");
+            }
+        }
     }
 }
