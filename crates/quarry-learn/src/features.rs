@@ -279,7 +279,7 @@ mod tests {
                     .map(|_| alphabet[next(alphabet.len() as u64) as usize] as char)
                     .collect();
                 if next(4) == 0 {
-                    text.push_str(" ");
+                    text.push(' ');
                     text.push_str(&"x".repeat(95 + next(10) as usize));
                     text.push_str(" tail 42 end");
                 }
