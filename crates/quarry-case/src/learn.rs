@@ -384,6 +384,26 @@ pub struct LearnStatus {
     pub pending_sample: Option<(String, u64, u64)>,
     /// Estimated prevalence: (found + estimated missed) / documents, once validated.
     pub estimated_prevalence: Option<f64>,
+    /// A running estimate before any validation, from the documents drawn at random into
+    /// prioritized batches (the exploration share): their relevant rate stands for the rate
+    /// among the documents not reviewed. Indicative only: the draws come from shrinking,
+    /// changing remainders, not one sample of today's.
+    pub running: Option<RunningEstimate>,
+}
+
+/// `LearnStatus::running`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunningEstimate {
+    /// Documents drawn at random and coded.
+    pub drawn: u64,
+    /// Of those, relevant.
+    pub relevant: u64,
+    /// Relevant documents estimated among those not reviewed.
+    pub estimated_missed: f64,
+    /// found / (found + estimated missed).
+    pub recall: f64,
+    /// (found + estimated missed) / documents.
+    pub prevalence: f64,
 }
 
 impl Case {
@@ -692,9 +712,12 @@ impl Case {
         let mut rest: Vec<u64> =
             order.iter().skip(size - explore).map(|&k| collection.items[open[k]]).collect();
         let mut rng = quarry_learn::Rng::new(record.id as u64 ^ 0xe7);
+        let mut explored = Vec::new();
         for _ in 0..explore.min(rest.len()) {
             let k = rng.below(rest.len());
-            picked.push(rest.swap_remove(k));
+            let id = rest.swap_remove(k);
+            explored.push(id);
+            picked.push(id);
         }
         let mut items: Vec<u64> = Vec::new();
         let mut seen = HashSet::new();
@@ -739,7 +762,7 @@ impl Case {
         log.push(&tx, &crate::audit::NewEntry {
             actor: reviewer,
             action: "batch.create",
-            detail: Some(serde_json::json!({"batch": name, "query": query, "level": 1, "documents": items.len(), "prioritized": true, "model": record.id, "explored": explore})),
+            detail: Some(serde_json::json!({"batch": name, "query": query, "level": 1, "documents": items.len(), "prioritized": true, "model": record.id, "explored": explored})),
             ..Default::default()
         })?;
         log.push(
@@ -798,6 +821,41 @@ impl Case {
         let estimated_prevalence = validation
             .as_ref()
             .map(|v| (v.found as f64 + v.estimated_missed) / documents.max(1) as f64);
+        // The exploration draws of the prioritized batches, as coded now.
+        let (mut drawn, mut drawn_relevant) = (0u64, 0u64);
+        {
+            let mut stmt = conn
+                .prepare("SELECT detail FROM audit WHERE action = 'batch.create' ORDER BY seq")?;
+            for detail in stmt.query_map([], |r| r.get::<_, String>(0))? {
+                let detail: serde_json::Value = serde_json::from_str(&detail?).unwrap_or_default();
+                let Some(list) = detail.get("explored").and_then(serde_json::Value::as_array)
+                else {
+                    continue;
+                };
+                for id in list.iter().filter_map(serde_json::Value::as_u64) {
+                    if let Some(&r) = relevant.get(&id) {
+                        drawn += 1;
+                        drawn_relevant += u64::from(r);
+                    }
+                }
+            }
+        }
+        let found_now = relevant.values().filter(|&&r| r).count() as u64;
+        let not_reviewed = documents - relevant.len() as u64;
+        let running = (drawn > 0).then(|| {
+            let missed = drawn_relevant as f64 / drawn as f64 * not_reviewed as f64;
+            RunningEstimate {
+                drawn,
+                relevant: drawn_relevant,
+                estimated_missed: missed,
+                recall: if found_now == 0 && missed == 0.0 {
+                    1.0
+                } else {
+                    found_now as f64 / (found_now as f64 + missed)
+                },
+                prevalence: (found_now as f64 + missed) / documents.max(1) as f64,
+            }
+        });
         Ok(LearnStatus {
             documents,
             reviewed: relevant.len() as u64,
@@ -809,6 +867,7 @@ impl Case {
             validation,
             pending_sample,
             estimated_prevalence,
+            running,
             session,
         })
     }

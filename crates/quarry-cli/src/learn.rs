@@ -73,6 +73,15 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
                     "  estimated recall     unknown until a validation sample is coded (quarry learn validate --sample 385)"
                 ),
             }
+            if let (None, Some(r)) = (&s.validation, &s.running) {
+                println!(
+                    "  running estimate     recall {:.1}%, prevalence {:.1}% ({} of {} documents drawn at random into prioritized batches were relevant; indicative, not a validation)",
+                    100.0 * r.recall,
+                    100.0 * r.prevalence,
+                    r.relevant,
+                    r.drawn
+                );
+            }
             println!("\ngain curve (relevant found against documents reviewed; | marks the knee)");
             print!("{}", terminal_chart(&s.gain, s.knee.1));
             println!(

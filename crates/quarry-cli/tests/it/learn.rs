@@ -128,6 +128,11 @@ fn prioritized_review_finds_relevant_documents_first_and_validates() {
     assert_eq!((u(&status, "reviewed"), u(&status, "relevant_found")), (30, found as u64));
     assert_eq!(status["gain"].as_array().unwrap().len(), 30);
     assert_eq!(u(&status, "models"), 3);
+    // One document of each batch of 10 was drawn at random: the running estimate rests on them.
+    let running = &status["running"];
+    assert_eq!(u(running, "drawn"), 3, "{status}");
+    let expected = found as f64 / (found as f64 + u(running, "relevant") as f64 / 3.0 * 120.0);
+    assert!((running["recall"].as_f64().unwrap() - expected).abs() < 1e-9, "{running}");
     assert!(std::fs::read(&chart).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
     let text = ok(&s.run(&["learn", "status"]));
     assert!(text.contains("gain curve") && text.contains("knee rule"), "{text}");
