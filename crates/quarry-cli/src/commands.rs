@@ -1,8 +1,8 @@
 //! One function per command: resolve settings, call the engine, print, pick the exit code.
 
 use crate::args::{
-    ClassifyArgs, Cli, Command, DedupArgs, ExportCommand, Format, IngestArgs, InitArgs,
-    ReportCommand, SearchArgs, SearchFormat, Sort,
+    ClassifyArgs, Cli, Command, DedupArgs, Format, IngestArgs, InitArgs, ReportCommand, SearchArgs,
+    SearchFormat, Sort,
 };
 use crate::output;
 use anyhow::{Context, Result};
@@ -21,7 +21,6 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(report) => report_command(&case_dir, report),
         Command::Dedup(args) => dedup(&case_dir, &args),
         Command::Hashes => hashes(&case_dir),
-        Command::Export(ExportCommand::Text { out, json }) => export_text(&case_dir, &out, json),
         Command::Export(command) => crate::exports::export(&case_dir, command),
         Command::Search(args) => search(&case_dir, &args),
         Command::Reindex { json } => reindex(&case_dir, json),
@@ -326,7 +325,7 @@ fn hashes(case_dir: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn export_text(case_dir: &Path, out: &Path, json: bool) -> Result<ExitCode> {
+pub(crate) fn export_text(case_dir: &Path, out: &Path, json: bool) -> Result<ExitCode> {
     let case = open(case_dir)?;
     let report = case
         .export_text(out)

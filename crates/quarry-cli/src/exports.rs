@@ -14,9 +14,12 @@ use crate::output;
 use crate::review::actor;
 
 pub(crate) fn export(case_dir: &Path, command: ExportCommand) -> Result<ExitCode> {
+    if let ExportCommand::Text { out, json } = &command {
+        return crate::commands::export_text(case_dir, out, *json);
+    }
     let case = open(case_dir)?;
     match command {
-        ExportCommand::Text { .. } => unreachable!("handled by commands::export_text"),
+        ExportCommand::Text { .. } => {}
         ExportCommand::Privlog { out, format, expand_threads, diff_from, json } => {
             let format = table_format(&out, format)?;
             let previous = diff_from.as_deref().map(read_table).transpose()?;
