@@ -26,6 +26,9 @@ pub struct Collection {
     pub matrix: Matrix,
     /// How words became features.
     pub config: FeatureConfig,
+    /// Documents whose stored text could not be read: they are in the collection without
+    /// features (ranked last) until a later use reads them.
+    pub unreadable: u64,
 }
 
 /// Effort to reach a recall, one protocol and seed.
@@ -55,75 +58,69 @@ pub struct Simulation {
 }
 
 impl Case {
-    /// Every master's term counts: read from the store for items not counted yet (in
-    /// parallel), the rest from `learn/counts.bin`.
-    fn learn_counts(&self, config: &FeatureConfig) -> Result<BTreeMap<u64, Counts>> {
-        // One file per feature configuration: a protocol with word pairs has its own.
-        let path = self.dir.join(format!(
-            "learn/counts-{}{}-df{}.bin",
+    /// Every master's term counts, and how many masters' stored text could not be read: read
+    /// from the store for items not counted yet (in parallel), the rest from the counts file
+    /// of this feature configuration. The file keeps every item counted, masters under other
+    /// dedup views too; an unreadable text is not stored, so the next use tries it again.
+    fn learn_counts(&self, config: &FeatureConfig) -> Result<(BTreeMap<u64, Counts>, u64)> {
+        let name = format!(
+            "counts-{}{}-df{}.bin",
             config.bits,
             if config.pairs { "-pairs" } else { "" },
             config.min_df
-        ));
-        let mut counts: BTreeMap<u64, Counts> = BTreeMap::new();
-        let mut stored_config = None;
-        if let Ok(bytes) = fs::read(&path)
-            && let Some((c, map)) = decode_counts(&bytes)
-        {
-            stored_config = Some(c);
-            counts = map;
-        }
-        if stored_config.is_some_and(|c| c != *config) {
-            counts.clear();
-        }
+        );
+        let path = self.dir.join("learn").join(&name);
+        let mut stored: BTreeMap<u64, Counts> =
+            match fs::read(&path).ok().as_deref().and_then(decode_counts) {
+                Some((c, map)) if c == *config => map,
+                _ => BTreeMap::new(),
+            };
         let conn = self.reader()?;
         let sql = format!(
             "SELECT i.id, i.blake3, i.text_chars IS NOT NULL FROM items i WHERE i.id IN ({}) ORDER BY i.id",
             crate::report::masters_sql(self.config.dedup.scope)
         );
         let mut stmt = conn.prepare(&sql)?;
-        let all: Vec<(u64, String, bool)> = stmt
+        let masters: Vec<(u64, String, bool)> = stmt
             .query_map([], |r| Ok((r.get::<_, i64>(0)?.cast_unsigned(), r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
         let missing: Vec<&(u64, String, bool)> =
-            all.iter().filter(|(id, _, _)| !counts.contains_key(id)).collect();
-        if !missing.is_empty() {
-            let fresh: Vec<(u64, Counts)> = missing
-                .par_iter()
-                .map_init(Vec::new, |buf, (id, blake3, has_text)| {
-                    let counts = if *has_text {
-                        buf.clear();
-                        let text = std::fs::File::open(self.store.text_path(blake3))
-                            .and_then(|mut f| f.read_to_end(buf))
-                            .ok()
-                            .map(|_| String::from_utf8_lossy(buf));
-                        text.map(|t| quarry_learn::count(&t, config)).unwrap_or_default()
-                    } else {
-                        Vec::new()
-                    };
-                    (*id, counts)
-                })
-                .collect();
-            counts.extend(fresh);
-            let keep: HashSet<u64> = all.iter().map(|a| a.0).collect();
-            counts.retain(|id, _| keep.contains(id));
+            masters.iter().filter(|(id, _, _)| !stored.contains_key(id)).collect();
+        // None: the stored text exists but could not be read.
+        let fresh: Vec<(u64, Option<Counts>)> = missing
+            .par_iter()
+            .map_init(Vec::new, |buf, (id, blake3, has_text)| {
+                if !*has_text {
+                    return (*id, Some(Vec::new()));
+                }
+                buf.clear();
+                let read = std::fs::File::open(self.store.text_path(blake3))
+                    .and_then(|mut f| f.read_to_end(buf));
+                (*id, read.ok().map(|_| quarry_learn::count(&String::from_utf8_lossy(buf), config)))
+            })
+            .collect();
+        let unreadable = fresh.iter().filter(|(_, c)| c.is_none()).count() as u64;
+        if fresh.iter().any(|(_, c)| c.is_some()) {
+            stored.extend(fresh.iter().filter_map(|(id, c)| c.clone().map(|c| (*id, c))));
             fs::create_dir_all(self.dir.join("learn"))?;
-            let tmp = self.store.tmp_dir().join("counts.bin");
-            fs::write(&tmp, encode_counts(config, &counts))?;
+            let tmp = self.store.tmp_dir().join(&name);
+            fs::write(&tmp, encode_counts(config, &stored))?;
             fs::rename(&tmp, &path)?;
         }
-        let keep: HashSet<u64> = all.iter().map(|a| a.0).collect();
-        counts.retain(|id, _| keep.contains(id));
-        Ok(counts)
+        let counts = masters
+            .iter()
+            .map(|(id, _, _)| (*id, stored.get(id).cloned().unwrap_or_default()))
+            .collect();
+        Ok((counts, unreadable))
     }
 
     /// The masters with their weighted features.
     pub fn learn_collection(&self, config: &FeatureConfig) -> Result<Collection> {
-        let counts = self.learn_counts(config)?;
+        let (counts, unreadable) = self.learn_counts(config)?;
         let items: Vec<u64> = counts.keys().copied().collect();
         let docs: Vec<Counts> = counts.into_values().collect();
         let matrix = Matrix::build(&docs, config);
-        Ok(Collection { items, matrix, config: *config })
+        Ok(Collection { items, matrix, config: *config, unreadable })
     }
 
     /// Reads a labels file: CSV with a header row; the first column names the document (a
@@ -378,6 +375,8 @@ pub struct LearnStatus {
     pub knee: (f64, usize),
     /// Models built.
     pub models: u64,
+    /// Documents whose stored text could not be read (no features; ranked on nothing).
+    pub unreadable_texts: u64,
     /// The latest elusion estimate, once a validation sample is fully coded.
     pub validation: Option<quarry_learn::Elusion>,
     /// A validation sample drawn and not fully coded yet: (batch, coded, size).
@@ -631,20 +630,25 @@ impl Case {
     /// are the same, bit for bit: (recorded hash, rebuilt hash).
     pub fn learn_rebuild(&self, model: i64) -> Result<(String, String)> {
         let conn = self.reader()?;
-        let (training, recorded): (String, String) = conn
-            .query_row(
+        let (training, recorded): (String, String) =
+            rusqlite::OptionalExtension::optional(conn.query_row(
                 "SELECT training, weights_blake3 FROM learn_models WHERE id = ?1",
                 [model],
                 |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(|_| Error::Coding(format!("no model {model}")))?;
+            ))?
+            .ok_or_else(|| Error::Coding(format!("no model {model}")))?;
         let training: Training =
             serde_json::from_str(&training).map_err(|e| Error::Internal(e.to_string()))?;
-        let counts = self.learn_counts(&training.features)?;
+        let (counts, unreadable) = self.learn_counts(&training.features)?;
+        if unreadable > 0 {
+            return Err(Error::Coding(format!(
+                "{unreadable} stored text(s) could not be read; model {model} cannot be rebuilt from them"
+            )));
+        }
         let (items, docs): (Vec<u64>, Vec<Counts>) =
             counts.into_iter().filter(|(id, _)| *id <= training.through_item).unzip();
         let matrix = Matrix::build(&docs, &training.features);
-        let collection = Collection { items, matrix, config: training.features };
+        let collection = Collection { items, matrix, config: training.features, unreadable };
         let rebuilt = self.train_from(&collection, &training)?;
         Ok((recorded, weights_hash(&rebuilt)))
     }
@@ -868,6 +872,7 @@ impl Case {
             pending_sample,
             estimated_prevalence,
             running,
+            unreadable_texts: collection.unreadable,
             session,
         })
     }

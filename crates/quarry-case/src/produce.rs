@@ -17,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
 use crate::audit::{Appender, NewEntry};
+use crate::search::{DATE_SQL, INSTANCE_CUSTODIANS_SQL};
 use crate::thread::embedded_messages;
 use crate::{Case, Error, Result};
 
@@ -129,26 +130,20 @@ impl Case {
     }
 
     fn docs(&self, conn: &Connection, ids: &[i64]) -> Result<Vec<Doc>> {
-        let mut stmt = conn.prepare_cached(
+        let mut stmt = conn.prepare_cached(&format!(
             "SELECT i.id, i.control_number, i.parent_id, i.doc_root_id, c.name, i.file_type, i.name, i.inner,
                     inp.source_path, COALESCE(NULLIF(e.email_from, ''), d.author, ''), COALESCE(e.email_to, ''),
                     COALESCE(e.email_cc, ''), COALESCE(e.email_bcc, ''), COALESCE(e.subject, d.title, d.subject, ''),
-                    e.sent, COALESCE(e.sent, d.modified, i.modified, d.created, i.created),
+                    e.sent, {DATE_SQL},
                     COALESCE(i.md5, ''), COALESCE(i.sha1, ''), i.blake3, i.text_chars IS NOT NULL,
                     i.dedup_key, r.dedup_key, i.id = i.doc_root_id
              FROM items i JOIN custodians c ON c.id = i.custodian_id
              JOIN inputs inp ON inp.id = i.input_id
              JOIN items r ON r.id = i.doc_root_id
              LEFT JOIN emails e ON e.item_id = i.id LEFT JOIN documents d ON d.item_id = i.id
-             WHERE i.id = ?1",
-        )?;
-        let mut custodians = conn.prepare_cached(
-            "SELECT DISTINCT c.name FROM items i
-             JOIN items r ON r.id = i.doc_root_id
-             JOIN custodians c ON c.id = i.custodian_id
-             WHERE i.dedup_key = ?1 AND r.dedup_key = ?2 AND (i.id = i.doc_root_id) = ?3
-             ORDER BY c.name",
-        )?;
+             WHERE i.id = ?1"
+        ))?;
+        let mut custodians = conn.prepare_cached(INSTANCE_CUSTODIANS_SQL)?;
         let scope = self.config.dedup.scope;
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {

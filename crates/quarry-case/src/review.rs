@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::audit::{Appender, NewEntry};
 use crate::config::{CodingLayout, FieldDef, FieldKind};
-use crate::search::{SearchOptions, SortOrder};
+use crate::search::{DATE_SQL, SearchOptions, SortOrder};
 use crate::{Case, DocClassification, Error, Result, now_utc};
 
 /// How a coding change acts on a field.
@@ -935,12 +935,13 @@ impl Case {
         let conn = self.reader()?;
         let row = conn
             .query_row(
-                "SELECT i.id, c.name, i.locator, i.file_type, i.size, i.blake3, i.flags,
-                        COALESCE(e.sent, d.modified, i.modified, d.created, i.created),
+                &format!(
+                    "SELECT i.id, c.name, i.locator, i.file_type, i.size, i.blake3, i.flags, {DATE_SQL},
                         i.doc_root_id, i.text_chars IS NOT NULL, e.item_id IS NOT NULL, d.item_id IS NOT NULL
                  FROM items i JOIN custodians c ON c.id = i.custodian_id
                  LEFT JOIN emails e ON e.item_id = i.id LEFT JOIN documents d ON d.item_id = i.id
-                 WHERE i.control_number = ?1",
+                 WHERE i.control_number = ?1"
+                ),
                 [control_number],
                 |r| {
                     Ok((

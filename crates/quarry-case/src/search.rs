@@ -147,7 +147,16 @@ pub struct TermsReport {
 
 /// The date a hit is shown and sorted by (aliases `i` items, `e` emails, `d` documents): sent,
 /// else modified, else created.
-const DATE_SQL: &str = "COALESCE(e.sent, d.modified, i.modified, d.created, i.created)";
+pub(crate) const DATE_SQL: &str = "COALESCE(e.sent, d.modified, i.modified, d.created, i.created)";
+
+/// Custodians of every instance of a document under global dedup (ALL_CUSTODIANS), sorted;
+/// parameters: the item's dedup key, its root's dedup key, whether it is its own root. A root
+/// matches by its key, an attachment by its own key under a root with the same key.
+pub(crate) const INSTANCE_CUSTODIANS_SQL: &str = "SELECT DISTINCT c.name FROM items i
+     JOIN items r ON r.id = i.doc_root_id
+     JOIN custodians c ON c.id = i.custodian_id
+     WHERE i.dedup_key = ?1 AND r.dedup_key = ?2 AND (i.id = i.doc_root_id) = ?3
+     ORDER BY c.name";
 
 /// Share of all documents above which a term is flagged over-broad.
 const BROAD_SHARE: f64 = 0.25;
@@ -527,15 +536,7 @@ impl Case {
              LEFT JOIN documents d ON d.item_id = i.id
              WHERE i.id = ?1"
         ))?;
-        // Instances of a document under global dedup: a root by its key, an attachment by its
-        // own key under a root with the same key.
-        let mut custodians = conn.prepare_cached(
-            "SELECT DISTINCT c.name FROM items i
-             JOIN items r ON r.id = i.doc_root_id
-             JOIN custodians c ON c.id = i.custodian_id
-             WHERE i.dedup_key = ?1 AND r.dedup_key = ?2 AND (i.id = i.doc_root_id) = ?3
-             ORDER BY c.name",
-        )?;
+        let mut custodians = conn.prepare_cached(INSTANCE_CUSTODIANS_SQL)?;
         let mut rows = Vec::with_capacity(entries.len());
         for entry in entries {
             let (mut row, blake3, has_text, keys) =

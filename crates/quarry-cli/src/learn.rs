@@ -51,6 +51,12 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
             );
             println!("  relevant found       {:>8}", s.relevant_found);
             println!("  models built         {:>8}", s.models);
+            if s.unreadable_texts > 0 {
+                println!(
+                    "  unreadable texts     {:>8}   (stored text could not be read: these documents have no features)",
+                    s.unreadable_texts
+                );
+            }
             match (&s.validation, &s.pending_sample) {
                 (Some(v), _) => {
                     println!(
