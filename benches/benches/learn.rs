@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use quarry_bench::Rng;
-use quarry_learn::{Example, FeatureConfig, Matrix, Model, TrainParams, count, train};
+use quarry_learn::{Counter, Example, FeatureConfig, Matrix, Model, TrainParams, count, train};
 use rayon::prelude::*;
 
 static TIMES: Mutex<Vec<(String, f64)>> = Mutex::new(Vec::new());
@@ -99,7 +99,7 @@ fn main() {
         let config = FeatureConfig::default();
         let counts: Vec<_> = texts.iter().take(2_000).map(|t| count(t, &config)).collect();
         let m = Matrix::build(&counts, &config);
-        (model_for(&m), m.idf)
+        model_for(&m).text_scorer(&m.idf, config)
     };
     let words_expected: usize = texts
         .par_iter()
@@ -168,8 +168,6 @@ fn main() {
         g.finish();
     }
     {
-        let config = FeatureConfig::default();
-        let (tm, idf) = &text_model;
         let mut g = c.benchmark_group("learn/score-text");
         g.throughput(Throughput::Bytes(total as u64));
         for (threads, pool) in &pools {
@@ -180,18 +178,9 @@ fn main() {
                         let (n, words): (usize, u64) = pool.install(|| {
                             texts
                                 .par_iter()
-                                .map(|t| {
-                                    let counts = count(t, &config);
-                                    let w: u64 = counts.iter().map(|c| u64::from(c.1)).sum();
-                                    let mut norm = 0f32;
-                                    let mut dot = 0f32;
-                                    for &(id, tf) in &counts {
-                                        let x = (1.0 + (tf as f32).ln()) * idf[id as usize];
-                                        norm += x * x;
-                                        dot += tm.weights[id as usize] * x;
-                                    }
-                                    let score = if norm > 0.0 { dot / norm.sqrt() } else { 0.0 };
-                                    (usize::from(score.is_finite()), w)
+                                .map_init(Counter::default, |counter, t| {
+                                    let (score, words) = text_model.score(t, counter);
+                                    (usize::from(score.is_finite()), words)
                                 })
                                 .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
                         });

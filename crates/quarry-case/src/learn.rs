@@ -16,7 +16,8 @@ use serde::Serialize;
 
 use crate::{Case, Error, Result};
 
-const MAGIC: &[u8; 8] = b"QLCOUNT1";
+/// Version 2 on: the feature version follows. `QLCOUNT1` files have none (version 1).
+const MAGIC: &[u8; 8] = b"QLCOUNT2";
 
 /// The documents learning works on, with their features.
 pub struct Collection {
@@ -63,8 +64,11 @@ impl Case {
     /// of this feature configuration. The file keeps every item counted, masters under other
     /// dedup views too; an unreadable text is not stored, so the next use tries it again.
     fn learn_counts(&self, config: &FeatureConfig) -> Result<(BTreeMap<u64, Counts>, u64)> {
+        // Version 1 files kept their first name.
+        let version =
+            if config.version == 1 { String::new() } else { format!("v{}-", config.version) };
         let name = format!(
-            "counts-{}{}-df{}.bin",
+            "counts-{version}{}{}-df{}.bin",
             config.bits,
             if config.pairs { "-pairs" } else { "" },
             config.min_df
@@ -253,6 +257,7 @@ impl Case {
 fn encode_counts(config: &FeatureConfig, counts: &BTreeMap<u64, Counts>) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + counts.values().map(|c| 12 + c.len() * 8).sum::<usize>());
     out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&config.version.to_le_bytes());
     out.extend_from_slice(&config.bits.to_le_bytes());
     out.push(u8::from(config.pairs));
     out.extend_from_slice(&config.min_df.to_le_bytes());
@@ -275,10 +280,12 @@ fn decode_counts(bytes: &[u8]) -> Option<(FeatureConfig, BTreeMap<u64, Counts>)>
         at += n;
         Some(s)
     };
-    if take(8)? != MAGIC {
-        return None;
-    }
     let u32_of = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or([0; 4]));
+    let version = match take(8)? {
+        m if m == MAGIC => u32_of(take(4)?),
+        b"QLCOUNT1" => 1,
+        _ => return None,
+    };
     let bits = u32_of(take(4)?);
     let pairs = take(1)?[0] == 1;
     let min_df = u32_of(take(4)?);
@@ -295,7 +302,7 @@ fn decode_counts(bytes: &[u8]) -> Option<(FeatureConfig, BTreeMap<u64, Counts>)>
         }
         map.insert(id, c);
     }
-    Some((FeatureConfig { bits, pairs, min_df }, map))
+    Some((FeatureConfig { bits, pairs, min_df, version }, map))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -971,5 +978,33 @@ impl Case {
             .find(|b| b.name == name)
             .ok_or_else(|| Error::Internal("batch vanished".into()))?;
         Ok((batch, discard.len() as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_files_keep_their_feature_version() {
+        let config = FeatureConfig::default();
+        let counts: BTreeMap<u64, Counts> =
+            [(3, vec![(1, 2), (9, 1)]), (7, Vec::new())].into_iter().collect();
+        let (read, map) = decode_counts(&encode_counts(&config, &counts)).expect("decodes");
+        assert_eq!((read, &map), (config, &counts));
+        // A file of the first release: no version after the magic, so version 1.
+        let mut old = b"QLCOUNT1".to_vec();
+        old.extend_from_slice(&20u32.to_le_bytes());
+        old.push(0);
+        old.extend_from_slice(&2u32.to_le_bytes());
+        old.extend_from_slice(&0u64.to_le_bytes());
+        let (read, map) = decode_counts(&old).expect("decodes");
+        assert_eq!(read, FeatureConfig { version: 1, ..config });
+        assert!(map.is_empty());
+        assert!(decode_counts(b"QLCOUNT9").is_none());
+        // Training records written before the field existed read as version 1.
+        let json = r#"{"bits":20,"pairs":false,"min_df":2}"#;
+        let parsed: FeatureConfig = serde_json::from_str(json).expect("parses");
+        assert_eq!(parsed.version, 1);
     }
 }

@@ -17,6 +17,6 @@ pub mod model;
 pub mod stats;
 
 pub use cal::{Protocol, State, effort, keyword_order, next_batch, random_order, simulate};
-pub use features::{Counts, FeatureConfig, Matrix, Sparse, count};
-pub use model::{Example, Model, Rng, TrainParams, train};
+pub use features::{Counter, Counts, FeatureConfig, Matrix, Sparse, count};
+pub use model::{Example, Model, Rng, TextScorer, TrainParams, train};
 pub use stats::{Elusion, elusion, knee, wilson};

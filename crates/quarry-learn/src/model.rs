@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::features::{Matrix, Sparse};
+use crate::features::{Counter, FeatureConfig, Matrix, Sparse};
 
 /// Training parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -173,12 +173,54 @@ impl Model {
     pub fn score(&self, m: &Matrix, rows: &[usize]) -> Vec<f32> {
         rows.par_iter().with_min_len(4096).map(|&i| self.score_row(m, i)).collect()
     }
+
+    /// A scorer of texts outside the stored collection (new items before their counts are
+    /// stored), weighted by the collection's idf (`Matrix::idf`).
+    #[must_use]
+    pub fn text_scorer(&self, idf: &[f32], config: FeatureConfig) -> TextScorer {
+        let table = idf.iter().zip(&self.weights).map(|(&i, &w)| [i, i * w]).collect();
+        TextScorer { table, log_tf: std::array::from_fn(|tf| 1.0 + (tf as f32).ln()), config }
+    }
+}
+
+/// Scores raw text: counts its words, weighs them as [`Matrix::build`] does and takes the dot
+/// product with the model, in one pass over the distinct words. Each feature's idf and
+/// idf × weight sit side by side, so a word costs one memory access, not two.
+#[derive(Clone, Debug)]
+pub struct TextScorer {
+    /// Per feature id: [idf, idf × weight].
+    table: Vec<[f32; 2]>,
+    /// `1 + ln tf` for the small counts nearly every word has.
+    log_tf: [f32; 16],
+    config: FeatureConfig,
+}
+
+impl TextScorer {
+    /// The score of `text` (what [`Model::score_row`] gives for its row) and the number of
+    /// words counted.
+    pub fn score(&self, text: &str, counter: &mut Counter) -> (f32, u64) {
+        let mut norm = 0f32;
+        let mut dot = 0f32;
+        let mut words = 0u64;
+        counter.for_each(text, &self.config, |id, tf| {
+            words += u64::from(tf);
+            let [idf, weighted] = self.table[id as usize];
+            let t = match self.log_tf.get(tf as usize) {
+                Some(&t) => t,
+                None => 1.0 + (tf as f32).ln(),
+            };
+            norm += (t * idf) * (t * idf);
+            dot += t * weighted;
+        });
+        let score = if norm > 0.0 { dot / norm.sqrt() } else { 0.0 };
+        (score, words)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::{FeatureConfig, count};
+    use crate::features::count;
 
     fn matrix() -> Matrix {
         let config = FeatureConfig::default();
@@ -193,6 +235,31 @@ mod tests {
             .collect();
         let docs: Vec<_> = texts.iter().map(|t| count(t, &config)).collect();
         Matrix::build(&docs, &config)
+    }
+
+    #[test]
+    fn text_scores_agree_with_row_scores() {
+        let config = FeatureConfig::default();
+        let texts: Vec<String> = (0..400)
+            .map(|i| {
+                let extra = if i % 3 == 0 { "gas gas gas pipeline" } else { "golf lunch" };
+                format!("note {i} about {extra} and weather {} {extra}", i % 11)
+            })
+            .collect();
+        let docs: Vec<_> = texts.iter().map(|t| count(t, &config)).collect();
+        let m = Matrix::build(&docs, &config);
+        let pos: Vec<Example<'_>> = (0..40).map(|i| Example::Row(i * 3)).collect();
+        let neg: Vec<Example<'_>> = (0..40).map(|i| Example::Row(i * 3 + 1)).collect();
+        let model =
+            train(&m, &pos, &neg, &TrainParams { iterations: 5_000, ..TrainParams::default() })
+                .expect("model");
+        let scorer = model.text_scorer(&m.idf, config);
+        let mut counter = Counter::default();
+        for (i, text) in texts.iter().enumerate() {
+            let (score, words) = scorer.score(text, &mut counter);
+            assert!((score - model.score_row(&m, i)).abs() < 1e-5, "{text}");
+            assert_eq!(words, docs[i].iter().map(|c| u64::from(c.1)).sum::<u64>());
+        }
     }
 
     #[test]
