@@ -6,9 +6,10 @@
 //!   Zipf-like by a fixed generator): what `review batch next --prioritized` does after each
 //!   training. Baseline in the same run: summing every stored weight (the same memory read with
 //!   no model lookups), the floor.
-//! - `score/text`: from raw text, feature extraction included (counting words with the index's
-//!   analyzer, weighting, normalizing, scoring), over English-like documents of 2 to 6 KB (64
-//!   MB by default). Baseline: the analyzer alone over the same text (`quarry_index::words`).
+//! - `score/text`: from raw text, feature extraction included (finding and counting words as
+//!   the index's analyzer does, weighting, normalizing, scoring: `Model::text_scorer`), over
+//!   English-like documents of 2 to 6 KB (64 MB by default). Baseline: the analyzer alone over
+//!   the same text (`quarry_index::words`).
 //! - `train`: retraining on 10,000 coded documents (half relevant), BMI's 200,000 Pegasos
 //!   steps.
 //!

@@ -197,7 +197,6 @@ impl Case {
         unmatched: u64,
         seed_query: &str,
         seeds: &[u64],
-        mut progress: impl FnMut(&str, u64),
     ) -> Result<Simulation> {
         let config = FeatureConfig::default();
         let collection = self.learn_collection(&config)?;
@@ -224,21 +223,25 @@ impl Case {
                 prepared.push(Some((other, seeds)));
             }
         }
-        let mut rows = Vec::new();
-        for &seed in seeds {
-            for (protocol, own) in protocols.iter().zip(&prepared) {
-                let (matrix, seeds) = match own {
+        // Every (seed, protocol) run is independent and deterministic: run them in parallel,
+        // report them in order.
+        let runs: Vec<(u64, usize)> =
+            seeds.iter().flat_map(|&s| (0..protocols.len()).map(move |p| (s, p))).collect();
+        let learned: Vec<SimulationRow> = runs
+            .par_iter()
+            .map(|&(seed, p)| {
+                let (matrix, seeds) = match &prepared[p] {
                     Some((c, s)) => (&c.matrix, s),
                     None => (&collection.matrix, &seed_vectors),
                 };
-                let order = quarry_learn::simulate(matrix, seeds, &truth, protocol, seed, 0.9);
-                rows.push(SimulationRow {
-                    method: protocol.name.clone(),
-                    seed,
-                    effort: effort(&order),
-                });
-                progress(&protocol.name, seed);
-            }
+                let order = quarry_learn::simulate(matrix, seeds, &truth, &protocols[p], seed, 0.9);
+                SimulationRow { method: protocols[p].name.clone(), seed, effort: effort(&order) }
+            })
+            .collect();
+        let mut learned = learned.into_iter();
+        let mut rows = Vec::new();
+        for &seed in seeds {
+            rows.extend(learned.by_ref().take(protocols.len()));
             let order = quarry_learn::keyword_order(&collection.matrix, &seed_vectors, seed);
             rows.push(SimulationRow { method: "keyword".into(), seed, effort: effort(&order) });
             let order = quarry_learn::random_order(collection.matrix.rows(), seed);

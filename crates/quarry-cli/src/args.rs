@@ -182,8 +182,9 @@ pub(crate) enum BatchCommand {
         /// first), with a tenth drawn at random from the rest.
         #[arg(long)]
         prioritized: bool,
-        /// Documents in a prioritized batch.
-        #[arg(long, default_value_t = 50)]
+        /// Documents in a prioritized batch. Small batches keep the ranking fresh: quarry's
+        /// protocol retrains at least every 20 documents (docs/LEARN.md).
+        #[arg(long, default_value_t = 20)]
         size: usize,
         /// Bring each prioritized document's family along.
         #[arg(long)]

@@ -125,7 +125,7 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
                 .with_context(|| format!("cannot read the labels file {}", labels.display()))?;
             let (relevant, unmatched) = case.read_labels(&text, &field, &positive)?;
             let seeds: Vec<u64> = (1..=seeds).collect();
-            let sim = case.learn_simulate(&relevant, unmatched, &seed_query, &seeds, |_, _| {})?;
+            let sim = case.learn_simulate(&relevant, unmatched, &seed_query, &seeds)?;
             if json {
                 output::json(&sim)?;
                 return Ok(ExitCode::SUCCESS);

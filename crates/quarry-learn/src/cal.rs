@@ -34,6 +34,10 @@ pub struct Protocol {
     /// Features of adjacent word pairs besides single words.
     #[serde(default)]
     pub pairs: bool,
+    /// Batches stop growing at this size (0: no limit), so the model is retrained at least
+    /// every this many documents.
+    #[serde(default)]
+    pub max_batch: usize,
 }
 
 impl Protocol {
@@ -49,13 +53,16 @@ impl Protocol {
             explore_permille: 0,
             taper_presumed: false,
             pairs: false,
+            max_batch: 0,
         }
     }
 
-    /// quarry's configuration (see docs/LEARN.md for the measurements behind it).
+    /// quarry's configuration: BMI with batches that stop growing at 20 documents, so the
+    /// model is retrained at least every 20 (see docs/LEARN.md for the measurements behind
+    /// it; retraining takes a fraction of a second).
     #[must_use]
     pub fn quarry() -> Protocol {
-        Protocol { name: "quarry".into(), taper_presumed: true, ..Protocol::bmi() }
+        Protocol { name: "quarry".into(), max_batch: 20, ..Protocol::bmi() }
     }
 
     /// The features this protocol learns from.
@@ -64,10 +71,11 @@ impl Protocol {
         crate::FeatureConfig { pairs: self.pairs, ..crate::FeatureConfig::default() }
     }
 
-    /// The batch after one of `size`.
+    /// The batch after one of `size`: a tenth larger (rounded up), up to `max_batch`.
     #[must_use]
-    pub fn grow(size: usize) -> usize {
-        size + size.div_ceil(10)
+    pub fn next_size(&self, size: usize) -> usize {
+        let grown = size + size.div_ceil(10);
+        if self.max_batch > 0 { grown.min(self.max_batch.max(size)) } else { grown }
     }
 }
 
@@ -170,7 +178,7 @@ pub fn simulate(
             order.extend(rest);
             break;
         }
-        size = Protocol::grow(size);
+        size = protocol.next_size(size);
     }
     order
 }
@@ -219,4 +227,32 @@ pub fn effort(order: &[usize], relevant: &[bool], recall: f64) -> usize {
         }
     }
     order.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_grow_by_a_tenth_up_to_the_cap() {
+        let sizes = |p: &Protocol| {
+            let mut size = p.first_batch;
+            let mut out = vec![size];
+            for _ in 0..40 {
+                size = p.next_size(size);
+                out.push(size);
+            }
+            out
+        };
+        let bmi = sizes(&Protocol::bmi());
+        assert_eq!(&bmi[..12], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13]);
+        assert!(bmi[40] > 200, "BMI's batches grow without limit");
+        let quarry = sizes(&Protocol::quarry());
+        assert_eq!(&quarry[..12], &bmi[..12]);
+        assert_eq!(quarry.iter().max(), Some(&20));
+        assert_eq!(quarry[40], 20);
+        // A first batch above the cap is kept, not shrunk.
+        let big = Protocol { first_batch: 30, ..Protocol::quarry() };
+        assert_eq!(big.next_size(30), 30);
+    }
 }

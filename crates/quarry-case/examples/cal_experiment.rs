@@ -1,0 +1,129 @@
+//! Compares variants of the CAL protocol over the 24 labelled UCB Enron topics of
+//! docs/LEARN.md, each variant on the same seeds, all runs in parallel. Prints each topic's
+//! mean effort to 80% recall per variant, the means, and on how many topics each variant needs
+//! more than the first.
+//!
+//! ```text
+//! cargo run --release -p quarry-case --example cal_experiment -- CASE LABELS SEEDS VARIANT...
+//! ```
+//!
+//! CASE is a case ingested from the corpus's UCB `.txt` files and LABELS the CSV built from
+//! its `.cats` files (docs/LEARN.md says how). A VARIANT is `bmi` or parts joined by `+`:
+//! `taper` (fewer presumed negatives as coded ones come in), `capN` (batches stop growing at
+//! N), `iterN` (training steps), `pnN` (presumed negatives). Example: `bmi cap20 taper+cap20`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use quarry_learn::{FeatureConfig, Protocol, Sparse};
+use rayon::prelude::*;
+
+const TOPICS: &[(&str, &str)] = &[
+    ("1.1", "business strategy deal"),
+    ("1.2", "family weekend dinner personal"),
+    ("1.3", "congratulations thanks lunch"),
+    ("1.4", "meeting schedule call conference"),
+    ("1.5", "job position interview resume"),
+    ("1.6", "draft comments review edits"),
+    ("2.1", "forwarded"),
+    ("2.2", "original message forwarded"),
+    ("2.3", "letter"),
+    ("2.4", "news article reported"),
+    ("2.9", "http www"),
+    ("2.13", "attached"),
+    ("3.1", "ferc regulation price caps"),
+    ("3.2", "project"),
+    ("3.3", "enron image press"),
+    ("3.4", "image reputation"),
+    ("3.5", "political contributions senator governor"),
+    ("3.6", "california energy crisis"),
+    ("3.7", "policy"),
+    ("3.8", "operations"),
+    ("3.9", "partnership alliance"),
+    ("3.10", "legal advice counsel attorney"),
+    ("4.10", "confidential"),
+    ("4.12", "concern concerned"),
+];
+
+fn variant(spec: &str) -> Protocol {
+    let mut p = Protocol::bmi();
+    p.name = spec.to_owned();
+    for part in spec.split('+') {
+        match part {
+            "bmi" => {}
+            "taper" => p.taper_presumed = true,
+            s if s.starts_with("cap") => p.max_batch = s[3..].parse().expect("cap N"),
+            s if s.starts_with("iter") => p.train.iterations = s[4..].parse().expect("iter N"),
+            s if s.starts_with("pn") => p.presumed_negatives = s[2..].parse().expect("pn N"),
+            s => panic!("unknown part {s}"),
+        }
+    }
+    p
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let case = quarry_case::Case::open(Path::new(&args[1])).expect("case");
+    let labels = std::fs::read_to_string(&args[2]).expect("labels");
+    let seeds: u64 = args[3].parse().expect("seeds");
+    let variants: Vec<Protocol> = args[4..].iter().map(|s| variant(s)).collect();
+    let config = FeatureConfig::default();
+    let collection = case.learn_collection(&config).expect("collection");
+    let m = &collection.matrix;
+    let mut jobs = Vec::new();
+    let mut truths = BTreeMap::new();
+    for (topic, query) in TOPICS {
+        let (relevant, _) = case.read_labels(&labels, "category", topic).expect("labels");
+        let truth: Vec<bool> = collection.items.iter().map(|id| relevant.contains(id)).collect();
+        truths.insert(*topic, (truth, vec![m.vector(query, &config)]));
+        for seed in 1..=seeds {
+            for v in 0..variants.len() {
+                jobs.push((*topic, seed, v));
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    let results: Vec<(&str, u64, usize, usize)> = jobs
+        .par_iter()
+        .map(|&(topic, seed, v)| {
+            let (truth, seeds_v): &(Vec<bool>, Vec<Sparse>) = &truths[topic];
+            let order = quarry_learn::simulate(m, seeds_v, truth, &variants[v], seed, 0.8);
+            (topic, seed, v, quarry_learn::effort(&order, truth, 0.8))
+        })
+        .collect();
+    eprintln!("{} runs in {:.0} s", jobs.len(), started.elapsed().as_secs_f64());
+    let mut mean = vec![0f64; variants.len()];
+    print!("{:<6}", "topic");
+    for v in &variants {
+        print!(" {:>16}", v.name);
+    }
+    println!();
+    let mut worse = vec![0; variants.len()];
+    for (topic, _) in TOPICS {
+        print!("{topic:<6}");
+        let mut per = vec![0f64; variants.len()];
+        for &(t, _, v, e) in &results {
+            if t == *topic {
+                per[v] += e as f64 / seeds as f64;
+            }
+        }
+        for v in 0..variants.len() {
+            print!(" {:>16.1}", per[v]);
+            mean[v] += per[v] / TOPICS.len() as f64;
+            if per[v] > per[0] {
+                worse[v] += 1;
+            }
+        }
+        println!();
+    }
+    print!("{:<6}", "mean");
+    for v in &mean {
+        print!(" {v:>16.1}");
+    }
+    println!();
+    print!("{:<6}", ">first");
+    for w in &worse {
+        print!(" {w:>16}");
+    }
+    println!();
+}
