@@ -289,6 +289,9 @@ fn decode_counts(bytes: &[u8]) -> Option<(FeatureConfig, BTreeMap<u64, Counts>)>
         b"QLCOUNT1" => 1,
         _ => return None,
     };
+    if !(1..=quarry_learn::features::VERSION).contains(&version) {
+        return None;
+    }
     let bits = u32_of(take(4)?);
     let pairs = take(1)?[0] == 1;
     let min_df = u32_of(take(4)?);
@@ -649,6 +652,12 @@ impl Case {
             .ok_or_else(|| Error::Coding(format!("no model {model}")))?;
         let training: Training =
             serde_json::from_str(&training).map_err(|e| Error::Internal(e.to_string()))?;
+        if !(1..=quarry_learn::features::VERSION).contains(&training.features.version) {
+            return Err(Error::Coding(format!(
+                "model {model} uses feature version {}, which this quarry does not know; rebuild it with the quarry that made it",
+                training.features.version
+            )));
+        }
         let (counts, unreadable) = self.learn_counts(&training.features)?;
         if unreadable > 0 {
             return Err(Error::Coding(format!(
@@ -1005,6 +1014,8 @@ mod tests {
         assert_eq!(read, FeatureConfig { version: 1, ..config });
         assert!(map.is_empty());
         assert!(decode_counts(b"QLCOUNT9").is_none());
+        let newer = FeatureConfig { version: quarry_learn::features::VERSION + 1, ..config };
+        assert!(decode_counts(&encode_counts(&newer, &counts)).is_none());
         // Training records written before the field existed read as version 1.
         let json = r#"{"bits":20,"pairs":false,"min_df":2}"#;
         let parsed: FeatureConfig = serde_json::from_str(json).expect("parses");
