@@ -8,14 +8,15 @@ use std::collections::{BTreeSet, HashSet};
 use std::ops::Bound;
 
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery, Query as TQuery,
-    RangeQuery, TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, EmptyQuery, FuzzyTermQuery, Occur, Query as TQuery, RangeQuery,
+    TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TokenStream as _;
 use tantivy::{DateTime, Searcher, Term};
 use tantivy_fst::{Automaton, Regex};
 
+use crate::phrase::ExactPhrase;
 use crate::query::{Query, Word};
 use crate::schema::{DATE_RANGE, Fields, Kind, keyword_analyzer, words_analyzer};
 use crate::span::{Materialized, SpanNode, SpanQuery};
@@ -383,7 +384,7 @@ fn slots_query(field: Field, mut slots: Vec<Slot>) -> Box<dyn TQuery> {
     }
     if slots.iter().all(|s| s.len() == 1) {
         let terms: Vec<Term> = slots.into_iter().map(|mut s| s.remove(0)).collect();
-        return Box::new(PhraseQuery::new(terms));
+        return Box::new(ExactPhrase::new(field, terms));
     }
     Box::new(SpanQuery {
         field,

@@ -13,6 +13,7 @@
 //! (From, To, Cc, Subject, Date) followed by the body.
 
 mod compile;
+mod phrase;
 pub mod query;
 mod schema;
 mod snippet;
