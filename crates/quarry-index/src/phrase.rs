@@ -47,6 +47,14 @@ impl ExactPhrase {
 
 impl Query for ExactPhrase {
     fn weight(&self, scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        let entry = scoring.schema().get_field_entry(self.field);
+        let positions = entry.field_type().get_index_record_option();
+        if !positions.is_some_and(IndexRecordOption::has_positions) {
+            return Err(tantivy::TantivyError::SchemaError(format!(
+                "a phrase on field {:?}, which records no positions",
+                entry.name()
+            )));
+        }
         let bm25 = match scoring {
             EnableScoring::Enabled { statistics_provider, .. } => {
                 Some(Bm25Weight::for_terms(statistics_provider, &self.terms)?)
@@ -472,6 +480,17 @@ mod tests {
             }
         }
         (all, sought)
+    }
+
+    #[test]
+    fn a_field_without_positions_is_refused() {
+        let mut builder = Schema::builder();
+        let id = builder.add_text_field("id", tantivy::schema::STRING);
+        let schema = builder.build();
+        let terms = vec![Term::from_field_text(id, "a"), Term::from_field_text(id, "b")];
+        let weight =
+            ExactPhrase::new(id, terms).weight(EnableScoring::disabled_from_schema(&schema));
+        assert!(matches!(weight, Err(tantivy::TantivyError::SchemaError(_))));
     }
 
     #[test]
