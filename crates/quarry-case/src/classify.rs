@@ -323,33 +323,28 @@ impl Case {
         };
         let mut crossed: HashSet<u64> = HashSet::new();
         if boilerplate_on {
-            // Counted per thread and summed: the same counts in any order.
+            // Every document's paragraphs (the union over its copies) in one array, sorted
+            // on every thread, then counted in runs: the same counts in any order.
             let new = pool.install(|| {
-                units
+                let mut all: Vec<u64> = units
                     .par_iter()
                     .filter(|u| u.count_paragraphs)
-                    .fold(
-                        || (Paragraphs::default(), Vec::new()),
-                        |(mut counts, mut union), unit| {
-                            union.clear();
-                            for &t in &unit.texts {
-                                if let Some(scan) = &texts[t] {
-                                    union.extend_from_slice(&scan.paragraphs);
-                                }
+                    .flat_map_iter(|unit| {
+                        let mut union: Vec<u64> = Vec::new();
+                        for &t in &unit.texts {
+                            if let Some(scan) = &texts[t] {
+                                union.extend_from_slice(&scan.paragraphs);
                             }
-                            if unit.texts.len() > 1 {
-                                union.sort_unstable();
-                                union.dedup();
-                            }
-                            counts.add_document(&union);
-                            (counts, union)
-                        },
-                    )
-                    .map(|(counts, _)| counts)
-                    .reduce(Paragraphs::default, |mut a, b| {
-                        a.merge(b);
-                        a
+                        }
+                        if unit.texts.len() > 1 {
+                            union.sort_unstable();
+                            union.dedup();
+                        }
+                        union
                     })
+                    .collect();
+                all.par_sort_unstable();
+                Paragraphs::from_sorted(&all)
             });
             if !full {
                 for (p, n) in new.iter() {
