@@ -15,6 +15,11 @@
 //!   falls off a cliff with `-i` and thousands of literals (0.14 MB/s with 10,000 measured
 //!   here), so the sample shrinks as the list grows and each run has a time limit.
 //!
+//! - `quarry, 1k hit`: quarry on a 100,000-term list made of the 1,000 list and 99,000 terms
+//!   of the same mix that never occur in the text, so it finds exactly the 1,000 list's hits:
+//!   the cost of a longer list apart from the hits a longer list also finds (the recipe's
+//!   100,000 list finds 90 times the 1,000 list's hits).
+//!
 //! **Counts asserted.** quarry's hits equal the generator's own count of every pattern
 //! occurrence at word granularity, exactly, with 1 and 2 threads; the bare automaton's
 //! matches are the same on every run; ripgrep's matching lines equal the lines in which an
@@ -46,6 +51,9 @@ use criterion::{Criterion, SamplingMode, Throughput};
 use quarry_bench::classify::{Corpus, Terms, Universe, generate};
 use quarry_tag::{Classifier, Issue, Rules, Scratch};
 use rayon::prelude::*;
+
+/// The engine name of quarry on the 100,000-term list with the 1,000 list's hits.
+const ABSENT: &str = "quarry, 1k hit";
 
 /// (terms, engine, threads): a benchmark.
 type Key = (usize, &'static str, usize);
@@ -243,7 +251,17 @@ fn main() {
     let universe = Universe::new();
     let lists: Vec<Terms> =
         sizes.iter().map(|&n| Terms::new(&universe, n, 0xC1A5 + n as u64)).collect();
-    let refs: Vec<&Terms> = lists.iter().collect();
+    // 100,000 terms with the hits of the 1,000 list (its terms, then 99,000 that never occur):
+    // what a longer list costs, apart from the hits a longer list also finds.
+    let small = sizes.iter().position(|&n| n == 1_000);
+    let absent = match small {
+        Some(at) if sizes.contains(&100_000) => {
+            Some(Terms::with_absent(&universe, &lists[at], 100_000, 0xAB5E))
+        }
+        _ => None,
+    };
+    let mut refs: Vec<&Terms> = lists.iter().collect();
+    refs.extend(absent.as_ref());
     let started = Instant::now();
     let (corpus, expected) = generate(&universe, bytes, &refs, 7);
     let total = corpus.bytes.len();
@@ -367,6 +385,26 @@ fn main() {
                     threads,
                     || pool.install(|| automaton_hits(&ac, &corpus)),
                     ac_hits,
+                ));
+            });
+        }
+        group.finish();
+    }
+    if let (Some(terms), Some(small)) = (&absent, small) {
+        let want = expected[lists.len()];
+        assert_eq!(want, expected[small], "terms that never occur add no hits");
+        let classifier = Classifier::new(&rules_for(terms)).expect("rules compile");
+        let mut group = c.benchmark_group("classify/100000-absent");
+        group.throughput(Throughput::Bytes(total as u64)).sampling_mode(SamplingMode::Flat);
+        for (threads, pool) in &pools {
+            let threads = *threads;
+            group.bench_function(format!("quarry/{threads}t"), |b| {
+                b.iter_custom(timed(
+                    100_000,
+                    ABSENT,
+                    threads,
+                    || pool.install(|| quarry_hits(&classifier, &corpus)),
+                    want,
                 ));
             });
         }
@@ -526,7 +564,7 @@ fn summary(total: usize) {
     let sizes: std::collections::BTreeSet<usize> =
         times.keys().map(|k| k.0).filter(|&n| n > 0).collect();
     for size in sizes {
-        for engine in ["quarry", "aho-corasick", "ripgrep", "ripgrep -i"] {
+        for engine in ["quarry", ABSENT, "aho-corasick", "ripgrep", "ripgrep -i"] {
             let Some(one) = rate(&(size, engine, 1)) else {
                 continue;
             };
@@ -539,6 +577,12 @@ fn summary(total: usize) {
                 rg.map_or(String::new(), |rg| format!("{:.2}x", one / rg))
             );
         }
+    }
+    if let (Some(small), Some(large)) = (rate(&(1_000, "quarry", 1)), rate(&(100_000, ABSENT, 1))) {
+        println!(
+            "\n100,000 terms with the 1,000 list's hits, 1 thread: {:.2} of 1,000 terms' rate",
+            large / small
+        );
     }
     if let (Some(read), Some(run)) = (rate(&(0, "read texts", 2)), rate(&(0, "quarry classify", 2)))
     {

@@ -17,10 +17,21 @@ fn main() {
         |a| a.split(',').map(|s| s.parse().expect("size")).collect(),
     );
     let universe = Universe::new();
-    let lists: Vec<Terms> =
+    let mut lists: Vec<Terms> =
         sizes.iter().map(|&n| Terms::new(&universe, n, 0xC1A5 + n as u64)).collect();
+    // `ABSENT=N`: a list of N terms with the first list's hits (its terms, then terms that
+    // never occur), measured last.
+    let absent: Option<usize> = std::env::var("ABSENT").ok().map(|v| v.parse().expect("N"));
+    let mut sizes = sizes;
+    if let Some(n) = absent {
+        lists.push(Terms::with_absent(&universe, &lists[0], n, 0xAB5E));
+        sizes.push(n);
+    }
     let refs: Vec<&Terms> = lists.iter().collect();
     let (corpus, expected) = generate(&universe, mb << 20, &refs, 7);
+    if absent.is_some() {
+        assert_eq!(expected.last(), expected.first(), "the absent terms never hit");
+    }
     let total = corpus.bytes.len() as f64 / 1e6;
     for ((size, terms), want) in sizes.iter().zip(&lists).zip(&expected) {
         let rules = Rules {

@@ -19,6 +19,8 @@ use crate::Rng;
 const SYNTHETIC: usize = 60_000;
 const FIRST: usize = 400;
 const LAST: usize = 1_000;
+/// Words of the universe the generator never writes: terms made of them never hit.
+const ABSENT: usize = 40_000;
 
 /// Common words, most frequent first (Zipf over their rank).
 const COMMON: &[&str] = &[
@@ -279,7 +281,8 @@ const SYLLABLES: &[&str] = &[
 
 /// The words of the corpus.
 pub struct Universe {
-    /// Every distinct word: common, then synthetic, then first names, then last names.
+    /// Every distinct word: common, then synthetic, then first names, then last names, then
+    /// words that never occur in the text.
     pub words: Vec<String>,
 }
 
@@ -290,7 +293,7 @@ impl Universe {
         let mut rng = Rng::new(0x0C1A_551F);
         let mut seen: HashSet<String> = COMMON.iter().map(|w| (*w).to_owned()).collect();
         let mut words: Vec<String> = COMMON.iter().map(|w| (*w).to_owned()).collect();
-        for (count, min, max) in [(SYNTHETIC, 2, 5), (FIRST, 2, 3), (LAST, 2, 4)] {
+        for (count, min, max) in [(SYNTHETIC, 2, 5), (FIRST, 2, 3), (LAST, 2, 4), (ABSENT, 2, 5)] {
             let mut made = 0;
             while made < count {
                 let n = min + rng.below(max - min + 1);
@@ -315,6 +318,10 @@ impl Universe {
 
     fn last(&self, i: usize) -> u32 {
         (COMMON.len() + SYNTHETIC + FIRST + i) as u32
+    }
+
+    fn absent(&self, i: usize) -> u32 {
+        (COMMON.len() + SYNTHETIC + FIRST + LAST + i) as u32
     }
 
     fn common(&self, word: &str) -> u32 {
@@ -380,6 +387,54 @@ impl Terms {
                 .collect::<Vec<_>>()
                 .join(" ");
             push(&mut terms, ids, text);
+        }
+        Terms { terms, patterns }
+    }
+}
+
+impl Terms {
+    /// `base`'s terms, then more up to `n` in all that never occur in the text, in the same
+    /// mix (70 % "First Last" names, 30 % words and two-word phrases) and of the same shape,
+    /// from words the generator never writes: a list `n` long with the hits of `base`. It
+    /// separates what a longer list costs from what more hits cost.
+    #[must_use]
+    pub fn with_absent(universe: &Universe, base: &Terms, n: usize, seed: u64) -> Terms {
+        let mut rng = Rng::new(seed);
+        let mut seen: HashSet<Vec<u32>> = base.patterns.iter().cloned().collect();
+        let mut terms = base.terms.clone();
+        let mut patterns = base.patterns.clone();
+        let names = base.terms.len() + (n - base.terms.len()) * 7 / 10;
+        // Absent first and last names (as many as the grid's), then absent words.
+        let (firsts, lasts) = (FIRST as u64, LAST as u64);
+        let words = (ABSENT - FIRST - LAST) as u64;
+        while terms.len() < n {
+            let ids = if terms.len() < names {
+                vec![
+                    universe.absent(rng.below(firsts) as usize),
+                    universe.absent((firsts + rng.below(lasts)) as usize),
+                ]
+            } else if rng.below(2) == 0 {
+                vec![universe.absent((firsts + lasts + rng.below(words)) as usize)]
+            } else {
+                vec![
+                    universe.absent((firsts + lasts + rng.below(words)) as usize),
+                    universe.absent((firsts + lasts + rng.below(words)) as usize),
+                ]
+            };
+            if !seen.insert(ids.clone()) {
+                continue;
+            }
+            let capital = terms.len() < names;
+            let text = ids
+                .iter()
+                .map(|&id| {
+                    let w = &universe.words[id as usize];
+                    if capital { capitalize(w) } else { w.clone() }
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            terms.push(text);
+            patterns.push(ids);
         }
         Terms { terms, patterns }
     }
