@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use criterion::{Criterion, SamplingMode, Throughput};
 use quarry_bench::classify::{Corpus, Terms, Universe, generate};
-use quarry_tag::{Classifier, Issue, Rules, Scratch};
+use quarry_tag::{Classifier, Scratch};
 use rayon::prelude::*;
 
 /// The engine name of quarry on the 100,000-term list with the 1,000 list's hits.
@@ -63,18 +63,6 @@ static TIMES: Mutex<BTreeMap<Key, Vec<f64>>> = Mutex::new(BTreeMap::new());
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
-}
-
-fn rules_for(terms: &Terms) -> Rules {
-    Rules {
-        issues: vec![Issue {
-            name: "bench".into(),
-            terms: terms.terms.clone(),
-            queries: Vec::new(),
-            min_terms: 1,
-        }],
-        ..Rules::default()
-    }
 }
 
 fn quarry_hits(classifier: &Classifier, corpus: &Corpus) -> u64 {
@@ -285,7 +273,7 @@ fn main() {
         .warm_up_time(Duration::from_millis(1))
         .measurement_time(Duration::from_secs(1));
     for ((&size, terms), &want) in sizes.iter().zip(&lists).zip(&expected) {
-        let rules = rules_for(terms);
+        let rules = terms.rules();
         let t = Instant::now();
         let classifier = Classifier::new(&rules).expect("rules compile");
         let quarry_build = t.elapsed();
@@ -393,7 +381,7 @@ fn main() {
     if let (Some(terms), Some(small)) = (&absent, small) {
         let want = expected[lists.len()];
         assert_eq!(want, expected[small], "terms that never occur add no hits");
-        let classifier = Classifier::new(&rules_for(terms)).expect("rules compile");
+        let classifier = Classifier::new(&terms.rules()).expect("rules compile");
         let mut group = c.benchmark_group("classify/100000-absent");
         group.throughput(Throughput::Bytes(total as u64)).sampling_mode(SamplingMode::Flat);
         for (threads, pool) in &pools {
@@ -456,7 +444,7 @@ fn end_to_end(c: &mut Criterion, corpus: &Corpus, lists: &[Terms], sizes: &[usiz
         fs_err::remove_dir_all(&docs_dir).expect("clear");
     }
     let case = quarry_case::Case::open(&case_dir).expect("case");
-    let rules = rules_for(terms);
+    let rules = terms.rules();
     let rules_text = toml::to_string(&rules).expect("rules as TOML");
     let classifier = Classifier::new(&rules).expect("rules");
     let with_hits = (0..corpus.docs.len())

@@ -4,7 +4,6 @@
 //! `cargo run --release -p quarry-bench --example classify_case -- CASE_DIR [RUNS]`.
 
 use quarry_bench::classify::{Terms, Universe};
-use quarry_tag::{Issue, Rules};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -12,16 +11,7 @@ fn main() {
     let runs: usize = args.get(2).map_or(3, |a| a.parse().expect("runs"));
     let universe = Universe::new();
     let terms = Terms::new(&universe, 10_000, 0xC1A5 + 10_000);
-    let rules = Rules {
-        issues: vec![Issue {
-            name: "bench".into(),
-            terms: terms.terms,
-            queries: Vec::new(),
-            min_terms: 1,
-        }],
-        ..Rules::default()
-    };
-    let rules_text = toml::to_string(&rules).expect("rules as TOML");
+    let rules_text = toml::to_string(&terms.rules()).expect("rules as TOML");
     let case = quarry_case::Case::open(std::path::Path::new(case_dir)).expect("case");
     for _ in 0..runs {
         let options = quarry_case::ClassifyOptions {

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use quarry_bench::classify::{Terms, Universe, generate};
-use quarry_tag::{Classifier, Issue, Rules, Scratch};
+use quarry_tag::{Classifier, Scratch};
 use rayon::prelude::*;
 
 fn main() {
@@ -34,16 +34,7 @@ fn main() {
     }
     let total = corpus.bytes.len() as f64 / 1e6;
     for ((size, terms), want) in sizes.iter().zip(&lists).zip(&expected) {
-        let rules = Rules {
-            issues: vec![Issue {
-                name: "bench".into(),
-                terms: terms.terms.clone(),
-                queries: Vec::new(),
-                min_terms: 1,
-            }],
-            ..Rules::default()
-        };
-        let classifier = Classifier::new(&rules).expect("rules");
+        let classifier = Classifier::new(&terms.rules()).expect("rules");
         for threads in [1, 2] {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
             let mut best = f64::MAX;

@@ -393,6 +393,21 @@ impl Terms {
 }
 
 impl Terms {
+    /// The rules the benchmarks classify with: the terms as one issue, everything else as
+    /// [`quarry_tag::Rules::default`] has it (boilerplate detection on).
+    #[must_use]
+    pub fn rules(&self) -> quarry_tag::Rules {
+        quarry_tag::Rules {
+            issues: vec![quarry_tag::Issue {
+                name: "bench".into(),
+                terms: self.terms.clone(),
+                queries: Vec::new(),
+                min_terms: 1,
+            }],
+            ..quarry_tag::Rules::default()
+        }
+    }
+
     /// `base`'s terms, then more up to `n` in all that never occur in the text, in the same
     /// mix (70 % "First Last" names, 30 % words and two-word phrases) and of the same shape,
     /// from words the generator never writes: a list `n` long with the hits of `base`. It

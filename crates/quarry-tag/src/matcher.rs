@@ -256,7 +256,8 @@ impl Matcher {
         }
 
         // The filter: 32 to 64 bits per word lets about 1 in 30 to 60 other words through
-        // to the table, while 2^23 bits (1 MiB) still sits in L2 cache.
+        // to the table with one bit per word (a tenth of that with two, past
+        // [`ONE_BIT_MAX`]), while 2^23 bits (1 MiB) still sits in L2 cache.
         let bits = (words.len() * 32).next_power_of_two().clamp(1 << 15, 1 << 23);
         // Indexed by 64-bit block: the shift keeps the top bits that number the blocks.
         let filter_shift = 64 - (bits / 64).trailing_zeros();
