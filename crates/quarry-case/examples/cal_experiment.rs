@@ -10,7 +10,9 @@
 //! CASE is a case ingested from the corpus's UCB `.txt` files and LABELS the CSV built from
 //! its `.cats` files (docs/LEARN.md says how). A VARIANT is `bmi` or parts joined by `+`:
 //! `taper` (fewer presumed negatives as coded ones come in), `capN` (batches stop growing at
-//! N), `iterN` (training steps), `pnN` (presumed negatives). Example: `bmi cap20 taper+cap20`.
+//! N), `iterN` (training steps), `pnN` (presumed negatives), `priorN` (the seed query's prior
+//! at weight N/10), `auc` (the prior scaled by how well the seed query separates the coding so
+//! far). Example: `bmi cap20 cap20+prior50+auc`. `FIRST_SEED=K` starts the seeds at K.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -52,8 +54,12 @@ fn variant(spec: &str) -> Protocol {
         match part {
             "bmi" => {}
             "taper" => p.taper_presumed = true,
+            "auc" => p.prior_trust = true,
             s if s.starts_with("cap") => p.max_batch = s[3..].parse().expect("cap N"),
             s if s.starts_with("iter") => p.train.iterations = s[4..].parse().expect("iter N"),
+            s if s.starts_with("prior") => {
+                p.prior_weight = s[5..].parse::<f32>().expect("prior N") / 10.0;
+            }
             s if s.starts_with("pn") => p.presumed_negatives = s[2..].parse().expect("pn N"),
             s => panic!("unknown part {s}"),
         }
@@ -66,6 +72,9 @@ fn main() {
     let case = quarry_case::Case::open(Path::new(&args[1])).expect("case");
     let labels = std::fs::read_to_string(&args[2]).expect("labels");
     let seeds: u64 = args[3].parse().expect("seeds");
+    // `FIRST_SEED=5` with SEEDS 4 runs seeds 5 to 8 (runs are deterministic per seed, so
+    // batches of seeds add up).
+    let first_seed: u64 = std::env::var("FIRST_SEED").map_or(1, |v| v.parse().expect("seed"));
     let variants: Vec<Protocol> = args[4..].iter().map(|s| variant(s)).collect();
     let config = FeatureConfig::default();
     let collection = case.learn_collection(&config).expect("collection");
@@ -76,7 +85,7 @@ fn main() {
         let (relevant, _) = case.read_labels(&labels, "category", topic).expect("labels");
         let truth: Vec<bool> = collection.items.iter().map(|id| relevant.contains(id)).collect();
         truths.insert(*topic, (truth, vec![m.vector(query, &config)]));
-        for seed in 1..=seeds {
+        for seed in first_seed..first_seed + seeds {
             for v in 0..variants.len() {
                 jobs.push((*topic, seed, v));
             }

@@ -726,7 +726,22 @@ impl Case {
                 "every document is coded or in a batch; nothing left to prioritize".into(),
             ));
         }
-        let scores = model.score(&collection.matrix, &open);
+        // The seed query's prior, as the session's protocol sets it (sessions started before
+        // it existed have none).
+        let seeds: Vec<Sparse> = session
+            .seed_query
+            .as_deref()
+            .map(|q| collection.matrix.vector(q, &collection.config))
+            .into_iter()
+            .collect();
+        let (scores, prior) = quarry_learn::cal::ranking_scores(
+            &collection.matrix,
+            &model,
+            &seeds,
+            &coded,
+            &open,
+            &session.protocol,
+        );
         let mut order: Vec<usize> = (0..open.len()).collect();
         order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
         let explore = if size >= 10 { size * EXPLORE_PERCENT / 100 } else { 0 };
@@ -785,7 +800,7 @@ impl Case {
         log.push(&tx, &crate::audit::NewEntry {
             actor: reviewer,
             action: "batch.create",
-            detail: Some(serde_json::json!({"batch": name, "query": query, "level": 1, "documents": items.len(), "prioritized": true, "model": record.id, "explored": explored})),
+            detail: Some(serde_json::json!({"batch": name, "query": query, "level": 1, "documents": items.len(), "prioritized": true, "model": record.id, "prior_weight": prior, "explored": explored})),
             ..Default::default()
         })?;
         log.push(

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::features::{Matrix, Sparse};
-use crate::model::{Example, Rng, TrainParams, train};
+use crate::model::{Example, Model, Rng, TrainParams, train};
 
 /// A review protocol.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -38,6 +38,18 @@ pub struct Protocol {
     /// every this many documents.
     #[serde(default)]
     pub max_batch: usize,
+    /// The seed query's score as a prior on the ranking: each uncoded document's model score
+    /// and its similarity to the seed query are standardized over the uncoded documents and
+    /// added, the similarity weighted `prior_weight · 10 / (10 + relevant found)`, so it fades
+    /// as coded relevant documents accumulate. 0: none (BMI, and sessions started before the
+    /// field existed). The model itself is trained as without it.
+    #[serde(default)]
+    pub prior_weight: f32,
+    /// Scale the prior by how well the seed query's score separates the documents coded so
+    /// far: `2 · AUC − 1` of relevant against not relevant, floored at 0. A vague seed query
+    /// ("operations") then stops steering the ranking once coding shows it does not help.
+    #[serde(default)]
+    pub prior_trust: bool,
 }
 
 impl Protocol {
@@ -54,15 +66,28 @@ impl Protocol {
             taper_presumed: false,
             pairs: false,
             max_batch: 0,
+            prior_weight: 0.0,
+            prior_trust: false,
         }
     }
 
-    /// quarry's configuration: BMI with batches that stop growing at 20 documents, so the
-    /// model is retrained at least every 20 (see docs/LEARN.md for the measurements behind
-    /// it; retraining takes a fraction of a second).
+    /// quarry's configuration: BMI with two changes (docs/LEARN.md has the measurements
+    /// behind both):
+    /// - batches stop growing at 20 documents, so the model is retrained at least every 20
+    ///   (retraining takes a fraction of a second);
+    /// - the seed query's score is a prior on the ranking, at weight 5 (in standard
+    ///   deviations) scaled by how well it separates the documents coded so far, and fading
+    ///   as relevant documents are found. A sharp seed query ("confidential") keeps steering;
+    ///   a vague one stops once coding shows it does not help.
     #[must_use]
     pub fn quarry() -> Protocol {
-        Protocol { name: "quarry".into(), max_batch: 20, ..Protocol::bmi() }
+        Protocol {
+            name: "quarry".into(),
+            max_batch: 20,
+            prior_weight: 5.0,
+            prior_trust: true,
+            ..Protocol::bmi()
+        }
     }
 
     /// The features this protocol learns from.
@@ -128,7 +153,7 @@ pub fn next_batch(
         pool.truncate(size);
         return pool;
     };
-    let scores = model.score(m, &uncoded);
+    let (scores, _) = ranking_scores(m, &model, seeds, &state.coded, &uncoded, protocol);
     let mut order: Vec<usize> = (0..uncoded.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let explore = (size * protocol.explore_permille as usize) / 1000;
@@ -139,6 +164,91 @@ pub fn next_batch(
         batch.push(rest.swap_remove(k));
     }
     batch
+}
+
+/// The scores `rows` are ranked by, and the weight the seed query's prior had: the model's
+/// scores, plus the prior when the protocol asks for one ([`Protocol::prior_weight`]). Both
+/// are standardized over `rows` before they are added, so the weight is in standard
+/// deviations whatever the model's scale. `coded` holds every row's coding so far.
+#[must_use]
+pub fn ranking_scores(
+    m: &Matrix,
+    model: &Model,
+    seeds: &[Sparse],
+    coded: &[Option<bool>],
+    rows: &[usize],
+    protocol: &Protocol,
+) -> (Vec<f32>, f32) {
+    let mut scores = model.score(m, rows);
+    if protocol.prior_weight <= 0.0 || seeds.is_empty() {
+        return (scores, 0.0);
+    }
+    let found = coded.iter().filter(|&&c| c == Some(true)).count();
+    let mut weight = protocol.prior_weight * PRIOR_HALF / (PRIOR_HALF + found as f32);
+    if protocol.prior_trust {
+        let reviewed: Vec<usize> = (0..coded.len()).filter(|&i| coded[i].is_some()).collect();
+        let keyword = keyword_scores(m, seeds, &reviewed);
+        let labels: Vec<bool> = reviewed.iter().map(|&i| coded[i] == Some(true)).collect();
+        if let Some(auc) = auc(&keyword, &labels) {
+            weight *= (2.0 * auc - 1.0).max(0.0);
+        }
+    }
+    let keyword = keyword_scores(m, seeds, rows);
+    let (ms, ss) = mean_sd(&scores);
+    let (mk, sk) = mean_sd(&keyword);
+    for (s, k) in scores.iter_mut().zip(&keyword) {
+        *s = (*s - ms) / ss + weight * (k - mk) / sk;
+    }
+    (scores, weight)
+}
+
+/// Relevant documents found at which the prior's weight is halved.
+const PRIOR_HALF: f32 = 10.0;
+
+/// Similarity of `rows` to the seed vectors.
+fn keyword_scores(m: &Matrix, seeds: &[Sparse], rows: &[usize]) -> Vec<f32> {
+    let mut weights = vec![0f32; m.dims];
+    for s in seeds {
+        for &(id, w) in s {
+            weights[id as usize] += w;
+        }
+    }
+    Model { weights }.score(m, rows)
+}
+
+/// The area under the ROC curve of `scores` for `labels` (ties count half); `None` without
+/// both classes.
+fn auc(scores: &[f32], labels: &[bool]) -> Option<f32> {
+    let positives = labels.iter().filter(|&&l| l).count();
+    let negatives = labels.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    // Mann-Whitney: the positives' mean rank, ties given their group's mean rank.
+    let mut rank_sum = 0f64;
+    let mut at = 0;
+    while at < order.len() {
+        let mut to = at;
+        while to + 1 < order.len() && scores[order[to + 1]] == scores[order[at]] {
+            to += 1;
+        }
+        let rank = (at + to) as f64 / 2.0 + 1.0;
+        rank_sum += rank * order[at..=to].iter().filter(|&&i| labels[i]).count() as f64;
+        at = to + 1;
+    }
+    let p = positives as f64;
+    Some(((rank_sum - p * (p + 1.0) / 2.0) / (p * negatives as f64)) as f32)
+}
+
+/// Mean and standard deviation (1 when there is no spread).
+fn mean_sd(values: &[f32]) -> (f32, f32) {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let var = values.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
+    let sd = var.sqrt();
+    (mean as f32, if sd > 1e-12 { sd as f32 } else { 1.0 })
 }
 
 /// Replays `relevant` (the truth per row) through a protocol; returns the rows in the order
@@ -187,15 +297,8 @@ pub fn simulate(
 /// order): keyword ranking by the seed query.
 #[must_use]
 pub fn keyword_order(m: &Matrix, seeds: &[Sparse], seed: u64) -> Vec<usize> {
-    let mut weights = vec![0f32; m.dims];
-    for s in seeds {
-        for &(id, w) in s {
-            weights[id as usize] += w;
-        }
-    }
-    let model = crate::model::Model { weights };
     let rows: Vec<usize> = (0..m.rows()).collect();
-    let scores = model.score(m, &rows);
+    let scores = keyword_scores(m, seeds, &rows);
     let mut rng = Rng::new(seed);
     let mut order = rows;
     rng.shuffle(&mut order);
@@ -232,6 +335,70 @@ pub fn effort(order: &[usize], relevant: &[bool], recall: f64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auc_counts_pairs_and_halves_ties() {
+        assert_eq!(auc(&[0.1, 0.2, 0.9, 0.8], &[false, false, true, true]), Some(1.0));
+        assert_eq!(auc(&[0.9, 0.8, 0.1, 0.2], &[false, false, true, true]), Some(0.0));
+        assert_eq!(auc(&[0.5, 0.5, 0.5, 0.5], &[false, true, false, true]), Some(0.5));
+        // One positive above one of two negatives, tied with the other: (1 + 0.5) / 2.
+        assert_eq!(auc(&[0.3, 0.1, 0.3], &[true, false, false]), Some(0.75));
+        assert_eq!(auc(&[0.3, 0.1], &[true, true]), None);
+    }
+
+    #[test]
+    fn the_prior_lifts_seed_matches_and_fades_when_coding_shows_it_misleads() {
+        use crate::features::{FeatureConfig, count};
+        let config = FeatureConfig::default();
+        // Rows 0-9 hold the seed word "pipeline"; the model below prefers rows 10-19.
+        let texts: Vec<String> = (0..60)
+            .map(|i| match i {
+                0..10 => format!("pipeline note {i} weather"),
+                10..20 => format!("golf lunch note {i} weather"),
+                _ => format!("note {i} weather report"),
+            })
+            .collect();
+        let docs: Vec<_> = texts.iter().map(|t| count(t, &config)).collect();
+        let m = Matrix::build(&docs, &config);
+        let seeds = vec![m.vector("pipeline", &config)];
+        let mut weights = vec![0f32; m.dims];
+        for &(id, w) in &m.vector("golf", &config) {
+            weights[id as usize] = 0.1 * w;
+        }
+        let model = Model { weights };
+        let rows: Vec<usize> = (0..60).collect();
+        let best =
+            |scores: &[f32]| (0..scores.len()).max_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+        let mut coded = vec![None; 60];
+
+        let plain = Protocol::bmi();
+        let (scores, weight) = ranking_scores(&m, &model, &seeds, &coded, &rows, &plain);
+        assert_eq!(weight, 0.0);
+        assert!((10..20).contains(&best(&scores).unwrap()), "no prior: the model's order");
+
+        let prior = Protocol::quarry();
+        let (scores, weight) = ranking_scores(&m, &model, &seeds, &coded, &rows, &prior);
+        assert_eq!(weight, 5.0, "nothing coded: full weight");
+        assert!(best(&scores).unwrap() < 10, "the prior puts seed matches first");
+
+        // Coding says the seed word does not mark relevance: its rows are not relevant and
+        // the relevant ones lack it. AUC 0, so no weight.
+        for i in 0..5 {
+            coded[i] = Some(false);
+            coded[20 + i] = Some(true);
+        }
+        let (scores, weight) = ranking_scores(&m, &model, &seeds, &coded, &rows, &prior);
+        assert_eq!(weight, 0.0);
+        assert!((10..20).contains(&best(&scores).unwrap()));
+
+        // Coding agrees with it: the weight stays, faded by the five relevant found.
+        for i in 0..5 {
+            coded[i] = Some(true);
+            coded[20 + i] = Some(false);
+        }
+        let (_, weight) = ranking_scores(&m, &model, &seeds, &coded, &rows, &prior);
+        assert!((weight - 5.0 * 10.0 / 15.0).abs() < 1e-6, "{weight}");
+    }
 
     #[test]
     fn batches_grow_by_a_tenth_up_to_the_cap() {
