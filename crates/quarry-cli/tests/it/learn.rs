@@ -148,6 +148,15 @@ fn prioritized_review_finds_relevant_documents_first_and_validates() {
     let text = ok(&s.run(&["learn", "status"]));
     assert!(text.contains("gain curve") && text.contains("knee rule"), "{text}");
 
+    // The seed query's prior: full weight for the first batch (nothing coded), then scaled
+    // by how well "pipeline safety" separated the coding, and faded by the relevant found.
+    let batches = audit(&s, &["--action", "batch.create"]);
+    let weights: Vec<f64> =
+        batches.iter().map(|b| b["detail"]["prior_weight"].as_f64().unwrap()).collect();
+    assert_eq!(weights.len(), 3);
+    assert!((weights[0] - 5.0).abs() < 1e-6, "{weights:?}");
+    assert!(weights[1] < 5.0 && weights[2] < weights[1], "{weights:?}");
+
     // Every model is in the audit log with its training set's hash, and rebuilds bit for bit.
     let models = audit(&s, &["--action", "learn.model"]);
     assert_eq!(models.len(), 3);
