@@ -183,17 +183,17 @@ pub fn ranking_scores(
     if protocol.prior_weight <= 0.0 || seeds.is_empty() {
         return (scores, 0.0);
     }
+    let seed = seed_model(m, seeds);
     let found = coded.iter().filter(|&&c| c == Some(true)).count();
     let mut weight = protocol.prior_weight * PRIOR_HALF / (PRIOR_HALF + found as f32);
     if protocol.prior_trust {
         let reviewed: Vec<usize> = (0..coded.len()).filter(|&i| coded[i].is_some()).collect();
-        let keyword = keyword_scores(m, seeds, &reviewed);
         let labels: Vec<bool> = reviewed.iter().map(|&i| coded[i] == Some(true)).collect();
-        if let Some(auc) = auc(&keyword, &labels) {
+        if let Some(auc) = auc(&seed.score(m, &reviewed), &labels) {
             weight *= (2.0 * auc - 1.0).max(0.0);
         }
     }
-    let keyword = keyword_scores(m, seeds, rows);
+    let keyword = seed.score(m, rows);
     let (ms, ss) = mean_sd(&scores);
     let (mk, sk) = mean_sd(&keyword);
     for (s, k) in scores.iter_mut().zip(&keyword) {
@@ -205,15 +205,15 @@ pub fn ranking_scores(
 /// Relevant documents found at which the prior's weight is halved.
 const PRIOR_HALF: f32 = 10.0;
 
-/// Similarity of `rows` to the seed vectors.
-fn keyword_scores(m: &Matrix, seeds: &[Sparse], rows: &[usize]) -> Vec<f32> {
+/// The seed vectors as a model: its score of a row is the row's similarity to them.
+fn seed_model(m: &Matrix, seeds: &[Sparse]) -> Model {
     let mut weights = vec![0f32; m.dims];
     for s in seeds {
         for &(id, w) in s {
             weights[id as usize] += w;
         }
     }
-    Model { weights }.score(m, rows)
+    Model { weights }
 }
 
 /// The area under the ROC curve of `scores` for `labels` (ties count half); `None` without
@@ -298,7 +298,7 @@ pub fn simulate(
 #[must_use]
 pub fn keyword_order(m: &Matrix, seeds: &[Sparse], seed: u64) -> Vec<usize> {
     let rows: Vec<usize> = (0..m.rows()).collect();
-    let scores = keyword_scores(m, seeds, &rows);
+    let scores = seed_model(m, seeds).score(m, &rows);
     let mut rng = Rng::new(seed);
     let mut order = rows;
     rng.shuffle(&mut order);
