@@ -12,7 +12,9 @@
 //! `taper` (fewer presumed negatives as coded ones come in), `capN` (batches stop growing at
 //! N), `iterN` (training steps), `pnN` (presumed negatives), `priorN` (the seed query's prior
 //! at weight N/10), `auc` (the prior scaled by how well the seed query separates the coding so
-//! far). Example: `bmi cap20 cap20+prior50+auc`. `FIRST_SEED=K` starts the seeds at K.
+//! far), `exploreN` (N thousandths of each batch drawn at random from the rest, as a case's
+//! prioritized batches draw 100). Example: `bmi cap20 cap20+prior50+auc`. `FIRST_SEED=K`
+//! starts the seeds at K.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -61,6 +63,9 @@ fn variant(spec: &str) -> Protocol {
                 p.prior_weight = s[5..].parse::<f32>().expect("prior N") / 10.0;
             }
             s if s.starts_with("pn") => p.presumed_negatives = s[2..].parse().expect("pn N"),
+            s if s.starts_with("explore") => {
+                p.explore_permille = s[7..].parse().expect("explore N");
+            }
             s => panic!("unknown part {s}"),
         }
     }

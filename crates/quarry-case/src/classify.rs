@@ -18,7 +18,6 @@
 //! several folders is one document), so copies do not make a paragraph look like boilerplate.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -842,26 +841,11 @@ impl Case {
     }
 
     /// Reads a stored text into `buf`; `None` when it is missing or unreadable (reported).
-    ///
-    /// Not `read_to_end`: it asks the file's size and position first (a `statx` and an
-    /// `lseek`, two of the six system calls per text, measured). `buf` keeps its length
-    /// between texts, zeroed only as it grows, and each text is read into it until a read
-    /// returns nothing.
     fn read_text<'a>(&self, blake3: &str, buf: &'a mut Vec<u8>) -> Option<&'a str> {
-        let mut file = std::fs::File::open(self.store.text_path(blake3)).ok()?;
-        let mut filled = 0;
-        loop {
-            if filled == buf.len() {
-                buf.resize((buf.len() * 2).max(64 * 1024), 0);
-            }
-            match file.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(_) => return None,
-            }
+        match self.store.read_text(blake3, buf) {
+            Ok(true) => std::str::from_utf8(buf).ok(),
+            Ok(false) | Err(_) => None,
         }
-        std::str::from_utf8(&buf[..filled]).ok()
     }
 }
 

@@ -45,6 +45,7 @@ impl Case {
         let mut index = BufWriter::new(fs::File::create(&partial)?);
         writeln!(index, "{}", TEXT_INDEX_COLUMNS.join(","))?;
         let mut report = TextExport::default();
+        let mut text = Vec::new();
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let control: String = row.get(0)?;
@@ -60,9 +61,9 @@ impl Case {
             ];
             let has_text: bool = row.get(8)?;
             let target = out.join(format!("{control}.txt"));
-            let source = self.store().text_path(&fields[5]);
-            if has_text && source.exists() {
-                report.bytes += fs::copy(&source, &target)?;
+            if has_text && self.store().read_text(&fields[5], &mut text)? {
+                fs::write(&target, &text)?;
+                report.bytes += text.len() as u64;
                 report.with_text += 1;
             } else {
                 fs::File::create(&target)?;

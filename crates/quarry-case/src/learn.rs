@@ -7,7 +7,6 @@
 //! the case's dedup view (a document and its attachments), as review covers them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Read as _;
 
 use fs_err as fs;
 use quarry_learn::{Counts, FeatureConfig, Matrix, Protocol, Sparse};
@@ -97,10 +96,10 @@ impl Case {
                 if !*has_text {
                     return (*id, Some(Vec::new()));
                 }
-                buf.clear();
-                let read = std::fs::File::open(self.store.text_path(blake3))
-                    .and_then(|mut f| f.read_to_end(buf));
-                (*id, read.ok().map(|_| quarry_learn::count(&String::from_utf8_lossy(buf), config)))
+                let read = self.store.read_text(blake3, buf);
+                let counts = matches!(read, Ok(true))
+                    .then(|| quarry_learn::count(&String::from_utf8_lossy(buf), config));
+                (*id, counts)
             })
             .collect();
         let unreadable = fresh.iter().filter(|(_, c)| c.is_none()).count() as u64;

@@ -28,6 +28,11 @@ pub const MAX_TEXT_BYTES: u64 = 256 << 20;
 /// Natives up to this size stay in memory while they are stored, so detection and text
 /// extraction do not read them back from disk.
 const INLINE_BYTES: usize = 8 << 20;
+/// A UTF-8 text file at least this large is linked as its own text; a smaller one is copied
+/// into the text pack. A link saves writing the bytes again, but it is a file to every reader
+/// (open, read, close) where a packed text is one read, and below this size the file costs
+/// more than the bytes.
+const LINK_TEXT_BYTES: usize = 16 << 10;
 
 /// What the extractor reports, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -445,13 +450,18 @@ impl Extractor {
                     flags.push("text-truncated".into());
                 }
                 match std::str::from_utf8(bytes) {
-                    // Plain UTF-8 text is its own text: link it rather than write it twice.
+                    // Plain UTF-8 text is its own text: a large one is linked rather than
+                    // written twice, a small one goes into the text pack like any other.
                     Ok(text)
                         if file_type == FileType::Text
                             && !truncated
                             && !text.starts_with('\u{feff}') =>
                     {
-                        self.store.put_text_same_as_native(&stored.hashes.blake3)?;
+                        if text.len() >= LINK_TEXT_BYTES {
+                            self.store.put_text_same_as_native(&stored.hashes.blake3)?;
+                        } else {
+                            self.store.put_text(&stored, text)?;
+                        }
                         text_chars = Some(text.chars().count() as u64);
                     }
                     _ => {
@@ -459,7 +469,7 @@ impl Extractor {
                         if file_type == FileType::Html {
                             text = text::html_to_text(&text);
                         }
-                        self.store.put_text(&stored.hashes.blake3, &text)?;
+                        self.store.put_text(&stored, &text)?;
                         text_chars = Some(text.chars().count() as u64);
                     }
                 }
@@ -929,7 +939,7 @@ impl Extractor {
         email: crate::email::Email,
         file_type: FileType,
     ) -> Result<()> {
-        self.store.put_text(&stored.hashes.blake3, &email.text)?;
+        self.store.put_text(&stored, &email.text)?;
         flags.extend(email.flags);
         let item = ItemRecord {
             text_chars: Some(email.text.chars().count() as u64),
@@ -1061,7 +1071,7 @@ impl Extractor {
         }
         let text_chars = match tnef.text() {
             Some(body) => {
-                self.store.put_text(&stored.hashes.blake3, &body)?;
+                self.store.put_text(&stored, &body)?;
                 Some(body.chars().count() as u64)
             }
             None => None,
@@ -1125,7 +1135,7 @@ impl Extractor {
         }
         // Scanned pages: kept, and routed to OCR later by this flag; not an exception.
         let text_chars = if pdf.text.chars().any(char::is_alphanumeric) {
-            self.store.put_text(&stored.hashes.blake3, &pdf.text)?;
+            self.store.put_text(&stored, &pdf.text)?;
             Some(pdf.text.chars().count() as u64)
         } else {
             flags.push("no-text".to_owned());

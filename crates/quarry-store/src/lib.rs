@@ -6,6 +6,8 @@
 //!   native is read exactly once; a native already present is not written again (dedup keeps
 //!   every instance in the database but one copy of the bytes on disk).
 //! - [`MultiHasher`]: blake3 always, MD5 and SHA-1 when asked for (they cost 7x and 2x blake3).
+//! - Extracted texts are appended to pack files (`text/packs/`, see the `packs` module), not
+//!   written a file each: [`ContentStore::put_text`] and [`ContentStore::read_text`].
 //!
 //! Every write goes to a file in `tmp/` first and is renamed into place, so a killed process
 //! never leaves a half-written native under its final name, and nothing is ever written outside
@@ -28,6 +30,9 @@ use md5::Digest as _;
 use quarry_types::Hashes;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+mod packs;
 
 /// Errors of the content store.
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +135,8 @@ pub struct Stored {
 #[derive(Clone, Debug)]
 pub struct ContentStore {
     root: PathBuf,
+    /// Shared by the clones: one writer's pack per process, one loaded index.
+    packs: Arc<packs::Packs>,
 }
 
 impl ContentStore {
@@ -149,7 +156,9 @@ impl ContentStore {
                 fs::create_dir_all(base.join(format!("{shard:02x}")))?;
             }
         }
-        Ok(ContentStore { root: case_dir.to_path_buf() })
+        let packs = packs::dir(&case_dir.join("text"));
+        fs::create_dir_all(&packs)?;
+        Ok(ContentStore { root: case_dir.to_path_buf(), packs: Arc::new(packs::Packs::new(packs)) })
     }
 
     /// The staging folder (inside the case).
@@ -175,7 +184,9 @@ impl ContentStore {
         shard(&self.root.join("natives"), blake3, "")
     }
 
-    /// Where the extracted text of the native with this blake3 hex digest lives.
+    /// Where the extracted text of the native with this blake3 hex digest lives when it is a
+    /// file of its own: a text file's text (a link to its native), or any text stored before
+    /// texts went into packs. Read texts with [`ContentStore::read_text`], which looks in both.
     #[must_use]
     pub fn text_path(&self, blake3: &str) -> PathBuf {
         shard(&self.root.join("text"), blake3, ".txt")
@@ -267,26 +278,51 @@ impl ContentStore {
         }
     }
 
-    /// Stores extracted text for a native (a no-op when it is already stored: the same bytes
-    /// always give the same text).
-    pub fn put_text(&self, blake3: &str, text: &str) -> Result<()> {
-        let path = self.text_path(blake3);
-        if path.exists() {
+    /// Stores the extracted text of a native, appended to this process's text pack. A native
+    /// new to the store has no text yet; for one already present, the text is looked for
+    /// first (the same bytes always give the same text), so copies of a message are not
+    /// stored again.
+    pub fn put_text(&self, native: &Stored, text: &str) -> Result<()> {
+        let key = digest(&native.hashes.blake3)?;
+        if native.already_present
+            && (self.packs.contains(&key, true)? || self.text_path(&native.hashes.blake3).exists())
+        {
             return Ok(());
         }
-        let mut tmp = tempfile::NamedTempFile::new_in(self.tmp_dir())?;
-        tmp.write_all(text.as_bytes())?;
-        self.persist(tmp, &path)?;
+        self.packs.append(&key, text.as_bytes())?;
         Ok(())
+    }
+
+    /// Reads the stored text of a native into `buf` (replacing what it held); false when the
+    /// native has no stored text. Looks in the packs, then for a file of its own.
+    pub fn read_text(&self, blake3: &str, buf: &mut Vec<u8>) -> Result<bool> {
+        let key = digest(blake3)?;
+        if self.packs.read(&key, buf, false)? {
+            return Ok(true);
+        }
+        match fs::File::open(self.text_path(blake3)) {
+            Ok(mut file) => {
+                buf.clear();
+                file.read_to_end(buf)?;
+                Ok(true)
+            }
+            // Written by another process since the packs were last read?
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Ok(self.packs.read(&key, buf, true)?)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Reads the stored text of a native, if any.
     pub fn text(&self, blake3: &str) -> Result<Option<String>> {
-        match fs::read_to_string(self.text_path(blake3)) {
-            Ok(text) => Ok(Some(text)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
+        let mut buf = Vec::new();
+        if !self.read_text(blake3, &mut buf)? {
+            return Ok(None);
         }
+        String::from_utf8(buf)
+            .map(Some)
+            .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidData, e)))
     }
 
     /// Computes MD5 and SHA-1 of a stored native (for load files, when ingest skipped them).
@@ -350,6 +386,13 @@ pub fn hash_file(path: &Path) -> Result<Hashes> {
     Ok(hasher.finish())
 }
 
+/// The 32 bytes of a blake3 hex digest.
+fn digest(blake3: &str) -> Result<[u8; 32]> {
+    blake3::Hash::from_hex(blake3)
+        .map(|h| *h.as_bytes())
+        .map_err(|_| Error::BadKey(blake3.to_owned()))
+}
+
 /// One level of 256 shards: ext4 indexes large folders, so a million natives (about 4,000 a
 /// folder) need no deeper tree, and fewer folders mean fewer to create and to walk.
 fn shard(base: &Path, key: &str, suffix: &str) -> PathBuf {
@@ -401,6 +444,101 @@ mod tests {
             .map(|shard| fs::read_dir(shard.unwrap().path()).unwrap().count())
             .sum();
         assert_eq!(stored, 0);
+    }
+
+    fn native(store: &ContentStore, bytes: &[u8]) -> Stored {
+        store.ingest_native(&mut &bytes[..], &mut Vec::new(), 1024, 1 << 20, false).unwrap()
+    }
+
+    fn pack_files(dir: &Path) -> Vec<(String, u64)> {
+        let mut files: Vec<(String, u64)> = fs::read_dir(dir.join("text/packs"))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().len())
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn texts_are_packed_and_copies_are_not_stored_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContentStore::create(dir.path()).unwrap();
+        let first = native(&store, b"From: a\r\n\r\nbody");
+        assert!(!first.already_present);
+        store.put_text(&first, "body").unwrap();
+        let copy = native(&store, b"From: a\r\n\r\nbody");
+        assert!(copy.already_present);
+        store.put_text(&copy, "body").unwrap();
+        let other = native(&store, b"From: b\r\n\r\nmore");
+        store.put_text(&other, "more text").unwrap();
+        assert_eq!(
+            pack_files(dir.path()),
+            [("000001.idx".to_owned(), 96), ("000001.pack".to_owned(), 13)],
+            "two texts, the copy's not again"
+        );
+        let mut buf = b"old".to_vec();
+        assert!(store.read_text(&first.hashes.blake3, &mut buf).unwrap());
+        assert_eq!(buf, b"body");
+        assert_eq!(store.text(&other.hashes.blake3).unwrap().as_deref(), Some("more text"));
+        let fresh = ContentStore::create(dir.path()).unwrap();
+        assert_eq!(fresh.text(&first.hashes.blake3).unwrap().as_deref(), Some("body"));
+        let missing = blake3::hash(b"never stored").to_hex();
+        assert!(!fresh.read_text(&missing, &mut buf).unwrap());
+        assert!(matches!(fresh.read_text("not hex", &mut buf), Err(Error::BadKey(_))));
+    }
+
+    #[test]
+    fn two_writers_take_two_packs_and_read_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two stores opened separately hold separate locks, as two worker processes do.
+        let a = ContentStore::create(dir.path()).unwrap();
+        let b = ContentStore::create(dir.path()).unwrap();
+        // b loads the packs (none yet) before a's text exists: it finds a's on a refresh.
+        assert!(!b.read_text(&blake3::hash(b"one").to_hex(), &mut Vec::new()).unwrap());
+        let from_a = native(&a, b"one");
+        a.put_text(&from_a, "one").unwrap();
+        let from_b = native(&b, b"two");
+        b.put_text(&from_b, "two").unwrap();
+        let names: Vec<String> = pack_files(dir.path()).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["000001.idx", "000001.pack", "000002.idx", "000002.pack"]);
+        assert_eq!(a.text(&from_b.hashes.blake3).unwrap().as_deref(), Some("two"));
+        assert_eq!(b.text(&from_a.hashes.blake3).unwrap().as_deref(), Some("one"));
+        // A copy of a's native seen by b: found in a's pack, not stored again.
+        let copy = native(&b, b"one");
+        b.put_text(&copy, "one").unwrap();
+        assert_eq!(pack_files(dir.path())[2], ("000002.idx".to_owned(), 48));
+    }
+
+    #[test]
+    fn a_torn_index_entry_is_cut_off_by_the_next_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let packs = dir.path().join("text/packs");
+        let first = {
+            let store = ContentStore::create(dir.path()).unwrap();
+            let first = native(&store, b"first");
+            store.put_text(&first, "first").unwrap();
+            first
+        };
+        // A writer killed mid-text and mid-entry: bytes past the last entry in both files.
+        let mut idx = fs::OpenOptions::new().append(true).open(packs.join("000001.idx")).unwrap();
+        idx.write_all(&[7; 20]).unwrap();
+        let mut pack = fs::OpenOptions::new().append(true).open(packs.join("000001.pack")).unwrap();
+        pack.write_all(b"half a te").unwrap();
+        let reader = ContentStore::create(dir.path()).unwrap();
+        assert_eq!(reader.text(&first.hashes.blake3).unwrap().as_deref(), Some("first"));
+        let store = ContentStore::create(dir.path()).unwrap();
+        let second = native(&store, b"second");
+        store.put_text(&second, "second").unwrap();
+        assert_eq!(
+            pack_files(dir.path()),
+            [("000001.idx".to_owned(), 96), ("000001.pack".to_owned(), 20)],
+            "the free pack is reused, its torn entry cut off"
+        );
+        assert_eq!(reader.text(&second.hashes.blake3).unwrap().as_deref(), Some("second"));
+        assert_eq!(reader.text(&first.hashes.blake3).unwrap().as_deref(), Some("first"));
     }
 
     #[test]

@@ -121,10 +121,56 @@ impl Scratch {
 
     /// The stored text of a native.
     pub(crate) fn text(&self, blake3: &str) -> String {
-        std::fs::read_to_string(
-            self.case().join("text").join(&blake3[..2]).join(format!("{blake3}.txt")),
-        )
-        .unwrap()
+        let case = quarry_case::Case::open(&self.case()).unwrap();
+        case.store().text(blake3).unwrap().expect("a stored text")
+    }
+
+    /// Where a native's text is in the case's text packs (quarry-store's format: 48-byte index
+    /// entries of blake3, offset and length): the index file, the entry's position in it, the
+    /// pack file and the text's offset and length.
+    fn packed(&self, blake3: &str) -> (PathBuf, usize, PathBuf, u64, usize) {
+        let key = blake3::Hash::from_hex(blake3).unwrap();
+        let dir = self.case().join("text").join("packs");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let idx = entry.unwrap().path();
+            if idx.extension().is_none_or(|e| e != "idx") {
+                continue;
+            }
+            let bytes = std::fs::read(&idx).unwrap();
+            for (at, entry) in bytes.chunks_exact(48).enumerate() {
+                if entry[..32] == key.as_bytes()[..] {
+                    let offset = u64::from_le_bytes(entry[32..40].try_into().unwrap());
+                    let len = u64::from_le_bytes(entry[40..48].try_into().unwrap());
+                    let pack = idx.with_extension("pack");
+                    return (idx, at * 48, pack, offset, usize::try_from(len).unwrap());
+                }
+            }
+        }
+        panic!("no packed text for {blake3}");
+    }
+
+    /// Takes a native's text out of the packs' index (as if it was never stored); returns
+    /// what [`Scratch::restore_text`] needs to put it back.
+    pub(crate) fn hide_text(&self, blake3: &str) -> (PathBuf, Vec<u8>) {
+        let (idx, at, ..) = self.packed(blake3);
+        let saved = std::fs::read(&idx).unwrap();
+        let mut kept = saved.clone();
+        kept.drain(at..at + 48);
+        std::fs::write(&idx, kept).unwrap();
+        (idx, saved)
+    }
+
+    pub(crate) fn restore_text(&self, (idx, saved): (PathBuf, Vec<u8>)) {
+        std::fs::write(idx, saved).unwrap();
+    }
+
+    /// Overwrites the start of a native's packed text with bytes that are not UTF-8.
+    pub(crate) fn damage_text(&self, blake3: &str) {
+        use std::os::unix::fs::FileExt as _;
+        let (_, _, pack, offset, len) = self.packed(blake3);
+        assert!(len >= 2);
+        let file = std::fs::OpenOptions::new().write(true).open(pack).unwrap();
+        file.write_all_at(b"\xff\xfe", offset).unwrap();
     }
 }
 

@@ -93,9 +93,7 @@ fn prioritized_review_finds_relevant_documents_first_and_validates() {
     let items = s.items();
     let hidden = items.iter().find(|i| !truth[i["control_number"].as_str().unwrap()]).unwrap();
     let blake3 = hidden["blake3"].as_str().unwrap();
-    let text = s.case().join("text").join(&blake3[..2]).join(format!("{blake3}.txt"));
-    let saved = std::fs::read(&text).unwrap();
-    std::fs::remove_file(&text).unwrap();
+    let saved = s.hide_text(blake3);
     ok(&as_reviewer(
         &s,
         "manager",
@@ -111,7 +109,7 @@ fn prioritized_review_finds_relevant_documents_first_and_validates() {
         ],
     ));
     assert_eq!(u(&s.json(&["learn", "status", "--json"]), "unreadable_texts"), 1);
-    std::fs::write(&text, saved).unwrap();
+    s.restore_text(saved);
     let mut found = 0;
     for round in 0..3 {
         let next = s.json(&[

@@ -286,17 +286,14 @@ fn an_unreadable_stored_text_is_flagged_and_indexing_goes_on() {
     let s = collection();
     // Damage one stored text (invalid UTF-8) and remove another.
     let items = s.items();
-    let text_of = |locator: &str| {
-        let blake3 = items.iter().find(|i| i["locator"] == locator).unwrap()["blake3"]
+    let blake3_of = |locator: &str| {
+        items.iter().find(|i| i["locator"] == locator).unwrap()["blake3"]
             .as_str()
             .unwrap()
-            .to_owned();
-        s.case().join("text").join(&blake3[..2]).join(format!("{blake3}.txt"))
+            .to_owned()
     };
-    let memo1 = text_of("a/memo1.txt");
-    std::fs::remove_file(&memo1).unwrap();
-    std::fs::write(&memo1, b"\xff\xfe broken").unwrap();
-    std::fs::remove_file(text_of("a/memo2.txt")).unwrap();
+    s.damage_text(&blake3_of("a/memo1.txt"));
+    s.hide_text(&blake3_of("a/memo2.txt"));
     let out = s.json(&["reindex", "--json"]);
     assert_eq!(out["indexed"], 8, "every item is still indexed");
     assert_eq!(out["text_unreadable"], 2);

@@ -1,0 +1,305 @@
+//! Extracted texts appended to pack files instead of one file each.
+//!
+//! A case of email holds one short text per message, and a file per text cost more than the
+//! extraction: creating, writing and renaming a small file is a dozen system calls and an
+//! inode, and reading 262,000 of them back takes a classify run longer than scanning them.
+//! So texts go into `text/packs/NNNNNN.pack`, each with an index `NNNNNN.idx` of fixed
+//! 48-byte entries: the native's blake3 (32 bytes), then the text's offset and length in the
+//! pack (little-endian u64).
+//!
+//! - **One writer per pack.** A writer holds an exclusive lock on its pack for as long as it
+//!   lives (a worker process); another writer takes another pack, or makes one. Packs stop
+//!   taking texts at [`PACK_MAX`] bytes.
+//! - **Crash-safe by order.** A text is written to the pack before its index entry, and the
+//!   entry before the caller is told it is stored. A reader trusts only whole index entries,
+//!   so a writer killed part-way leaves at most unreferenced bytes at the pack's end (and a
+//!   partial entry, which the next writer of that pack cuts off before appending).
+//! - **Readers** load every index into a map (the first 16 bytes of the blake3 as key) on
+//!   first use and read the new entries when a text is not in it yet.
+//! - The same text can be in two packs (two workers extracting copies of one native in the
+//!   same run); the first entry read wins, and both are the same bytes by construction.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::fs::{File, OpenOptions};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
+
+/// A pack takes no more texts past this size; the next writer starts a new one.
+pub(crate) const PACK_MAX: u64 = 1 << 30;
+
+const ENTRY: usize = 48;
+
+/// Where a text is: pack number, offset, length.
+#[derive(Clone, Copy, Debug)]
+struct Loc {
+    pack: u32,
+    offset: u64,
+    len: u64,
+}
+
+/// One pack known to a reader.
+#[derive(Debug)]
+struct Known {
+    pack: File,
+    idx: File,
+    /// Index bytes read so far (whole entries).
+    read: u64,
+}
+
+/// What a reader has loaded.
+#[derive(Debug, Default)]
+struct Loaded {
+    map: HashMap<u128, Loc, BuildHasherDefault<KeyHasher>>,
+    /// By pack number.
+    packs: HashMap<u32, Known>,
+    loaded: bool,
+}
+
+/// The writer's pack.
+#[derive(Debug)]
+struct Writer {
+    number: u32,
+    pack: File,
+    idx: File,
+    /// The pack's length (the next text's offset).
+    len: u64,
+}
+
+/// The packs of one store: a reader shared by every thread, and this process's writer.
+#[derive(Debug)]
+pub(crate) struct Packs {
+    dir: PathBuf,
+    loaded: RwLock<Loaded>,
+    writer: Mutex<Option<Writer>>,
+}
+
+impl Packs {
+    pub(crate) fn new(dir: PathBuf) -> Packs {
+        Packs { dir, loaded: RwLock::new(Loaded::default()), writer: Mutex::new(None) }
+    }
+
+    /// Whether a text for `blake3` is in a pack; `refresh` reads index entries written since
+    /// the last look first (other processes' texts).
+    pub(crate) fn contains(&self, blake3: &[u8; 32], refresh: bool) -> io::Result<bool> {
+        if refresh {
+            self.refresh()?;
+        } else {
+            self.ensure_loaded()?;
+        }
+        Ok(self.read_lock().map.contains_key(&key(blake3)))
+    }
+
+    /// Reads the text for `blake3` into `buf` (replacing its contents); false when no pack
+    /// holds it. `refresh` reads index entries written since the last look first.
+    pub(crate) fn read(
+        &self,
+        blake3: &[u8; 32],
+        buf: &mut Vec<u8>,
+        refresh: bool,
+    ) -> io::Result<bool> {
+        if refresh {
+            self.refresh()?;
+        } else {
+            self.ensure_loaded()?;
+        }
+        self.read_into(blake3, buf)
+    }
+
+    fn read_into(&self, blake3: &[u8; 32], buf: &mut Vec<u8>) -> io::Result<bool> {
+        let loaded = self.read_lock();
+        let Some(loc) = loaded.map.get(&key(blake3)).copied() else { return Ok(false) };
+        let known = loaded.packs.get(&loc.pack).ok_or_else(|| io::Error::other("pack lost"))?;
+        let len = usize::try_from(loc.len).map_err(io::Error::other)?;
+        buf.clear();
+        buf.resize(len, 0);
+        known.pack.read_exact_at(buf, loc.offset)?;
+        Ok(true)
+    }
+
+    /// Appends a text to this process's pack and indexes it.
+    pub(crate) fn append(&self, blake3: &[u8; 32], text: &[u8]) -> io::Result<()> {
+        let mut writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if writer.as_ref().is_none_or(|w| w.len >= PACK_MAX) {
+            *writer = Some(self.open_writer()?);
+        }
+        let w = writer.as_mut().expect("opened above");
+        let offset = w.len;
+        // The pack first, then the entry: a reader never finds an entry whose bytes are not
+        // all there.
+        w.pack.write_all_at(text, offset)?;
+        w.len += text.len() as u64;
+        let mut entry = [0u8; ENTRY];
+        entry[..32].copy_from_slice(blake3);
+        entry[32..40].copy_from_slice(&offset.to_le_bytes());
+        entry[40..].copy_from_slice(&(text.len() as u64).to_le_bytes());
+        w.idx.write_all(&entry)?;
+        let loc = Loc { pack: w.number, offset, len: text.len() as u64 };
+        let number = w.number;
+        drop(writer);
+        // This process reads its own texts without a refresh.
+        let mut loaded = self.write_lock();
+        if !loaded.packs.contains_key(&number) {
+            drop(loaded);
+            self.refresh()?;
+            loaded = self.write_lock();
+        }
+        loaded.map.entry(key(blake3)).or_insert(loc);
+        Ok(())
+    }
+
+    /// A pack to write to: an existing one under its size limit that no other writer holds,
+    /// else a new one.
+    fn open_writer(&self) -> io::Result<Writer> {
+        std::fs::create_dir_all(&self.dir)?;
+        let mut numbers = self.numbers()?;
+        numbers.sort_unstable();
+        for &number in &numbers {
+            let (pack_path, idx_path) = self.paths(number);
+            let pack = OpenOptions::new().read(true).write(true).open(&pack_path)?;
+            if pack.try_lock().is_err() {
+                continue;
+            }
+            let len = pack.metadata()?.len();
+            if len >= PACK_MAX {
+                continue;
+            }
+            let idx = OpenOptions::new().read(true).append(true).create(true).open(&idx_path)?;
+            // A writer killed mid-entry leaves part of one: cut it off so entries stay aligned.
+            let idx_len = idx.metadata()?.len();
+            let whole = idx_len - idx_len % ENTRY as u64;
+            if whole != idx_len {
+                idx.set_len(whole)?;
+            }
+            return Ok(Writer { number, pack, idx, len });
+        }
+        let mut number = numbers.last().map_or(1, |n| n + 1);
+        loop {
+            let (pack_path, idx_path) = self.paths(number);
+            match OpenOptions::new().read(true).write(true).create_new(true).open(&pack_path) {
+                Ok(pack) => {
+                    // Another writer looking for a free pack can take a new one before its
+                    // maker locks it: it is theirs then, and this writer makes the next.
+                    if pack.try_lock().is_err() {
+                        number += 1;
+                        continue;
+                    }
+                    let idx =
+                        OpenOptions::new().read(true).append(true).create(true).open(&idx_path)?;
+                    return Ok(Writer { number, pack, idx, len: 0 });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => number += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn ensure_loaded(&self) -> io::Result<()> {
+        if !self.read_lock().loaded {
+            self.refresh()?;
+        }
+        Ok(())
+    }
+
+    /// Reads every index entry not read yet, from packs known and new.
+    fn refresh(&self) -> io::Result<()> {
+        let numbers = self.numbers()?;
+        let mut loaded = self.write_lock();
+        loaded.loaded = true;
+        for number in numbers {
+            let known = match loaded.packs.entry(number) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(new) => {
+                    let (pack_path, idx_path) = self.paths(number);
+                    let idx = match File::open(&idx_path) {
+                        Ok(idx) => idx,
+                        // A pack made a moment ago, its index not yet.
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(e),
+                    };
+                    let pack = File::open(&pack_path)?;
+                    new.insert(Known { pack, idx, read: 0 })
+                }
+            };
+            let len = known.idx.metadata()?.len();
+            let whole = len - len % ENTRY as u64;
+            if whole <= known.read {
+                continue;
+            }
+            let mut bytes =
+                vec![0u8; usize::try_from(whole - known.read).map_err(io::Error::other)?];
+            known.idx.read_exact_at(&mut bytes, known.read)?;
+            known.read = whole;
+            for entry in bytes.chunks_exact(ENTRY) {
+                let blake3: [u8; 32] = entry[..32].try_into().expect("32 bytes");
+                let offset = u64::from_le_bytes(entry[32..40].try_into().expect("8 bytes"));
+                let len = u64::from_le_bytes(entry[40..48].try_into().expect("8 bytes"));
+                loaded.map.entry(key(&blake3)).or_insert(Loc { pack: number, offset, len });
+            }
+        }
+        Ok(())
+    }
+
+    /// The numbers of the packs in the folder.
+    fn numbers(&self) -> io::Result<Vec<u32>> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut numbers = Vec::new();
+        for entry in entries {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(number) = name.strip_suffix(".pack").and_then(|n| n.parse().ok()) {
+                numbers.push(number);
+            }
+        }
+        Ok(numbers)
+    }
+
+    fn paths(&self, number: u32) -> (PathBuf, PathBuf) {
+        (self.dir.join(format!("{number:06}.pack")), self.dir.join(format!("{number:06}.idx")))
+    }
+
+    fn read_lock(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
+        self.loaded.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write_lock(&self) -> std::sync::RwLockWriteGuard<'_, Loaded> {
+        self.loaded.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The map key of a blake3: its first 16 bytes (a collision needs 2^64 texts).
+fn key(blake3: &[u8; 32]) -> u128 {
+    u128::from_le_bytes(blake3[..16].try_into().expect("16 bytes"))
+}
+
+/// The folder of the packs under a case's `text/` folder.
+pub(crate) fn dir(text: &Path) -> PathBuf {
+    text.join("packs")
+}
+
+/// The keys are blake3 bytes, already uniform: their low 64 bits are the hash.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes.iter().take(8) {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, key: u128) {
+        self.0 = key as u64;
+    }
+}
