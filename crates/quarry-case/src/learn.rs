@@ -684,14 +684,16 @@ fn weights_hash(model: &quarry_learn::Model) -> String {
 /// coded, size).
 type Validation = (Option<quarry_learn::Elusion>, Option<(String, u64, u64)>);
 
-/// Share of a prioritized batch drawn at random from the rest (exploration), in percent.
-pub const EXPLORE_PERCENT: usize = 10;
+/// Share of a prioritized batch drawn at random from the rest, in thousandths, for sessions
+/// started before their protocol carried it (`explore_permille` 0): they drew a tenth.
+const EARLIER_EXPLORE_PERMILLE: u32 = 100;
 
 impl Case {
     /// The reviewer's unfinished batch, or else a new prioritized one: a model is trained on
     /// the coding so far (and recorded), the uncoded documents not in a batch are ranked, and
-    /// the best `size` (with a tenth drawn at random from the rest, so the model also sees
-    /// what it does not expect) are checked out to the reviewer. With `keep_families`, each
+    /// the best `size` (with the protocol's share drawn at random from the rest, so the model
+    /// also sees what it does not expect, and the running estimate has a sample) are checked
+    /// out to the reviewer. With `keep_families`, each
     /// document's family comes along.
     pub fn batch_next_prioritized(
         &self,
@@ -743,7 +745,11 @@ impl Case {
         );
         let mut order: Vec<usize> = (0..open.len()).collect();
         order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-        let explore = if size >= 10 { size * EXPLORE_PERCENT / 100 } else { 0 };
+        let mut protocol = session.protocol.clone();
+        if protocol.explore_permille == 0 {
+            protocol.explore_permille = EARLIER_EXPLORE_PERMILLE;
+        }
+        let explore = protocol.explored(size);
         let mut picked: Vec<u64> =
             order.iter().take(size - explore).map(|&k| collection.items[open[k]]).collect();
         let mut rest: Vec<u64> =

@@ -54,8 +54,8 @@ pub use config::{
 };
 pub use export::{TEXT_INDEX_COLUMNS, TextExport, csv_field};
 pub use learn::{
-    Collection, EXPLORE_PERCENT, LearnSession, LearnStatus, ModelRecord, RunningEstimate,
-    Simulation, SimulationRow, Training,
+    Collection, LearnSession, LearnStatus, ModelRecord, RunningEstimate, Simulation, SimulationRow,
+    Training,
 };
 pub use produce::{
     CHRONOLOGY_COLUMNS, DAT_COLUMNS, PRIVLOG_COLUMNS, PrivLog, PrivLogDiff, PrivLogRow, Produced,

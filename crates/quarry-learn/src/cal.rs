@@ -25,7 +25,7 @@ pub struct Protocol {
     /// Training.
     pub train: TrainParams,
     /// Share of each batch drawn at random from the uncoded rest instead of the top of the
-    /// ranking (exploration), in thousandths.
+    /// ranking (exploration), in thousandths; see [`Protocol::explored`].
     pub explore_permille: u32,
     /// Draw fewer presumed negatives as coded negatives accumulate (none once there are
     /// `presumed_negatives` of them): presumed negatives are guesses, coded ones are known.
@@ -79,15 +79,30 @@ impl Protocol {
     ///   deviations) scaled by how well it separates the documents coded so far, and fading
     ///   as relevant documents are found. A sharp seed query ("confidential") keeps steering;
     ///   a vague one stops once coding shows it does not help.
+    ///
+    /// And, as a case's prioritized batches need for their running recall estimate, 5% of
+    /// each batch of 10 or more is drawn at random (one in a batch of 20).
     #[must_use]
     pub fn quarry() -> Protocol {
         Protocol {
             name: "quarry".into(),
+            explore_permille: 50,
             max_batch: 20,
             prior_weight: 5.0,
             prior_trust: true,
             ..Protocol::bmi()
         }
+    }
+
+    /// How many documents of a batch of `size` are drawn at random: none in batches under
+    /// 10, else the protocol's share rounded down, and at least one. The case's prioritized
+    /// batches and the simulation both draw this many.
+    #[must_use]
+    pub fn explored(&self, size: usize) -> usize {
+        if self.explore_permille == 0 || size < 10 {
+            return 0;
+        }
+        (size * self.explore_permille as usize / 1000).clamp(1, size)
     }
 
     /// The features this protocol learns from.
@@ -156,7 +171,7 @@ pub fn next_batch(
     let (scores, _) = ranking_scores(m, &model, seeds, &state.coded, &uncoded, protocol);
     let mut order: Vec<usize> = (0..uncoded.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-    let explore = (size * protocol.explore_permille as usize) / 1000;
+    let explore = protocol.explored(size);
     let mut batch: Vec<usize> = order.iter().take(size - explore).map(|&k| uncoded[k]).collect();
     let mut rest: Vec<usize> = order.iter().skip(size - explore).map(|&k| uncoded[k]).collect();
     for _ in 0..explore.min(rest.len()) {
@@ -421,5 +436,14 @@ mod tests {
         // A first batch above the cap is kept, not shrunk.
         let big = Protocol { first_batch: 30, ..Protocol::quarry() };
         assert_eq!(big.next_size(30), 30);
+    }
+
+    #[test]
+    fn exploration_is_a_share_of_batches_of_ten_or_more() {
+        let drawn = |p: &Protocol| [1, 9, 10, 19, 20, 39, 40, 100].map(|n| p.explored(n));
+        assert_eq!(drawn(&Protocol::bmi()), [0; 8]);
+        assert_eq!(drawn(&Protocol::quarry()), [0, 0, 1, 1, 1, 1, 2, 5]);
+        let tenth = Protocol { explore_permille: 100, ..Protocol::quarry() };
+        assert_eq!(drawn(&tenth), [0, 0, 1, 1, 2, 3, 4, 10]);
     }
 }
