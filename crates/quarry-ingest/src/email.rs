@@ -628,6 +628,17 @@ mod tests {
         let text = "a b\tc\r\nd\u{a0}e\u{2003}f\u{85}g é\u{0b}h\u{1f}";
         let expected: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         assert_eq!(without_whitespace(text), expected.as_bytes());
+        // Every order of runs and single characters, ending on either.
+        let pieces = ["Subject:", " ", "\u{1c}", "ü", "\u{3000}", "\r\n", "x", "\u{0}", "~~"];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let text = format!("{a}{b}{c}{a}");
+                    let expected: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+                    assert_eq!(without_whitespace(&text), expected.as_bytes(), "{text:?}");
+                }
+            }
+        }
     }
 
     #[test]
