@@ -539,6 +539,15 @@ mod tests {
         );
         assert_eq!(reader.text(&second.hashes.blake3).unwrap().as_deref(), Some("second"));
         assert_eq!(reader.text(&first.hashes.blake3).unwrap().as_deref(), Some("first"));
+        // A damaged entry claiming bytes past the pack's end reads as no text at all.
+        let damaged = blake3::hash(b"damaged");
+        let mut entry = damaged.as_bytes().to_vec();
+        entry.extend_from_slice(&5u64.to_le_bytes());
+        entry.extend_from_slice(&(1u64 << 60).to_le_bytes());
+        idx.write_all(&entry).unwrap();
+        let fresh = ContentStore::create(dir.path()).unwrap();
+        assert!(!fresh.read_text(&damaged.to_hex(), &mut Vec::new()).unwrap());
+        assert_eq!(fresh.text(&second.hashes.blake3).unwrap().as_deref(), Some("second"));
     }
 
     #[test]

@@ -130,13 +130,20 @@ impl Packs {
         let offset = w.len;
         // The pack first, then the entry: a reader never finds an entry whose bytes are not
         // all there.
-        w.pack.write_all_at(text, offset)?;
+        let written = w.pack.write_all_at(text, offset).and_then(|()| {
+            let mut entry = [0u8; ENTRY];
+            entry[..32].copy_from_slice(blake3);
+            entry[32..40].copy_from_slice(&offset.to_le_bytes());
+            entry[40..].copy_from_slice(&(text.len() as u64).to_le_bytes());
+            w.idx.write_all(&entry)
+        });
+        if let Err(e) = written {
+            // Part of an entry may be written: the next writer of this pack (this process's
+            // next append, once the lock is let go) cuts it off before appending.
+            *writer = None;
+            return Err(e);
+        }
         w.len += text.len() as u64;
-        let mut entry = [0u8; ENTRY];
-        entry[..32].copy_from_slice(blake3);
-        entry[32..40].copy_from_slice(&offset.to_le_bytes());
-        entry[40..].copy_from_slice(&(text.len() as u64).to_le_bytes());
-        w.idx.write_all(&entry)?;
         let loc = Loc { pack: w.number, offset, len: text.len() as u64 };
         let number = w.number;
         drop(writer);
@@ -233,10 +240,17 @@ impl Packs {
                 vec![0u8; usize::try_from(whole - known.read).map_err(io::Error::other)?];
             known.idx.read_exact_at(&mut bytes, known.read)?;
             known.read = whole;
+            // Looked at after the entries, whose texts were all written before them.
+            let pack_len = known.pack.metadata()?.len();
             for entry in bytes.chunks_exact(ENTRY) {
                 let blake3: [u8; 32] = entry[..32].try_into().expect("32 bytes");
                 let offset = u64::from_le_bytes(entry[32..40].try_into().expect("8 bytes"));
                 let len = u64::from_le_bytes(entry[40..48].try_into().expect("8 bytes"));
+                // A damaged entry points past the pack: its text reads as missing, and no
+                // reader allocates what it claims.
+                if offset.checked_add(len).is_none_or(|end| end > pack_len) {
+                    continue;
+                }
                 loaded.map.entry(key(&blake3)).or_insert(Loc { pack: number, offset, len });
             }
         }
