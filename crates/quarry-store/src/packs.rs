@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
@@ -167,6 +167,8 @@ impl Packs {
         for &number in &numbers {
             let (pack_path, idx_path) = self.paths(number);
             let pack = OpenOptions::new().read(true).write(true).open(&pack_path)?;
+            // Held by another writer, or a file system without locks (where only a pack this
+            // writer makes itself is surely its own).
             if pack.try_lock().is_err() {
                 continue;
             }
@@ -188,11 +190,17 @@ impl Packs {
             let (pack_path, idx_path) = self.paths(number);
             match OpenOptions::new().read(true).write(true).create_new(true).open(&pack_path) {
                 Ok(pack) => {
-                    // Another writer looking for a free pack can take a new one before its
-                    // maker locks it: it is theirs then, and this writer makes the next.
-                    if pack.try_lock().is_err() {
-                        number += 1;
-                        continue;
+                    match pack.try_lock() {
+                        Ok(()) => {}
+                        // Another writer looking for a free pack can take a new one before
+                        // its maker locks it: it is theirs then, and this writer makes the next.
+                        Err(TryLockError::WouldBlock) => {
+                            number += 1;
+                            continue;
+                        }
+                        // A file system without locks: the pack is this writer's, since it
+                        // made it; no other writer will reuse it while it cannot lock it.
+                        Err(TryLockError::Error(_)) => {}
                     }
                     let idx =
                         OpenOptions::new().read(true).append(true).create(true).open(&idx_path)?;
