@@ -9,9 +9,10 @@
 //! - Extracted texts are appended to pack files (`text/packs/`, see the `packs` module), not
 //!   written a file each: [`ContentStore::put_text`] and [`ContentStore::read_text`].
 //!
-//! Every write goes to a file in `tmp/` first and is renamed into place, so a killed process
-//! never leaves a half-written native under its final name, and nothing is ever written outside
-//! the case folder.
+//! Every native goes to a file in `tmp/` first and is renamed into place, so a killed process
+//! never leaves a half-written native under its final name. A text is appended to its pack
+//! before its index entry, so a killed process never leaves an entry for a half-written text.
+//! Nothing is ever written outside the case folder.
 //!
 //! # Example
 //! ```
