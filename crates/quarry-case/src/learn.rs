@@ -693,8 +693,7 @@ impl Case {
     /// the coding so far (and recorded), the uncoded documents not in a batch are ranked, and
     /// the best `size` (with the protocol's share drawn at random from the rest, so the model
     /// also sees what it does not expect, and the running estimate has a sample) are checked
-    /// out to the reviewer. With `keep_families`, each
-    /// document's family comes along.
+    /// out to the reviewer. With `keep_families`, each document's family comes along.
     pub fn batch_next_prioritized(
         &self,
         reviewer: &str,
