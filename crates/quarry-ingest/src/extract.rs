@@ -270,9 +270,10 @@ impl Extractor {
                 None,
             );
         }
-        // A top-level archive is read in place: its entries are copied into the case, the
-        // archive itself only hashed (it stays on the collection media), which saves writing
-        // every archive's bytes a second time. Anything else streams into the store.
+        // A top-level archive or mailbox is read in place: its entries or messages are copied
+        // into the case, the container itself only hashed (it stays on the collection media),
+        // which saves writing every container's bytes a second time. Anything else streams
+        // into the store.
         // Peek with a positioned read: the stream below still starts at byte 0 (a Chain of the
         // peeked head and the file would defeat read_to_end's uninitialised-buffer reads).
         let mut head = vec![0; crate::detect::HEAD_BYTES];
@@ -291,7 +292,8 @@ impl Extractor {
             }
         }
         let detected = crate::detect::detect_head(&head, size);
-        let in_place = detected.file_type == FileType::Zip && !detected.split_volume;
+        let in_place = (detected.file_type == FileType::Zip && !detected.split_volume)
+            || detected.file_type == FileType::Mbox;
         let read = if in_place {
             self.store.hash_stream(
                 file.file_mut(),
@@ -336,6 +338,10 @@ impl Extractor {
             }
             Err(e) => return Err(e.into()),
         };
+        if in_place && detected.file_type == FileType::Mbox {
+            let flags = maildir_flags(path);
+            return self.mbox(&mut run, position, &name, stored, dates, flags, Some(path));
+        }
         if in_place {
             return self.zip(
                 &mut run,
@@ -390,7 +396,7 @@ impl Extractor {
         let file_type = detected.file_type;
         match file_type {
             FileType::Email => return self.email(run, position, name, stored, dates, flags),
-            FileType::Mbox => return self.mbox(run, position, name, stored, dates, flags),
+            FileType::Mbox => return self.mbox(run, position, name, stored, dates, flags, None),
             FileType::Pdf => return self.pdf(run, position, name, stored, dates, flags),
             FileType::Tnef => return self.tnef(run, position, name, stored, dates, flags),
             FileType::Ole => {
@@ -991,7 +997,10 @@ impl Extractor {
     }
 
     /// Records a mailbox, then each of its messages (streamed: a mailbox may be larger than
-    /// memory; one message at a time is held).
+    /// memory; one message at a time is held). `at_source` is the input's own path when the
+    /// mailbox is read in place (a top-level input, hashed but not copied into the store); a
+    /// read failure there is the collection's, not the case's, and becomes an exception.
+    #[allow(clippy::too_many_arguments)]
     fn mbox(
         &mut self,
         run: &mut Run<'_>,
@@ -999,29 +1008,55 @@ impl Extractor {
         name: &str,
         stored: Stored,
         dates: Dates,
-        flags: Vec<String>,
+        mut flags: Vec<String>,
+        at_source: Option<&Path>,
     ) -> Result<()> {
-        let item =
-            item_record(position.clone(), name, stored.clone(), FileType::Mbox, dates, flags);
-        run.emit(Record::Item(item))?;
         let held = if stored.in_buf { Some(std::mem::take(&mut self.buf)) } else { None };
-        let source: Box<dyn Read> = match &held {
-            Some(bytes) => Box::new(&bytes[..]),
-            None => {
+        let source: Box<dyn Read> = match (&held, at_source) {
+            (Some(bytes), _) => Box::new(&bytes[..]),
+            (None, Some(path)) => match fs::File::open(path) {
+                Ok(file) => Box::new(file),
+                Err(e) => {
+                    // Hashed a moment ago, gone now: nothing of it is in the case to name.
+                    let message = format!("cannot reopen the mailbox: {}", error_chain(&e));
+                    let size = Some(stored.size);
+                    return run.exception(
+                        position,
+                        name,
+                        ExceptionKind::Unreadable,
+                        message,
+                        size,
+                        None,
+                    );
+                }
+            },
+            (None, None) => {
                 let path = self.store.native_path(&stored.hashes.blake3);
                 Box::new(fs::File::open(path).map_err(|e| Error::Store(e.into()))?)
             }
         };
+        if at_source.is_some() && !stored.already_present {
+            flags.push("native-at-source".to_owned());
+        }
+        let item =
+            item_record(position.clone(), name, stored.clone(), FileType::Mbox, dates, flags);
+        run.emit(Record::Item(item))?;
         let mut source = BufReader::with_capacity(1 << 16, source);
-        let head = io::BufRead::fill_buf(&mut source).map_err(|e| Error::Store(e.into()))?;
+        let in_place = at_source.is_some() && held.is_none();
+        let cr_only = match io::BufRead::fill_buf(&mut source) {
+            Ok(head) => {
+                memchr::memchr(b'\n', head).is_none() && memchr::memchr(b'\r', head).is_some()
+            }
+            Err(e) if in_place => return unreadable_message(run, &position, 1, &e),
+            Err(e) => return Err(Error::Store(e.into())),
+        };
         // Classic Mac OS line ends (CR only): read as LF, or the mailbox would be one line.
-        let result =
-            if memchr::memchr(b'\n', head).is_none() && memchr::memchr(b'\r', head).is_some() {
-                let lf = BufReader::new(crate::mbox::CrToLf(source));
-                self.mbox_messages(run, &position, &mut crate::mbox::Reader::new(lf))
-            } else {
-                self.mbox_messages(run, &position, &mut crate::mbox::Reader::new(source))
-            };
+        let result = if cr_only {
+            let lf = BufReader::new(crate::mbox::CrToLf(source));
+            self.mbox_messages(run, &position, &mut crate::mbox::Reader::new(lf), in_place)
+        } else {
+            self.mbox_messages(run, &position, &mut crate::mbox::Reader::new(source), in_place)
+        };
         if let Some(bytes) = held {
             self.give_back(bytes);
         }
@@ -1033,10 +1068,17 @@ impl Extractor {
         run: &mut Run<'_>,
         position: &Position,
         reader: &mut crate::mbox::Reader<R>,
+        in_place: bool,
     ) -> Result<()> {
-        while let Some(message) =
-            reader.next_message().map_err(|e| Error::Store(quarry_store::Error::from(e)))?
-        {
+        let mut number = 0;
+        loop {
+            let message = match reader.next_message() {
+                Ok(Some(message)) => message,
+                Ok(None) => return Ok(()),
+                Err(e) if in_place => return unreadable_message(run, position, number + 1, &e),
+                Err(e) => return Err(Error::Store(quarry_store::Error::from(e))),
+            };
+            number = message.number;
             let label = format!("message {}", message.number);
             self.child(
                 run,
@@ -1048,7 +1090,6 @@ impl Extractor {
                 Some(FileType::Email),
             )?;
         }
-        Ok(())
     }
 
     /// Records a TNEF part (winmail.dat) and its attachments as children.
@@ -1158,6 +1199,26 @@ impl Extractor {
 
 /// The flags of a message file in a Maildir (`cur/1234.host:2,RS` → `maildir-replied
 /// maildir-seen`): whether the custodian read, answered or deleted it is evidence too.
+/// A mailbox read in place could not be read from message `number` on (the collection's
+/// media failed, not the case): an exception at that message stands for the rest.
+fn unreadable_message(
+    run: &mut Run<'_>,
+    mailbox: &Position,
+    number: u64,
+    error: &io::Error,
+) -> Result<()> {
+    let label = format!("message {number}");
+    let position = Position {
+        inner: child_inner(&mailbox.inner, &label),
+        parent: Some(mailbox.inner.clone()),
+        index: number,
+        depth: mailbox.depth + 1,
+    };
+    run.begin(&position, &label, None)?;
+    let message = format!("the mailbox could not be read from here on: {}", error_chain(error));
+    run.exception(position, &label, ExceptionKind::Unreadable, message, None, None)
+}
+
 fn maildir_flags(path: &Path) -> Vec<String> {
     let in_maildir =
         path.parent().and_then(Path::file_name).is_some_and(|d| d == "cur" || d == "new");

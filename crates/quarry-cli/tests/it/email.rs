@@ -1,6 +1,6 @@
 //! Email, mailboxes and the text export, on inputs written by the tests (no corpus needed).
 
-use crate::common::{Scratch, fixtures, u};
+use crate::common::{Scratch, blake3_hex, fixtures, u};
 use serde_json::Value;
 
 const MBOX: &str = "From alice@example.com Mon May 14 16:39:00 2001\n\
@@ -64,6 +64,12 @@ fn a_mailbox_is_a_container_of_messages_with_families_and_identities() {
     let items = s.items();
     let mbox = by_locator(&items, "in/alice.mbox");
     assert_eq!(mbox["file_type"], "mbox");
+    // Read in place: hashed, its messages stored, the mailbox itself left at its source.
+    assert!(mbox["flags"].as_str().unwrap().contains("native-at-source"), "{mbox}");
+    let mbox_blake3 = mbox["blake3"].as_str().unwrap();
+    assert_eq!(mbox_blake3, blake3_hex(MBOX.as_bytes()));
+    let stored = s.case().join("natives").join(&mbox_blake3[..2]).join(mbox_blake3);
+    assert!(!stored.exists(), "the mailbox is not copied into the case");
     let first = by_locator(&items, "in/alice.mbox//message 1");
     let second = by_locator(&items, "in/alice.mbox//message 2");
     let notes = by_locator(&items, "in/alice.mbox//message 2//notes.txt");
