@@ -16,9 +16,11 @@ use quarry_types::{
     Dates, ExceptionKind, ExceptionRecord, FileType, Hashes, ItemRecord, LOCATOR_SEPARATOR, Limits,
     Metadata, Position, Record, child_inner,
 };
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 use std::time::SystemTime;
 use zip::ZipArchive;
 use zip::result::ZipError;
@@ -295,9 +297,13 @@ impl Extractor {
         let in_place = (detected.file_type == FileType::Zip && !detected.split_volume)
             || detected.file_type == FileType::Mbox;
         let read = if in_place {
+            // A mailbox that fits stays in memory: its messages come from the bytes hashed.
+            // (An archive is opened by path, so it is not kept.)
+            let keep = if detected.file_type == FileType::Mbox { INLINE_BYTES } else { 0 };
             self.store.hash_stream(
                 file.file_mut(),
                 &mut self.buf,
+                keep,
                 limit,
                 self.options.legacy_hashes,
             )
@@ -1012,10 +1018,13 @@ impl Extractor {
         at_source: Option<&Path>,
     ) -> Result<()> {
         let held = if stored.in_buf { Some(std::mem::take(&mut self.buf)) } else { None };
+        // A large mailbox read in place is read a second time after it was hashed: what is
+        // read is hashed again and checked against the hash recorded.
+        let check = Rc::new(RefCell::new(blake3::Hasher::new()));
         let source: Box<dyn Read> = match (&held, at_source) {
             (Some(bytes), _) => Box::new(&bytes[..]),
             (None, Some(path)) => match fs::File::open(path) {
-                Ok(file) => Box::new(file),
+                Ok(file) => Box::new(Hashing { inner: file, hasher: Rc::clone(&check) }),
                 Err(e) => {
                     // Hashed a moment ago, gone now: nothing of it is in the case to name.
                     let message = format!("cannot reopen the mailbox: {}", error_chain(&e));
@@ -1048,6 +1057,7 @@ impl Extractor {
                 memchr::memchr(b'\n', head).is_none() && memchr::memchr(b'\r', head).is_some()
             }
             Err(e) if in_place => return unreadable_message(run, &position, 1, &e),
+
             Err(e) => return Err(Error::Store(e.into())),
         };
         // Classic Mac OS line ends (CR only): read as LF, or the mailbox would be one line.
@@ -1059,8 +1069,31 @@ impl Extractor {
         };
         if let Some(bytes) = held {
             self.give_back(bytes);
+            return result.map(|_| ());
         }
-        result
+        match result? {
+            Some(last) if in_place => {
+                let read = check.borrow().finalize().to_hex().to_string();
+                if read == stored.hashes.blake3 {
+                    return Ok(());
+                }
+                let label = format!("message {}", last + 1);
+                let child = Position {
+                    inner: child_inner(&position.inner, &label),
+                    parent: Some(position.inner.clone()),
+                    index: last + 1,
+                    depth: position.depth + 1,
+                };
+                run.begin(&child, &label, None)?;
+                let message = format!(
+                    "the mailbox changed at its source while it was read (hashed as {}, read as \
+                     {read}): the messages recorded from it may not be those of the mailbox hashed",
+                    stored.hashes.blake3
+                );
+                run.exception(child, &label, ExceptionKind::Unreadable, message, None, None)
+            }
+            _ => Ok(()),
+        }
     }
 
     fn mbox_messages<R: io::BufRead>(
@@ -1069,13 +1102,16 @@ impl Extractor {
         position: &Position,
         reader: &mut crate::mbox::Reader<R>,
         in_place: bool,
-    ) -> Result<()> {
+    ) -> Result<Option<u64>> {
         let mut number = 0;
         loop {
             let message = match reader.next_message() {
                 Ok(Some(message)) => message,
-                Ok(None) => return Ok(()),
-                Err(e) if in_place => return unreadable_message(run, position, number + 1, &e),
+                Ok(None) => return Ok(Some(number)),
+                Err(e) if in_place => {
+                    unreadable_message(run, position, number + 1, &e)?;
+                    return Ok(None);
+                }
                 Err(e) => return Err(Error::Store(quarry_store::Error::from(e))),
             };
             number = message.number;
@@ -1199,6 +1235,20 @@ impl Extractor {
 
 /// The flags of a message file in a Maildir (`cur/1234.host:2,RS` → `maildir-replied
 /// maildir-seen`): whether the custodian read, answered or deleted it is evidence too.
+/// A reader that hashes what is read through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Rc<RefCell<blake3::Hasher>>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.borrow_mut().update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 /// A mailbox read in place could not be read from message `number` on (the collection's
 /// media failed, not the case): an exception at that message stands for the rest.
 fn unreadable_message(

@@ -244,21 +244,37 @@ impl ContentStore {
         Ok(Stored { hashes, size, already_present, in_buf })
     }
 
-    /// Hashes `input` without storing it (an archive read in place at its source), streaming
-    /// through `buf`. Fails with [`Error::TooLarge`] past `limit` bytes.
+    /// Hashes `input` without storing it (a container read in place at its source). As with
+    /// [`ContentStore::ingest_native`], an input of at most `keep` bytes is left whole in
+    /// `buf` ([`Stored::in_buf`]), so the caller reads exactly the bytes it hashed; a larger
+    /// one streams through `buf`. Fails with [`Error::TooLarge`] past `limit` bytes.
     pub fn hash_stream(
         &self,
         input: &mut dyn Read,
         buf: &mut Vec<u8>,
+        keep: usize,
         limit: u64,
         legacy_hashes: bool,
     ) -> Result<Stored> {
         let mut hasher = MultiHasher::new(legacy_hashes);
-        let size = stream(input, buf, 0, limit, &mut hasher, None)?;
         buf.clear();
+        let first = (keep as u64).min(limit).saturating_add(1);
+        let mut size = match input.take(first).read_to_end(buf) {
+            Ok(n) => n as u64,
+            Err(source) => return Err(Error::Input { read: buf.len() as u64, source }),
+        };
+        if size > limit {
+            return Err(Error::TooLarge { limit });
+        }
+        hasher.update(buf);
+        let in_buf = size <= keep as u64;
+        if !in_buf {
+            size = stream(input, buf, size, limit, &mut hasher, None)?;
+            buf.clear();
+        }
         let hashes = hasher.finish();
         let already_present = self.native_path(&hashes.blake3).exists();
-        Ok(Stored { hashes, size, already_present, in_buf: false })
+        Ok(Stored { hashes, size, already_present, in_buf })
     }
 
     /// Stores a native's own bytes as its text (a text file that is valid UTF-8 is its own
@@ -423,8 +439,13 @@ mod tests {
         assert!(again.already_present && again.in_buf);
         assert_eq!(buf, b"The quick brown fox");
         let hashed =
-            store.hash_stream(&mut &b"The quick brown fox"[..], &mut buf, 100, true).unwrap();
+            store.hash_stream(&mut &b"The quick brown fox"[..], &mut buf, 4, 100, true).unwrap();
         assert_eq!(hashed.hashes, first.hashes);
+        assert!(!hashed.in_buf && buf.is_empty(), "over the keep size, the input streams");
+        let kept =
+            store.hash_stream(&mut &b"The quick brown fox"[..], &mut buf, 64, 100, true).unwrap();
+        assert_eq!(kept.hashes, first.hashes);
+        assert!(kept.in_buf && buf == b"The quick brown fox");
         assert_eq!(again.hashes.blake3, first.hashes.blake3);
         let legacy = store.legacy_hashes(&first.hashes.blake3).unwrap();
         assert_eq!(Some(legacy.md5), first.hashes.md5);
