@@ -1057,7 +1057,6 @@ impl Extractor {
                 memchr::memchr(b'\n', head).is_none() && memchr::memchr(b'\r', head).is_some()
             }
             Err(e) if in_place => return unreadable_message(run, &position, 1, &e),
-
             Err(e) => return Err(Error::Store(e.into())),
         };
         // Classic Mac OS line ends (CR only): read as LF, or the mailbox would be one line.
