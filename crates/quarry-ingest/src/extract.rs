@@ -1056,7 +1056,7 @@ impl Extractor {
             Ok(head) => {
                 memchr::memchr(b'\n', head).is_none() && memchr::memchr(b'\r', head).is_some()
             }
-            Err(e) if in_place => return unreadable_message(run, &position, 1, &e),
+            Err(e) if in_place => return mailbox_exception(run, &position, 1, unread(&e)),
             Err(e) => return Err(Error::Store(e.into())),
         };
         // Classic Mac OS line ends (CR only): read as LF, or the mailbox would be one line.
@@ -1076,20 +1076,12 @@ impl Extractor {
                 if read == stored.hashes.blake3 {
                     return Ok(());
                 }
-                let label = format!("message {}", last + 1);
-                let child = Position {
-                    inner: child_inner(&position.inner, &label),
-                    parent: Some(position.inner.clone()),
-                    index: last + 1,
-                    depth: position.depth + 1,
-                };
-                run.begin(&child, &label, None)?;
                 let message = format!(
                     "the mailbox changed at its source while it was read (hashed as {}, read as \
                      {read}): the messages recorded from it may not be those of the mailbox hashed",
                     stored.hashes.blake3
                 );
-                run.exception(child, &label, ExceptionKind::Unreadable, message, None, None)
+                mailbox_exception(run, &position, last + 1, message)
             }
             _ => Ok(()),
         }
@@ -1108,7 +1100,7 @@ impl Extractor {
                 Ok(Some(message)) => message,
                 Ok(None) => return Ok(Some(number)),
                 Err(e) if in_place => {
-                    unreadable_message(run, position, number + 1, &e)?;
+                    mailbox_exception(run, position, number + 1, unread(&e))?;
                     return Ok(None);
                 }
                 Err(e) => return Err(Error::Store(quarry_store::Error::from(e))),
@@ -1248,13 +1240,19 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// A mailbox read in place could not be read from message `number` on (the collection's
-/// media failed, not the case): an exception at that message stands for the rest.
-fn unreadable_message(
+/// Why a mailbox read in place could not be read on: the collection's media failed, not the
+/// case.
+fn unread(error: &io::Error) -> String {
+    format!("the mailbox could not be read from here on: {}", error_chain(error))
+}
+
+/// An `unreadable` exception at message `number` of a mailbox read in place, standing for
+/// what could not be read or checked from there on.
+fn mailbox_exception(
     run: &mut Run<'_>,
     mailbox: &Position,
     number: u64,
-    error: &io::Error,
+    message: String,
 ) -> Result<()> {
     let label = format!("message {number}");
     let position = Position {
@@ -1264,7 +1262,6 @@ fn unreadable_message(
         depth: mailbox.depth + 1,
     };
     run.begin(&position, &label, None)?;
-    let message = format!("the mailbox could not be read from here on: {}", error_chain(error));
     run.exception(position, &label, ExceptionKind::Unreadable, message, None, None)
 }
 

@@ -208,18 +208,8 @@ impl ContentStore {
     ) -> Result<Stored> {
         let mut hasher = MultiHasher::new(legacy_hashes);
         let mut spilled: Option<tempfile::NamedTempFile> = None;
-        buf.clear();
-        // First the part that may stay in memory: read_to_end grows the buffer without
-        // zero-filling it, and a small native is then hashed and written in one piece.
-        let first = (keep as u64).min(limit).saturating_add(1);
-        let mut size = match input.take(first).read_to_end(buf) {
-            Ok(n) => n as u64,
-            Err(source) => return Err(Error::Input { read: buf.len() as u64, source }),
-        };
-        if size > limit {
-            return Err(Error::TooLarge { limit });
-        }
-        hasher.update(buf);
+        // A small native is then hashed and written in one piece.
+        let mut size = read_head(input, buf, keep, limit, &mut hasher)?;
         if size > keep as u64 {
             // Too big to keep: spill what was read, then stream the rest in chunks.
             let mut tmp = tempfile::NamedTempFile::new_in(self.tmp_dir())?;
@@ -257,16 +247,7 @@ impl ContentStore {
         legacy_hashes: bool,
     ) -> Result<Stored> {
         let mut hasher = MultiHasher::new(legacy_hashes);
-        buf.clear();
-        let first = (keep as u64).min(limit).saturating_add(1);
-        let mut size = match input.take(first).read_to_end(buf) {
-            Ok(n) => n as u64,
-            Err(source) => return Err(Error::Input { read: buf.len() as u64, source }),
-        };
-        if size > limit {
-            return Err(Error::TooLarge { limit });
-        }
-        hasher.update(buf);
+        let mut size = read_head(input, buf, keep, limit, &mut hasher)?;
         let in_buf = size <= keep as u64;
         if !in_buf {
             size = stream(input, buf, size, limit, &mut hasher, None)?;
@@ -364,6 +345,29 @@ impl ContentStore {
             Err(e) => Err(Error::Io(e.error)),
         }
     }
+}
+
+/// Reads the part of `input` that may stay in memory (up to `keep` bytes, and one more to tell
+/// whether there is more) into `buf` and hashes it; returns the bytes read. `read_to_end` grows
+/// the buffer without zero-filling it. Fails past `limit` bytes.
+fn read_head(
+    input: &mut dyn Read,
+    buf: &mut Vec<u8>,
+    keep: usize,
+    limit: u64,
+    hasher: &mut MultiHasher,
+) -> Result<u64> {
+    buf.clear();
+    let first = (keep as u64).min(limit).saturating_add(1);
+    let size = match input.take(first).read_to_end(buf) {
+        Ok(n) => n as u64,
+        Err(source) => return Err(Error::Input { read: buf.len() as u64, source }),
+    };
+    if size > limit {
+        return Err(Error::TooLarge { limit });
+    }
+    hasher.update(buf);
+    Ok(size)
 }
 
 /// Streams the rest of `input` through `buf` into the hasher (and `out`), counting from `size`

@@ -85,11 +85,7 @@ impl Packs {
     /// Whether a text for `blake3` is in a pack; `refresh` reads index entries written since
     /// the last look first (other processes' texts).
     pub(crate) fn contains(&self, blake3: &[u8; 32], refresh: bool) -> io::Result<bool> {
-        if refresh {
-            self.refresh()?;
-        } else {
-            self.ensure_loaded()?;
-        }
+        self.load(refresh)?;
         Ok(self.read_lock().map.contains_key(&key(blake3)))
     }
 
@@ -101,11 +97,7 @@ impl Packs {
         buf: &mut Vec<u8>,
         refresh: bool,
     ) -> io::Result<bool> {
-        if refresh {
-            self.refresh()?;
-        } else {
-            self.ensure_loaded()?;
-        }
+        self.load(refresh)?;
         self.read_into(blake3, buf)
     }
 
@@ -212,8 +204,9 @@ impl Packs {
         }
     }
 
-    fn ensure_loaded(&self) -> io::Result<()> {
-        if !self.read_lock().loaded {
+    /// Loads the indexes on first use; with `refresh`, reads the entries written since too.
+    fn load(&self, refresh: bool) -> io::Result<()> {
+        if refresh || !self.read_lock().loaded {
             self.refresh()?;
         }
         Ok(())
