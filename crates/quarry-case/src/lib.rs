@@ -14,7 +14,9 @@
 //! case.toml        settings (CaseConfig)
 //! quarry.db        SQLite: runs, custodians, inputs, items, exceptions
 //! natives/ab/…     content-addressed natives (blake3 hex; `ab` = its first two digits)
-//! text/ab/….txt    extracted text, keyed by the native's blake3
+//! natives/packs/   mailbox messages in packs, keyed by their blake3
+//! text/packs/      extracted texts in packs, keyed by the native's blake3
+//! text/ab/….txt    large plain-text natives' own text (a hard link), by the native's blake3
 //! index/           full-text index
 //! rules.toml       the classification rules (`quarry classify --rules`)
 //! classify/        paragraph counts for boilerplate detection
@@ -258,7 +260,7 @@ impl Case {
         let tx = conn.transaction()?;
         let (mut filled, mut unavailable) = (0, 0);
         for (blake3, source) in &missing {
-            let legacy = if self.store.native_path(blake3).exists() {
+            let legacy = if self.store.has_native(blake3)? {
                 Some(self.store.legacy_hashes(blake3)?)
             } else {
                 source.as_deref().and_then(|path| hash_source(Path::new(path), blake3))

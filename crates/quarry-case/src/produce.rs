@@ -791,8 +791,16 @@ fn slip_sheet_pdf(bates: &str, reason: &str) -> Vec<u8> {
 pub const SLIP_SHEET_TEXT: &str = "Document withheld on the basis of privilege";
 
 enum Source {
-    Native(PathBuf),
+    Native(Native),
     Slip,
+}
+
+/// Where a produced native is read from.
+enum Native {
+    /// The case store (a file of its own or a pack).
+    Stored,
+    /// An input read in place: its source file, checked against its blake3 while planning.
+    AtSource(PathBuf),
 }
 
 impl Case {
@@ -883,9 +891,9 @@ impl Case {
                     d.control
                 ));
             }
-            match self.native_source(d) {
-                Some(path) => {
-                    sources.insert(d.id, Source::Native(path));
+            match self.native_source(d)? {
+                Some(native) => {
+                    sources.insert(d.id, Source::Native(native));
                 }
                 None => problems.push(format!(
                     "{}: its native is not in the case store or at its source; the family of {} would be broken",
@@ -973,7 +981,7 @@ impl Case {
                     format!("{b}\r\n{SLIP_SHEET_TEXT}\r\n").into_bytes(),
                 )
             } else {
-                let Some(Source::Native(path)) = sources.get(&d.id) else {
+                let Some(Source::Native(native)) = sources.get(&d.id) else {
                     return Err(Error::Internal(format!("no source planned for {}", d.control)));
                 };
                 let ext = extension(&d.name, &d.file_type);
@@ -982,7 +990,20 @@ impl Case {
                 } else {
                     String::new()
                 };
-                (ext, fs::read(path)?, text.into_bytes())
+                let bytes = match native {
+                    Native::AtSource(path) => fs::read(path)?,
+                    Native::Stored => {
+                        let mut bytes = Vec::new();
+                        if !self.store.read_native(&d.blake3, &mut bytes)? {
+                            return Err(Error::Internal(format!(
+                                "the native of {} left the store during the production",
+                                d.control
+                            )));
+                        }
+                        bytes
+                    }
+                };
+                (ext, bytes, text.into_bytes())
             };
             let native_rel = format!("NATIVES\\{folder}\\{b}.{ext}");
             let text_rel = format!("TEXT\\{folder}\\{b}.txt");
@@ -1159,17 +1180,16 @@ impl Case {
 
     /// Where a document's native can be read: the store, or for an input read in place, its
     /// source file if it still has the recorded hash.
-    fn native_source(&self, d: &Doc) -> Option<PathBuf> {
-        let stored = self.store.native_path(&d.blake3);
-        if stored.is_file() {
-            return Some(stored);
+    fn native_source(&self, d: &Doc) -> Result<Option<Native>> {
+        if self.store.has_native(&d.blake3)? {
+            return Ok(Some(Native::Stored));
         }
         if d.inner.is_empty() {
             let source = PathBuf::from(&d.source);
-            let hashes = quarry_store::hash_file(&source).ok()?;
-            return (hashes.blake3 == d.blake3).then_some(source);
+            let Ok(hashes) = quarry_store::hash_file(&source) else { return Ok(None) };
+            return Ok((hashes.blake3 == d.blake3).then_some(Native::AtSource(source)));
         }
-        None
+        Ok(None)
     }
 
     /// Records an export of a file in the audit log, with the file's blake3.

@@ -36,6 +36,11 @@ const INLINE_BYTES: usize = 8 << 20;
 /// more than the bytes.
 const LINK_TEXT_BYTES: usize = 16 << 10;
 
+/// Messages of a mailbox (and embedded messages) up to this size are stored in the store's
+/// native packs rather than as files of their own: they are parsed from memory, and a file
+/// each cost more than the parse. Larger ones, mostly their attachments' bytes, stay files.
+const PACKED_NATIVE_BYTES: usize = 1 << 20;
+
 /// What the extractor reports, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -907,13 +912,17 @@ impl Extractor {
         if let Some((kind, message)) = refusal {
             return run.exception(position, name, kind, message, Some(size), None);
         }
-        let stored = self.store.ingest_native(
-            &mut &bytes[..],
-            &mut self.buf,
-            INLINE_BYTES,
-            limits.max_item_bytes,
-            self.options.legacy_hashes,
-        )?;
+        let stored = if known == Some(FileType::Email) && bytes.len() <= PACKED_NATIVE_BYTES {
+            self.store.ingest_packed_native(bytes, &mut self.buf, self.options.legacy_hashes)?
+        } else {
+            self.store.ingest_native(
+                &mut &bytes[..],
+                &mut self.buf,
+                INLINE_BYTES,
+                limits.max_item_bytes,
+                self.options.legacy_hashes,
+            )?
+        };
         self.native(run, position, name, stored, Dates::default(), Vec::new(), known)
     }
 

@@ -60,6 +60,9 @@ pub enum Error {
     /// A key that is not a blake3 hex digest.
     #[error("not a blake3 hex digest: {0:?}")]
     BadKey(String),
+    /// Stored bytes that no longer have the hash they are stored under.
+    #[error("the stored native {0} no longer has its hash: the case store is damaged")]
+    Damaged(String),
 }
 
 /// `Result` with this crate's [`Error`].
@@ -136,8 +139,10 @@ pub struct Stored {
 #[derive(Clone, Debug)]
 pub struct ContentStore {
     root: PathBuf,
-    /// Shared by the clones: one writer's pack per process, one loaded index.
+    /// Texts. Shared by the clones: one writer's pack per process, one loaded index.
     packs: Arc<packs::Packs>,
+    /// Small natives held in memory when stored (the messages of a mailbox), likewise.
+    native_packs: Arc<packs::Packs>,
 }
 
 impl ContentStore {
@@ -159,7 +164,13 @@ impl ContentStore {
         }
         let packs = packs::dir(&case_dir.join("text"));
         fs::create_dir_all(&packs)?;
-        Ok(ContentStore { root: case_dir.to_path_buf(), packs: Arc::new(packs::Packs::new(packs)) })
+        let native_packs = packs::dir(&case_dir.join("natives"));
+        fs::create_dir_all(&native_packs)?;
+        Ok(ContentStore {
+            root: case_dir.to_path_buf(),
+            packs: Arc::new(packs::Packs::new(packs)),
+            native_packs: Arc::new(packs::Packs::new(native_packs)),
+        })
     }
 
     /// The staging folder (inside the case).
@@ -179,7 +190,9 @@ impl ContentStore {
         Ok(())
     }
 
-    /// Where the native with this blake3 hex digest lives.
+    /// Where the native with this blake3 hex digest lives when it is a file of its own (every
+    /// native but those in packs: see [`ContentStore::ingest_packed_native`]). Read natives
+    /// with [`ContentStore::read_native`], which looks in both.
     #[must_use]
     pub fn native_path(&self, blake3: &str) -> PathBuf {
         shard(&self.root.join("natives"), blake3, "")
@@ -232,6 +245,63 @@ impl ContentStore {
             }
         };
         Ok(Stored { hashes, size, already_present, in_buf })
+    }
+
+    /// Stores a native already whole in memory (a message of a mailbox) by appending it to this
+    /// process's native pack rather than as a file of its own, and leaves a copy in `buf`
+    /// ([`Stored::in_buf`]), as [`ContentStore::ingest_native`] does for small natives. A file
+    /// per message cost an email ingest a fifth of its time (creating, writing and renaming
+    /// it); see docs/BENCHMARKS.md. Only this process's packs and the others' as first loaded
+    /// are looked in for an earlier copy: a copy stored by another worker during the run is
+    /// stored again, which costs its bytes and nothing else.
+    pub fn ingest_packed_native(
+        &self,
+        bytes: &[u8],
+        buf: &mut Vec<u8>,
+        legacy_hashes: bool,
+    ) -> Result<Stored> {
+        let mut hasher = MultiHasher::new(legacy_hashes);
+        hasher.update(bytes);
+        let hashes = hasher.finish();
+        let key = digest(&hashes.blake3)?;
+        let already_present = self.native_packs.contains(&key, false)?;
+        if !already_present {
+            self.native_packs.append(&key, bytes)?;
+        }
+        buf.clear();
+        buf.extend_from_slice(bytes);
+        Ok(Stored { hashes, size: bytes.len() as u64, already_present, in_buf: true })
+    }
+
+    /// Whether the store holds the native with this blake3, as a file or in a pack.
+    pub fn has_native(&self, blake3: &str) -> Result<bool> {
+        let key = digest(blake3)?;
+        Ok(self.native_packs.contains(&key, false)?
+            || self.native_path(blake3).is_file()
+            || self.native_packs.contains(&key, true)?)
+    }
+
+    /// Reads a stored native into `buf` (replacing what it held), checked against its blake3;
+    /// false when the store does not hold it. A native whose bytes no longer hash to their
+    /// key is an [`Error::Damaged`], never returned as if it were the native.
+    pub fn read_native(&self, blake3: &str, buf: &mut Vec<u8>) -> Result<bool> {
+        let key = digest(blake3)?;
+        // The packs as loaded, then a file of its own, then packs written since.
+        let found = self.native_packs.read(&key, buf, false)?
+            || match fs::read(self.native_path(blake3)) {
+                Ok(bytes) => {
+                    *buf = bytes;
+                    true
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    self.native_packs.read(&key, buf, true)?
+                }
+                Err(e) => return Err(e.into()),
+            };
+        if found && blake3::hash(buf).as_bytes() != &key {
+            return Err(Error::Damaged(blake3.to_owned()));
+        }
+        Ok(found)
     }
 
     /// Hashes `input` without storing it (a container read in place at its source). As with
@@ -328,7 +398,25 @@ impl ContentStore {
         if blake3.len() != 64 || !blake3.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::BadKey(blake3.to_owned()));
         }
-        let hashes = hash_file(&self.native_path(blake3))?;
+        let path = self.native_path(blake3);
+        let hashes = if path.is_file() {
+            let hashes = hash_file(&path)?;
+            if hashes.blake3 != blake3 {
+                return Err(Error::Damaged(blake3.to_owned()));
+            }
+            hashes
+        } else {
+            let mut bytes = Vec::new();
+            if !self.read_native(blake3, &mut bytes)? {
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("no stored native {blake3}"),
+                )));
+            }
+            let mut hasher = MultiHasher::new(true);
+            hasher.update(&bytes);
+            hasher.finish()
+        };
         Ok(LegacyHashes {
             md5: hashes.md5.expect("hash_file computes md5"),
             sha1: hashes.sha1.expect("hash_file computes sha1"),
@@ -514,6 +602,54 @@ mod tests {
         let missing = blake3::hash(b"never stored").to_hex();
         assert!(!fresh.read_text(&missing, &mut buf).unwrap());
         assert!(matches!(fresh.read_text("not hex", &mut buf), Err(Error::BadKey(_))));
+    }
+
+    #[test]
+    fn packed_natives_are_read_back_checked_and_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ContentStore::create(dir.path()).unwrap();
+        let mut buf = Vec::new();
+        let message = b"From: a@example.com\r\n\r\nbody\r\n";
+        let stored = store.ingest_packed_native(message, &mut buf, true).unwrap();
+        assert!(stored.in_buf && !stored.already_present);
+        assert_eq!(buf, message);
+        let blake3 = stored.hashes.blake3.clone();
+        assert!(!store.native_path(&blake3).exists(), "no file of its own");
+        assert!(store.ingest_packed_native(message, &mut buf, false).unwrap().already_present);
+
+        // Another process finds it, reads it, and computes the same legacy hashes.
+        let reader = ContentStore::create(dir.path()).unwrap();
+        assert!(reader.has_native(&blake3).unwrap());
+        let mut read = Vec::new();
+        assert!(reader.read_native(&blake3, &mut read).unwrap());
+        assert_eq!(read, message);
+        let legacy = reader.legacy_hashes(&blake3).unwrap();
+        assert_eq!(Some(legacy.md5), stored.hashes.md5);
+        assert_eq!(Some(legacy.sha1), stored.hashes.sha1);
+        // A file native is read the same way.
+        let file = native(&store, b"a file of its own");
+        assert!(reader.read_native(&file.hashes.blake3, &mut read).unwrap());
+        assert_eq!(read, b"a file of its own");
+        let missing = blake3::hash(b"never stored").to_hex();
+        assert!(!reader.has_native(&missing).unwrap());
+        assert!(!reader.read_native(&missing, &mut read).unwrap());
+
+        // Bytes changed in the pack are refused, not returned as the native.
+        let pack = dir.path().join("natives/packs/000001.pack");
+        let mut bytes = fs::read(&pack).unwrap();
+        bytes[0] ^= 1;
+        fs::write(&pack, bytes).unwrap();
+        let damaged = ContentStore::create(dir.path()).unwrap();
+        assert!(matches!(damaged.read_native(&blake3, &mut read), Err(Error::Damaged(_))));
+        assert!(matches!(damaged.legacy_hashes(&blake3), Err(Error::Damaged(_))));
+        let path = store.native_path(&file.hashes.blake3);
+        fs::write(&path, b"a file of its owN").unwrap();
+        assert!(matches!(damaged.legacy_hashes(&file.hashes.blake3), Err(Error::Damaged(_))));
+        let mut read = Vec::new();
+        assert!(matches!(
+            damaged.read_native(&file.hashes.blake3, &mut read),
+            Err(Error::Damaged(_))
+        ));
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! Extracted texts appended to pack files instead of one file each.
+//! Extracted texts, and the messages of mailboxes, appended to pack files instead of one file
+//! each. The texts and the natives have packs of their own (`text/packs/`, `natives/packs/`);
+//! both are keyed by a native's blake3, and what this says of texts holds for both.
 //!
 //! A case of email holds one short text per message, and a file per text cost more than the
 //! extraction: creating, writing and renaming a small file is a dozen system calls and an

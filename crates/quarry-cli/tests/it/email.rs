@@ -49,6 +49,42 @@ fn by_locator<'a>(rows: &'a [Value], locator: &str) -> &'a Value {
     rows.iter().find(|r| r["locator"] == locator).unwrap_or_else(|| panic!("no {locator}"))
 }
 
+/// Messages are stored in the native packs, not a file each: what reads natives back (MD5 and
+/// SHA-1 on demand here) finds them there, and gets the bytes ingest hashed.
+#[test]
+fn mailbox_messages_are_packed_and_read_back_from_the_pack() {
+    let s = Scratch::new();
+    s.file("in/alice.mbox", MBOX.as_bytes());
+    assert_eq!(s.ingest("alice", &[&s.path("in")], &[]).0, 0);
+    let at_ingest = Scratch::new();
+    at_ingest.set("legacy_at_ingest", "true");
+    at_ingest.file("in/alice.mbox", MBOX.as_bytes());
+    assert_eq!(at_ingest.ingest("alice", &[&at_ingest.path("in")], &[]).0, 0);
+
+    let messages: Vec<Value> =
+        s.items().into_iter().filter(|i| i["file_type"] == "email").collect();
+    assert_eq!(messages.len(), 2);
+    for message in &messages {
+        let blake3 = message["blake3"].as_str().unwrap();
+        let file = s.case().join("natives").join(&blake3[..2]).join(blake3);
+        assert!(!file.exists(), "{message}");
+    }
+    let notes = by_locator(&s.items(), "in/alice.mbox//message 2//notes.txt").clone();
+    let blake3 = notes["blake3"].as_str().unwrap();
+    assert!(s.case().join("natives").join(&blake3[..2]).join(blake3).is_file(), "attachments");
+
+    let out = s.run(&["hashes"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let expected = at_ingest.items();
+    for message in &messages {
+        let locator = message["locator"].as_str().unwrap();
+        let ours = by_locator(&s.items(), locator).clone();
+        let theirs = by_locator(&expected, locator).clone();
+        assert_eq!(ours["md5"].as_str().map(str::len), Some(32), "{ours}");
+        assert_eq!((&ours["md5"], &ours["sha1"]), (&theirs["md5"], &theirs["sha1"]));
+    }
+}
+
 #[test]
 fn a_mailbox_is_a_container_of_messages_with_families_and_identities() {
     let s = Scratch::new();
