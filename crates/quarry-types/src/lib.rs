@@ -292,7 +292,9 @@ pub struct ItemRecord {
 
 /// Metadata read from inside a native.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+// Externally tagged (`{"email": {...}}`), as is Record: serde reads an internally tagged enum
+// through a buffered copy of the whole value, which was half of the supervisor's decoding.
+#[serde(rename_all = "snake_case")]
 #[allow(clippy::large_enum_variant, reason = "held boxed by ItemRecord")]
 pub enum Metadata {
     /// An email message's envelope headers.
@@ -401,7 +403,7 @@ pub struct ExceptionRecord {
 
 /// The outcome for one input or container entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "record", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Record {
     /// It became an item.
     Item(ItemRecord),
@@ -517,7 +519,7 @@ mod tests {
     }
 
     #[test]
-    fn record_json_is_tagged() {
+    fn record_json_is_tagged_by_its_variant() {
         let record = Record::Exception(ExceptionRecord {
             position: Position {
                 inner: "a.zip//b".into(),
@@ -532,7 +534,7 @@ mod tests {
             hashes: None,
         });
         let json = serde_json::to_string(&record).unwrap();
-        assert!(json.contains("\"record\":\"exception\""), "{json}");
+        assert!(json.starts_with("{\"exception\":{"), "{json}");
         assert!(json.contains("\"kind\":\"encrypted\""), "{json}");
         assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), record);
     }
