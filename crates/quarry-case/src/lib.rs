@@ -318,8 +318,16 @@ fn connect(path: &Path, read_only: bool) -> Result<Connection> {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
     }
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Reports scan the items table several times over; with SQLite's default 2 MB cache each
+    // scan of a case past that size read every page from the file again (29,000 reads for the
+    // Enron summary). Pages are allocated as they are used, so a small case takes less.
+    conn.pragma_update(None, "cache_size", -READ_CACHE_KIB)?;
     Ok(conn)
 }
+
+/// SQLite's page cache per connection, in KiB (a negative `cache_size`); the ingest writer
+/// sets its own.
+const READ_CACHE_KIB: i64 = 32 * 1024;
 
 /// The current time as ISO 8601 UTC.
 #[must_use]
