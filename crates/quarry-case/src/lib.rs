@@ -14,7 +14,7 @@
 //! case.toml        settings (CaseConfig)
 //! quarry.db        SQLite: runs, custodians, inputs, items, exceptions
 //! natives/ab/…     content-addressed natives (blake3 hex; `ab` = its first two digits)
-//! natives/packs/   mailbox messages in packs, keyed by their blake3
+//! natives/packs/   small messages, HTML and text files in packs, keyed by their blake3
 //! text/packs/      extracted texts in packs, keyed by the native's blake3
 //! text/ab/….txt    large plain-text natives' own text (a hard link), by the native's blake3
 //! index/           full-text index

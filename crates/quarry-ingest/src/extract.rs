@@ -36,9 +36,10 @@ const INLINE_BYTES: usize = 8 << 20;
 /// more than the bytes.
 const LINK_TEXT_BYTES: usize = 16 << 10;
 
-/// Messages of a mailbox (and embedded messages) up to this size are stored in the store's
-/// native packs rather than as files of their own: they are parsed from memory, and a file
-/// each cost more than the parse. Larger ones, mostly their attachments' bytes, stay files.
+/// Messages (of a mailbox, embedded, or loose) and loose HTML files up to this size are stored
+/// in the store's native packs rather than as files of their own (loose plain text below
+/// [`LINK_TEXT_BYTES`]): they are read from memory, and a file each cost more than the parse.
+/// Larger ones, mostly their attachments' bytes, and everything else stay files.
 const PACKED_NATIVE_BYTES: usize = 1 << 20;
 
 /// What the extractor reports, in order.
@@ -301,6 +302,12 @@ impl Extractor {
         let detected = crate::detect::detect_head(&head, size);
         let in_place = (detected.file_type == FileType::Zip && !detected.split_volume)
             || detected.file_type == FileType::Mbox;
+        let packable = match detected.file_type {
+            FileType::Email | FileType::Html => size <= PACKED_NATIVE_BYTES as u64,
+            // A larger text file is linked as its own text, which needs it as a file.
+            FileType::Text => size < LINK_TEXT_BYTES as u64,
+            _ => false,
+        };
         let read = if in_place {
             // A mailbox that fits stays in memory: its messages come from the bytes hashed.
             // (An archive is opened by path, so it is not kept.)
@@ -312,6 +319,8 @@ impl Extractor {
                 limit,
                 self.options.legacy_hashes,
             )
+        } else if packable {
+            self.packed_native(file.file_mut(), detected.file_type, limit)
         } else {
             // The std file, not its fs-err wrapper: std's reads fill uninitialised buffer space
             // directly, the wrapper's would zero it first (measured: 15% of a worker's time).
@@ -390,18 +399,32 @@ impl Extractor {
         } else {
             detect_file(&native_path).map_err(|e| Error::Store(e.into()))?
         };
-        if detected.file_type == FileType::Zip
-            && !detected.zip_at_start
-            && !opens_as_zip(&native_path)
-        {
-            // Only an end record looked like ZIP (text or binary with `PK\x05\x06` inside):
-            // judge the file by its head.
-            let mut head = vec![0; crate::detect::HEAD_BYTES];
-            let read = fs::File::open(&native_path).and_then(|f| read_at_full(&f, &mut head));
-            head.truncate(read.map_err(|e| Error::Store(e.into()))?);
-            detected = crate::detect::detect_head(&head, stored.size);
+        if detected.file_type == FileType::Zip && !detected.zip_at_start {
+            let opens = if stored.in_buf {
+                ZipArchive::new(io::Cursor::new(&self.buf[..])).is_ok()
+            } else {
+                opens_as_zip(&native_path)
+            };
+            if !opens {
+                // Only an end record looked like ZIP (text or binary with `PK\x05\x06`
+                // inside): judge the file by its head.
+                let mut head = vec![0; crate::detect::HEAD_BYTES];
+                if stored.in_buf {
+                    head = self.buf[..self.buf.len().min(head.len())].to_vec();
+                } else {
+                    let read =
+                        fs::File::open(&native_path).and_then(|f| read_at_full(&f, &mut head));
+                    head.truncate(read.map_err(|e| Error::Store(e.into()))?);
+                }
+                detected = crate::detect::detect_head(&head, stored.size);
+            }
         }
         if detected.file_type == FileType::Zip {
+            // An archive is opened by path: a packed native that turns out to be one (a
+            // message that is really a ZIP) becomes a file of its own too.
+            if stored.packed {
+                self.store.put_native_file(&stored, &self.buf)?;
+            }
             return self.zip(run, position, name, stored, dates, flags, detected, None);
         }
         let file_type = detected.file_type;
@@ -474,7 +497,7 @@ impl Extractor {
                             && !truncated
                             && !text.starts_with('\u{feff}') =>
                     {
-                        if text.len() >= LINK_TEXT_BYTES {
+                        if text.len() >= LINK_TEXT_BYTES && !stored.packed {
                             self.store.put_text_same_as_native(&stored.hashes.blake3)?;
                         } else {
                             self.store.put_text(&stored, text)?;
@@ -828,6 +851,32 @@ impl Extractor {
             kind
         };
         run.exception(position, &name, kind, message, Some(declared), None)
+    }
+
+    /// Stores a small loose message or text file in the native pack (see
+    /// [`PACKED_NATIVE_BYTES`]). A file that grew since its size was read past what may be
+    /// packed is stored as a file of its own, from its start.
+    fn packed_native(
+        &mut self,
+        file: &mut std::fs::File,
+        file_type: FileType,
+        limit: u64,
+    ) -> quarry_store::Result<Stored> {
+        use std::io::{Seek, SeekFrom};
+        let most =
+            if file_type == FileType::Text { LINK_TEXT_BYTES - 1 } else { PACKED_NATIVE_BYTES };
+        let most = (most as u64).min(limit);
+        let mut bytes = Vec::new();
+        if let Err(source) = file.take(most + 1).read_to_end(&mut bytes) {
+            return Err(quarry_store::Error::Input { read: bytes.len() as u64, source });
+        }
+        if bytes.len() as u64 > most {
+            file.seek(SeekFrom::Start(0))
+                .map_err(|source| quarry_store::Error::Input { read: 0, source })?;
+            let legacy = self.options.legacy_hashes;
+            return self.store.ingest_native(file, &mut self.buf, INLINE_BYTES, limit, legacy);
+        }
+        self.store.ingest_packed_native(&bytes, &mut self.buf, self.options.legacy_hashes)
     }
 
     /// Runs `read` over the bytes of a stored native: the scratch buffer when it holds them,

@@ -133,6 +133,10 @@ pub struct Stored {
     pub already_present: bool,
     /// Whether the caller's buffer holds the whole native.
     pub in_buf: bool,
+    /// Whether the native is in a pack rather than a file of its own
+    /// ([`ContentStore::native_path`] does not name it then; see
+    /// [`ContentStore::ingest_packed_native`]).
+    pub packed: bool,
 }
 
 /// The natives and text folders of one case.
@@ -141,7 +145,7 @@ pub struct ContentStore {
     root: PathBuf,
     /// Texts. Shared by the clones: one writer's pack per process, one loaded index.
     packs: Arc<packs::Packs>,
-    /// Small natives held in memory when stored (the messages of a mailbox), likewise.
+    /// Small natives held in memory when stored (messages, small loose files), likewise.
     native_packs: Arc<packs::Packs>,
 }
 
@@ -244,11 +248,11 @@ impl ContentStore {
                 (self.persist(tmp, &target)?, true)
             }
         };
-        Ok(Stored { hashes, size, already_present, in_buf })
+        Ok(Stored { hashes, size, already_present, in_buf, packed: false })
     }
 
-    /// Stores a native already whole in memory (a message of a mailbox) by appending it to this
-    /// process's native pack rather than as a file of its own, and leaves a copy in `buf`
+    /// Stores a small native already whole in memory (a message, a small loose file) by
+    /// appending it to this process's native pack rather than as a file of its own, and leaves a copy in `buf`
     /// ([`Stored::in_buf`]), as [`ContentStore::ingest_native`] does for small natives. A file
     /// per message cost an email ingest a fifth of its time (creating, writing and renaming
     /// it); see docs/BENCHMARKS.md. Only this process's packs and the others' as first loaded
@@ -270,7 +274,22 @@ impl ContentStore {
         }
         buf.clear();
         buf.extend_from_slice(bytes);
-        Ok(Stored { hashes, size: bytes.len() as u64, already_present, in_buf: true })
+        Ok(Stored { hashes, size: bytes.len() as u64, already_present, in_buf: true, packed: true })
+    }
+
+    /// Makes a packed native a file of its own as well, for a reader that needs a path (a
+    /// message that turns out to be a ZIP archive); `bytes` are the native's, as stored.
+    pub fn put_native_file(&self, native: &Stored, bytes: &[u8]) -> Result<()> {
+        if blake3::hash(bytes).to_hex().as_str() != native.hashes.blake3 {
+            return Err(Error::Damaged(native.hashes.blake3.clone()));
+        }
+        let target = self.native_path(&native.hashes.blake3);
+        if !target.exists() {
+            let mut tmp = tempfile::NamedTempFile::new_in(self.tmp_dir())?;
+            tmp.write_all(bytes)?;
+            self.persist(tmp, &target)?;
+        }
+        Ok(())
     }
 
     /// Whether the store holds the native with this blake3, as a file or in a pack.
@@ -325,7 +344,7 @@ impl ContentStore {
         }
         let hashes = hasher.finish();
         let already_present = self.native_path(&hashes.blake3).exists();
-        Ok(Stored { hashes, size, already_present, in_buf })
+        Ok(Stored { hashes, size, already_present, in_buf, packed: false })
     }
 
     /// Stores a native's own bytes as its text (a text file that is valid UTF-8 is its own

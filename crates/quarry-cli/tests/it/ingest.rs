@@ -285,6 +285,61 @@ fn legacy_hashes_at_ingest_when_configured() {
     assert_eq!(s.items()[0]["md5"], "8055ac84c9d9ac7d6129047a1895c30c");
 }
 
+/// Small loose messages and text files are stored in the native packs; what needs a file of
+/// its own (a large text, linked as its own text; a "text" file that is really an archive,
+/// opened by path) gets one, and every native reads back whole.
+#[test]
+fn small_loose_natives_are_packed_and_what_needs_a_path_gets_a_file() {
+    let s = Scratch::new();
+    let message = b"From: a@example.com\nTo: b@example.com\nSubject: Hi\n\nHello.\n";
+    s.file("in/a.eml", message);
+    s.file("in/small.txt", b"a short memo\n");
+    let large = "A line of a long memo that is linked as its own text.\n".repeat(400);
+    s.file("in/large.txt", large.as_bytes());
+    // Text first (past the head that detection reads), an archive after it: text by its
+    // head, so packed, and an archive by its end, which is opened by path.
+    let mut prefixed = "This archive has a long text preamble.\n".repeat(250).into_bytes();
+    prefixed.extend_from_slice(&crate::common::zip(&[("inside.txt", b"inside")]));
+    s.file("in/preamble.txt", &prefixed);
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+
+    let items = s.items();
+    let item = |locator: &str| {
+        items.iter().find(|i| i["locator"] == locator).unwrap_or_else(|| panic!("no {locator}"))
+    };
+    let file_of = |locator: &str| {
+        let blake3 = item(locator)["blake3"].as_str().unwrap().to_owned();
+        s.case().join("natives").join(&blake3[..2]).join(blake3)
+    };
+    assert_eq!(item("in/a.eml")["file_type"], "email");
+    assert!(!file_of("in/a.eml").exists(), "a small message is packed");
+    assert!(!file_of("in/small.txt").exists(), "a small text file is packed");
+    assert!(file_of("in/large.txt").is_file(), "a large text file is its own text");
+    assert!(s.text(item("in/large.txt")["blake3"].as_str().unwrap()) == large, "its own text");
+    assert_eq!(item("in/preamble.txt")["file_type"], "zip", "{:?}", item("in/preamble.txt"));
+    assert!(file_of("in/preamble.txt").is_file(), "an archive is opened by path");
+    assert_eq!(s.text(item("in/preamble.txt//inside.txt")["blake3"].as_str().unwrap()), "inside");
+
+    // Every native reads back with its hash: MD5 and SHA-1 on demand match a case that
+    // computed them at ingest.
+    let at_ingest = Scratch::new();
+    at_ingest.set("legacy_at_ingest", "true");
+    for name in ["a.eml", "small.txt", "large.txt", "preamble.txt"] {
+        at_ingest.file(&format!("in/{name}"), &std::fs::read(s.path("in").join(name)).unwrap());
+    }
+    assert_eq!(at_ingest.ingest("c", &[&at_ingest.path("in")], &[]).0, 0);
+    let out = s.run(&["hashes"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let expected = at_ingest.items();
+    for ours in s.items() {
+        let theirs = expected.iter().find(|i| i["locator"] == ours["locator"]).unwrap();
+        assert_eq!(ours["md5"].as_str().map(str::len), Some(32), "{ours}");
+        assert_eq!((&ours["md5"], &ours["sha1"]), (&theirs["md5"], &theirs["sha1"]), "{ours}");
+    }
+}
+
 #[test]
 fn a_path_named_twice_counts_once() {
     let s = Scratch::new();
