@@ -252,12 +252,12 @@ impl ContentStore {
     }
 
     /// Stores a small native already whole in memory (a message, a small loose file) by
-    /// appending it to this process's native pack rather than as a file of its own, and leaves a copy in `buf`
-    /// ([`Stored::in_buf`]), as [`ContentStore::ingest_native`] does for small natives. A file
-    /// per message cost an email ingest a fifth of its time (creating, writing and renaming
-    /// it); see docs/BENCHMARKS.md. Only this process's packs and the others' as first loaded
-    /// are looked in for an earlier copy: a copy stored by another worker during the run is
-    /// stored again, which costs its bytes and nothing else.
+    /// appending it to this process's native pack rather than as a file of its own, and leaves
+    /// a copy in `buf` ([`Stored::in_buf`]), as [`ContentStore::ingest_native`] does for small
+    /// natives. A file per message cost an email ingest a fifth of its time (creating, writing
+    /// and renaming it); see docs/BENCHMARKS.md. Only this process's packs and the others' as
+    /// first loaded are looked in for an earlier copy: a copy stored by another worker during
+    /// the run is stored again, which costs its bytes and nothing else.
     pub fn ingest_packed_native(
         &self,
         bytes: &[u8],
