@@ -81,12 +81,14 @@ pub enum Fault {
     Panic(String),
     /// Recurse until the stack overflows (as a parser on a deeply nested structure would).
     Overflow(String),
+    /// Append a byte to an input read in place after it was hashed (a collection that changes
+    /// while it is ingested).
+    Change(String),
 }
 
 impl Fault {
-    /// Parses `abort:NAME`, `hang:NAME`, `oom:NAME`, `panic:NAME` or `overflow:NAME`: the fault
-    /// strikes when an
-    /// item whose name ends with NAME is processed.
+    /// Parses `abort:NAME`, `hang:NAME`, `oom:NAME`, `panic:NAME`, `overflow:NAME` or
+    /// `change:NAME`: the fault strikes when an item whose name ends with NAME is processed.
     #[must_use]
     pub fn parse(spec: &str) -> Option<Fault> {
         let (kind, name) = spec.split_once(':')?;
@@ -97,6 +99,7 @@ impl Fault {
             "oom" => Some(Fault::Exhaust(name)),
             "panic" => Some(Fault::Panic(name)),
             "overflow" => Some(Fault::Overflow(name)),
+            "change" => Some(Fault::Change(name)),
             _ => None,
         }
     }
@@ -118,6 +121,45 @@ impl Fault {
                 std::hint::black_box(recurse(std::hint::black_box(1)));
             }
             _ => {}
+        }
+    }
+
+    /// A `change` fault: appends a byte to `source`, an input read in place and already hashed.
+    fn change(&self, name: &str, source: &Path) {
+        if let Fault::Change(n) = self
+            && name.ends_with(n.as_str())
+        {
+            use std::io::Write as _;
+            let appended = fs::OpenOptions::new()
+                .append(true)
+                .open(source)
+                .and_then(|mut f| f.write_all(b"\0"));
+            appended.expect("the change fault appends to its input");
+        }
+    }
+}
+
+/// What tells a file's contents apart without reading them: a write changes its size or its
+/// times, a replacement its inode. An archive read in place is hashed, then opened again by
+/// path; the two must be the same file, unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(metadata: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+            len: metadata.len(),
+            mtime: (metadata.mtime(), metadata.mtime_nsec()),
+            ctime: (metadata.ctime(), metadata.ctime_nsec()),
         }
     }
 }
@@ -363,6 +405,7 @@ impl Extractor {
             return self.mbox(&mut run, position, &name, stored, dates, flags, Some(path));
         }
         if in_place {
+            let source = (path, Stamp::of(&metadata));
             return self.zip(
                 &mut run,
                 position,
@@ -371,7 +414,7 @@ impl Extractor {
                 dates,
                 Vec::new(),
                 detected,
-                Some(path),
+                Some(source),
             );
         }
         self.native(&mut run, position, &name, stored, dates, maildir_flags(path), None)
@@ -529,9 +572,10 @@ impl Extractor {
     }
 
     /// Records a ZIP and its entries. `source` is the input's own path when the archive is read
-    /// in place (a top-level input, not copied into the store); whatever outcome leaves the
-    /// archive itself as the document (a document format, a refusal, damage) stores it first,
-    /// so every native an item or exception names is in the case.
+    /// in place (a top-level input, not copied into the store), with the stamp of the file that
+    /// was hashed; whatever outcome leaves the archive itself as the document (a document
+    /// format, a refusal, damage, a change at its source) stores it first, so every native an
+    /// item or exception names is in the case.
     #[allow(clippy::too_many_arguments)]
     fn zip(
         &mut self,
@@ -542,13 +586,21 @@ impl Extractor {
         dates: Dates,
         mut flags: Vec<String>,
         detected: Detected,
-        source: Option<&Path>,
+        source: Option<(&Path, Stamp)>,
     ) -> Result<()> {
+        let (source, hashed) = (source.map(|(path, _)| path), source.map(|(_, stamp)| stamp));
         let archive_path =
             source.map_or_else(|| self.store.native_path(&stored.hashes.blake3), Path::to_path_buf);
-        let opened = fs::File::open(&archive_path)
-            .map_err(ZipError::Io)
-            .and_then(|f| ZipArchive::new(BufReader::new(f)));
+        if let (Some(fault), Some(source)) = (&self.options.fault, source) {
+            fault.change(name, source);
+        }
+        let file = fs::File::open(&archive_path);
+        // The file opened must be the file hashed: otherwise its entries would not be the
+        // bytes the case records for it.
+        let changed = match (&file, hashed) {
+            (Ok(file), Some(hashed)) => file.metadata().map_or(true, |m| Stamp::of(&m) != hashed),
+            _ => false,
+        };
         let keep = |this: &mut Self, stored: &mut Stored| -> Result<()> {
             if let Some(source) = source {
                 let mut file = fs::File::open(source).map_err(|e| Error::Store(e.into()))?;
@@ -563,6 +615,15 @@ impl Extractor {
             }
             Ok(())
         };
+        if changed {
+            let was = stored.hashes.blake3.clone();
+            keep(self, &mut stored)?;
+            let message = format!(
+                "the archive changed at its source after it was hashed (blake3 {was}); its entries were not read: ingest it again"
+            );
+            return run.kept(position, name, ExceptionKind::Unreadable, message, stored);
+        }
+        let opened = file.map_err(ZipError::Io).and_then(|f| ZipArchive::new(BufReader::new(f)));
         let mut archive = match opened {
             Ok(archive) => archive,
             Err(_) if detected.split_volume => {
@@ -1571,6 +1632,7 @@ mod tests {
     fn faults_parse() {
         assert_eq!(Fault::parse("abort:x.bin"), Some(Fault::Abort("x.bin".into())));
         assert_eq!(Fault::parse("oom:y"), Some(Fault::Exhaust("y".into())));
+        assert_eq!(Fault::parse("change:z.zip"), Some(Fault::Change("z.zip".into())));
         assert_eq!(Fault::parse("nonsense"), None);
     }
 }

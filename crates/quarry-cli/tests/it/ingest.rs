@@ -340,6 +340,41 @@ fn small_loose_natives_are_packed_and_what_needs_a_path_gets_a_file() {
     }
 }
 
+/// A top-level archive is hashed, then opened again by path to read its entries: if the file
+/// changed in between, its entries are not read from bytes the case never hashed. The archive
+/// is kept as it now is, with an `unreadable` exception that says so.
+#[test]
+fn an_archive_that_changes_at_its_source_after_hashing_is_an_exception() {
+    let s = Scratch::new();
+    let original = zip(&[("a.txt", b"inside\n")]);
+    let archive = s.file("in/batch.zip", &original);
+    let out = s
+        .command(&["ingest", "--json", "--custodian", "c", archive.to_str().unwrap()])
+        .env("QUARRY_FAULT_INJECTION", "change:batch.zip")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["case"]["reconciled"], true, "{report}");
+    assert!(s.items().is_empty(), "no entry read from the changed file");
+    let exceptions = s.exceptions();
+    assert_eq!(exceptions.len(), 1, "{exceptions:?}");
+    let e = &exceptions[0];
+    assert_eq!(e["kind"], "unreadable");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("changed at its source after it was hashed"), "{message}");
+    assert!(message.contains(&blake3_hex(&original)), "the hash it had: {message}");
+    let mut changed = original.clone();
+    changed.push(0);
+    assert_eq!(e["blake3"], blake3_hex(&changed), "kept as it now is");
+
+    // Unchanged, the same archive reads as usual.
+    let again = Scratch::new();
+    let (code, _) = again.ingest("c", &[&again.file("in/batch.zip", &original)], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(again.items().len(), 2);
+}
+
 #[test]
 fn a_path_named_twice_counts_once() {
     let s = Scratch::new();
