@@ -84,11 +84,15 @@ pub enum Fault {
     /// Append a byte to an input read in place after it was hashed (a collection that changes
     /// while it is ingested).
     Change(String),
+    /// Fail reading a mailbox read in place half-way through its second reading (a medium
+    /// that fails while it is read).
+    ReadError(String),
 }
 
 impl Fault {
-    /// Parses `abort:NAME`, `hang:NAME`, `oom:NAME`, `panic:NAME`, `overflow:NAME` or
-    /// `change:NAME`: the fault strikes when an item whose name ends with NAME is processed.
+    /// Parses `abort:NAME`, `hang:NAME`, `oom:NAME`, `panic:NAME`, `overflow:NAME`,
+    /// `change:NAME` or `readerror:NAME`: the fault strikes when an item whose name ends with
+    /// NAME is processed.
     #[must_use]
     pub fn parse(spec: &str) -> Option<Fault> {
         let (kind, name) = spec.split_once(':')?;
@@ -100,6 +104,7 @@ impl Fault {
             "panic" => Some(Fault::Panic(name)),
             "overflow" => Some(Fault::Overflow(name)),
             "change" => Some(Fault::Change(name)),
+            "readerror" => Some(Fault::ReadError(name)),
             _ => None,
         }
     }
@@ -136,6 +141,24 @@ impl Fault {
                 .and_then(|mut f| f.write_all(b"\0"));
             appended.expect("the change fault appends to its input");
         }
+    }
+}
+
+/// Reads `inner` until `left` bytes are read, then fails (the `readerror` fault).
+struct FailAfter<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for FailAfter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Err(io::Error::other("injected read failure"));
+        }
+        let most = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..most])?;
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 
@@ -1143,7 +1166,15 @@ impl Extractor {
         let source: Box<dyn Read> = match (&held, at_source) {
             (Some(bytes), _) => Box::new(&bytes[..]),
             (None, Some(path)) => match fs::File::open(path) {
-                Ok(file) => Box::new(Hashing { inner: file, hasher: Rc::clone(&check) }),
+                Ok(file) => {
+                    let read = Hashing { inner: file, hasher: Rc::clone(&check) };
+                    match &self.options.fault {
+                        Some(Fault::ReadError(n)) if name.ends_with(n.as_str()) => {
+                            Box::new(FailAfter { inner: read, left: stored.size / 2 })
+                        }
+                        _ => Box::new(read),
+                    }
+                }
                 Err(e) => {
                     // Hashed a moment ago, gone now: nothing of it is in the case to name.
                     let message = format!("cannot reopen the mailbox: {}", error_chain(&e));

@@ -170,6 +170,56 @@ fn a_mailbox_larger_than_memory_holds_is_read_at_its_source_and_checked() {
     assert!(s.text(last["blake3"].as_str().unwrap()).contains("Subject: report 2700"));
 }
 
+/// A mailbox read in place that fails to read part-way (a failing medium): the messages read
+/// are kept, and an `unreadable` exception at the first message not read stands for the rest.
+#[test]
+fn a_mailbox_that_fails_part_way_at_its_source_is_accounted_for() {
+    let s = Scratch::new();
+    let body = "A line of the quarterly gas report, repeated to fill the message.\n".repeat(50);
+    let mut mbox = String::new();
+    for n in 1..=2_700 {
+        mbox.push_str(&format!(
+            "From sender@example.com Mon May 14 16:39:00 2001\nFrom: sender@example.com\n\
+             To: bob@example.com\nSubject: report {n}\nMessage-ID: <{n}@example.com>\n\n{body}\n"
+        ));
+    }
+    let path = s.file("in/big.mbox", mbox.as_bytes());
+    let out = s
+        .command(&["ingest", "--json", "--custodian", "c", path.to_str().unwrap()])
+        .env("QUARRY_FAULT_INJECTION", "readerror:big.mbox")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["case"]["reconciled"], true, "{report}");
+    let exceptions = s.exceptions();
+    assert_eq!(exceptions.len(), 1, "{exceptions:?}");
+    let e = &exceptions[0];
+    assert_eq!(e["kind"], "unreadable");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("could not be read from here on"), "{message}");
+    assert!(message.contains("injected read failure"), "{message}");
+    // Half the mailbox was read: the exception stands at the first message not read, after
+    // every message that was.
+    let first_unread: u64 = e["locator"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("big.mbox//message ")
+        .unwrap_or_else(|| panic!("{e}"))
+        .parse()
+        .unwrap();
+    assert!((1_000..2_000).contains(&first_unread), "{first_unread}");
+    let items = s.items();
+    assert_eq!(
+        items.len() as u64,
+        first_unread,
+        "the mailbox and messages 1 to {first_unread} - 1"
+    );
+    let last = by_locator(&items, &format!("big.mbox//message {}", first_unread - 1));
+    let text = s.text(last["blake3"].as_str().unwrap());
+    assert!(text.contains(&format!("Subject: report {}\n", first_unread - 1)), "{text}");
+}
+
 #[test]
 fn text_export_has_one_file_per_item_and_the_same_bytes_every_time() {
     let s = Scratch::new();
