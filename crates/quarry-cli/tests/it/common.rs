@@ -80,6 +80,20 @@ impl Scratch {
         (code, serde_json::from_slice(&out.stdout).unwrap())
     }
 
+    /// `ingest --json` of one path with `fault` injected in the workers
+    /// (`QUARRY_FAULT_INJECTION`); the run must end with exceptions (exit code 1). Returns its
+    /// report.
+    pub(crate) fn ingest_with_fault(&self, custodian: &str, path: &Path, fault: &str) -> Value {
+        let path = path.display().to_string();
+        let out = self
+            .command(&["ingest", "--json", "--custodian", custodian, &path])
+            .env(quarry_engine_fault_env(), fault)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     pub(crate) fn json(&self, args: &[&str]) -> Value {
         let out = self.run(args);
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));

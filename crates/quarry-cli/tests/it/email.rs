@@ -142,11 +142,8 @@ fn a_mailbox_is_a_container_of_messages_with_families_and_identities() {
     assert_ne!(group["dedup_key"], group["blake3"]);
 }
 
-#[test]
-fn a_mailbox_larger_than_memory_holds_is_read_at_its_source_and_checked() {
-    // Over the 8 MiB a worker keeps in memory: hashed, then read again at the source, and
-    // what is read the second time is checked against the hash.
-    let s = Scratch::new();
+/// 2,700 messages, "report 1" to "report 2700": over the 8 MiB a worker keeps in memory.
+fn big_mailbox() -> String {
     let body = "A line of the quarterly gas report, repeated to fill the message.\n".repeat(50);
     let mut mbox = String::new();
     for n in 1..=2_700 {
@@ -155,6 +152,15 @@ fn a_mailbox_larger_than_memory_holds_is_read_at_its_source_and_checked() {
              To: bob@example.com\nSubject: report {n}\nMessage-ID: <{n}@example.com>\n\n{body}\n"
         ));
     }
+    mbox
+}
+
+#[test]
+fn a_mailbox_larger_than_memory_holds_is_read_at_its_source_and_checked() {
+    // Over the 8 MiB a worker keeps in memory: hashed, then read again at the source, and
+    // what is read the second time is checked against the hash.
+    let s = Scratch::new();
+    let mbox = big_mailbox();
     assert!(mbox.len() > 8 << 20, "{}", mbox.len());
     s.file("in/big.mbox", mbox.as_bytes());
     let (code, out) = s.ingest("alice", &[&s.path("in")], &[]);
@@ -175,22 +181,9 @@ fn a_mailbox_larger_than_memory_holds_is_read_at_its_source_and_checked() {
 #[test]
 fn a_mailbox_that_fails_part_way_at_its_source_is_accounted_for() {
     let s = Scratch::new();
-    let body = "A line of the quarterly gas report, repeated to fill the message.\n".repeat(50);
-    let mut mbox = String::new();
-    for n in 1..=2_700 {
-        mbox.push_str(&format!(
-            "From sender@example.com Mon May 14 16:39:00 2001\nFrom: sender@example.com\n\
-             To: bob@example.com\nSubject: report {n}\nMessage-ID: <{n}@example.com>\n\n{body}\n"
-        ));
-    }
+    let mbox = big_mailbox();
     let path = s.file("in/big.mbox", mbox.as_bytes());
-    let out = s
-        .command(&["ingest", "--json", "--custodian", "c", path.to_str().unwrap()])
-        .env("QUARRY_FAULT_INJECTION", "readerror:big.mbox")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = s.ingest_with_fault("c", &path, "readerror:big.mbox");
     assert_eq!(report["case"]["reconciled"], true, "{report}");
     let exceptions = s.exceptions();
     assert_eq!(exceptions.len(), 1, "{exceptions:?}");

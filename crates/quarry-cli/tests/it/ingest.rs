@@ -348,13 +348,7 @@ fn an_archive_that_changes_at_its_source_after_hashing_is_an_exception() {
     let s = Scratch::new();
     let original = zip(&[("a.txt", b"inside\n")]);
     let archive = s.file("in/batch.zip", &original);
-    let out = s
-        .command(&["ingest", "--json", "--custodian", "c", archive.to_str().unwrap()])
-        .env("QUARRY_FAULT_INJECTION", "change:batch.zip")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = s.ingest_with_fault("c", &archive, "change:batch.zip");
     assert_eq!(report["case"]["reconciled"], true, "{report}");
     assert!(s.items().is_empty(), "no entry read from the changed file");
     let exceptions = s.exceptions();

@@ -15,13 +15,7 @@ fn run_with_fault(fault: &str, configure: impl Fn(&Scratch)) -> Vec<Value> {
     );
     s.file("in/c-victim.txt", b"victim, loose\n");
     s.file("in/d-good.txt", b"good two\n");
-    let out = s
-        .command(&["ingest", "--json", "--custodian", "c", s.path("in").to_str().unwrap()])
-        .env("QUARRY_FAULT_INJECTION", fault)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = s.ingest_with_fault("c", &s.path("in"), fault);
     let case = &report["case"];
     assert_eq!(u(case, "input_files"), 4);
     assert_eq!(u(case, "items"), 5, "a-good, b.zip, first, last, d-good: {case}");
