@@ -4,11 +4,12 @@
 //! cache. Attorney names, firm names and privilege phrases are whole words, so this matcher
 //! works a level up: it splits the text into words once, hashes each word, and looks the hash
 //! up in a table of the words that end a pattern (a one-word pattern's word, a phrase's last
-//! word). When a phrase's last word is found, the hashes of the words before it, kept in a
-//! ring of the last words seen, are looked up together, and their bytes checked. The cost per
-//! word is a hash and, for the few words that pass a bit-set filter sized to stay in cache, one
+//! word). When a phrase's last word is found, the words before it are read again, backwards
+//! from it, and their hashes looked up together, then their bytes checked. The cost per word
+//! is a hash and, for the few words that pass a bit-set filter sized to stay in cache, one
 //! table probe: nearly independent of the number of patterns. Common words inside phrases
-//! ("privileged *and* confidential") are never looked up.
+//! ("privileged *and* confidential") are never looked up, and nothing is kept per word for
+//! the phrases that might end later: the few phrase-ending words pay for the walk back.
 //!
 //! Words are the index's words ([`quarry_index::words`]): split on anything that is not a
 //! letter or digit, lower-cased, ASCII-folded. Runs of ASCII letters and digits, nearly every
@@ -25,7 +26,6 @@ use std::ops::Range;
 
 /// Longest pattern, in words.
 pub const MAX_WORDS: usize = 16;
-const RING: usize = MAX_WORDS;
 
 /// What the matcher reports to.
 pub trait Sink {
@@ -270,7 +270,7 @@ impl Matcher {
         let mut info = Vec::with_capacity(words.len());
         for (id, word) in words.iter().enumerate() {
             // Only words that complete a pattern are looked up; the words before a pattern's
-            // last word are checked in the ring when it arrives.
+            // last word are read back and checked when it arrives.
             if !by_word[id].is_empty() || lengths[id] != 0 {
                 let hash = hash_word(word.as_bytes());
                 filter[(hash >> filter_shift) as usize] |=
@@ -361,8 +361,7 @@ impl Matcher {
     ) {
         let bytes = text.as_bytes();
         let mut folded = std::mem::take(&mut scratch.folded);
-        let mut state =
-            State { ring: Ring::default(), para: ParagraphState::default(), paragraphs };
+        let mut state = State { para: ParagraphState::default(), paragraphs };
         let mut prev_end = 0usize;
         let mut newlines = 0u32; // line feeds since the last word
 
@@ -383,10 +382,13 @@ impl Matcher {
             let mut ends = !word & ((word << 1) | carry);
             loop {
                 if let Some((start, ascii)) = open {
-                    let from = if start >= base { (start - base) as u32 } else { 0 };
+                    // The word's bytes in this block start here: a non-ASCII byte among them
+                    // (never outside a word) makes it a word for the analyzer.
+                    let from = || if start >= base { (start - base) as u32 } else { 0 };
                     if ends == 0 {
                         // Runs on into the next block.
-                        open = Some((start, ascii && high & range(from, 64) == 0));
+                        let ascii = ascii && (high == 0 || high & range(from(), 64) == 0);
+                        open = Some((start, ascii));
                         break;
                     }
                     let at = ends.trailing_zeros();
@@ -399,7 +401,7 @@ impl Matcher {
                     }
                     newlines = 0;
                     prev_end = end;
-                    let ascii = ascii && (high == 0 || high & range(from, at) == 0);
+                    let ascii = ascii && (high == 0 || high & range(from(), at) == 0);
                     self.word::<P>(text, start, end, ascii, &mut folded, &mut state, sink);
                 }
                 if starts == 0 {
@@ -449,16 +451,17 @@ impl Matcher {
             self.folded_words::<P>(text, start, end, folded, state, sink);
             return;
         }
-        if end - start > MAX_WORD {
+        if end - start >= MAX_WORD {
             return;
         }
         let hash = hash_at(bytes, start, end);
         if state.paragraphs {
             state.para.add(start, hash);
         }
-        state.ring.push(hash, start, end, false);
         if self.passes::<P>(hash) {
-            self.table_word(text, &bytes[start..end], start, end, hash, true, &state.ring, sink);
+            let seen = Seen { hash, start, end, folded: false };
+            let before = Before { run_start: start, in_run: &[] };
+            self.table_word(text, &bytes[start..end], seen, true, before, sink);
         }
         if !self.prefixes.is_empty() && end - start >= 3 {
             self.prefix_word(&bytes[start..end], start, end, sink);
@@ -481,15 +484,16 @@ impl Matcher {
         quarry_index::words(&text[start..end], |s, e, word| {
             folded.push((start + s, start + e, word.to_owned()));
         });
-        for (s, e, word) in folded.iter() {
+        for (i, (s, e, word)) in folded.iter().enumerate() {
             let key = word.as_bytes();
             let hash = hash_word(key);
             if state.paragraphs {
                 state.para.add(*s, hash);
             }
-            state.ring.push(hash, *s, *e, true);
             if self.passes::<P>(hash) {
-                self.table_word(text, key, *s, *e, hash, false, &state.ring, sink);
+                let seen = Seen { hash, start: *s, end: *e, folded: true };
+                let before = Before { run_start: start, in_run: &folded[..i] };
+                self.table_word(text, key, seen, false, before, sink);
             }
             if !self.prefixes.is_empty() && key.len() >= 3 {
                 self.prefix_word(key, *s, *e, sink);
@@ -504,23 +508,21 @@ impl Matcher {
         self.filter[(hash >> self.filter_shift) as usize] & bits == bits
     }
 
-    /// A word that passed the filter, at `start..end` of the text and last in the ring: look
-    /// its normalized form `key` up (`fold` when `key` is the text itself and still needs
-    /// lower-casing); if it completes patterns, report them.
-    #[allow(clippy::too_many_arguments)]
+    /// A word of the text that passed the filter: look its normalized form `key` up (`fold`
+    /// when `key` is the text itself and still needs lower-casing); if it completes patterns,
+    /// report them. `before` says where the words before it are.
     #[inline(never)]
     fn table_word(
         &self,
         text: &str,
         key: &[u8],
-        start: usize,
-        end: usize,
-        hash: u64,
+        seen: Seen,
         fold: bool,
-        ring: &Ring,
+        before: Before<'_>,
         sink: &mut impl Sink,
     ) {
-        let Some(info) = self.lookup(hash, key, fold) else { return };
+        let (start, end) = (seen.start, seen.end);
+        let Some(info) = self.lookup(seen.hash, key, fold) else { return };
         match info.singles_len {
             0 => {}
             1 => sink.hit(info.single, start, end),
@@ -531,26 +533,43 @@ impl Matcher {
                 }
             }
         }
-        let mut lengths = info.lengths;
+        match info.lengths {
+            0 => {}
+            // Most phrases are short (names): a small array to fill.
+            lengths if lengths < 1 << 4 => self.phrases::<4>(text, seen, before, lengths, sink),
+            lengths => self.phrases::<MAX_WORDS>(text, seen, before, lengths, sink),
+        }
+    }
+
+    /// Phrases of the `lengths` (bit `n - 1` for `n` words, `n <= N`) that may end with the
+    /// word `seen`.
+    fn phrases<const N: usize>(
+        &self,
+        text: &str,
+        seen: Seen,
+        before: Before<'_>,
+        mut lengths: u16,
+        sink: &mut impl Sink,
+    ) {
+        // The words of the longest phrase that may end here, this one first.
+        let mut words = [Seen::default(); N];
+        words[0] = seen;
+        let longest = 16 - lengths.leading_zeros() as usize;
+        let found = 1 + preceding(text, before, &mut words[1..longest]);
         while lengths != 0 {
             let len = lengths.trailing_zeros() as usize + 1;
             lengths &= lengths - 1;
-            if len <= ring.count {
-                self.phrases_ending(text, ring, len, end, sink);
+            if len <= found {
+                self.phrases_ending(text, &words[..len], sink);
             }
         }
     }
 
-    /// Patterns of `len` words ending with the ring's last word.
-    fn phrases_ending(
-        &self,
-        text: &str,
-        ring: &Ring,
-        len: usize,
-        end: usize,
-        sink: &mut impl Sink,
-    ) {
-        let hash = seq_hash((0..len).rev().map(|back| ring.get(back).hash));
+    /// Patterns of `words.len()` words: `words` are the text's, the last one first.
+    fn phrases_ending(&self, text: &str, words: &[Seen], sink: &mut impl Sink) {
+        let len = words.len();
+        let end = words[0].end;
+        let hash = seq_hash(words.iter().rev().map(|w| w.hash));
         let bit = (hash >> self.phrase_filter_shift) as usize;
         if self.phrase_filter[bit / 64] & (1 << (bit % 64)) == 0 {
             return;
@@ -567,27 +586,27 @@ impl Matcher {
                 continue;
             }
             let pattern = &self.patterns[p as usize];
-            // Word k of the pattern is ring entry len - 1 - k back from the last; the words
-            // before the last were not looked up, so their bytes are checked here.
+            // Word k of the pattern is `words[len - 1 - k]`; the words before the last were
+            // not looked up, so their bytes are checked here.
             let matched = pattern.words.len() == len
                 && pattern.words[..len - 1]
                     .iter()
                     .enumerate()
-                    .all(|(k, &w)| self.same_word(text, &ring.get(len - 1 - k), w));
+                    .all(|(k, &w)| self.same_word(text, &words[len - 1 - k], w));
             if !matched {
                 continue;
             }
             if let Some(gaps) = &pattern.gaps {
                 let ok = gaps.iter().enumerate().all(|(k, gap)| {
-                    let a = ring.get(len - 1 - k).end;
-                    let b = ring.get(len - 2 - k).start;
+                    let a = words[len - 1 - k].end;
+                    let b = words[len - 2 - k].start;
                     text.as_bytes()[a..b].eq_ignore_ascii_case(gap)
                 });
                 if !ok {
                     continue;
                 }
             }
-            sink.hit(p, ring.get(len - 1).start, end);
+            sink.hit(p, words[len - 1].start, end);
         }
     }
 
@@ -657,36 +676,102 @@ struct Seen {
     folded: bool,
 }
 
-/// The last words seen, for patterns of several words.
-#[derive(Default)]
-struct Ring {
-    entries: [Seen; RING],
-    /// Words pushed.
-    count: usize,
+/// Where the words before a word of the text are: first the words before it in its own run of
+/// word bytes (a run with non-ASCII characters, which the analyzer split), nearest last, then
+/// the runs that end before `run_start`.
+#[derive(Clone, Copy)]
+struct Before<'a> {
+    run_start: usize,
+    in_run: &'a [(usize, usize, String)],
 }
 
-impl Ring {
-    #[inline(always)]
-    fn push(&mut self, hash: u64, start: usize, end: usize, folded: bool) {
-        self.entries[self.count % RING] = Seen { hash, start, end, folded };
-        self.count += 1;
+/// Fills `out` with the words before a word, as the forward scan sees them, nearest first:
+/// runs of word bytes read backwards from `before.run_start`, an ASCII run one word (dropped
+/// at [`MAX_WORD`] bytes), any other run split by the index's analyzer. Returns how many it
+/// found: fewer than `out.len()` only at the start of the text.
+///
+/// Called only for a word that ends some phrase, so the scan keeps nothing per word for the
+/// phrases that might end later. A run is analyzed whole, at most once per call, and only a
+/// phrase's length of words back, so a text pays at most [`MAX_WORDS`] times its length here.
+fn preceding(text: &str, before: Before<'_>, out: &mut [Seen]) -> usize {
+    let mut n = 0;
+    for &(start, end, ref word) in before.in_run.iter().rev() {
+        if n == out.len() {
+            return n;
+        }
+        out[n] = Seen { hash: hash_word(word.as_bytes()), start, end, folded: true };
+        n += 1;
     }
-
-    /// The word `back` places before the last.
-    #[inline]
-    fn get(&self, back: usize) -> Seen {
-        self.entries[(self.count - 1 - back) % RING]
+    let bytes = text.as_bytes();
+    let mut at = before.run_start;
+    let mut run = Vec::new();
+    while n < out.len() {
+        while at > 0 && !is_word_byte(bytes[at - 1]) {
+            at -= 1;
+        }
+        if at == 0 {
+            break;
+        }
+        let end = at;
+        let mut ascii = true;
+        while at > 0 && is_word_byte(bytes[at - 1]) {
+            at -= 1;
+            ascii &= bytes[at] < 0x80;
+        }
+        if ascii {
+            if end - at < MAX_WORD {
+                out[n] = Seen { hash: hash_at(bytes, at, end), start: at, end, folded: false };
+                n += 1;
+            }
+            continue;
+        }
+        run.clear();
+        quarry_index::words(&text[at..end], |s, e, word| {
+            run.push(Seen {
+                hash: hash_word(word.as_bytes()),
+                start: at + s,
+                end: at + e,
+                folded: true,
+            });
+        });
+        for &seen in run.iter().rev() {
+            if n == out.len() {
+                break;
+            }
+            out[n] = seen;
+            n += 1;
+        }
     }
+    n
 }
+
+/// Whether a byte belongs to a run of word bytes, as [`masks`] sorts them.
+#[inline(always)]
+fn is_word_byte(b: u8) -> bool {
+    WORD_BYTES[usize::from(b)]
+}
+
+/// [`is_word_byte`] by table: ASCII letters and digits, and every byte of a non-ASCII
+/// character.
+static WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c >= 0x80;
+        b += 1;
+    }
+    table
+};
 
 /// The running state of one scan.
 struct State {
-    ring: Ring,
     para: ParagraphState,
     paragraphs: bool,
 }
 
-/// Words longer than this are dropped, as the index drops them.
+/// ASCII words of this many bytes or more are dropped, as the index's analyzer drops them
+/// (tantivy's `RemoveLongFilter` keeps words shorter than its limit).
 const MAX_WORD: usize = 100;
 
 /// Masks of a block of up to 64 bytes: bytes of words (ASCII letters and digits, and every

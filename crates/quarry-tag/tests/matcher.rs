@@ -93,7 +93,14 @@ const VOCAB: &[&str] = &[
     "legal",
     "advice",
     "averyveryveryverylongwordthatgoesonandon",
+    // Around the index's limit: words of 100 bytes or more are dropped, so a phrase runs
+    // across them; 99 bytes is a word.
+    LONG_99,
+    LONG_100,
+    "Überlangüberlangüberlangüberlangüberlangüberlangüberlangüberlangüberlangüberlangüberlangüberlang",
 ];
+const LONG_99: &str = "l99aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const LONG_100: &str = "l100aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const SEPS: &[&str] =
     &[" ", " ", " ", ", ", ".", "@", "-", "\n", "\n\n", " > ", "\u{a0}", "’", "\t"];
 
