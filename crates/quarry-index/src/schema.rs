@@ -12,7 +12,7 @@ use tantivy::{DateTime, TantivyDocument};
 /// Name of the item id field (u64, indexed, fast): the key back into the case database.
 pub(crate) const ITEM_ID: &str = "item_id";
 /// Words: split on anything not a letter or digit, lower-cased, accents folded to ASCII, words
-/// over 100 bytes dropped (base64 runs and the like). The name is part of the schema: change it
+/// of 100 bytes or more dropped (base64 runs and the like). The name is part of the schema: change it
 /// with the tokens, and an index written with other tokens is refused, not misread.
 pub(crate) const WORDS: &str = "quarry_words";
 /// Whole values (custodian, type, control number, flags), lower-cased.
@@ -195,7 +195,7 @@ pub(crate) fn words_analyzer() -> TextAnalyzer {
 }
 
 /// Calls `each(start, end, word)` for every word of `text` as the index sees it: split on
-/// anything that is not a letter or digit, words over 100 bytes dropped, lower-cased and
+/// anything that is not a letter or digit, words of 100 bytes or more dropped, lower-cased and
 /// ASCII-folded. `start..end` is the word's byte range in `text`. The tagger matches with the
 /// same words, so a term it reports is a term search finds.
 pub fn words(text: &str, mut each: impl FnMut(usize, usize, &str)) {
