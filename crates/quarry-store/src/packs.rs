@@ -16,8 +16,10 @@
 //!   entry before the caller is told it is stored. A reader trusts only whole index entries,
 //!   so a writer killed part-way leaves at most unreferenced bytes at the pack's end (and a
 //!   partial entry, which the next writer of that pack cuts off before appending).
-//! - **Readers** load every index into a map (the first 16 bytes of the blake3 as key) on
-//!   first use and read the new entries when a text is not in it yet.
+//! - **Readers** load every index into memory (the first 16 bytes of the blake3 as key) on
+//!   first use and read the new entries when a text is not in it yet. Every worker holds one
+//!   such table per pack folder, so it is kept compact ([`Entries`]): 32 bytes an entry in a
+//!   sorted array, with only the newest entries in a hash map.
 //! - The same text can be in two packs (two workers extracting copies of one native in the
 //!   same run); the first entry read wins, and both are the same bytes by construction.
 
@@ -32,15 +34,97 @@ use std::sync::{Mutex, RwLock};
 
 /// A pack takes no more texts past this size; the next writer starts a new one.
 pub(crate) const PACK_MAX: u64 = 1 << 30;
+// Every text starts below it, so a 32-bit offset holds where ([`Loc`]).
+const _: () = assert!(PACK_MAX <= u32::MAX as u64);
 
 const ENTRY: usize = 48;
 
-/// Where a text is: pack number, offset, length.
-#[derive(Clone, Copy, Debug)]
+/// Where a text is: pack number, offset, length. Sixteen bytes: a text starts below
+/// [`PACK_MAX`] (a pack takes no text past it), so its offset fits 32 bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Loc {
     pack: u32,
-    offset: u64,
+    offset: u32,
     len: u64,
+}
+
+/// The entries a process knows, by key; the first one found of a key is kept.
+///
+/// A hash map of them costs 49 to 98 bytes an entry (32-byte buckets, plus a control byte,
+/// between half and seven eighths full); a worker of a case of ten million natives would hold
+/// a gigabyte per pack folder, against its 2 GiB limit. So most entries live in an array
+/// sorted by key, 32 bytes each and searched by bisection, and only those added since the
+/// last merge in a hash map; the map is merged into the array when it holds an eighth as
+/// many (at least [`MERGE_MIN`]). A lookup costs a bisection of the array, about a
+/// microsecond at ten million entries: little against storing a native.
+#[derive(Debug, Default)]
+struct Entries {
+    sorted: Vec<(u128, Loc)>,
+    recent: HashMap<u128, Loc, BuildHasherDefault<KeyHasher>>,
+}
+
+/// The fewest entries the hash map of [`Entries`] holds before a merge.
+const MERGE_MIN: usize = 1 << 16;
+
+impl Entries {
+    fn get(&self, key: u128) -> Option<Loc> {
+        match self.sorted.binary_search_by_key(&key, |e| e.0) {
+            Ok(at) => Some(self.sorted[at].1),
+            Err(_) => self.recent.get(&key).copied(),
+        }
+    }
+
+    /// Adds an entry unless its key is known already.
+    fn insert(&mut self, key: u128, loc: Loc) {
+        if self.sorted.binary_search_by_key(&key, |e| e.0).is_ok() {
+            return;
+        }
+        self.recent.entry(key).or_insert(loc);
+        if self.recent.len() >= self.merge_at() {
+            self.extend(Vec::new());
+        }
+    }
+
+    /// Adds entries in bulk (a first load reads millions): of each key not known yet, the
+    /// first in `batch`.
+    fn extend(&mut self, batch: Vec<(u128, Loc)>) {
+        if self.recent.len() + batch.len() < self.merge_at() {
+            for (key, loc) in batch {
+                self.insert(key, loc);
+            }
+            return;
+        }
+        // The hash map's entries first: they were found before the batch, and the stable
+        // sort keeps the first of each key first.
+        let mut new: Vec<(u128, Loc)> = self.recent.drain().collect();
+        self.recent.shrink_to_fit();
+        new.extend(batch);
+        new.sort_by_key(|e| e.0);
+        new.dedup_by_key(|e| e.0);
+        new.retain(|e| self.sorted.binary_search_by_key(&e.0, |s| s.0).is_err());
+        let old = std::mem::take(&mut self.sorted);
+        let mut merged = Vec::with_capacity(old.len() + new.len());
+        let (mut a, mut b) = (old.into_iter().peekable(), new.into_iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.0 < y.0 => a.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, None) => break,
+            };
+            merged.extend(next);
+        }
+        self.sorted = merged;
+    }
+
+    fn merge_at(&self) -> usize {
+        MERGE_MIN.max(self.sorted.len() / 8)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.sorted.len() + self.recent.len()
+    }
 }
 
 /// One pack known to a reader.
@@ -55,7 +139,7 @@ struct Known {
 /// What a reader has loaded.
 #[derive(Debug, Default)]
 struct Loaded {
-    map: HashMap<u128, Loc, BuildHasherDefault<KeyHasher>>,
+    entries: Entries,
     /// By pack number.
     packs: HashMap<u32, Known>,
     loaded: bool,
@@ -88,7 +172,7 @@ impl Packs {
     /// the last look first (other processes' texts).
     pub(crate) fn contains(&self, blake3: &[u8; 32], refresh: bool) -> io::Result<bool> {
         self.load(refresh)?;
-        Ok(self.read_lock().map.contains_key(&key(blake3)))
+        Ok(self.read_lock().entries.get(key(blake3)).is_some())
     }
 
     /// Reads the text for `blake3` into `buf` (replacing its contents); false when no pack
@@ -105,12 +189,12 @@ impl Packs {
 
     fn read_into(&self, blake3: &[u8; 32], buf: &mut Vec<u8>) -> io::Result<bool> {
         let loaded = self.read_lock();
-        let Some(loc) = loaded.map.get(&key(blake3)).copied() else { return Ok(false) };
+        let Some(loc) = loaded.entries.get(key(blake3)) else { return Ok(false) };
         let known = loaded.packs.get(&loc.pack).ok_or_else(|| io::Error::other("pack lost"))?;
         let len = usize::try_from(loc.len).map_err(io::Error::other)?;
         buf.clear();
         buf.resize(len, 0);
-        known.pack.read_exact_at(buf, loc.offset)?;
+        known.pack.read_exact_at(buf, u64::from(loc.offset))?;
         Ok(true)
     }
 
@@ -122,6 +206,7 @@ impl Packs {
         }
         let w = writer.as_mut().expect("opened above");
         let offset = w.len;
+        let start = u32::try_from(offset).map_err(io::Error::other)?;
         // The pack first, then the entry: a reader never finds an entry whose bytes are not
         // all there.
         let written = w.pack.write_all_at(text, offset).and_then(|()| {
@@ -138,7 +223,7 @@ impl Packs {
             return Err(e);
         }
         w.len += text.len() as u64;
-        let loc = Loc { pack: w.number, offset, len: text.len() as u64 };
+        let loc = Loc { pack: w.number, offset: start, len: text.len() as u64 };
         let number = w.number;
         drop(writer);
         // This process reads its own texts without a refresh.
@@ -148,7 +233,7 @@ impl Packs {
             self.refresh()?;
             loaded = self.write_lock();
         }
-        loaded.map.entry(key(blake3)).or_insert(loc);
+        loaded.entries.insert(key(blake3), loc);
         Ok(())
     }
 
@@ -219,6 +304,7 @@ impl Packs {
         let numbers = self.numbers()?;
         let mut loaded = self.write_lock();
         loaded.loaded = true;
+        let mut batch = Vec::new();
         for number in numbers {
             let known = match loaded.packs.entry(number) {
                 Entry::Occupied(known) => known.into_mut(),
@@ -249,14 +335,16 @@ impl Packs {
                 let blake3: [u8; 32] = entry[..32].try_into().expect("32 bytes");
                 let offset = u64::from_le_bytes(entry[32..40].try_into().expect("8 bytes"));
                 let len = u64::from_le_bytes(entry[40..48].try_into().expect("8 bytes"));
-                // A damaged entry points past the pack: its text reads as missing, and no
-                // reader allocates what it claims.
+                // A damaged entry points past the pack (or past where any text starts): its
+                // text reads as missing, and no reader allocates what it claims.
+                let Ok(start) = u32::try_from(offset) else { continue };
                 if offset.checked_add(len).is_none_or(|end| end > pack_len) {
                     continue;
                 }
-                loaded.map.entry(key(&blake3)).or_insert(Loc { pack: number, offset, len });
+                batch.push((key(&blake3), Loc { pack: number, offset: start, len }));
             }
         }
+        loaded.entries.extend(batch);
         Ok(())
     }
 
@@ -318,5 +406,50 @@ impl Hasher for KeyHasher {
 
     fn write_u128(&mut self, key: u128) {
         self.0 = key as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The compact table against a plain map, through single inserts, bulk loads, repeated
+    /// keys and enough entries for several merges: the first entry of each key is kept.
+    #[test]
+    fn entries_keep_the_first_of_each_key_through_merges() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        // Keys spread over the whole u128 range, from a pool small enough to repeat.
+        let spread = |k: u64| u128::from(k).wrapping_mul(0x2545_F491_4F6C_DD1D_9E37_79B9_7F4A_7C15);
+        let mut entries = Entries::default();
+        let mut reference: HashMap<u128, Loc> = HashMap::new();
+        for round in 0..40u32 {
+            let mut batch = Vec::new();
+            for i in 0..8_000u32 {
+                let key = spread(next() % 200_000);
+                let loc = Loc { pack: round, offset: i, len: next() % 1000 };
+                reference.entry(key).or_insert(loc);
+                if round % 3 == 0 {
+                    batch.push((key, loc));
+                } else {
+                    entries.insert(key, loc);
+                }
+            }
+            entries.extend(batch);
+        }
+        assert!(entries.sorted.len() > MERGE_MIN, "merged {} entries", entries.sorted.len());
+        assert!(entries.sorted.windows(2).all(|w| w[0].0 < w[1].0), "sorted, one per key");
+        assert_eq!(entries.len(), reference.len());
+        for (key, loc) in &reference {
+            assert_eq!(entries.get(*key), Some(*loc));
+        }
+        for k in 200_000..201_000 {
+            assert_eq!(entries.get(spread(k)), None);
+        }
     }
 }
