@@ -50,11 +50,11 @@ struct Loc {
 
 /// The entries a process knows, by key; the first one found of a key is kept.
 ///
-/// A hash map of them costs 49 to 98 bytes an entry (32-byte buckets, plus a control byte,
-/// between half and seven eighths full); a worker of a case of ten million natives would hold
-/// a gigabyte per pack folder, against its 2 GiB limit. So most entries live in an array
-/// sorted by key, 32 bytes each and searched by bisection, and only those added since the
-/// last merge in a hash map; the map is merged into the array when it holds an eighth as
+/// A hash map of them cost 56 to 112 bytes an entry (48-byte buckets and a control byte,
+/// between seven sixteenths and seven eighths full; 38 to 75 with this 16-byte `Loc`): a
+/// worker of a case of ten million natives would have held about a gigabyte per pack folder,
+/// against its 2 GiB limit. So most entries live in an array sorted by key, 32 bytes each,
+/// and only those added since the last merge in a hash map; the map is merged into the array when it holds an eighth as
 /// many (at least [`MERGE_MIN`]). The keys are blake3 bytes, uniform, so the array is cut
 /// into buckets of eight to sixteen entries by their top bits, and a lookup bisects one:
 /// a plain bisection of the whole array cost a classify run 3 % of its time in cache misses.
