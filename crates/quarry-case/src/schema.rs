@@ -308,6 +308,15 @@ CREATE TABLE learn_samples (
     found      INTEGER NOT NULL
 );
 ",
+    r"
+-- Covering indexes for the dedup views and the summary: a view's masters (the first document
+-- root of each key) and the distinct natives' sizes are read from these indexes alone, not
+-- by a lookup in the items table per item (on 1,000,000 items: 5.3 s and 3.2 s before).
+DROP INDEX items_dedup;
+CREATE INDEX items_dedup ON items (dedup_key, id, doc_root_id);
+DROP INDEX items_blake3;
+CREATE INDEX items_blake3 ON items (blake3, size);
+",
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one (returns the version found).
