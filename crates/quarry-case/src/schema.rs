@@ -316,6 +316,9 @@ DROP INDEX items_dedup;
 CREATE INDEX items_dedup ON items (dedup_key, id, doc_root_id);
 DROP INDEX items_blake3;
 CREATE INDEX items_blake3 ON items (blake3, size);
+-- A family's members (search --families, report terms): without it, a scan of the items
+-- table per family.
+CREATE INDEX items_family ON items (family_id, id);
 ",
 ];
 

@@ -14,6 +14,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use quarry_index::{CaseIndex, IndexDoc, Snippet, query};
 use quarry_types::DedupScope;
 use rusqlite::{Connection, OptionalExtension, params};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::{Case, Result, now_utc};
@@ -432,9 +433,16 @@ impl Case {
         warnings.extend(behind);
         let hits = index.search(&prepared)?;
         let conn = self.reader()?;
+        // One read transaction for every lookup below: outside one, each statement takes and
+        // lets go of SQLite's shared lock (two fcntl calls), which was a third of a search
+        // hitting 1,000,000 items.
+        let _read = conn.unchecked_transaction()?;
         let mut items = ItemLookup::new(&conn, options.dedup);
+        let mut ids: Vec<u64> = hits.iter().map(|h| h.item_id).collect();
+        ids.sort_unstable();
+        items.preload(&ids)?;
         // Collapse: the first (best) instance of each document stands for it.
-        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut seen: FxHashMap<String, usize> = FxHashMap::default();
         let mut entries: Vec<Entry> = Vec::new();
         for hit in hits {
             let item = items.get(hit.item_id)?;
@@ -586,6 +594,8 @@ impl Case {
         let index = self.index()?;
         let behind = self.index_current(&index)?;
         let conn = self.reader()?;
+        // One read transaction for every lookup, as in `search`.
+        let _read = conn.unchecked_transaction()?;
         let mut items = ItemLookup::new(&conn, dedup);
         let total_documents = count_documents(&conn, dedup)?;
         // Per term: the set of documents (dedup keys mapped to a representative id).
@@ -605,7 +615,9 @@ impl Case {
                     row.warnings = warnings;
                     let mut docs = BTreeSet::new();
                     let mut keys = HashSet::new();
-                    for id in index.matching_ids(&prepared)? {
+                    let ids = index.matching_ids(&prepared)?;
+                    items.preload(&ids)?;
+                    for id in ids {
                         if keys.insert(items.get(id)?.key.clone()) {
                             docs.insert(id);
                         }
@@ -710,28 +722,61 @@ fn dedup_key(scope: DedupScope, r: &rusqlite::Row<'_>) -> rusqlite::Result<Strin
 struct ItemLookup<'c> {
     conn: &'c Connection,
     scope: DedupScope,
-    cache: HashMap<u64, Item>,
+    cache: FxHashMap<u64, Item>,
 }
 
 impl<'c> ItemLookup<'c> {
     fn new(conn: &'c Connection, scope: DedupScope) -> Self {
-        ItemLookup { conn, scope, cache: HashMap::new() }
+        ItemLookup { conn, scope, cache: FxHashMap::default() }
+    }
+
+    /// Reads the items `ids` (ascending) at once when they are dense, a scan of their id
+    /// range instead of a query each: a broad query on a large case hits most items. With the
+    /// read transaction, this took a search hitting all 1,000,000 items of a case from 6.3 to
+    /// 2.2 s.
+    fn preload(&mut self, ids: &[u64]) -> Result<()> {
+        let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else { return Ok(()) };
+        // A scan reads every row of the range; point queries cost a few microseconds each.
+        if ids.len() < PRELOAD_MIN || (last - first) / 4 > ids.len() as u64 {
+            return Ok(());
+        }
+        self.cache.reserve(ids.len());
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {KEY_COLUMNS}, i.family_id {KEY_FROM} WHERE i.id BETWEEN ?1 AND ?2 ORDER BY i.id"
+        ))?;
+        let scope = self.scope;
+        let mut rows = stmt.query([first.cast_signed(), last.cast_signed()])?;
+        let mut wanted = ids.iter().peekable();
+        while let Some(r) = rows.next()? {
+            let id = r.get::<_, i64>(0)?.cast_unsigned();
+            while wanted.next_if(|&&w| w < id).is_some() {}
+            if wanted.next_if_eq(&&id).is_some() {
+                let item = Item { family_id: r.get(6)?, key: dedup_key(scope, r)? };
+                self.cache.insert(id, item);
+            }
+        }
+        Ok(())
     }
 
     fn get(&mut self, id: u64) -> Result<&Item> {
-        if !self.cache.contains_key(&id) {
-            let mut stmt = self.conn.prepare_cached(&format!(
-                "SELECT {KEY_COLUMNS}, i.family_id {KEY_FROM} WHERE i.id = ?1"
-            ))?;
-            let scope = self.scope;
-            let item = stmt.query_row([id.cast_signed()], |r| {
-                Ok(Item { family_id: r.get(6)?, key: dedup_key(scope, r)? })
-            })?;
-            self.cache.insert(id, item);
+        match self.cache.entry(id) {
+            std::collections::hash_map::Entry::Occupied(known) => Ok(known.into_mut()),
+            std::collections::hash_map::Entry::Vacant(new) => {
+                let mut stmt = self.conn.prepare_cached(&format!(
+                    "SELECT {KEY_COLUMNS}, i.family_id {KEY_FROM} WHERE i.id = ?1"
+                ))?;
+                let scope = self.scope;
+                let item = stmt.query_row([id.cast_signed()], |r| {
+                    Ok(Item { family_id: r.get(6)?, key: dedup_key(scope, r)? })
+                })?;
+                Ok(new.insert(item))
+            }
         }
-        Ok(&self.cache[&id])
     }
 }
+
+/// Hits below which [`ItemLookup::preload`] leaves each item to its own query.
+const PRELOAD_MIN: usize = 4096;
 
 /// Unix seconds of an ISO 8601 UTC timestamp as the case stores them (`2001-05-14T16:39:00Z`).
 fn unix_seconds(iso: &str) -> Option<i64> {

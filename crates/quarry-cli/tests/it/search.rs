@@ -305,3 +305,46 @@ fn an_unreadable_stored_text_is_flagged_and_indexing_goes_on() {
         "the others still answer"
     );
 }
+
+/// A query hitting thousands of items reads them in one scan instead of one query each; the
+/// collapse under the dedup view must be the same as item by item: 3,000 texts, 1,500 of them
+/// stored twice under another name.
+#[test]
+fn a_broad_query_collapses_thousands_of_hits_like_a_narrow_one() {
+    let s = Scratch::new();
+    for i in 0..3_000 {
+        s.file(&format!("many/f{i:04}.txt"), format!("common word{i}\n").as_bytes());
+    }
+    for i in 0..1_500 {
+        s.file(&format!("many/g{i:04}.txt"), format!("common word{i}\n").as_bytes());
+    }
+    let (code, _) = s.ingest("c", &[&s.path("many")], &[]);
+    assert_eq!(code, 0);
+
+    let broad = search(&s, &["common"]);
+    assert_eq!(broad["documents"], 3_000);
+    let hits = broad["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 3_000);
+    let instances: Vec<u64> = hits.iter().map(|h| h["instances"].as_u64().unwrap()).collect();
+    assert_eq!(instances.iter().sum::<u64>(), 4_500);
+    assert_eq!(instances.iter().filter(|&&n| n == 2).count(), 1_500);
+    // The first instance (the lower id, ingested first) stands for each document, and each
+    // text's pair collapsed onto its own first file.
+    for hit in hits {
+        let locator = hit["locator"].as_str().unwrap();
+        let n: usize = locator["many/f".len().."many/f".len() + 4].parse().unwrap();
+        assert!(locator.starts_with("many/f"), "{locator}");
+        assert_eq!(hit["instances"], if n < 1_500 { 2 } else { 1 }, "{locator}");
+    }
+    // The same document found by a narrow query, item by item.
+    let narrow = search(&s, &["word7"]);
+    assert_eq!(controls(&narrow), vec![s_control(hits, "many/f0007.txt")]);
+    assert_eq!(narrow["hits"][0]["instances"], 2);
+    let none = search(&s, &["--dedup", "none", "common"]);
+    assert_eq!(none["documents"], 4_500);
+}
+
+fn s_control(hits: &[Value], locator: &str) -> String {
+    let hit = hits.iter().find(|h| h["locator"] == locator).unwrap();
+    hit["control_number"].as_str().unwrap().to_owned()
+}
