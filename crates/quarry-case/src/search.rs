@@ -434,8 +434,7 @@ impl Case {
         let hits = index.search(&prepared)?;
         let conn = self.reader()?;
         // One read transaction for every lookup below: outside one, each statement takes and
-        // lets go of SQLite's shared lock (two fcntl calls), which was a third of a search
-        // hitting 1,000,000 items.
+        // lets go of SQLite's shared lock (two fcntl calls), up to once per hit.
         let _read = conn.unchecked_transaction()?;
         let mut items = ItemLookup::new(&conn, options.dedup);
         let mut ids: Vec<u64> = hits.iter().map(|h| h.item_id).collect();
