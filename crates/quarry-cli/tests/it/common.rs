@@ -112,6 +112,14 @@ impl Scratch {
         self.json(&["report", "exceptions", "--format", "json"]).as_array().unwrap().clone()
     }
 
+    /// The case's only exception, asserted to be of `kind`.
+    pub(crate) fn sole_exception(&self, kind: &str) -> Value {
+        let mut exceptions = self.exceptions();
+        assert_eq!(exceptions.len(), 1, "{exceptions:?}");
+        assert_eq!(exceptions[0]["kind"], kind, "{exceptions:?}");
+        exceptions.remove(0)
+    }
+
     /// Rewrites one `key = value` line of case.toml.
     pub(crate) fn set(&self, key: &str, value: &str) {
         let path = self.case().join("case.toml");

@@ -185,10 +185,7 @@ fn a_mailbox_that_fails_part_way_at_its_source_is_accounted_for() {
     let path = s.file("in/big.mbox", mbox.as_bytes());
     let report = s.ingest_with_fault("c", &path, "readerror:big.mbox");
     assert_eq!(report["case"]["reconciled"], true, "{report}");
-    let exceptions = s.exceptions();
-    assert_eq!(exceptions.len(), 1, "{exceptions:?}");
-    let e = &exceptions[0];
-    assert_eq!(e["kind"], "unreadable");
+    let e = s.sole_exception("unreadable");
     let message = e["message"].as_str().unwrap();
     assert!(message.contains("could not be read from here on"), "{message}");
     assert!(message.contains("injected read failure"), "{message}");
