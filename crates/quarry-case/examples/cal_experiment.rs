@@ -1,7 +1,8 @@
 //! Compares variants of the CAL protocol over the 24 labelled UCB Enron topics of
 //! docs/LEARN.md, each variant on the same seeds, all runs in parallel. Prints each topic's
-//! mean effort to 80% recall per variant, the means, and on how many topics each variant needs
-//! more than the first.
+//! mean effort to 80% recall per variant, the last variant's effort less the first's taken
+//! seed by seed (mean and standard error), the means, and on how many topics each variant
+//! needs more than the first.
 //!
 //! ```text
 //! cargo run --release -p quarry-case --example cal_experiment -- CASE LABELS SEEDS VARIANT...
@@ -13,8 +14,10 @@
 //! N), `iterN` (training steps), `pnN` (presumed negatives), `priorN` (the seed query's prior
 //! at weight N/10), `auc` (the prior scaled by how well the seed query separates the coding so
 //! far), `exploreN` (N thousandths of each batch drawn at random from the rest, as a case's
-//! prioritized batches draw 100). Example: `bmi cap20 cap20+prior50+auc`. `FIRST_SEED=K`
-//! starts the seeds at K.
+//! prioritized batches draw 50), `lcbN` (with `auc`, the AUC taken N/10 standard errors
+//! below its estimate). Example: `bmi cap20 cap20+prior50+auc`. `FIRST_SEED=K` starts the
+//! seeds at K; `TOPICS=3.8,1.2` runs those topics only; `PER_SEED=1` lists each topic's
+//! differences seed by seed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -62,6 +65,9 @@ fn variant(spec: &str) -> Protocol {
             s if s.starts_with("prior") => {
                 p.prior_weight = s[5..].parse::<f32>().expect("prior N") / 10.0;
             }
+            s if s.starts_with("lcb") => {
+                p.prior_trust_z = s[3..].parse::<f32>().expect("lcb N") / 10.0;
+            }
             s if s.starts_with("pn") => p.presumed_negatives = s[2..].parse().expect("pn N"),
             s if s.starts_with("explore") => {
                 p.explore_permille = s[7..].parse().expect("explore N");
@@ -86,13 +92,21 @@ fn main() {
     let m = &collection.matrix;
     let mut jobs = Vec::new();
     let mut truths = BTreeMap::new();
-    for (topic, query) in TOPICS {
+    // `TOPICS=3.8,1.2` runs those topics only.
+    let only: Option<Vec<String>> =
+        std::env::var("TOPICS").ok().map(|v| v.split(',').map(str::to_owned).collect());
+    let topics: Vec<(&str, &str)> = TOPICS
+        .iter()
+        .copied()
+        .filter(|(t, _)| only.as_ref().is_none_or(|o| o.iter().any(|x| x == t)))
+        .collect();
+    for &(topic, query) in &topics {
         let (relevant, _) = case.read_labels(&labels, "category", topic).expect("labels");
         let truth: Vec<bool> = collection.items.iter().map(|id| relevant.contains(id)).collect();
-        truths.insert(*topic, (truth, vec![m.vector(query, &config)]));
+        truths.insert(topic, (truth, vec![m.vector(query, &config)]));
         for seed in first_seed..first_seed + seeds {
             for v in 0..variants.len() {
-                jobs.push((*topic, seed, v));
+                jobs.push((topic, seed, v));
             }
         }
     }
@@ -113,20 +127,39 @@ fn main() {
     }
     println!();
     let mut worse = vec![0; variants.len()];
-    for (topic, _) in TOPICS {
+    let verbose = std::env::var_os("PER_SEED").is_some();
+    for &(topic, _) in &topics {
         print!("{topic:<6}");
         let mut per = vec![0f64; variants.len()];
-        for &(t, _, v, e) in &results {
-            if t == *topic {
-                per[v] += e as f64 / seeds as f64;
+        // Per seed, each variant's effort less the first's: its spread says how much of a
+        // topic's mean difference is noise.
+        let mut diffs = vec![Vec::new(); variants.len()];
+        let effort_of = |seed: u64, v: usize| {
+            results.iter().find(|r| r.0 == topic && r.1 == seed && r.2 == v).map(|r| r.3)
+        };
+        for seed in first_seed..first_seed + seeds {
+            let base = effort_of(seed, 0).expect("run") as f64;
+            for (v, d) in diffs.iter_mut().enumerate() {
+                let e = effort_of(seed, v).expect("run") as f64;
+                per[v] += e / seeds as f64;
+                d.push(e - base);
             }
         }
         for v in 0..variants.len() {
             print!(" {:>16.1}", per[v]);
-            mean[v] += per[v] / TOPICS.len() as f64;
+            mean[v] += per[v] / topics.len() as f64;
             if per[v] > per[0] {
                 worse[v] += 1;
             }
+        }
+        // The last variant against the first: mean difference and its standard error.
+        let d = &diffs[variants.len() - 1];
+        let n = d.len() as f64;
+        let md = d.iter().sum::<f64>() / n;
+        let se = (d.iter().map(|x| (x - md).powi(2)).sum::<f64>() / (n - 1.0).max(1.0) / n).sqrt();
+        print!("   diff {md:+7.1} se {se:5.1}");
+        if verbose {
+            print!("  {d:?}");
         }
         println!();
     }

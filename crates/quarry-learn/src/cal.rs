@@ -50,6 +50,11 @@ pub struct Protocol {
     /// ("operations") then stops steering the ranking once coding shows it does not help.
     #[serde(default)]
     pub prior_trust: bool,
+    /// With `prior_trust`, judge the seed query by the AUC's lower confidence bound, this
+    /// many standard errors (Hanley and McNeil) below the estimate, rather than by the
+    /// estimate itself: a few coded relevant documents are weak evidence either way.
+    #[serde(default)]
+    pub prior_trust_z: f32,
 }
 
 impl Protocol {
@@ -68,6 +73,7 @@ impl Protocol {
             max_batch: 0,
             prior_weight: 0.0,
             prior_trust: false,
+            prior_trust_z: 0.0,
         }
     }
 
@@ -205,7 +211,9 @@ pub fn ranking_scores(
         let reviewed: Vec<usize> = (0..coded.len()).filter(|&i| coded[i].is_some()).collect();
         let labels: Vec<bool> = reviewed.iter().map(|&i| coded[i] == Some(true)).collect();
         if let Some(auc) = auc(&seed.score(m, &reviewed), &labels) {
-            weight *= (2.0 * auc - 1.0).max(0.0);
+            let positives = labels.iter().filter(|&&l| l).count();
+            let se = auc_se(auc, positives, labels.len() - positives);
+            weight *= (2.0 * (auc - protocol.prior_trust_z * se) - 1.0).max(0.0);
         }
     }
     let keyword = seed.score(m, rows);
@@ -255,6 +263,16 @@ fn auc(scores: &[f32], labels: &[bool]) -> Option<f32> {
     }
     let p = positives as f64;
     Some(((rank_sum - p * (p + 1.0) / 2.0) / (p * negatives as f64)) as f32)
+}
+
+/// The standard error of an AUC of `a` over `p` positives and `n` negatives (Hanley and
+/// McNeil, 1982).
+fn auc_se(a: f32, p: usize, n: usize) -> f32 {
+    let (a, p, n) = (f64::from(a), p as f64, n as f64);
+    let q1 = a / (2.0 - a);
+    let q2 = 2.0 * a * a / (1.0 + a);
+    let var = (a * (1.0 - a) + (p - 1.0) * (q1 - a * a) + (n - 1.0) * (q2 - a * a)) / (p * n);
+    var.max(0.0).sqrt() as f32
 }
 
 /// Mean and standard deviation (1 when there is no spread).
@@ -359,6 +377,55 @@ mod tests {
         // One positive above one of two negatives, tied with the other: (1 + 0.5) / 2.
         assert_eq!(auc(&[0.3, 0.1, 0.3], &[true, false, false]), Some(0.75));
         assert_eq!(auc(&[0.3, 0.1], &[true, true]), None);
+    }
+
+    #[test]
+    fn auc_standard_error_shrinks_with_the_coding_and_bounds_the_trust() {
+        // One pair at 0.5: a(1 - a) = 0.25, nothing else.
+        assert!((auc_se(0.5, 1, 1) - 0.5).abs() < 1e-6);
+        // AUC 0.8 over 10 and 10 cases: 0.102 by Hanley and McNeil's formula (worked by
+        // hand); over 100 and 100, a third of that.
+        assert!((auc_se(0.8, 10, 10) - 0.102).abs() < 0.001, "{}", auc_se(0.8, 10, 10));
+        assert!((auc_se(0.8, 100, 100) - 0.0315).abs() < 0.001);
+        assert!(auc_se(1.0, 5, 5).abs() < 1e-6, "perfect separation has no spread");
+
+        // Rows 0-9 hold the seed word; the rest do not. The model is indifferent.
+        use crate::features::{FeatureConfig, count};
+        let config = FeatureConfig::default();
+        let texts: Vec<String> = (0..60)
+            .map(|i| if i < 10 { format!("pipeline note {i}") } else { format!("note {i}") })
+            .collect();
+        let docs: Vec<_> = texts.iter().map(|t| count(t, &config)).collect();
+        let m = Matrix::build(&docs, &config);
+        let seeds = vec![m.vector("pipeline", &config)];
+        let model = Model { weights: vec![0.0; m.dims] };
+        let rows: Vec<usize> = (0..60).collect();
+        let weight = |coded: &[Option<bool>], z: f32| {
+            let p = Protocol { prior_trust_z: z, ..Protocol::quarry() };
+            ranking_scores(&m, &model, &seeds, coded, &rows, &p).1
+        };
+        // Three relevant (two with the word), three not (one with it): AUC 6/9, trust 1/3 by
+        // the estimate; its standard error (0.24) puts the bound below 0.5, so no trust.
+        let mut coded = vec![None; 60];
+        for (i, c) in [(0, true), (1, true), (20, true), (2, false), (21, false), (22, false)] {
+            coded[i] = Some(c);
+        }
+        let faded = 5.0 * 10.0 / 13.0;
+        assert!((weight(&coded, 0.0) - faded / 3.0).abs() < 1e-5, "{}", weight(&coded, 0.0));
+        assert_eq!(weight(&coded, 1.0), 0.0);
+        // Eleven relevant (seven with the word), thirty-one not (three with it): AUC 0.77 and
+        // a standard error of 0.091, so the bound keeps two thirds of the trust (0.36 of 0.54).
+        let mut coded = vec![None; 60];
+        for i in (0..7).chain(20..24) {
+            coded[i] = Some(true);
+        }
+        for i in (7..10).chain(24..52) {
+            coded[i] = Some(false);
+        }
+        let faded = 5.0 * 10.0 / 21.0;
+        let (estimate, bound) = (weight(&coded, 0.0), weight(&coded, 1.0));
+        assert!((estimate - faded * (2.0 * 262.5 / 341.0 - 1.0)).abs() < 1e-4, "{estimate}");
+        assert!(bound > 0.64 * estimate && bound < 0.69 * estimate, "{bound} {estimate}");
     }
 
     #[test]

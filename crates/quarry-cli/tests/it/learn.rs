@@ -235,4 +235,17 @@ fn simulation_beats_random_order_and_reports_every_method() {
     // The same seeds give the same efforts.
     let again = s.json(&args);
     assert_eq!(again["rows"], sim["rows"]);
+    // The text report pairs the two learners seed by seed.
+    let at_80 = |method: &str, seed: u64| {
+        let row = rows.iter().find(|r| r["method"] == method && r["seed"] == seed).unwrap();
+        row["effort"][1].as_u64().unwrap() as f64
+    };
+    let diffs = [1, 2].map(|seed| at_80("quarry", seed) - at_80("bmi", seed));
+    let mean = f64::midpoint(diffs[0], diffs[1]);
+    let se = (diffs[0] - diffs[1]).abs() / 2.0;
+    let text = String::from_utf8(s.run(&args[..args.len() - 1]).stdout).unwrap();
+    let line = format!(
+        "quarry - bmi at 80%: {mean:+.1} documents, standard error {se:.1} (paired by seed)"
+    );
+    assert!(text.contains(&line), "{line}\n{text}");
 }
