@@ -65,6 +65,9 @@ fn variant(spec: &str) -> Protocol {
             s if s.starts_with("prior") => {
                 p.prior_weight = s[5..].parse::<f32>().expect("prior N") / 10.0;
             }
+            s if s.starts_with("grow") => {
+                p.cap_growth_permille = s[4..].parse().expect("grow N");
+            }
             s if s.starts_with("lcb") => {
                 p.prior_trust_z = s[3..].parse::<f32>().expect("lcb N") / 10.0;
             }

@@ -55,6 +55,10 @@ pub struct Protocol {
     /// estimate itself: a few coded relevant documents are weak evidence either way.
     #[serde(default)]
     pub prior_trust_z: f32,
+    /// With `max_batch`, the cap rises to this many thousandths of the documents reviewed
+    /// once that is more (0: a fixed cap).
+    #[serde(default)]
+    pub cap_growth_permille: u32,
 }
 
 impl Protocol {
@@ -74,6 +78,7 @@ impl Protocol {
             prior_weight: 0.0,
             prior_trust: false,
             prior_trust_z: 0.0,
+            cap_growth_permille: 0,
         }
     }
 
@@ -122,6 +127,19 @@ impl Protocol {
     pub fn next_size(&self, size: usize) -> usize {
         let grown = size + size.div_ceil(10);
         if self.max_batch > 0 { grown.min(self.max_batch.max(size)) } else { grown }
+    }
+
+    /// [`Protocol::next_size`] once `reviewed` documents are coded: with
+    /// `cap_growth_permille`, the cap rises to that share of them (still growing by at most a
+    /// tenth a round). Only the simulation uses it so far.
+    #[must_use]
+    pub fn next_size_after(&self, size: usize, reviewed: usize) -> usize {
+        let next = self.next_size(size);
+        if self.max_batch == 0 || self.cap_growth_permille == 0 {
+            return next;
+        }
+        let cap = reviewed * self.cap_growth_permille as usize / 1000;
+        next.max(cap.min(next + next.div_ceil(10)))
     }
 }
 
@@ -321,7 +339,7 @@ pub fn simulate(
             order.extend(rest);
             break;
         }
-        size = protocol.next_size(size);
+        size = protocol.next_size_after(size, order.len());
     }
     order
 }
@@ -500,6 +518,14 @@ mod tests {
         assert_eq!(&quarry[..12], &bmi[..12]);
         assert_eq!(quarry.iter().max(), Some(&20));
         assert_eq!(quarry[40], 20);
+        // A growing cap: 5% of the documents reviewed once that is above 20.
+        let grow = Protocol { cap_growth_permille: 50, ..Protocol::quarry() };
+        assert_eq!(grow.next_size_after(20, 300), 20, "15 is below the cap");
+        assert_eq!(grow.next_size_after(20, 440), 22, "22 is 5% of 440");
+        assert_eq!(grow.next_size_after(20, 2000), 22, "at most a tenth more a round");
+        assert_eq!(grow.next_size_after(30, 2000), 33);
+        assert_eq!(Protocol::quarry().next_size_after(20, 2000), 20, "fixed cap");
+        assert_eq!(Protocol::bmi().next_size_after(40, 100), 44, "no cap: BMI's growth");
         // A first batch above the cap is kept, not shrunk.
         let big = Protocol { first_batch: 30, ..Protocol::quarry() };
         assert_eq!(big.next_size(30), 30);
