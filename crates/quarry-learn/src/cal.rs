@@ -401,8 +401,8 @@ mod tests {
     fn auc_standard_error_shrinks_with_the_coding_and_bounds_the_trust() {
         // One pair at 0.5: a(1 - a) = 0.25, nothing else.
         assert!((auc_se(0.5, 1, 1) - 0.5).abs() < 1e-6);
-        // AUC 0.8 over 10 and 10 cases: 0.102 by Hanley and McNeil's formula (worked by
-        // hand); over 100 and 100, a third of that.
+        // AUC 0.8 over 10 and 10 cases: 0.102 by Hanley and McNeil's formula (computed
+        // apart); over 100 and 100, a third of that.
         assert!((auc_se(0.8, 10, 10) - 0.102).abs() < 0.001, "{}", auc_se(0.8, 10, 10));
         assert!((auc_se(0.8, 100, 100) - 0.0315).abs() < 0.001);
         assert!(auc_se(1.0, 5, 5).abs() < 1e-6, "perfect separation has no spread");
