@@ -157,10 +157,9 @@ fn main() {
         }
         // The last variant against the first: mean difference and its standard error.
         let d = &diffs[variants.len() - 1];
-        let n = d.len() as f64;
-        let md = d.iter().sum::<f64>() / n;
-        let se = (d.iter().map(|x| (x - md).powi(2)).sum::<f64>() / (n - 1.0).max(1.0) / n).sqrt();
-        print!("   diff {md:+7.1} se {se:5.1}");
+        if let Some((md, se)) = quarry_learn::paired(d) {
+            print!("   diff {md:+7.1} se {se:5.1}");
+        }
         if verbose {
             print!("  {d:?}");
         }

@@ -57,6 +57,25 @@ pub struct Simulation {
     pub rows: Vec<SimulationRow>,
 }
 
+impl Simulation {
+    /// quarry's effort less BMI's to reach the `k`th recall (0: 75%, 1: 80%, 2: 90%), taken
+    /// seed by seed: (mean, standard error), with two seeds or more. Both protocols start
+    /// from the same seed, so this spreads far less than either effort.
+    #[must_use]
+    pub fn quarry_less_bmi(&self, k: usize) -> Option<(f64, f64)> {
+        let effort = |method: &str, seed: u64| {
+            self.rows.iter().find(|r| r.method == method && r.seed == seed).map(|r| r.effort[k])
+        };
+        let diffs: Vec<f64> = self
+            .rows
+            .iter()
+            .filter(|r| r.method == "quarry")
+            .filter_map(|r| Some(r.effort[k] as f64 - effort("bmi", r.seed)? as f64))
+            .collect();
+        quarry_learn::paired(&diffs)
+    }
+}
+
 impl Case {
     /// Every master's term counts, and how many masters' stored text could not be read: read
     /// from the store for items not counted yet (in parallel), the rest from the counts file

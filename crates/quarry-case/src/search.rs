@@ -167,6 +167,13 @@ struct Item {
     key: String,
 }
 
+impl Item {
+    /// An item from a row of `SELECT {KEY_COLUMNS}, i.family_id {KEY_FROM}`.
+    fn read(scope: DedupScope, r: &rusqlite::Row<'_>) -> rusqlite::Result<Item> {
+        Ok(Item { family_id: r.get(6)?, key: dedup_key(scope, r)? })
+    }
+}
+
 impl Case {
     /// The case's full-text index (created empty if missing).
     pub fn index(&self) -> Result<CaseIndex> {
@@ -750,8 +757,7 @@ impl<'c> ItemLookup<'c> {
             let id = r.get::<_, i64>(0)?.cast_unsigned();
             while wanted.next_if(|&&w| w < id).is_some() {}
             if wanted.next_if_eq(&&id).is_some() {
-                let item = Item { family_id: r.get(6)?, key: dedup_key(scope, r)? };
-                self.cache.insert(id, item);
+                self.cache.insert(id, Item::read(scope, r)?);
             }
         }
         Ok(())
@@ -765,9 +771,7 @@ impl<'c> ItemLookup<'c> {
                     "SELECT {KEY_COLUMNS}, i.family_id {KEY_FROM} WHERE i.id = ?1"
                 ))?;
                 let scope = self.scope;
-                let item = stmt.query_row([id.cast_signed()], |r| {
-                    Ok(Item { family_id: r.get(6)?, key: dedup_key(scope, r)? })
-                })?;
+                let item = stmt.query_row([id.cast_signed()], |r| Item::read(scope, r))?;
                 Ok(new.insert(item))
             }
         }

@@ -157,24 +157,9 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
                 };
                 println!("{method:<10} {:>16} {:>16} {:>16}", cell(0), cell(1), cell(2));
             }
-            // The protocols run on the same seeds, so their difference is read seed by seed:
-            // far less spread than either effort's own.
-            let effort_at_80 = |method: &str, seed: u64| {
-                sim.rows.iter().find(|r| r.method == method && r.seed == seed).map(|r| r.effort[1])
-            };
-            let diffs: Vec<f64> = seeds
-                .iter()
-                .filter_map(|&s| {
-                    Some(effort_at_80("quarry", s)? as f64 - effort_at_80("bmi", s)? as f64)
-                })
-                .collect();
-            if diffs.len() >= 2 {
-                let n = diffs.len() as f64;
-                let mean = diffs.iter().sum::<f64>() / n;
-                let var = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            if let Some((mean, se)) = sim.quarry_less_bmi(1) {
                 println!(
-                    "quarry - bmi at 80%: {mean:+.1} documents, standard error {:.1} (paired by seed)",
-                    (var / n).sqrt()
+                    "quarry - bmi at 80%: {mean:+.1} documents, standard error {se:.1} (paired by seed)"
                 );
             }
         }

@@ -139,7 +139,7 @@ impl Protocol {
             return next;
         }
         let cap = reviewed * self.cap_growth_permille as usize / 1000;
-        next.max(cap.min(next + next.div_ceil(10)))
+        next.max(cap.min(size + size.div_ceil(10)))
     }
 }
 

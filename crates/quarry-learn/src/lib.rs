@@ -7,7 +7,8 @@
 //!   BMI baseline does; deterministic; parallel scoring.
 //! - [`cal`]: the review loop (seed, presumed negatives, growing batches), simulation over
 //!   known labels, and the effort to reach a recall.
-//! - [`stats`]: the knee stopping rule and the elusion estimate of recall.
+//! - [`stats`]: the knee stopping rule, the elusion estimate of recall, and paired
+//!   differences between protocols.
 //!
 //! No I/O here: `quarry-case` stores the features and the review, this crate computes.
 
@@ -19,4 +20,4 @@ pub mod stats;
 pub use cal::{Protocol, State, effort, keyword_order, next_batch, random_order, simulate};
 pub use features::{Counter, Counts, FeatureConfig, Matrix, Sparse, count};
 pub use model::{Example, Model, Rng, TextScorer, TrainParams, train};
-pub use stats::{Elusion, elusion, knee, wilson};
+pub use stats::{Elusion, elusion, knee, paired, wilson};

@@ -86,6 +86,19 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64, f64) {
     (p, (center - half).max(0.0), (center + half).min(1.0))
 }
 
+/// Mean and standard error of differences taken pair by pair (one protocol's effort less
+/// another's on the same seed); `None` under two pairs.
+#[must_use]
+pub fn paired(diffs: &[f64]) -> Option<(f64, f64)> {
+    if diffs.len() < 2 {
+        return None;
+    }
+    let n = diffs.len() as f64;
+    let mean = diffs.iter().sum::<f64>() / n;
+    let var = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    Some((mean, (var / n).sqrt()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +126,15 @@ mod tests {
         let (_, low, high) = wilson(0, 400);
         assert!(low < 1e-12);
         assert!(high > 0.009 && high < 0.0096, "{high}");
+    }
+
+    #[test]
+    fn paired_differences_mean_and_standard_error() {
+        assert_eq!(paired(&[5.0]), None);
+        // Sample variance (n - 1): 2, 4, 6 has variance 4, standard error 2 / sqrt(3).
+        let (mean, se) = paired(&[2.0, 4.0, 6.0]).unwrap();
+        assert!((mean - 4.0).abs() < 1e-12);
+        assert!((se - 2.0 / 3f64.sqrt()).abs() < 1e-12, "{se}");
+        assert_eq!(paired(&[-3.0, -3.0]), Some((-3.0, 0.0)));
     }
 }

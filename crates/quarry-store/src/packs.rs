@@ -54,10 +54,11 @@ struct Loc {
 /// between seven sixteenths and seven eighths full; 38 to 75 with this 16-byte `Loc`): a
 /// worker of a case of ten million natives would have held about a gigabyte per pack folder,
 /// against its 2 GiB limit. So most entries live in an array sorted by key, 32 bytes each,
-/// and only those added since the last merge in a hash map; the map is merged into the array when it holds an eighth as
-/// many (at least [`MERGE_MIN`]). The keys are blake3 bytes, uniform, so the array is cut
-/// into buckets of eight to sixteen entries by their top bits, and a lookup bisects one:
-/// a plain bisection of the whole array cost a classify run 3 % of its time in cache misses.
+/// and only those added since the last merge in a hash map; the map is merged into the array
+/// when it holds an eighth as many (at least [`MERGE_MIN`]). The keys are blake3 bytes,
+/// uniform, so the array is cut into buckets of eight to sixteen entries by their top bits,
+/// and a lookup bisects one: a plain bisection of the whole array cost a classify run 3 % of
+/// its time in cache misses.
 #[derive(Debug, Default)]
 struct Entries {
     sorted: Vec<(u128, Loc)>,
