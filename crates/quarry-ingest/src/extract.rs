@@ -214,6 +214,9 @@ pub struct Extractor {
     store: ContentStore,
     options: ExtractOptions,
     buf: Vec<u8>,
+    /// The folder of the message being opened, when its mailbox names it rather than the
+    /// message (an Outlook data file): it becomes the message's `X-Folder`.
+    folder: Option<String>,
 }
 
 /// Per-input budget shared by every archive inside it.
@@ -281,7 +284,7 @@ impl Extractor {
     /// An extractor writing into `store`.
     #[must_use]
     pub fn new(store: ContentStore, options: ExtractOptions) -> Self {
-        Extractor { store, options, buf: Vec::with_capacity(256 * 1024) }
+        Extractor { store, options, buf: Vec::with_capacity(256 * 1024), folder: None }
     }
 
     /// Extracts one top-level input file, reporting every event to `sink`. Per-item failures
@@ -499,6 +502,7 @@ impl Extractor {
             FileType::Mbox => return self.mbox(run, position, name, stored, dates, flags, None),
             FileType::Pdf => return self.pdf(run, position, name, stored, dates, flags),
             FileType::Tnef => return self.tnef(run, position, name, stored, dates, flags),
+            FileType::Pst => return self.pst(run, position, name, stored, dates, flags),
             FileType::Ole => {
                 let parsed = self.with_native(&stored, |bytes| {
                     crate::msg::is_msg(bytes).then(|| crate::msg::parse(bytes))
@@ -1095,10 +1099,15 @@ impl Extractor {
     ) -> Result<()> {
         self.store.put_text(&stored, &email.text)?;
         flags.extend(email.flags);
+        let mut meta = email.meta;
+        // Only the message itself: its attachments are opened after this is taken.
+        if let Some(folder) = self.folder.take() {
+            meta.x_folder.get_or_insert(folder);
+        }
         let item = ItemRecord {
             text_chars: Some(email.text.chars().count() as u64),
             dedup_key: Some(email.identity),
-            metadata: Some(Box::new(Metadata::Email(email.meta))),
+            metadata: Some(Box::new(Metadata::Email(meta))),
             ..item_record(position.clone(), name, stored, file_type, dates, flags)
         };
         run.emit(Record::Item(item))?;
@@ -1309,6 +1318,69 @@ impl Extractor {
         let reason = "an embedded object in the TNEF stream with no data to extract";
         for (offset, item_name) in tnef.embedded_items.iter().enumerate() {
             self.unread_member(run, &position, first + offset, item_name, reason, &mut seen)?;
+        }
+        Ok(())
+    }
+
+    /// Records an Outlook data file, then each item of each folder as an Outlook message of
+    /// its own (`Folder/Subfolder/000001.msg`), opened like any `.msg`. A file that cannot be
+    /// opened is kept as a `corrupt` exception; an item that cannot be read is one too, and
+    /// the rest go on.
+    fn pst(
+        &mut self,
+        run: &mut Run<'_>,
+        position: Position,
+        name: &str,
+        stored: Stored,
+        dates: Dates,
+        flags: Vec<String>,
+    ) -> Result<()> {
+        // The reader opens a path: a packed native becomes a file of its own first.
+        if stored.packed {
+            self.store.put_native_file(&stored, &self.buf)?;
+        }
+        let path = self.store.native_path(&stored.hashes.blake3);
+        let pst = match crate::pst::Pst::open(&path) {
+            Ok(pst) => pst,
+            Err(e) => {
+                let message = format!("cannot read the Outlook data file: {}", error_chain(&e));
+                return run.kept(position, name, ExceptionKind::Corrupt, message, stored);
+            }
+        };
+        let item = ItemRecord {
+            entries_declared: Some(pst.items.len() as u64),
+            ..item_record(position.clone(), name, stored, FileType::Pst, dates, flags)
+        };
+        run.emit(Record::Item(item))?;
+        let mut seen = HashSet::new();
+        for index in 0..pst.items.len() {
+            let folder = &pst.items[index].folder;
+            let file_name = format!("{:06}.msg", index + 1);
+            let label = unique_label(&format!("{folder}/{file_name}"), index, &mut seen);
+            let member = Position {
+                inner: child_inner(&position.inner, &label),
+                parent: Some(position.inner.clone()),
+                index: index as u64,
+                depth: position.depth + 1,
+            };
+            // Reading the item is parsing too: a crash or hang in it is blamed on the item.
+            run.begin(&member, &file_name, None)?;
+            if run.resume.failed.contains(&member.inner) {
+                continue;
+            }
+            match pst.copy(index) {
+                Ok(msg) => {
+                    self.folder = Some(folder.clone()).filter(|f| !f.is_empty());
+                    let opened =
+                        self.child(run, &position, index as u64, &label, &file_name, &msg, None);
+                    self.folder = None;
+                    opened?;
+                }
+                Err(e) => {
+                    let message = format!("cannot read the item: {}", error_chain(&e));
+                    run.exception(member, &file_name, ExceptionKind::Corrupt, message, None, None)?;
+                }
+            }
         }
         Ok(())
     }

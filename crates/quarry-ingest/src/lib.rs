@@ -42,6 +42,7 @@ mod extract;
 pub mod mbox;
 pub mod msg;
 pub mod pdf;
+pub mod pst;
 pub mod rtf;
 pub mod text;
 pub mod tnef;

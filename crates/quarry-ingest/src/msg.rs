@@ -194,7 +194,7 @@ fn storage_to_msg(file: &mut Cfb<'_>, path: &str) -> std::io::Result<Vec<u8>> {
         let relative =
             if relative.starts_with('/') { relative.to_owned() } else { format!("/{relative}") };
         if is_storage {
-            out.create_storage(&relative)?;
+            crate::pst::storage(&mut out, &relative)?;
             continue;
         }
         let mut data = Vec::new();
@@ -401,6 +401,10 @@ mod tests {
         stream(&mut f, &format!("{inner}/__properties_version1.0"), &[0; 24]);
         stream(&mut f, &format!("{inner}/__substg1.0_001A001F"), &utf16("IPM.Note"));
         stream(&mut f, &format!("{inner}/__substg1.0_0037001F"), &utf16("Earlier note"));
+        let inner_recip = format!("{inner}/__recip_version1.0_#00000000");
+        f.create_storage(&inner_recip).unwrap();
+        stream(&mut f, &format!("{inner_recip}/__properties_version1.0"), &[0; 8]);
+        stream(&mut f, &format!("{inner_recip}/__substg1.0_3003001F"), &utf16("jdoe@velaw.com"));
         f.flush().unwrap();
         f.into_inner().into_inner()
     }
@@ -424,6 +428,10 @@ mod tests {
         let inner = parse(&email.attachments[1].bytes).unwrap();
         assert_eq!(inner.meta.subject.as_deref(), Some("Earlier note"));
         assert!(email.unread.is_empty());
+        // The copied-out item is the same bytes every time (storages carry no clock time), so
+        // its hash and dedup are stable run after run.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert_eq!(parse(&bytes).unwrap().attachments[1].bytes, email.attachments[1].bytes);
     }
 
     #[test]

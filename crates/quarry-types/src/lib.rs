@@ -147,17 +147,14 @@ impl FileType {
     /// Whether quarry opens this type and records its members as child items.
     #[must_use]
     pub fn is_container(self) -> bool {
-        matches!(self, FileType::Zip | FileType::Mbox)
+        matches!(self, FileType::Zip | FileType::Mbox | FileType::Pst)
     }
 
     /// Whether this type is an archive or mailbox that quarry cannot open yet, so that its
     /// members would go unaccounted: such inputs are recorded as `unsupported` exceptions.
     #[must_use]
     pub fn is_unopened_container(self) -> bool {
-        matches!(
-            self,
-            FileType::Gzip | FileType::SevenZip | FileType::Rar | FileType::Tar | FileType::Pst
-        )
+        matches!(self, FileType::Gzip | FileType::SevenZip | FileType::Rar | FileType::Tar)
     }
 
     /// Whether the type is an image with no text layer (candidates for OCR).

@@ -542,6 +542,76 @@ fn outlook_msg_is_read_with_its_attachments() {
     assert!(text.contains("This is a test email to experiment with the MS Outlook MSG Extractor"));
 }
 
+/// An Outlook data file (.pst): every item of every folder becomes an Outlook message of its
+/// own, read like any .msg, with its folder as X-Folder; an item the file cannot give back is
+/// an exception of its own, and the run reconciles. java-libpst's `dist-list.pst` holds an
+/// appointment with two attachments, a contact, and a distribution list whose node is damaged.
+#[test]
+fn outlook_pst_items_are_messages_of_their_own() {
+    let Some(corpus) = corpus() else {
+        eprintln!("skipped: set QUARRY_CORPUS to the shared corpus folder");
+        return;
+    };
+    let s = Scratch::new();
+    let pst = corpus.join("email/pst/java-libpst/dist-list.pst");
+    let (code, out) = s.ingest("libpst", &[&pst], &[]);
+    assert_eq!(code, 1, "exceptions recorded: {out}");
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let items = s.items();
+    let types: Vec<&str> = items.iter().map(|i| i["file_type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["pst", "msg", "msg"]);
+    let locators: Vec<&str> = items[1..].iter().map(|i| i["locator"].as_str().unwrap()).collect();
+    assert_eq!(
+        locators,
+        ["dist-list.pst//Calendar/000001.msg", "dist-list.pst//Contacts/000002.msg"]
+    );
+    for item in &items[1..] {
+        assert_eq!(item["parent"], items[0]["control_number"]);
+    }
+    let emails = s.json(&["report", "emails", "--format", "json"]);
+    let fields: Vec<(&str, &str, &str)> = emails
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let get = |k: &str| e[k].as_str().unwrap();
+            (get("subject"), get("x_folder"), get("sent"))
+        })
+        .collect();
+    // The subjects without the PST's prefix marker; the times are the items' submit times.
+    assert_eq!(
+        fields,
+        [
+            ("Test appointment", "Calendar", "2016-08-02T00:27:12Z"),
+            ("contact name 1", "Contacts", "2014-05-25T13:58:28Z"),
+        ]
+    );
+    let text = s.text(items[1]["blake3"].as_str().unwrap());
+    assert!(text.contains("This is a complete test"), "{text}");
+    let exceptions = s.json(&["report", "exceptions", "--format", "json"]);
+    let found: Vec<(&str, &str)> = exceptions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["locator"].as_str().unwrap(), e["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("dist-list.pst//Calendar/000001.msg//Untitled", "unsupported"),
+            ("dist-list.pst//Calendar/000001.msg//Untitled [part 2]", "unsupported"),
+            ("dist-list.pst//Contacts/000003.msg", "corrupt"),
+        ]
+    );
+    // The copied-out messages are the same bytes in a second case.
+    let again = Scratch::new();
+    again.ingest("libpst", &[&pst], &[]);
+    let hashes = |items: &[Value]| -> Vec<String> {
+        items.iter().map(|i| i["blake3"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(hashes(&again.items()), hashes(&items));
+}
+
 /// TNEF (winmail.dat): each stream's attachments against the files MimeKit extracted from it
 /// (its folder per stream; text files there have LF line ends, so line ends are compared out).
 #[test]
