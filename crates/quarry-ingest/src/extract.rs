@@ -1348,7 +1348,7 @@ impl Extractor {
             }
         };
         let item = ItemRecord {
-            entries_declared: Some(pst.items.len() as u64),
+            entries_declared: Some((pst.items.len() + pst.broken.len()) as u64),
             ..item_record(position.clone(), name, stored, FileType::Pst, dates, flags)
         };
         run.emit(Record::Item(item))?;
@@ -1381,6 +1381,20 @@ impl Extractor {
                     run.exception(member, &file_name, ExceptionKind::Corrupt, message, None, None)?;
                 }
             }
+        }
+        // A folder that cannot be opened is one exception: its items are not known one by one.
+        for (offset, (folder, reason)) in pst.broken.iter().enumerate() {
+            let index = pst.items.len() + offset;
+            let label = unique_label(folder, index, &mut seen);
+            let member = Position {
+                inner: child_inner(&position.inner, &label),
+                parent: Some(position.inner.clone()),
+                index: index as u64,
+                depth: position.depth + 1,
+            };
+            run.begin(&member, folder, None)?;
+            let message = format!("{reason}; the folder's items are not extracted");
+            run.exception(member, folder, ExceptionKind::Corrupt, message, None, None)?;
         }
         Ok(())
     }

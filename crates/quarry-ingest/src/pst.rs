@@ -14,6 +14,7 @@
 //! copied as the attachment table lists it, without data, so the `.msg` reader reports it as
 //! not extracted rather than it being dropped.
 
+use std::collections::HashSet;
 use std::io::{self, Cursor, Write};
 use std::path::Path;
 use std::rc::Rc;
@@ -34,6 +35,9 @@ pub struct Pst {
     store: Stores,
     /// Every item, folder by folder in the PST's own order.
     pub items: Vec<Item>,
+    /// Folders that could not be opened or listed, by the path they would have, with the
+    /// reason: their items cannot be accounted for one by one.
+    pub broken: Vec<(String, String)>,
 }
 
 enum Stores {
@@ -49,8 +53,8 @@ pub struct Item {
 }
 
 impl Pst {
-    /// Opens the PST at `path` and lists its folders' items. A folder that cannot be read is
-    /// an error of the whole file: its items could not be accounted for.
+    /// Opens the PST at `path` and lists its folders' items. A folder that cannot be opened
+    /// goes to [`Pst::broken`] and the walk goes on.
     pub fn open(path: &Path) -> io::Result<Pst> {
         let store = match UnicodePstFile::open(path) {
             Ok(file) => Stores::Unicode(UnicodeStore::read(Rc::new(file))?),
@@ -61,10 +65,10 @@ impl Pst {
             Stores::Ansi(s) => s.clone(),
         };
         let top = dyn_store.properties().ipm_sub_tree_entry_id()?;
-        let mut items = Vec::new();
         let folder = dyn_store.open_folder(&top)?;
-        walk(&dyn_store, &folder, String::new(), &mut items, 0)?;
-        Ok(Pst { store, items })
+        let mut walk = Walk { items: Vec::new(), broken: Vec::new(), seen: HashSet::new() };
+        walk.folder(&dyn_store, &folder, String::new(), 0);
+        Ok(Pst { store, items: walk.items, broken: walk.broken })
     }
 
     /// Reads item `index` and copies it into an `.msg`. An attachment that cannot be read is
@@ -97,36 +101,56 @@ impl Pst {
 /// Folders deeper than this are not walked (a damaged hierarchy that loops).
 const MAX_FOLDER_DEPTH: usize = 64;
 
-fn walk(
-    store: &Rc<dyn Store>,
-    folder: &Rc<dyn Folder>,
-    path: String,
-    items: &mut Vec<Item>,
-    depth: usize,
-) -> io::Result<()> {
-    if depth > MAX_FOLDER_DEPTH {
-        return Err(io::Error::other(format!("folders nested past {MAX_FOLDER_DEPTH} levels")));
-    }
-    if let Some(contents) = folder.contents_table() {
-        for row in contents.rows_matrix() {
-            let node = NodeId::from(u32::from(row.id()));
-            items.push(Item {
-                folder: path.clone(),
-                entry: store.properties().make_entry_id(node)?,
-            });
+/// The folder walk: items found, folders that failed, folders seen (a damaged hierarchy
+/// that names a folder twice, or loops, is walked once).
+struct Walk {
+    items: Vec<Item>,
+    broken: Vec<(String, String)>,
+    seen: HashSet<u32>,
+}
+
+impl Walk {
+    fn folder(
+        &mut self,
+        store: &Rc<dyn Store>,
+        folder: &Rc<dyn Folder>,
+        path: String,
+        depth: usize,
+    ) {
+        if let Some(contents) = folder.contents_table() {
+            for row in contents.rows_matrix() {
+                let node = NodeId::from(u32::from(row.id()));
+                match store.properties().make_entry_id(node) {
+                    Ok(entry) => self.items.push(Item { folder: path.clone(), entry }),
+                    Err(e) => self.broken.push((path.clone(), format!("an item's entry: {e}"))),
+                }
+            }
         }
-    }
-    if let Some(hierarchy) = folder.hierarchy_table() {
-        for row in hierarchy.rows_matrix() {
-            let node = NodeId::from(u32::from(row.id()));
-            let sub = store.open_folder(&store.properties().make_entry_id(node)?)?;
-            let name = sub.properties().display_name().unwrap_or_default();
-            let name = name.replace('/', "_");
+        let Some(hierarchy) = folder.hierarchy_table() else { return };
+        for (index, row) in hierarchy.rows_matrix().enumerate() {
+            let id = u32::from(row.id());
+            if !self.seen.insert(id) {
+                continue;
+            }
+            let opened = store
+                .properties()
+                .make_entry_id(NodeId::from(id))
+                .and_then(|entry| store.open_folder(&entry));
+            let name = match &opened {
+                Ok(sub) => sub.properties().display_name().unwrap_or_default().replace('/', "_"),
+                Err(_) => String::new(),
+            };
+            let name = if name.is_empty() { format!("folder {}", index + 1) } else { name };
             let sub_path = if path.is_empty() { name } else { format!("{path}/{name}") };
-            walk(store, &sub, sub_path, items, depth + 1)?;
+            match opened {
+                Ok(_) if depth >= MAX_FOLDER_DEPTH => self
+                    .broken
+                    .push((sub_path, format!("folders nested past {MAX_FOLDER_DEPTH} levels"))),
+                Ok(sub) => self.folder(store, &sub, sub_path, depth + 1),
+                Err(e) => self.broken.push((sub_path, format!("cannot open the folder: {e}"))),
+            }
         }
     }
-    Ok(())
 }
 
 /// A property as written to the `.msg`: its id and value.

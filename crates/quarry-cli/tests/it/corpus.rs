@@ -610,6 +610,28 @@ fn outlook_pst_items_are_messages_of_their_own() {
         items.iter().map(|i| i["blake3"].as_str().unwrap().to_owned()).collect()
     };
     assert_eq!(hashes(&again.items()), hashes(&items));
+
+    // A damaged folder (one byte flipped in a block of the third folder, Outbox: its CRC no
+    // longer checks) is one exception; the other folders' items still come out.
+    let damaged = Scratch::new();
+    let mut bytes = std::fs::read(&pst).unwrap();
+    bytes[35_017] ^= 0xFF;
+    let copy = damaged.path("damaged.pst");
+    std::fs::write(&copy, bytes).unwrap();
+    let (_, out) = damaged.ingest("libpst", &[&copy], &[]);
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let types: Vec<String> =
+        damaged.items().iter().map(|i| i["file_type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(types, ["pst", "msg", "msg"]);
+    let exceptions = damaged.json(&["report", "exceptions", "--format", "json"]);
+    let folder = exceptions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["locator"] == "damaged.pst//folder 3")
+        .unwrap_or_else(|| panic!("the damaged folder is an exception: {exceptions}"));
+    assert_eq!(folder["kind"], "corrupt");
+    assert!(folder["message"].as_str().unwrap().contains("CRC"), "{folder}");
 }
 
 /// TNEF (winmail.dat): each stream's attachments against the files MimeKit extracted from it
