@@ -1322,7 +1322,7 @@ impl Extractor {
         Ok(())
     }
 
-    /// Records an Outlook data file, then each item of each folder as an Outlook message of
+    /// Records an Outlook data file (.pst), then each item of each folder as an Outlook message of
     /// its own (`Folder/Subfolder/000001.msg`), opened like any `.msg`. A file that cannot be
     /// opened is kept as a `corrupt` exception; an item that cannot be read is one too, and
     /// the rest go on.
@@ -1343,6 +1343,17 @@ impl Extractor {
         let pst = match crate::pst::Pst::open(&path) {
             Ok(pst) => pst,
             Err(e) => {
+                // An offline cache (.ost: client magic "SO", not "SM") is a format of its own
+                // that the reader refuses, not a damaged file.
+                let mut head = [0u8; 10];
+                let ost = fs::File::open(&path)
+                    .and_then(|f| read_at_full(&f, &mut head))
+                    .is_ok_and(|n| n == head.len() && head[8..10] == *b"SO");
+                if ost {
+                    let message = "an Outlook offline cache (.ost); only .pst files are opened yet";
+                    let kind = ExceptionKind::Unsupported;
+                    return run.kept(position, name, kind, message.to_owned(), stored);
+                }
                 let message = format!("cannot read the Outlook data file: {}", error_chain(&e));
                 return run.kept(position, name, ExceptionKind::Corrupt, message, stored);
             }

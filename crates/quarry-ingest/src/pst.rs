@@ -1,5 +1,6 @@
-//! Outlook personal folders (`.pst`, and `.ost` caches in the same format): every item of every
-//! folder, each written out as a standalone Outlook message (`.msg`).
+//! Outlook personal folders (`.pst`): every item of every folder, each written out as a
+//! standalone Outlook message (`.msg`). Offline caches (`.ost`) share the signature but not
+//! the format details; the reader refuses them.
 //!
 //! A PST is a database of MAPI objects ([MS-PST]), read here with Microsoft's `outlook-pst`
 //! crate. Review needs each message as a document of its own, so each becomes what Outlook

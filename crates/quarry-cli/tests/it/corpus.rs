@@ -632,6 +632,17 @@ fn outlook_pst_items_are_messages_of_their_own() {
         .unwrap_or_else(|| panic!("the damaged folder is an exception: {exceptions}"));
     assert_eq!(folder["kind"], "corrupt");
     assert!(folder["message"].as_str().unwrap().contains("CRC"), "{folder}");
+
+    // An offline cache (.ost, client magic "SO") is refused as unsupported, not as damage.
+    let ost = Scratch::new();
+    let mut bytes = std::fs::read(&pst).unwrap();
+    bytes[8..10].copy_from_slice(b"SO");
+    let copy = ost.path("cache.ost");
+    std::fs::write(&copy, bytes).unwrap();
+    ost.ingest("libpst", &[&copy], &[]);
+    let exceptions = ost.json(&["report", "exceptions", "--format", "json"]);
+    assert_eq!(exceptions[0]["kind"], "unsupported", "{exceptions}");
+    assert_eq!(ost.items().len(), 0);
 }
 
 /// TNEF (winmail.dat): each stream's attachments against the files MimeKit extracted from it
