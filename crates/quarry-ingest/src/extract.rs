@@ -217,6 +217,9 @@ pub struct Extractor {
     /// The folder of the message being opened, when its mailbox names it rather than the
     /// message (an Outlook data file): it becomes the message's `X-Folder`.
     folder: Option<String>,
+    /// Attachments its mailbox could not give back for the message being opened (name and
+    /// reason): they become exceptions in its family.
+    unread: Vec<(String, String)>,
 }
 
 /// Per-input budget shared by every archive inside it.
@@ -284,7 +287,13 @@ impl Extractor {
     /// An extractor writing into `store`.
     #[must_use]
     pub fn new(store: ContentStore, options: ExtractOptions) -> Self {
-        Extractor { store, options, buf: Vec::with_capacity(256 * 1024), folder: None }
+        Extractor {
+            store,
+            options,
+            buf: Vec::with_capacity(256 * 1024),
+            folder: None,
+            unread: Vec::new(),
+        }
     }
 
     /// Extracts one top-level input file, reporting every event to `sink`. Per-item failures
@@ -1100,10 +1109,12 @@ impl Extractor {
         self.store.put_text(&stored, &email.text)?;
         flags.extend(email.flags);
         let mut meta = email.meta;
-        // Only the message itself: its attachments are opened after this is taken.
+        // Only the message itself: its attachments are opened after these are taken.
         if let Some(folder) = self.folder.take() {
             meta.x_folder.get_or_insert(folder);
         }
+        let mut unread = email.unread;
+        unread.append(&mut self.unread);
         let item = ItemRecord {
             text_chars: Some(email.text.chars().count() as u64),
             dedup_key: Some(email.identity),
@@ -1126,7 +1137,7 @@ impl Extractor {
             )?;
         }
         let first = email.attachments.len();
-        for (offset, (member, reason)) in email.unread.iter().enumerate() {
+        for (offset, (member, reason)) in unread.iter().enumerate() {
             self.unread_member(run, &position, first + offset, member, reason, &mut seen)?;
         }
         Ok(())
@@ -1364,6 +1375,8 @@ impl Extractor {
         };
         run.emit(Record::Item(item))?;
         let mut seen = HashSet::new();
+        // Indexes for members past the items and the broken folders.
+        let mut extra = pst.items.len() + pst.broken.len();
         for index in 0..pst.items.len() {
             let folder = &pst.items[index].folder;
             let file_name = format!("{:06}.msg", index + 1);
@@ -1380,12 +1393,22 @@ impl Extractor {
                 continue;
             }
             match pst.copy(index) {
-                Ok(msg) => {
+                Ok(copied) => {
                     self.folder = Some(folder.clone()).filter(|f| !f.is_empty());
+                    self.unread = copied.unread;
+                    let msg = &copied.msg;
                     let opened =
-                        self.child(run, &position, index as u64, &label, &file_name, &msg, None);
+                        self.child(run, &position, index as u64, &label, &file_name, msg, None);
                     self.folder = None;
+                    // Not taken (the copy did not read as a message, or was refused): the
+                    // attachments are accounted for under the PST instead.
+                    let left = std::mem::take(&mut self.unread);
                     opened?;
+                    for (member, reason) in &left {
+                        let name = format!("{label} attachment {member}");
+                        self.unread_member(run, &position, extra, &name, reason, &mut seen)?;
+                        extra += 1;
+                    }
                 }
                 Err(e) => {
                     let message = format!("cannot read the item: {}", error_chain(&e));

@@ -11,9 +11,9 @@
 //!
 //! What the copy leaves out: named properties (ids from 0x8000, whose meaning lives in the
 //! PST's own name map) and multi-valued ones; and the data of an attachment that is itself a
-//! message, which `outlook-pst` 1.2 cannot read without deadlocking. Such an attachment is
-//! copied as the attachment table lists it, without data, so the `.msg` reader reports it as
-//! not extracted rather than it being dropped.
+//! message, which `outlook-pst` 1.2 cannot read without deadlocking. Such an attachment, and
+//! one that cannot be read, is left out of the `.msg` (so the copy stays a valid message for
+//! other readers) and listed with its reason, to become an exception in the message's family.
 
 use std::collections::HashSet;
 use std::io::{self, Cursor, Write};
@@ -73,11 +73,11 @@ impl Pst {
     }
 
     /// Reads item `index` and copies it into an `.msg`. An attachment that cannot be read is
-    /// copied with what the attachment table says of it and no data, so the message's own
-    /// parse reports it as not extracted.
-    pub fn copy(&self, index: usize) -> io::Result<Vec<u8>> {
+    /// left out of the copy (which stays a valid message for other readers) and listed in
+    /// [`Copied::unread`] with the reason.
+    pub fn copy(&self, index: usize) -> io::Result<Copied> {
         let entry = &self.items[index].entry;
-        let (props, recipients, attachments) = match &self.store {
+        let (props, recipients, (attachments, unread)) = match &self.store {
             Stores::Unicode(store) => {
                 let message = UnicodeMessage::read(store.clone(), entry, None)?;
                 let attachments = read_attachments(&*message, |node| {
@@ -95,8 +95,16 @@ impl Pst {
                 (props_of(&*message), recipients_of(&*message), attachments)
             }
         };
-        write_msg(&props, &recipients, &attachments)
+        Ok(Copied { msg: write_msg(&props, &recipients, &attachments)?, unread })
     }
+}
+
+/// An item copied out of a PST.
+pub struct Copied {
+    /// The `.msg`.
+    pub msg: Vec<u8>,
+    /// Attachments left out of it: name and reason.
+    pub unread: Vec<(String, String)>,
 }
 
 /// Folders deeper than this are not walked (a damaged hierarchy that loops).
@@ -231,31 +239,54 @@ struct Attached {
     data: Option<Vec<u8>>,
 }
 
+type Unread = Vec<(String, String)>;
+
 fn read_attachments(
     message: &dyn Message,
     open: impl Fn(NodeId) -> io::Result<Rc<dyn Attachment>>,
-) -> Vec<Attached> {
-    let Some(table) = message.attachment_table() else { return Vec::new() };
+) -> (Vec<Attached>, Unread) {
+    let Some(table) = message.attachment_table() else { return (Vec::new(), Vec::new()) };
     let rows = table_rows(table.as_ref());
     let mut out = Vec::new();
+    let mut unread = Vec::new();
     for (index, row) in table.rows_matrix().enumerate() {
         let listed = rows.get(index).cloned().unwrap_or_default();
+        let name = [0x3707, 0x3704, 0x3001]
+            .into_iter()
+            .find_map(|id| text_prop(&listed, id))
+            .unwrap_or_else(|| format!("attachment {}", index + 1));
         // outlook-pst 1.2 deadlocks reading an attached message (it locks the file again while
         // holding its lock: ../shared/reference/DEPENDENCIES.md): only an attachment the table
-        // says is something else is opened. The others are copied as listed, without data.
+        // says is something else is opened.
         let method = listed.iter().find_map(|(id, value)| match value {
             Value::Fixed(0x0003, bytes) if *id == PR_ATTACH_METHOD => {
                 Some(i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
             }
             _ => None,
         });
-        if method.is_none_or(|m| m == ATTACH_EMBEDDED_MSG) {
-            out.push(Attached { props: listed, data: None });
+        let reason = match method {
+            Some(ATTACH_EMBEDDED_MSG) => Some(
+                "an Outlook item attached to a message in a PST: not extracted yet (the PST \
+                 reader, outlook-pst 1.2, cannot read one without deadlocking)"
+                    .to_owned(),
+            ),
+            None => Some(
+                "the PST's attachment table does not say what this attachment is (no attach \
+                 method), so it was not opened"
+                    .to_owned(),
+            ),
+            Some(_) => None,
+        };
+        if let Some(reason) = reason {
+            unread.push((name, reason));
             continue;
         }
-        let Ok(attachment) = open(NodeId::from(u32::from(row.id()))) else {
-            out.push(Attached { props: listed, data: None });
-            continue;
+        let attachment = match open(NodeId::from(u32::from(row.id()))) {
+            Ok(attachment) => attachment,
+            Err(e) => {
+                unread.push((name, format!("cannot read the attachment from the PST: {e}")));
+                continue;
+            }
         };
         let props =
             collect(attachment.properties().iter().filter(|(id, _)| **id != PR_ATTACH_DATA));
@@ -267,7 +298,17 @@ fn read_attachments(
         };
         out.push(Attached { props, data });
     }
-    out
+    (out, unread)
+}
+
+fn text_prop(props: &[Prop], id: u16) -> Option<String> {
+    let text = props.iter().find(|(i, _)| *i == id).and_then(|(_, value)| match value {
+        Value::Unicode(v) => Some(v.clone()),
+        Value::String8(v) => Some(v.iter().map(|&b| char::from(b)).collect()),
+        _ => None,
+    })?;
+    let text = text.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 const PR_SUBJECT: u16 = 0x0037;

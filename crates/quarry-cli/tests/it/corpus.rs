@@ -603,6 +603,12 @@ fn outlook_pst_items_are_messages_of_their_own() {
             ("dist-list.pst//Contacts/000003.msg", "corrupt"),
         ]
     );
+    // The appointment's attachments are Outlook items (its exceptions), which the PST reader
+    // cannot open without deadlocking: listed with that reason, left out of the .msg copy.
+    for e in &exceptions.as_array().unwrap()[..2] {
+        let message = e["message"].as_str().unwrap();
+        assert!(message.contains("Outlook item attached"), "{e}");
+    }
     // The copied-out messages are the same bytes in a second case.
     let again = Scratch::new();
     again.ingest("libpst", &[&pst], &[]);
