@@ -1335,8 +1335,8 @@ impl Extractor {
 
     /// Records an Outlook data file (.pst), then each item of each folder as an Outlook message of
     /// its own (`Folder/Subfolder/000001.msg`), opened like any `.msg`. A file that cannot be
-    /// opened is kept as a `corrupt` exception; an item that cannot be read is one too, and
-    /// the rest go on.
+    /// opened is kept as a `corrupt` exception; an item that cannot be read is one too, and the
+    /// rest go on.
     fn pst(
         &mut self,
         run: &mut Run<'_>,
@@ -1375,8 +1375,6 @@ impl Extractor {
         };
         run.emit(Record::Item(item))?;
         let mut seen = HashSet::new();
-        // Indexes for members past the items and the broken folders.
-        let mut extra = pst.items.len() + pst.broken.len();
         for index in 0..pst.items.len() {
             let folder = &pst.items[index].folder;
             let file_name = format!("{:06}.msg", index + 1);
@@ -1400,15 +1398,10 @@ impl Extractor {
                     let opened =
                         self.child(run, &position, index as u64, &label, &file_name, msg, None);
                     self.folder = None;
-                    // Not taken (the copy did not read as a message, or was refused): the
-                    // attachments are accounted for under the PST instead.
-                    let left = std::mem::take(&mut self.unread);
+                    // Not taken only when the copy itself became an exception (refused, or
+                    // not read as a message): its attachments are inside that exception.
+                    self.unread.clear();
                     opened?;
-                    for (member, reason) in &left {
-                        let name = format!("{label} attachment {member}");
-                        self.unread_member(run, &position, extra, &name, reason, &mut seen)?;
-                        extra += 1;
-                    }
                 }
                 Err(e) => {
                     let message = format!("cannot read the item: {}", error_chain(&e));
