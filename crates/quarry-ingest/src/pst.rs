@@ -7,7 +7,7 @@
 //! itself exports, an `.msg` compound file of the same properties ([MS-OXMSG]): the extractor
 //! then opens it like any other `.msg` (envelope, body, attachments, identity), so a message
 //! collected as a PST and the same message exported from Outlook dedupe together, and the
-//! native handed to a reviewer or produced opens in Outlook.
+//! native handed to a reviewer or produced is the kind of file Outlook itself exports.
 //!
 //! What the copy leaves out: named properties (ids from 0x8000, whose meaning lives in the
 //! PST's own name map) and multi-valued ones; and the data of an attachment that is itself a
@@ -209,15 +209,22 @@ fn props_of(message: &dyn Message) -> Vec<Prop> {
 /// Each recipient's columns of the message's recipient table.
 fn recipients_of(message: &dyn Message) -> Vec<Vec<Prop>> {
     let Some(table) = message.recipient_table() else { return Vec::new() };
-    table_rows(table.as_ref())
+    let mut rows = table_rows(table.as_ref());
+    rows.retain(|row| !row.is_empty());
+    rows
 }
 
+/// The columns of each row, in the table's row order; a row that cannot be read is empty (so
+/// the rows stay aligned with `rows_matrix`).
 fn table_rows(table: &dyn TableContext) -> Vec<Vec<Prop>> {
     let context = table.context();
     let mut rows = Vec::new();
     for row in table.rows_matrix() {
-        let Ok(values) = row.columns(context) else { continue };
         let mut props = Vec::new();
+        let Ok(values) = row.columns(context) else {
+            rows.push(props);
+            continue;
+        };
         for (column, value) in context.columns().iter().zip(values) {
             let Some(value) = value else { continue };
             if let Some(value) =
