@@ -14,7 +14,7 @@ use fs_err as fs;
 use quarry_store::{ContentStore, Stored};
 use quarry_types::{
     Dates, ExceptionKind, ExceptionRecord, FileType, Hashes, ItemRecord, LOCATOR_SEPARATOR, Limits,
-    Metadata, Position, Record, child_inner,
+    Metadata, Position, Record,
 };
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -736,13 +736,8 @@ impl Extractor {
             self.zip_entry(run, &mut archive, index, &position, &mut seen)?;
         }
         for (index, name) in hidden {
-            let inner = child_inner(&position.inner, &format!("{name} [directory record {index}]"));
-            let entry = Position {
-                inner,
-                parent: Some(position.inner.clone()),
-                index: index as u64,
-                depth: position.depth + 1,
-            };
+            let label = format!("{name} [directory record {index}]");
+            let entry = position.member(&label, index as u64);
             run.begin(&entry, &name, None)?;
             let message = format!(
                 "the archive repeats the name {name:?}; its ZIP reader exposes only the last entry of that name, so this earlier one was not read"
@@ -798,15 +793,9 @@ impl Extractor {
                 label.push('+');
             }
         }
-        let inner = child_inner(&parent.inner, &label);
-        let position = Position {
-            inner: inner.clone(),
-            parent: Some(parent.inner.clone()),
-            index: index as u64,
-            depth: parent.depth + 1,
-        };
+        let position = parent.member(&label, index as u64);
         run.begin(&position, &name, Some(declared))?;
-        if run.resume.failed.contains(&inner) {
+        if run.resume.failed.contains(&position.inner) {
             return Ok(());
         }
         if let Some(fault) = &self.options.fault {
@@ -1011,16 +1000,10 @@ impl Extractor {
         bytes: &[u8],
         known: Option<FileType>,
     ) -> Result<()> {
-        let inner = child_inner(&parent.inner, label);
-        let position = Position {
-            inner: inner.clone(),
-            parent: Some(parent.inner.clone()),
-            index,
-            depth: parent.depth + 1,
-        };
+        let position = parent.member(label, index);
         let size = bytes.len() as u64;
         run.begin(&position, name, Some(size))?;
-        if run.resume.failed.contains(&inner) {
+        if run.resume.failed.contains(&position.inner) {
             return Ok(());
         }
         if let Some(fault) = &self.options.fault {
@@ -1154,12 +1137,7 @@ impl Extractor {
         seen: &mut HashSet<String>,
     ) -> Result<()> {
         let label = unique_label(name, index, seen);
-        let position = Position {
-            inner: child_inner(&parent.inner, &label),
-            parent: Some(parent.inner.clone()),
-            index: index as u64,
-            depth: parent.depth + 1,
-        };
+        let position = parent.member(&label, index as u64);
         run.begin(&position, name, None)?;
         run.exception(position, name, ExceptionKind::Unsupported, reason.to_owned(), None, None)
     }
@@ -1333,10 +1311,10 @@ impl Extractor {
         Ok(())
     }
 
-    /// Records an Outlook data file (.pst), then each item of each folder as an Outlook message of
-    /// its own (`Folder/Subfolder/000001.msg`), opened like any `.msg`. A file that cannot be
-    /// opened is kept as a `corrupt` exception; an item that cannot be read is one too, and the
-    /// rest go on.
+    /// Records an Outlook data file (.pst), then each item of each folder as an Outlook
+    /// message of its own (`Folder/Subfolder/000001.msg`), opened like any `.msg`. A file that
+    /// cannot be opened is kept as a `corrupt` exception (an offline cache, `unsupported`); an
+    /// item or folder that cannot be read is one too, and the rest go on.
     fn pst(
         &mut self,
         run: &mut Run<'_>,
@@ -1379,12 +1357,7 @@ impl Extractor {
             let folder = &pst.items[index].folder;
             let file_name = format!("{:06}.msg", index + 1);
             let label = unique_label(&format!("{folder}/{file_name}"), index, &mut seen);
-            let member = Position {
-                inner: child_inner(&position.inner, &label),
-                parent: Some(position.inner.clone()),
-                index: index as u64,
-                depth: position.depth + 1,
-            };
+            let member = position.member(&label, index as u64);
             // Reading the item is parsing too: a crash or hang in it is blamed on the item.
             run.begin(&member, &file_name, None)?;
             if run.resume.failed.contains(&member.inner) {
@@ -1413,12 +1386,7 @@ impl Extractor {
         for (offset, (folder, reason)) in pst.broken.iter().enumerate() {
             let index = pst.items.len() + offset;
             let label = unique_label(folder, index, &mut seen);
-            let member = Position {
-                inner: child_inner(&position.inner, &label),
-                parent: Some(position.inner.clone()),
-                index: index as u64,
-                depth: position.depth + 1,
-            };
+            let member = position.member(&label, index as u64);
             run.begin(&member, folder, None)?;
             let message = format!("{reason}; the folder's items are not extracted");
             run.exception(member, folder, ExceptionKind::Corrupt, message, None, None)?;
@@ -1518,12 +1486,7 @@ fn mailbox_exception(
     message: String,
 ) -> Result<()> {
     let label = format!("message {number}");
-    let position = Position {
-        inner: child_inner(&mailbox.inner, &label),
-        parent: Some(mailbox.inner.clone()),
-        index: number,
-        depth: mailbox.depth + 1,
-    };
+    let position = mailbox.member(&label, number);
     run.begin(&position, &label, None)?;
     run.exception(position, &label, ExceptionKind::Unreadable, message, None, None)
 }

@@ -299,9 +299,8 @@ fn read_attachments(
             collect(attachment.properties().iter().filter(|(id, _)| **id != PR_ATTACH_DATA));
         let data = match attachment.data() {
             Some(AttachmentData::Binary(bytes)) => Some(bytes.buffer().to_vec()),
-            // Not reached: the table's method was checked above.
-            Some(AttachmentData::Message(_)) => None,
-            None => None,
+            // A link or an OLE object (an attached message was turned away above).
+            Some(AttachmentData::Message(_)) | None => None,
         };
         out.push(Attached { props, data });
     }

@@ -257,6 +257,19 @@ pub struct Position {
     pub depth: u32,
 }
 
+impl Position {
+    /// The position of entry `index`, named `label` in locators, of this container.
+    #[must_use]
+    pub fn member(&self, label: &str, index: u64) -> Position {
+        Position {
+            inner: child_inner(&self.inner, label),
+            parent: Some(self.inner.clone()),
+            index,
+            depth: self.depth + 1,
+        }
+    }
+}
+
 /// One input or container entry that became an item.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemRecord {
