@@ -9,11 +9,15 @@
 //! collected as a PST and the same message exported from Outlook dedupe together, and the
 //! native handed to a reviewer or produced is the kind of file Outlook itself exports.
 //!
+//! An Outlook item attached to a message (a forward sent as an attachment, a meeting's changed
+//! occurrence) is written into the copy as Outlook does, an embedded message storage, which the
+//! `.msg` reader copies out as a child `.msg` in turn. `outlook-pst` 1.2.0 cannot read these;
+//! the build uses a patched copy (`vendor/README.md`).
+//!
 //! What the copy leaves out: named properties (ids from 0x8000, whose meaning lives in the
-//! PST's own name map) and multi-valued ones; and the data of an attachment that is itself a
-//! message, which `outlook-pst` 1.2 cannot read without deadlocking. Such an attachment, and
-//! one that cannot be read, is left out of the `.msg` (so the copy stays a valid message for
-//! other readers) and listed with its reason, to become an exception in the message's family.
+//! PST's own name map) and multi-valued ones. An attachment that cannot be read is left out of
+//! the `.msg` (so the copy stays a valid message for other readers) and listed with its reason,
+//! to become an exception in the message's family.
 
 use std::collections::HashSet;
 use std::io::{self, Cursor, Write};
@@ -77,25 +81,78 @@ impl Pst {
     /// [`Copied::unread`] with the reason.
     pub fn copy(&self, index: usize) -> io::Result<Copied> {
         let entry = &self.items[index].entry;
-        let (props, recipients, (attachments, unread)) = match &self.store {
+        let mut unread = Vec::new();
+        let object = match &self.store {
             Stores::Unicode(store) => {
                 let message = UnicodeMessage::read(store.clone(), entry, None)?;
-                let attachments = read_attachments(&*message, |node| {
-                    UnicodeAttachment::read(message.clone(), node, None)
-                        .map(|a| a as Rc<dyn Attachment>)
-                });
-                (props_of(&*message), recipients_of(&*message), attachments)
+                object_of(&message, "", 0, &mut unread)
             }
             Stores::Ansi(store) => {
                 let message = AnsiMessage::read(store.clone(), entry, None)?;
-                let attachments = read_attachments(&*message, |node| {
-                    AnsiAttachment::read(message.clone(), node, None)
-                        .map(|a| a as Rc<dyn Attachment>)
-                });
-                (props_of(&*message), recipients_of(&*message), attachments)
+                object_of(&message, "", 0, &mut unread)
             }
         };
-        Ok(Copied { msg: write_msg(&props, &recipients, &attachments)?, unread })
+        Ok(Copied { msg: write_msg(&object)?, unread })
+    }
+}
+
+/// An attachment opened, and the message it holds when it holds one.
+type Opened<M> = (Rc<dyn Attachment>, Option<Rc<M>>);
+
+/// A message of either kind of PST, and how to open its attachments.
+trait PstMessage: Message + Sized {
+    /// Opens attachment `node` (`method` is what the attachment table lists, for an attachment
+    /// object that lacks it): the attachment, and the message it holds, when it holds one.
+    fn attachment(
+        message: &Rc<Self>,
+        node: NodeId,
+        method: Option<i32>,
+    ) -> io::Result<Opened<Self>>;
+}
+
+impl PstMessage for UnicodeMessage {
+    fn attachment(
+        message: &Rc<Self>,
+        node: NodeId,
+        method: Option<i32>,
+    ) -> io::Result<Opened<Self>> {
+        let attachment = UnicodeAttachment::read_with_method(message.clone(), node, method)?;
+        let embedded = attachment.embedded_message();
+        Ok((attachment, embedded))
+    }
+}
+
+impl PstMessage for AnsiMessage {
+    fn attachment(
+        message: &Rc<Self>,
+        node: NodeId,
+        method: Option<i32>,
+    ) -> io::Result<Opened<Self>> {
+        let attachment = AnsiAttachment::read_with_method(message.clone(), node, method)?;
+        let embedded = attachment.embedded_message();
+        Ok((attachment, embedded))
+    }
+}
+
+/// A message as written to an `.msg`: its properties, recipients and attachments.
+struct Object {
+    props: Vec<Prop>,
+    recipients: Vec<Vec<Prop>>,
+    attachments: Vec<Attached>,
+}
+
+/// Reads a message, with the messages attached to it, `depth` levels down. Attachments that
+/// cannot be read go to `unread`, named after `within` (the attached messages they are in).
+fn object_of<M: PstMessage>(
+    message: &Rc<M>,
+    within: &str,
+    depth: usize,
+    unread: &mut Unread,
+) -> Object {
+    Object {
+        props: collect(message.properties().iter()),
+        recipients: recipients_of(&**message),
+        attachments: read_attachments(message, within, depth, unread),
     }
 }
 
@@ -202,10 +259,6 @@ fn collect<'a>(props: impl Iterator<Item = (&'a u16, &'a PropertyValue)>) -> Vec
     out
 }
 
-fn props_of(message: &dyn Message) -> Vec<Prop> {
-    collect(message.properties().iter())
-}
-
 /// Each recipient's columns of the message's recipient table.
 fn recipients_of(message: &dyn Message) -> Vec<Vec<Prop>> {
     let Some(table) = message.recipient_table() else { return Vec::new() };
@@ -239,72 +292,75 @@ fn table_rows(table: &dyn TableContext) -> Vec<Vec<Prop>> {
     rows
 }
 
-/// An attachment copied out: its properties, and its data (bytes, or an embedded message
-/// already written as an `.msg`).
+/// An attachment copied out: its properties, and what it holds.
 struct Attached {
     props: Vec<Prop>,
-    data: Option<Vec<u8>>,
+    data: Data,
+}
+
+enum Data {
+    Bytes(Vec<u8>),
+    /// An attached Outlook item.
+    Message(Box<Object>),
+    /// A link or an OLE object: nothing to copy.
+    None,
 }
 
 type Unread = Vec<(String, String)>;
 
-fn read_attachments(
-    message: &dyn Message,
-    open: impl Fn(NodeId) -> io::Result<Rc<dyn Attachment>>,
-) -> (Vec<Attached>, Unread) {
-    let Some(table) = message.attachment_table() else { return (Vec::new(), Vec::new()) };
+/// Attached Outlook items nested deeper than this are not read (a damaged file could nest
+/// them without end).
+const MAX_ATTACHED_DEPTH: usize = 16;
+
+fn read_attachments<M: PstMessage>(
+    message: &Rc<M>,
+    within: &str,
+    depth: usize,
+    unread: &mut Unread,
+) -> Vec<Attached> {
+    let Some(table) = message.attachment_table() else { return Vec::new() };
     let rows = table_rows(table.as_ref());
     let mut out = Vec::new();
-    let mut unread = Vec::new();
     for (index, row) in table.rows_matrix().enumerate() {
         let listed = rows.get(index).cloned().unwrap_or_default();
         let name = [0x3707, 0x3704, 0x3001]
             .into_iter()
             .find_map(|id| text_prop(&listed, id))
             .unwrap_or_else(|| format!("attachment {}", index + 1));
-        // outlook-pst 1.2 deadlocks reading an attached message (it locks the file again while
-        // holding its lock: ../shared/reference/DEPENDENCIES.md): only an attachment the table
-        // says is something else is opened.
+        let name = format!("{within}{name}");
         let method = listed.iter().find_map(|(id, value)| match value {
             Value::Fixed(0x0003, bytes) if *id == PR_ATTACH_METHOD => {
                 Some(i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
             }
             _ => None,
         });
-        let reason = match method {
-            Some(ATTACH_EMBEDDED_MSG) => Some(
-                "an Outlook item attached to a message in a PST: not extracted yet (the PST \
-                 reader, outlook-pst 1.2, cannot read one without deadlocking)"
-                    .to_owned(),
-            ),
-            None => Some(
-                "the PST's attachment table does not say what this attachment is (no attach \
-                 method), so it was not opened"
-                    .to_owned(),
-            ),
-            Some(_) => None,
-        };
-        if let Some(reason) = reason {
-            unread.push((name, reason));
-            continue;
-        }
-        let attachment = match open(NodeId::from(u32::from(row.id()))) {
-            Ok(attachment) => attachment,
-            Err(e) => {
-                unread.push((name, format!("cannot read the attachment from the PST: {e}")));
-                continue;
-            }
-        };
+        let (attachment, embedded) =
+            match M::attachment(message, NodeId::from(u32::from(row.id())), method) {
+                Ok(opened) => opened,
+                Err(e) => {
+                    unread.push((name, format!("cannot read the attachment from the PST: {e}")));
+                    continue;
+                }
+            };
         let props =
             collect(attachment.properties().iter().filter(|(id, _)| **id != PR_ATTACH_DATA));
-        let data = match attachment.data() {
-            Some(AttachmentData::Binary(bytes)) => Some(bytes.buffer().to_vec()),
-            // A link or an OLE object (an attached message was turned away above).
-            Some(AttachmentData::Message(_)) | None => None,
+        let data = match (attachment.data(), embedded) {
+            (_, Some(_)) if depth >= MAX_ATTACHED_DEPTH => {
+                let reason =
+                    format!("Outlook items attached inside each other past {depth} levels");
+                unread.push((name, reason));
+                continue;
+            }
+            (_, Some(embedded)) => {
+                let within = format!("{name}/");
+                Data::Message(Box::new(object_of(&embedded, &within, depth + 1, unread)))
+            }
+            (Some(AttachmentData::Binary(bytes)), None) => Data::Bytes(bytes.buffer().to_vec()),
+            (Some(AttachmentData::Message(_)) | None, None) => Data::None,
         };
         out.push(Attached { props, data });
     }
-    (out, unread)
+    out
 }
 
 fn text_prop(props: &[Prop], id: u16) -> Option<String> {
@@ -320,47 +376,64 @@ fn text_prop(props: &[Prop], id: u16) -> Option<String> {
 const PR_SUBJECT: u16 = 0x0037;
 const PR_ATTACH_DATA: u16 = 0x3701;
 const PR_ATTACH_METHOD: u16 = 0x3705;
-/// `afEmbeddedMessage`.
-const ATTACH_EMBEDDED_MSG: i32 = 5;
 const PT_BINARY: u16 = 0x0102;
+const PT_OBJECT: u16 = 0x000D;
 
 /// Writes a message's properties, recipients and attachments as an `.msg` ([MS-OXMSG] 2.2-2.4).
-fn write_msg(
-    props: &[Prop],
-    recipients: &[Vec<Prop>],
-    attachments: &[Attached],
-) -> io::Result<Vec<u8>> {
+fn write_msg(object: &Object) -> io::Result<Vec<u8>> {
     let mut file = cfb::CompoundFile::create(Cursor::new(Vec::new()))?;
-    // Top-level header: reserved, next recipient and attachment ids, their counts, reserved.
-    let mut header = vec![0u8; 32];
-    header[8..12].copy_from_slice(&(recipients.len() as u32).to_le_bytes());
-    header[12..16].copy_from_slice(&(attachments.len() as u32).to_le_bytes());
-    header[16..20].copy_from_slice(&(recipients.len() as u32).to_le_bytes());
-    header[20..24].copy_from_slice(&(attachments.len() as u32).to_le_bytes());
-    write_props(&mut file, "/", header, props, true)?;
+    write_object(&mut file, "/", object, true)?;
     // Outlook expects the named-property map, even empty.
     storage(&mut file, "/__nameid_version1.0")?;
     for stream in ["00020102", "00030102", "00040102"] {
         file.create_stream(format!("/__nameid_version1.0/__substg1.0_{stream}"))?;
     }
-    for (index, recipient) in recipients.iter().enumerate() {
-        let path = format!("/__recip_version1.0_#{index:08X}");
-        storage(&mut file, &path)?;
-        write_props(&mut file, &format!("{path}/"), vec![0; 8], recipient, false)?;
-    }
-    for (index, attachment) in attachments.iter().enumerate() {
-        let path = format!("/__attach_version1.0_#{index:08X}");
-        storage(&mut file, &path)?;
-        let mut props = attachment.props.clone();
-        // Without data (a link, an OLE object) msg::parse reports the attachment as unread.
-        if let Some(data) = &attachment.data {
-            props.push((PR_ATTACH_DATA, Value::Binary(data.clone())));
-            props.sort_by_key(|(id, _)| *id);
-        }
-        write_props(&mut file, &format!("{path}/"), vec![0; 8], &props, false)?;
-    }
     file.flush()?;
     Ok(file.into_inner().into_inner())
+}
+
+/// Writes a message into the storage at `path` (ending in `/`): the file's root when `top`,
+/// else an attachment's embedded message storage ([MS-OXMSG] 2.2.2.1).
+fn write_object(
+    file: &mut cfb::CompoundFile<Cursor<Vec<u8>>>,
+    path: &str,
+    object: &Object,
+    top: bool,
+) -> io::Result<()> {
+    // Header: reserved, next recipient and attachment ids, their counts, and at the top level
+    // 8 more reserved bytes.
+    let (recipients, attachments) = (&object.recipients, &object.attachments);
+    let mut header = vec![0u8; if top { 32 } else { 24 }];
+    header[8..12].copy_from_slice(&(recipients.len() as u32).to_le_bytes());
+    header[12..16].copy_from_slice(&(attachments.len() as u32).to_le_bytes());
+    header[16..20].copy_from_slice(&(recipients.len() as u32).to_le_bytes());
+    header[20..24].copy_from_slice(&(attachments.len() as u32).to_le_bytes());
+    write_props(file, path, header, &object.props, true)?;
+    for (index, recipient) in recipients.iter().enumerate() {
+        let path = format!("{path}__recip_version1.0_#{index:08X}");
+        storage(file, &path)?;
+        write_props(file, &format!("{path}/"), vec![0; 8], recipient, false)?;
+    }
+    for (index, attachment) in attachments.iter().enumerate() {
+        let path = format!("{path}__attach_version1.0_#{index:08X}");
+        storage(file, &path)?;
+        let mut props = attachment.props.clone();
+        match &attachment.data {
+            Data::Bytes(data) => {
+                props.push((PR_ATTACH_DATA, Value::Binary(data.clone())));
+                props.sort_by_key(|(id, _)| *id);
+            }
+            Data::Message(message) => {
+                let inner = format!("{path}/__substg1.0_{PR_ATTACH_DATA:04X}{PT_OBJECT:04X}");
+                storage(file, &inner)?;
+                write_object(file, &format!("{inner}/"), message, false)?;
+            }
+            // msg::parse reports an attachment without data as unread.
+            Data::None => {}
+        }
+        write_props(file, &format!("{path}/"), vec![0; 8], &props, false)?;
+    }
+    Ok(())
 }
 
 /// Creates a storage with fixed times: the same message gives the same bytes, run after run
@@ -383,14 +456,14 @@ pub(crate) fn zero_times(
     file.set_modified_time(path, zero)
 }
 
-/// The property stream of one object and a stream per variable-size value. `top` strips the
-/// subject's PST prefix marker.
+/// The property stream of one object and a stream per variable-size value. For a `message`,
+/// strips the subject's PST prefix marker.
 fn write_props(
     file: &mut cfb::CompoundFile<Cursor<Vec<u8>>>,
     path: &str,
     mut stream: Vec<u8>,
     props: &[Prop],
-    top: bool,
+    message: bool,
 ) -> io::Result<()> {
     for (id, value) in props {
         let id = *id;
@@ -401,7 +474,7 @@ fn write_props(
             Value::Fixed(kind, bytes) => (*kind, *bytes, None),
             Value::Unicode(v) => {
                 let text =
-                    if top && id == PR_SUBJECT { strip_subject_prefix(v) } else { v.clone() };
+                    if message && id == PR_SUBJECT { strip_subject_prefix(v) } else { v.clone() };
                 let text = text.trim_end_matches('\0');
                 let mut bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
                 bytes.extend_from_slice(&[0, 0]);
@@ -409,7 +482,7 @@ fn write_props(
             }
             Value::String8(v) => {
                 let mut bytes = v.clone();
-                if top && id == PR_SUBJECT && bytes.first() == Some(&1) {
+                if message && id == PR_SUBJECT && bytes.first() == Some(&1) {
                     bytes.drain(..bytes.len().min(2));
                 }
                 while bytes.last() == Some(&0) {
@@ -468,6 +541,9 @@ mod tests {
         Value::Unicode(s.to_owned())
     }
 
+    /// `afEmbeddedMessage`.
+    const ATTACH_EMBEDDED_MSG: i32 = 5;
+
     #[test]
     fn a_written_msg_reads_back_through_the_msg_parser() {
         // PR_CLIENT_SUBMIT_TIME 2001-05-14T16:39:00Z as FILETIME.
@@ -493,11 +569,37 @@ mod tests {
                 (0x3003, text("jdoe@velaw.com")),
             ],
         ];
-        let attachments = vec![Attached {
-            props: vec![(0x3707, text("memo.txt"))],
-            data: Some(b"the memo".to_vec()),
-        }];
-        let msg = write_msg(&props, &recipients, &attachments).unwrap();
+        // A forward attached as an Outlook item, itself carrying a file.
+        let forwarded = Object {
+            props: vec![
+                (0x001A, text("IPM.Note")),
+                (0x0037, text("\u{1}\u{5}FW: LJM2 approval")),
+                (0x0C1A, text("Mark Haedicke")),
+                (0x1000, text("See the approval sheet.\r\n")),
+                (0x5D01, text("mark.haedicke@enron.com")),
+            ],
+            recipients: vec![vec![
+                (0x0C15, Value::Fixed(0x0003, widen(&1i32.to_le_bytes()))),
+                (0x39FE, text("richard.sanders@enron.com")),
+            ]],
+            attachments: vec![Attached {
+                props: vec![(0x3707, text("approval.txt"))],
+                data: Data::Bytes(b"approved".to_vec()),
+            }],
+        };
+        let method = |m: i32| (PR_ATTACH_METHOD, Value::Fixed(0x0003, widen(&m.to_le_bytes())));
+        let attachments = vec![
+            Attached {
+                props: vec![(0x3707, text("memo.txt")), method(1)],
+                data: Data::Bytes(b"the memo".to_vec()),
+            },
+            Attached {
+                props: vec![(0x3001, text("FW: LJM2 approval")), method(ATTACH_EMBEDDED_MSG)],
+                data: Data::Message(Box::new(forwarded)),
+            },
+        ];
+        let object = Object { props, recipients, attachments };
+        let msg = write_msg(&object).unwrap();
         assert!(crate::msg::is_msg(&msg));
         let email = crate::msg::parse(&msg).unwrap();
         let meta = &email.meta;
@@ -510,11 +612,21 @@ mod tests {
         assert_eq!(meta.to[0].address, "mark.haedicke@enron.com");
         assert_eq!(meta.cc[0].address, "jdoe@velaw.com");
         assert!(email.text.contains("Please keep this within legal."));
-        assert_eq!(email.attachments.len(), 1);
+        assert!(email.unread.is_empty(), "{:?}", email.unread);
+        assert_eq!(email.attachments.len(), 2);
         assert_eq!(email.attachments[0].name, "memo.txt");
         assert_eq!(email.attachments[0].bytes, b"the memo");
+        // The attached item comes out as an .msg of its own, with its own attachment.
+        assert_eq!(email.attachments[1].name, "FW: LJM2 approval.msg");
+        let inner = crate::msg::parse(&email.attachments[1].bytes).unwrap();
+        assert_eq!(inner.meta.subject.as_deref(), Some("FW: LJM2 approval"));
+        assert_eq!(inner.meta.from[0].address, "mark.haedicke@enron.com");
+        assert_eq!(inner.meta.to[0].address, "richard.sanders@enron.com");
+        assert!(inner.text.contains("See the approval sheet."));
+        assert_eq!(inner.attachments.len(), 1);
+        assert_eq!(inner.attachments[0].bytes, b"approved");
         // Same input, same bytes.
-        let again = write_msg(&props, &recipients, &attachments).unwrap();
+        let again = write_msg(&object).unwrap();
         assert_eq!(msg, again);
     }
 
