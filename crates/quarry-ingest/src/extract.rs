@@ -355,10 +355,10 @@ impl Extractor {
                 None,
             );
         }
-        // A top-level archive or mailbox is read in place: its entries or messages are copied
-        // into the case, the container itself only hashed (it stays on the collection media),
-        // which saves writing every container's bytes a second time. Anything else streams
-        // into the store.
+        // A top-level archive, mailbox or Outlook data file is read in place: its entries or
+        // messages are copied into the case, the container itself only hashed (it stays on the
+        // collection media), which saves writing every container's bytes a second time.
+        // Anything else streams into the store.
         // Peek with a positioned read: the stream below still starts at byte 0 (a Chain of the
         // peeked head and the file would defeat read_to_end's uninitialised-buffer reads).
         let mut head = vec![0; crate::detect::HEAD_BYTES];
@@ -378,7 +378,8 @@ impl Extractor {
         }
         let detected = crate::detect::detect_head(&head, size);
         let in_place = (detected.file_type == FileType::Zip && !detected.split_volume)
-            || detected.file_type == FileType::Mbox;
+            || detected.file_type == FileType::Mbox
+            || detected.file_type == FileType::Pst;
         let packable = match detected.file_type {
             FileType::Email | FileType::Html => size <= PACKED_NATIVE_BYTES as u64,
             // A larger text file is linked as its own text, which needs it as a file.
@@ -438,6 +439,10 @@ impl Extractor {
         if in_place && detected.file_type == FileType::Mbox {
             let flags = maildir_flags(path);
             return self.mbox(&mut run, position, &name, stored, dates, flags, Some(path));
+        }
+        if in_place && detected.file_type == FileType::Pst {
+            let source = (path, Stamp::of(&metadata));
+            return self.pst(&mut run, position, &name, stored, dates, Vec::new(), Some(source));
         }
         if in_place {
             let source = (path, Stamp::of(&metadata));
@@ -511,7 +516,7 @@ impl Extractor {
             FileType::Mbox => return self.mbox(run, position, name, stored, dates, flags, None),
             FileType::Pdf => return self.pdf(run, position, name, stored, dates, flags),
             FileType::Tnef => return self.tnef(run, position, name, stored, dates, flags),
-            FileType::Pst => return self.pst(run, position, name, stored, dates, flags),
+            FileType::Pst => return self.pst(run, position, name, stored, dates, flags, None),
             FileType::Ole => {
                 let parsed = self.with_native(&stored, |bytes| {
                     crate::msg::is_msg(bytes).then(|| crate::msg::parse(bytes))
@@ -1315,23 +1320,68 @@ impl Extractor {
     /// message of its own (`Folder/Subfolder/000001.msg`), opened like any `.msg`. A file that
     /// cannot be opened is kept as a `corrupt` exception (an offline cache, `unsupported`); an
     /// item or folder that cannot be read is one too, and the rest go on.
+    #[allow(clippy::too_many_arguments)]
     fn pst(
         &mut self,
         run: &mut Run<'_>,
         position: Position,
         name: &str,
-        stored: Stored,
+        mut stored: Stored,
         dates: Dates,
-        flags: Vec<String>,
+        mut flags: Vec<String>,
+        source: Option<(&Path, Stamp)>,
     ) -> Result<()> {
-        // The reader opens a path: a packed native becomes a file of its own first.
-        if stored.packed {
-            self.store.put_native_file(&stored, &self.buf)?;
+        // The reader opens a path: the input's own when it is read in place (as archives are:
+        // see `zip`), else the stored native, which becomes a file of its own if it was packed.
+        let (source, hashed) = (source.map(|(path, _)| path), source.map(|(_, stamp)| stamp));
+        let path = match source {
+            Some(source) => source.to_path_buf(),
+            None => {
+                if stored.packed {
+                    self.store.put_native_file(&stored, &self.buf)?;
+                }
+                self.store.native_path(&stored.hashes.blake3)
+            }
+        };
+        if let (Some(fault), Some(source)) = (&self.options.fault, source) {
+            fault.change(name, source);
         }
-        let path = self.store.native_path(&stored.hashes.blake3);
-        let pst = match crate::pst::Pst::open(&path) {
+        // Whatever leaves the file itself as the document (damage, a refusal, a change at its
+        // source) stores it first, so the exception's native is in the case.
+        let keep = |this: &mut Self, stored: &mut Stored| -> Result<()> {
+            if let Some(source) = source {
+                let mut file = fs::File::open(source).map_err(|e| Error::Store(e.into()))?;
+                let limit = this.options.limits.max_item_bytes;
+                *stored = this.store.ingest_native(
+                    &mut file,
+                    &mut this.buf,
+                    0,
+                    limit,
+                    this.options.legacy_hashes,
+                )?;
+            }
+            Ok(())
+        };
+        // The file read must be the file hashed: checked before the reader opens it and after
+        // (it opens the path itself).
+        let changed =
+            || hashed.is_some_and(|h| fs::metadata(&path).map_or(true, |m| Stamp::of(&m) != h));
+        let opened = (!changed()).then(|| crate::pst::Pst::open(&path));
+        let opened = match opened {
+            Some(opened) if !changed() => opened,
+            _ => {
+                let was = stored.hashes.blake3.clone();
+                keep(self, &mut stored)?;
+                let message = format!(
+                    "the Outlook data file changed at its source after it was hashed (blake3 {was}); its items were not read: ingest it again"
+                );
+                return run.kept(position, name, ExceptionKind::Unreadable, message, stored);
+            }
+        };
+        let pst = match opened {
             Ok(pst) => pst,
             Err(e) => {
+                keep(self, &mut stored)?;
                 // An offline cache (.ost: client magic "SO", not "SM") is a format of its own
                 // that the reader refuses, not a damaged file.
                 let mut head = [0u8; 10];
@@ -1347,6 +1397,9 @@ impl Extractor {
                 return run.kept(position, name, ExceptionKind::Corrupt, message, stored);
             }
         };
+        if source.is_some() && !stored.already_present {
+            flags.push("native-at-source".to_owned());
+        }
         let item = ItemRecord {
             entries_declared: Some((pst.items.len() + pst.broken.len()) as u64),
             ..item_record(position.clone(), name, stored, FileType::Pst, dates, flags)

@@ -572,6 +572,13 @@ fn outlook_pst_items_are_messages_of_their_own() {
             "dist-list.pst//Contacts/000002.msg"
         ]
     );
+    // Read in place, as mailboxes are: the PST stays at its source, its messages are stored.
+    let flags = items[0]["flags"].as_str().unwrap();
+    assert!(flags.contains("native-at-source"), "{}", items[0]);
+    let out = s.run(&["hashes"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // `md5sum dist-list.pst`
+    assert_eq!(s.items()[0]["md5"], "4bf6704a127f31ff24ddf063e5089eaf", "MD5 from the source file");
     let parents: Vec<&Value> = items[1..].iter().map(|i| &i["parent"]).collect();
     let (pst_number, appointment) = (&items[0]["control_number"], &items[1]["control_number"]);
     assert_eq!(parents, [pst_number, appointment, appointment, pst_number]);
@@ -639,6 +646,18 @@ fn outlook_pst_items_are_messages_of_their_own() {
         .unwrap_or_else(|| panic!("the damaged folder is an exception: {exceptions}"));
     assert_eq!(folder["kind"], "corrupt");
     assert!(folder["message"].as_str().unwrap().contains("CRC"), "{folder}");
+
+    // Changed at its source after it was hashed: its items are not read from bytes the case
+    // never hashed; it is kept as it now is.
+    let changing = Scratch::new();
+    let copy = changing.path("changing.pst");
+    std::fs::copy(&pst, &copy).unwrap();
+    let out = changing.ingest_with_fault("libpst", &copy, "change:changing.pst");
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    assert!(changing.items().is_empty());
+    let e = changing.sole_exception("unreadable");
+    assert!(e["message"].as_str().unwrap().contains("changed at its source"), "{e}");
+    assert_eq!(e["blake3"], crate::common::blake3_hex(&std::fs::read(&copy).unwrap()));
 
     // An offline cache (.ost, client magic "SO") is refused as unsupported, not as damage.
     let ost = Scratch::new();
