@@ -457,7 +457,12 @@ impl Extractor {
                 Some(source),
             );
         }
-        self.native(&mut run, position, &name, stored, dates, maildir_flags(path), None)
+        // A message file of a Maildir takes its folder as its X-Folder, as a PST's items do.
+        self.folder = maildir_folder(path);
+        let result =
+            self.native(&mut run, position, &name, stored, dates, maildir_flags(path), None);
+        self.folder = None;
+        result
     }
 
     /// Decides what a stored native is and records it (opening it if it is a container).
@@ -1508,8 +1513,6 @@ impl Extractor {
     }
 }
 
-/// The flags of a message file in a Maildir (`cur/1234.host:2,RS` → `maildir-replied
-/// maildir-seen`): whether the custodian read, answered or deleted it is evidence too.
 /// A reader that hashes what is read through it.
 struct Hashing<R> {
     inner: R,
@@ -1544,6 +1547,40 @@ fn mailbox_exception(
     run.exception(position, &label, ExceptionKind::Unreadable, message, None, None)
 }
 
+/// The folder of a message file in a Maildir (a directory with `cur/` and `new/`), as mail
+/// clients name it: `INBOX` for the Maildir itself; `Sent` for its `.Sent` folder and
+/// `Archive/2020` for `.Archive.2020` (Maildir++); a folder without the dot that sits in a
+/// Maildir (Dovecot's `fs` layout) by its own name. `None` outside a Maildir.
+fn maildir_folder(path: &Path) -> Option<String> {
+    let is_maildir = |dir: &Path| dir.join("cur").is_dir() && dir.join("new").is_dir();
+    let within = path.parent()?;
+    if !matches!(within.file_name()?.to_str()?, "cur" | "new") {
+        return None;
+    }
+    let dir = within.parent()?;
+    if !is_maildir(dir) {
+        return None;
+    }
+    let name = dir.file_name()?.to_string_lossy();
+    if let Some(sub) = name.strip_prefix('.').filter(|s| !s.is_empty()) {
+        return Some(sub.replace('.', "/"));
+    }
+    // Dovecot's fs layout nests folders as directories, each a Maildir inside its parent.
+    let mut names = Vec::new();
+    let mut at = dir;
+    while let Some(parent) = at.parent().filter(|p| is_maildir(p)) {
+        names.push(at.file_name()?.to_string_lossy().into_owned());
+        at = parent;
+    }
+    if names.is_empty() {
+        return Some("INBOX".to_owned());
+    }
+    names.reverse();
+    Some(names.join("/"))
+}
+
+/// The flags of a message file in a Maildir (`cur/1234.host:2,RS` → `maildir-replied
+/// maildir-seen`): whether the custodian read, answered or deleted it is evidence too.
 fn maildir_flags(path: &Path) -> Vec<String> {
     let in_maildir =
         path.parent().and_then(Path::file_name).is_some_and(|d| d == "cur" || d == "new");
@@ -1771,6 +1808,29 @@ mod tests {
         for good in ["good.txt", "a/b/c.txt", "dots..in..name.txt", "a/.../b"] {
             assert!(traversal(good).is_none(), "{good}");
         }
+    }
+
+    #[test]
+    fn maildir_folders_as_clients_name_them() {
+        let root = tempfile::tempdir().unwrap();
+        let maildir = root.path().join("Maildir");
+        for dir in ["", ".Sent", ".Archive.2020", "Projects", "Projects/2020", "loose"] {
+            for sub in ["cur", "new", "tmp"] {
+                if dir != "loose" || sub == "cur" {
+                    fs_err::create_dir_all(maildir.join(dir).join(sub)).unwrap();
+                }
+            }
+        }
+        let folder = |p: &str| maildir_folder(&maildir.join(p));
+        assert_eq!(folder("cur/1.host:2,S").as_deref(), Some("INBOX"));
+        assert_eq!(folder("new/2.host").as_deref(), Some("INBOX"));
+        assert_eq!(folder(".Sent/cur/3.host:2,S").as_deref(), Some("Sent"));
+        assert_eq!(folder(".Archive.2020/new/4.host").as_deref(), Some("Archive/2020"));
+        assert_eq!(folder("Projects/cur/5.host").as_deref(), Some("Projects"));
+        assert_eq!(folder("Projects/2020/cur/8.host").as_deref(), Some("Projects/2020"));
+        assert_eq!(folder("loose/cur/6.eml"), None, "a cur/ without new/ is no Maildir");
+        assert_eq!(folder("tmp/7.host"), None, "not yet delivered");
+        assert_eq!(folder("Projects/notes.txt"), None);
     }
 
     #[test]

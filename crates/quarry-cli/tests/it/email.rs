@@ -142,6 +142,49 @@ fn a_mailbox_is_a_container_of_messages_with_families_and_identities() {
     assert_ne!(group["dedup_key"], group["blake3"]);
 }
 
+/// Message files of a Maildir take their folder as their X-Folder (a header of their own wins),
+/// and their flags from their names.
+#[test]
+fn maildir_messages_carry_their_folder() {
+    let s = Scratch::new();
+    let message = |subject: &str| {
+        format!("From: alice@example.com\nTo: bob@example.com\nSubject: {subject}\n\nText.\n")
+    };
+    for dir in ["", ".Sent", ".Archive.2001", "Projects"] {
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(s.path("Maildir").join(dir).join(sub)).unwrap();
+        }
+    }
+    s.file("Maildir/cur/1.host:2,S", message("inbox").as_bytes());
+    s.file("Maildir/.Sent/cur/2.host:2,RS", message("sent").as_bytes());
+    s.file("Maildir/.Archive.2001/new/3.host", message("archived").as_bytes());
+    s.file("Maildir/Projects/cur/4.host:2,", message("project").as_bytes());
+    s.file("Maildir/.Sent/cur/5.host:2,S", COPY.as_bytes());
+    s.file("loose/6.eml", message("loose").as_bytes());
+    let (code, out) = s.ingest("alice", &[&s.path("Maildir"), &s.path("loose")], &[]);
+    assert_eq!(code, 0, "{out}");
+    let emails = s.json(&["report", "emails", "--format", "json"]);
+    let mut folders: Vec<(String, String)> = emails
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["subject"].as_str().unwrap().into(), e["x_folder"].as_str().unwrap().into()))
+        .collect();
+    folders.sort();
+    let expected = [
+        ("Raptor", "\\Alice\\Sent"),
+        ("archived", "Archive/2001"),
+        ("inbox", "INBOX"),
+        ("loose", ""),
+        ("project", "Projects"),
+        ("sent", "Sent"),
+    ];
+    assert_eq!(folders, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
+    let items = s.items();
+    let sent = by_locator(&items, "Maildir/.Sent/cur/2.host:2,RS");
+    assert_eq!(sent["flags"], "maildir-replied maildir-seen");
+}
+
 /// 2,700 messages, "report 1" to "report 2700": over the 8 MiB a worker keeps in memory.
 fn big_mailbox() -> String {
     let body = "A line of the quarterly gas report, repeated to fill the message.\n".repeat(50);
