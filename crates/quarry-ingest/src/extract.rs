@@ -344,17 +344,6 @@ impl Extractor {
             accessed: metadata.accessed().ok().and_then(iso_utc),
         };
         let limit = self.options.limits.max_item_bytes;
-        if size > limit {
-            let message = format!("{size} bytes is over the {limit}-byte item limit");
-            return run.exception(
-                position,
-                &name,
-                ExceptionKind::TooLarge,
-                message,
-                Some(size),
-                None,
-            );
-        }
         // A top-level archive, mailbox or Outlook data file is read in place: its entries or
         // messages are copied into the case, the container itself only hashed (it stays on the
         // collection media), which saves writing every container's bytes a second time.
@@ -377,8 +366,23 @@ impl Extractor {
             }
         }
         let detected = crate::detect::detect_head(&head, size);
+        // A mailbox read in place is never held or stored whole, so it may be of any size:
+        // the limit applies to each of its messages (`mbox`). Any other input, an archive or
+        // a PST included, may have to be stored (`zip`, `pst`), so the limit applies to it.
+        let mailbox = detected.file_type == FileType::Mbox;
+        if size > limit && !mailbox {
+            let message = format!("{size} bytes is over the {limit}-byte item limit");
+            return run.exception(
+                position,
+                &name,
+                ExceptionKind::TooLarge,
+                message,
+                Some(size),
+                None,
+            );
+        }
         let in_place = (detected.file_type == FileType::Zip && !detected.split_volume)
-            || detected.file_type == FileType::Mbox
+            || mailbox
             || detected.file_type == FileType::Pst;
         let packable = match detected.file_type {
             FileType::Email | FileType::Html => size <= PACKED_NATIVE_BYTES as u64,
@@ -389,12 +393,12 @@ impl Extractor {
         let read = if in_place {
             // A mailbox that fits stays in memory: its messages come from the bytes hashed.
             // (An archive is opened by path, so it is not kept.)
-            let keep = if detected.file_type == FileType::Mbox { INLINE_BYTES } else { 0 };
+            let keep = if mailbox { INLINE_BYTES } else { 0 };
             self.store.hash_stream(
                 file.file_mut(),
                 &mut self.buf,
                 keep,
-                limit,
+                if mailbox { u64::MAX } else { limit },
                 self.options.legacy_hashes,
             )
         } else if packable {
@@ -1220,9 +1224,11 @@ impl Extractor {
         // Classic Mac OS line ends (CR only): read as LF, or the mailbox would be one line.
         let result = if cr_only {
             let lf = BufReader::new(crate::mbox::CrToLf(source));
-            self.mbox_messages(run, &position, &mut crate::mbox::Reader::new(lf), in_place)
+            let mut reader = crate::mbox::Reader::new(lf).with_max_message(self.max_message());
+            self.mbox_messages(run, &position, &mut reader, in_place)
         } else {
-            self.mbox_messages(run, &position, &mut crate::mbox::Reader::new(source), in_place)
+            let mut reader = crate::mbox::Reader::new(source).with_max_message(self.max_message());
+            self.mbox_messages(run, &position, &mut reader, in_place)
         };
         if let Some(bytes) = held {
             self.give_back(bytes);
@@ -1265,6 +1271,18 @@ impl Extractor {
             };
             number = message.number;
             let label = format!("message {}", message.number);
+            if message.oversize {
+                let (member, size) = (position.member(&label, message.number), message.size);
+                run.begin(&member, &label, Some(size))?;
+                let message = format!(
+                    "a message of {size} bytes, over the {}-byte limit for one message of a \
+                     mailbox (the item limit, and at most a quarter of a worker's memory)",
+                    self.max_message()
+                );
+                let kind = ExceptionKind::TooLarge;
+                run.exception(member, &label, kind, message, Some(size), None)?;
+                continue;
+            }
             self.child(
                 run,
                 position,
@@ -1275,6 +1293,13 @@ impl Extractor {
                 Some(FileType::Email),
             )?;
         }
+    }
+
+    /// The largest message of a mailbox held in memory: the item limit, and at most a quarter
+    /// of a worker's memory (the message, its parse and its text are held together).
+    fn max_message(&self) -> u64 {
+        let limits = &self.options.limits;
+        limits.max_item_bytes.min(limits.worker_memory_bytes / 4)
     }
 
     /// Records a TNEF part (winmail.dat) and its attachments as children.

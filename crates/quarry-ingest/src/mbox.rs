@@ -17,8 +17,13 @@ pub struct Message {
     pub number: u64,
     /// The separator line, without its line end (`From sender date`).
     pub separator: String,
-    /// The message bytes, separator removed and body lines unescaped.
+    /// The message bytes, separator removed and body lines unescaped; empty when the message
+    /// is over the reader's limit ([`Reader::with_max_message`]).
     pub bytes: Vec<u8>,
+    /// The message's size in bytes, counted also when it was over the limit.
+    pub size: u64,
+    /// Whether it was over the limit: its bytes were counted, not kept.
+    pub oversize: bool,
 }
 
 /// Reads messages one at a time.
@@ -29,12 +34,63 @@ pub struct Reader<R> {
     pending: Option<String>,
     number: u64,
     started: bool,
+    max_message: u64,
 }
+
+/// Of a line past a message's limit, this much is still kept: enough to see a separator
+/// (which starts the next message), the rest is counted.
+const SEPARATOR_ROOM: u64 = 4096;
 
 impl<R: BufRead> Reader<R> {
     /// A reader over a mailbox.
     pub fn new(inner: R) -> Self {
-        Reader { inner, line: Vec::new(), pending: None, number: 0, started: false }
+        Reader {
+            inner,
+            line: Vec::new(),
+            pending: None,
+            number: 0,
+            started: false,
+            max_message: u64::MAX,
+        }
+    }
+
+    /// Keeps no message over `max` bytes in memory: such a message is returned with its size,
+    /// flagged [`Message::oversize`], and without its bytes. A mailbox is read whatever its
+    /// size; this bounds the memory one message takes.
+    #[must_use]
+    pub fn with_max_message(mut self, max: u64) -> Self {
+        self.max_message = max;
+        self
+    }
+
+    /// Reads the next line into `self.line`, through its line feed, keeping at most `keep`
+    /// bytes of it. Returns its whole length and whether all of it was kept.
+    fn read_line(&mut self, keep: u64) -> io::Result<(u64, bool)> {
+        let keep = usize::try_from(keep).unwrap_or(usize::MAX);
+        self.line.clear();
+        let mut total = 0u64;
+        loop {
+            let buf = match self.inner.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if buf.is_empty() {
+                break;
+            }
+            let (take, done) = match memchr::memchr(b'\n', buf) {
+                Some(at) => (at + 1, true),
+                None => (buf.len(), false),
+            };
+            let room = keep.saturating_sub(self.line.len());
+            self.line.extend_from_slice(&buf[..take.min(room)]);
+            total += take as u64;
+            self.inner.consume(take);
+            if done {
+                break;
+            }
+        }
+        Ok((total, total == self.line.len() as u64))
     }
 
     /// The next message, `None` at the end. Bytes before the first separator (not an mbox
@@ -42,10 +98,14 @@ impl<R: BufRead> Reader<R> {
     /// nothing is dropped.
     pub fn next_message(&mut self) -> io::Result<Option<Message>> {
         let mut bytes = Vec::new();
+        let mut size = 0u64;
+        let mut oversize = false;
         let mut separator = self.pending.take();
         loop {
-            self.line.clear();
-            let n = self.inner.read_until(b'\n', &mut self.line)?;
+            // Enough of the line for the message to pass its limit by a byte, and to see a
+            // separator.
+            let keep = self.max_message.saturating_sub(size).saturating_add(1);
+            let (n, whole) = self.read_line(keep.max(SEPARATOR_ROOM))?;
             if n == 0 {
                 break;
             }
@@ -53,9 +113,9 @@ impl<R: BufRead> Reader<R> {
             if !self.started {
                 line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
             }
-            if is_separator(line) {
+            if whole && is_separator(line) {
                 let text = String::from_utf8_lossy(trim_eol(line)).into_owned();
-                if !self.started || (separator.is_none() && bytes.is_empty()) {
+                if !self.started || (separator.is_none() && size == 0) {
                     self.started = true;
                     separator = Some(text);
                     continue;
@@ -67,21 +127,33 @@ impl<R: BufRead> Reader<R> {
             let unescaped = line.strip_prefix(b">").filter(|rest| {
                 rest[rest.iter().take_while(|&&b| b == b'>').count()..].starts_with(b"From ")
             });
-            bytes.extend_from_slice(unescaped.unwrap_or(line));
+            let kept = unescaped.unwrap_or(line);
+            // A cut line counts whole.
+            size += kept.len() as u64 + (n - self.line.len() as u64);
+            if !whole || size > self.max_message {
+                oversize = true;
+                bytes = Vec::new();
+            } else if !oversize {
+                bytes.extend_from_slice(kept);
+            }
         }
-        if separator.is_none() && bytes.is_empty() {
+        if separator.is_none() && size == 0 {
             return Ok(None);
         }
         // The blank line before the next separator belongs to the mailbox, not the message.
-        if self.pending.is_some() {
+        if self.pending.is_some() && !oversize {
             if bytes.ends_with(b"\r\n\r\n") {
                 bytes.truncate(bytes.len() - 2);
             } else if bytes.ends_with(b"\n\n") {
                 bytes.truncate(bytes.len() - 1);
             }
         }
+        if !oversize {
+            size = bytes.len() as u64;
+        }
         self.number += 1;
-        Ok(Some(Message { number: self.number, separator: separator.unwrap_or_default(), bytes }))
+        let separator = separator.unwrap_or_default();
+        Ok(Some(Message { number: self.number, separator, bytes, size, oversize }))
     }
 }
 
@@ -147,6 +219,39 @@ mod tests {
         assert_eq!(got[0].0, "From a@b Mon Apr 18 14:23:22 2022");
         assert_eq!(got[0].1, "Subject: one\n\nbody\nFrom here\n>From there\n");
         assert_eq!(got[1].1, "Subject: two\n\nFrom the start, unescaped but not a separator\n");
+    }
+
+    #[test]
+    fn a_message_over_the_limit_is_counted_not_kept() {
+        let long_line = "x".repeat(5000);
+        let mbox = format!(
+            "From a@b Mon Apr 18 14:23:22 2022\nSubject: small\n\nok\n\n\
+             From b@c Tue Apr 19 14:23:22 2022\nSubject: big\n\n{long_line}\n\n\
+             From c@d Wed Apr 20 14:23:22 2022\nSubject: lines\n\n{}\n\
+             From d@e Thu Apr 21 14:23:22 2022\nSubject: after\n\nstill read\n",
+            "a line\n".repeat(700)
+        );
+        // A small read buffer: lines cross its refills.
+        let inner = io::BufReader::with_capacity(64, mbox.as_bytes());
+        let mut reader = Reader::new(inner).with_max_message(4000);
+        let mut got = Vec::new();
+        while let Some(m) = reader.next_message().unwrap() {
+            got.push((m.number, m.size, m.oversize, String::from_utf8(m.bytes).unwrap()));
+        }
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0], (1, 19, false, "Subject: small\n\nok\n".to_owned()));
+        // One line over the limit, and many lines over it: sizes counted, nothing kept.
+        assert_eq!(got[1], (2, 14 + 5001 + 1, true, String::new()));
+        assert_eq!(got[2], (3, 16 + 700 * 7 + 1, true, String::new()));
+        assert_eq!(got[3], (4, 27, false, "Subject: after\n\nstill read\n".to_owned()));
+        // Without a limit the same mailbox keeps every message.
+        let mut reader = Reader::new(mbox.as_bytes());
+        let mut sizes = Vec::new();
+        while let Some(m) = reader.next_message().unwrap() {
+            assert_eq!(m.size, m.bytes.len() as u64);
+            sizes.push(m.size);
+        }
+        assert_eq!(sizes, [19, 14 + 5001, 16 + 700 * 7, 27]);
     }
 
     #[test]

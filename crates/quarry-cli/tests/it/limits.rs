@@ -93,6 +93,30 @@ fn item_size_limit_loose_and_in_archives() {
     );
 }
 
+/// A mailbox is read in place whatever its size; the item limit applies to each message.
+#[test]
+fn item_size_limit_applies_to_a_mailbox_message_by_message() {
+    let s = Scratch::new();
+    s.set("max_item_bytes", "1000");
+    let message = |n: u32, body: &str| {
+        format!("From a@b Mon Apr 18 14:23:{n:02} 2022\nFrom: a@b\nSubject: m{n}\n\n{body}\n\n")
+    };
+    let mut mbox = String::new();
+    for n in 1..=6 {
+        mbox += &message(n, "short");
+    }
+    mbox += &message(7, &"long line ".repeat(200));
+    mbox += &message(8, "after the long one");
+    assert!(mbox.len() > 1000);
+    s.file("in/box.mbox", mbox.as_bytes());
+    let (_, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let items = s.items();
+    assert_eq!(items.len(), 1 + 7, "the mailbox and its seven other messages: {items:?}");
+    assert_eq!(kinds(&s.exceptions()), [pair("in/box.mbox//message 7", "too_large")]);
+    assert_eq!(s.exceptions()[0]["size"], 2_000 + "From: a@b\nSubject: m7\n\n\n\n".len());
+}
+
 #[test]
 fn total_expansion_limit_on_declared_sizes() {
     let s = Scratch::new();
