@@ -647,6 +647,25 @@ fn outlook_pst_items_are_messages_of_their_own() {
     assert_eq!(folder["kind"], "corrupt");
     assert!(folder["message"].as_str().unwrap().contains("CRC"), "{folder}");
 
+    // Inside an archive the PST is a stored native, opened from the store: the same items.
+    let nested = Scratch::new();
+    let archive = crate::common::zip(&[("mail/dist-list.pst", &std::fs::read(&pst).unwrap())]);
+    nested.ingest("libpst", &[&nested.file("in/collection.zip", &archive)], &[]);
+    let inner: Vec<(String, String)> = nested
+        .items()
+        .iter()
+        .filter_map(|i| {
+            let locator = i["locator"].as_str().unwrap();
+            let rest = locator.strip_prefix("collection.zip//mail/")?;
+            Some((rest.to_owned(), i["blake3"].as_str().unwrap().to_owned()))
+        })
+        .collect();
+    let top: Vec<(String, String)> = items
+        .iter()
+        .map(|i| (i["locator"].as_str().unwrap().into(), i["blake3"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(inner, top, "the same items and bytes as the PST read in place");
+
     // Changed at its source after it was hashed: its items are not read from bytes the case
     // never hashed; it is kept as it now is.
     let changing = Scratch::new();
