@@ -87,12 +87,14 @@ pub enum Fault {
     /// Fail reading a mailbox read in place half-way through its second reading (a medium
     /// that fails while it is read).
     ReadError(String),
+    /// Remove an input read in place once it is hashed (a collection taken away mid-run).
+    Vanish(String),
 }
 
 impl Fault {
     /// Parses `abort:NAME`, `hang:NAME`, `oom:NAME`, `panic:NAME`, `overflow:NAME`,
-    /// `change:NAME` or `readerror:NAME`: the fault strikes when an item whose name ends with
-    /// NAME is processed.
+    /// `change:NAME`, `vanish:NAME` or `readerror:NAME`: the fault strikes when an item whose
+    /// name ends with NAME is processed.
     #[must_use]
     pub fn parse(spec: &str) -> Option<Fault> {
         let (kind, name) = spec.split_once(':')?;
@@ -105,6 +107,7 @@ impl Fault {
             "overflow" => Some(Fault::Overflow(name)),
             "change" => Some(Fault::Change(name)),
             "readerror" => Some(Fault::ReadError(name)),
+            "vanish" => Some(Fault::Vanish(name)),
             _ => None,
         }
     }
@@ -129,17 +132,22 @@ impl Fault {
         }
     }
 
-    /// A `change` fault: appends a byte to `source`, an input read in place and already hashed.
+    /// A `change` fault appends a byte to `source`, an input read in place and already
+    /// hashed; a `vanish` fault removes it.
     fn change(&self, name: &str, source: &Path) {
-        if let Fault::Change(n) = self
-            && name.ends_with(n.as_str())
-        {
-            use std::io::Write as _;
-            let appended = fs::OpenOptions::new()
-                .append(true)
-                .open(source)
-                .and_then(|mut f| f.write_all(b"\0"));
-            appended.expect("the change fault appends to its input");
+        match self {
+            Fault::Change(n) if name.ends_with(n.as_str()) => {
+                use std::io::Write as _;
+                let appended = fs::OpenOptions::new()
+                    .append(true)
+                    .open(source)
+                    .and_then(|mut f| f.write_all(b"\0"));
+                appended.expect("the change fault appends to its input");
+            }
+            Fault::Vanish(n) if name.ends_with(n.as_str()) => {
+                fs::remove_file(source).expect("the vanish fault removes its input");
+            }
+            _ => {}
         }
     }
 }
@@ -651,41 +659,26 @@ impl Extractor {
             (Ok(file), Some(hashed)) => file.metadata().map_or(true, |m| Stamp::of(&m) != hashed),
             _ => false,
         };
-        let keep = |this: &mut Self, stored: &mut Stored| -> Result<()> {
-            if let Some(source) = source {
-                let mut file = fs::File::open(source).map_err(|e| Error::Store(e.into()))?;
-                let limit = this.options.limits.max_item_bytes;
-                *stored = this.store.ingest_native(
-                    &mut file,
-                    &mut this.buf,
-                    0,
-                    limit,
-                    this.options.legacy_hashes,
-                )?;
-            }
-            Ok(())
-        };
         if changed {
-            let was = stored.hashes.blake3.clone();
-            keep(self, &mut stored)?;
+            let was = &stored.hashes.blake3;
             let message = format!(
                 "the archive changed at its source after it was hashed (blake3 {was}); its entries were not read: ingest it again"
             );
-            return run.kept(position, name, ExceptionKind::Unreadable, message, stored);
+            let kind = ExceptionKind::Unreadable;
+            return self.kept_from_source(run, position, name, kind, message, stored, source);
         }
         let opened = file.map_err(ZipError::Io).and_then(|f| ZipArchive::new(BufReader::new(f)));
         let mut archive = match opened {
             Ok(archive) => archive,
             Err(_) if detected.split_volume => {
-                keep(self, &mut stored)?;
                 let message = "a volume of a split (multi-volume) ZIP archive; split archives are not opened yet".to_owned();
-                return run.kept(position, name, ExceptionKind::Unsupported, message, stored);
+                let kind = ExceptionKind::Unsupported;
+                return self.kept_from_source(run, position, name, kind, message, stored, source);
             }
             Err(e) if detected.zip_at_start => {
-                keep(self, &mut stored)?;
                 let kind = zip_error_kind(&e);
                 let message = format!("cannot open the archive: {e}");
-                return run.kept(position, name, kind, message, stored);
+                return self.kept_from_source(run, position, name, kind, message, stored, source);
             }
             Err(e) => {
                 // A self-extractor that opened a moment ago (see `native`) and no longer does.
@@ -695,7 +688,23 @@ impl Extractor {
         };
         if let Some(file_type) = zip_document_type(&archive) {
             drop(archive);
-            keep(self, &mut stored)?;
+            if let Some(source) = source {
+                stored = match self.store_source(source)? {
+                    Ok(stored) => stored,
+                    Err(reason) => {
+                        let message = format!("a document ({file_type:?}) that {reason}");
+                        let kind = ExceptionKind::Unreadable;
+                        return run.exception(
+                            position,
+                            name,
+                            kind,
+                            message,
+                            Some(stored.size),
+                            None,
+                        );
+                    }
+                };
+            }
             flags.push("text-pending".into());
             let item = item_record(position, name, stored, file_type, dates, flags);
             return run.emit(Record::Item(item));
@@ -723,8 +732,7 @@ impl Extractor {
         };
         if let Some((kind, message)) = refusal {
             drop(archive);
-            keep(self, &mut stored)?;
-            return run.kept(position, name, kind, message, stored);
+            return self.kept_from_source(run, position, name, kind, message, stored, source);
         }
         let files = (0..archive.len())
             .filter(|&i| archive.by_index_data(i).map_or(true, |e| !e.is_dir()))
@@ -1295,6 +1303,54 @@ impl Extractor {
         }
     }
 
+    /// Records an input read in place (`source`) as an exception of its own, when the input
+    /// itself is what remains (damage, a refusal, a change at its source): it is stored first,
+    /// so the exception's hash has its native in the case. If it cannot be read again, the
+    /// exception says why and names no hash. Without a source, `stored` is already stored.
+    #[allow(clippy::too_many_arguments)]
+    fn kept_from_source(
+        &mut self,
+        run: &mut Run<'_>,
+        position: Position,
+        name: &str,
+        kind: ExceptionKind,
+        message: String,
+        stored: Stored,
+        source: Option<&Path>,
+    ) -> Result<()> {
+        let Some(source) = source else { return run.kept(position, name, kind, message, stored) };
+        match self.store_source(source)? {
+            Ok(stored) => run.kept(position, name, kind, message, stored),
+            Err(reason) => {
+                let message = format!("{message} (not kept: it {reason})");
+                run.exception(position, name, kind, message, Some(stored.size), None)
+            }
+        }
+    }
+
+    /// Stores an input that was read in place after all. `Ok(Err(reason))` when it cannot be
+    /// read again (gone, unreadable, grown past the item limit); `Err` only when the store
+    /// fails.
+    fn store_source(&mut self, source: &Path) -> Result<std::result::Result<Stored, String>> {
+        let mut file = match fs::File::open(source) {
+            Ok(file) => file,
+            Err(e) => return Ok(Err(format!("could not be opened again: {}", error_chain(&e)))),
+        };
+        let limit = self.options.limits.max_item_bytes;
+        let legacy = self.options.legacy_hashes;
+        match self.store.ingest_native(file.file_mut(), &mut self.buf, 0, limit, legacy) {
+            Ok(stored) => Ok(Ok(stored)),
+            Err(quarry_store::Error::Input { read, source }) => Ok(Err(format!(
+                "could not be read again past {read} bytes: {}",
+                error_chain(&source)
+            ))),
+            Err(quarry_store::Error::TooLarge { limit }) => {
+                Ok(Err(format!("has grown past the {limit}-byte item limit")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The largest message of a mailbox held in memory: the item limit, and at most a quarter
     /// of a worker's memory (the message, its parse and its text are held together).
     fn max_message(&self) -> u64 {
@@ -1356,7 +1412,7 @@ impl Extractor {
         run: &mut Run<'_>,
         position: Position,
         name: &str,
-        mut stored: Stored,
+        stored: Stored,
         dates: Dates,
         mut flags: Vec<String>,
         source: Option<(&Path, Stamp)>,
@@ -1376,22 +1432,6 @@ impl Extractor {
         if let (Some(fault), Some(source)) = (&self.options.fault, source) {
             fault.change(name, source);
         }
-        // Whatever leaves the file itself as the document (damage, a refusal, a change at its
-        // source) stores it first, so the exception's native is in the case.
-        let keep = |this: &mut Self, stored: &mut Stored| -> Result<()> {
-            if let Some(source) = source {
-                let mut file = fs::File::open(source).map_err(|e| Error::Store(e.into()))?;
-                let limit = this.options.limits.max_item_bytes;
-                *stored = this.store.ingest_native(
-                    &mut file,
-                    &mut this.buf,
-                    0,
-                    limit,
-                    this.options.legacy_hashes,
-                )?;
-            }
-            Ok(())
-        };
         // The file read must be the file hashed: checked before the reader opens it and after
         // (it opens the path itself).
         let changed =
@@ -1400,31 +1440,31 @@ impl Extractor {
         let opened = match opened {
             Some(opened) if !changed() => opened,
             _ => {
-                let was = stored.hashes.blake3.clone();
-                keep(self, &mut stored)?;
+                let was = &stored.hashes.blake3;
                 let message = format!(
                     "the Outlook data file changed at its source after it was hashed (blake3 {was}); its items were not read: ingest it again"
                 );
-                return run.kept(position, name, ExceptionKind::Unreadable, message, stored);
+                let kind = ExceptionKind::Unreadable;
+                return self.kept_from_source(run, position, name, kind, message, stored, source);
             }
         };
         let pst = match opened {
             Ok(pst) => pst,
             Err(e) => {
-                keep(self, &mut stored)?;
                 // An offline cache (.ost: client magic "SO", not "SM") is a format of its own
                 // that the reader refuses, not a damaged file.
                 let mut head = [0u8; 10];
                 let ost = fs::File::open(&path)
                     .and_then(|f| read_at_full(&f, &mut head))
                     .is_ok_and(|n| n == head.len() && head[8..10] == *b"SO");
-                if ost {
+                let (kind, message) = if ost {
                     let message = "an Outlook offline cache (.ost); only .pst files are opened yet";
-                    let kind = ExceptionKind::Unsupported;
-                    return run.kept(position, name, kind, message.to_owned(), stored);
-                }
-                let message = format!("cannot read the Outlook data file: {}", error_chain(&e));
-                return run.kept(position, name, ExceptionKind::Corrupt, message, stored);
+                    (ExceptionKind::Unsupported, message.to_owned())
+                } else {
+                    let message = format!("cannot read the Outlook data file: {}", error_chain(&e));
+                    (ExceptionKind::Corrupt, message)
+                };
+                return self.kept_from_source(run, position, name, kind, message, stored, source);
             }
         };
         if source.is_some() && !stored.already_present {
@@ -1878,6 +1918,7 @@ mod tests {
         assert_eq!(Fault::parse("abort:x.bin"), Some(Fault::Abort("x.bin".into())));
         assert_eq!(Fault::parse("oom:y"), Some(Fault::Exhaust("y".into())));
         assert_eq!(Fault::parse("change:z.zip"), Some(Fault::Change("z.zip".into())));
+        assert_eq!(Fault::parse("vanish:z.zip"), Some(Fault::Vanish("z.zip".into())));
         assert_eq!(Fault::parse("nonsense"), None);
     }
 }

@@ -196,7 +196,7 @@ impl Scratch {
     }
 }
 
-fn quarry_engine_fault_env() -> &'static str {
+pub(crate) fn quarry_engine_fault_env() -> &'static str {
     "QUARRY_FAULT_INJECTION"
 }
 

@@ -359,6 +359,26 @@ fn an_archive_that_changes_at_its_source_after_hashing_is_an_exception() {
     changed.push(0);
     assert_eq!(e["blake3"], blake3_hex(&changed), "kept as it now is");
 
+    // Taken away after it was hashed: an exception for it, which cannot keep its bytes, and
+    // the run goes on (it once failed the whole run, storing what was gone).
+    let gone = Scratch::new();
+    let archive = gone.file("in/batch.zip", &original);
+    let memo = gone.file("in/memo.txt", b"memo\n");
+    let out = gone
+        .command(&["ingest", "--json", "--custodian", "c"])
+        .arg(&archive)
+        .arg(&memo)
+        .env(crate::common::quarry_engine_fault_env(), "vanish:batch.zip")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["case"]["reconciled"], true, "{report}");
+    assert_eq!(gone.items().len(), 1, "the memo is ingested");
+    let e = &gone.exceptions()[0];
+    assert!(e["message"].as_str().unwrap().contains("not kept"), "{e}");
+    assert!(e["blake3"].is_null(), "no hash without its bytes: {e}");
+
     // Unchanged, the same archive reads as usual.
     let again = Scratch::new();
     let (code, _) = again.ingest("c", &[&again.file("in/batch.zip", &original)], &[]);
