@@ -374,24 +374,18 @@ impl Extractor {
             }
         }
         let detected = crate::detect::detect_head(&head, size);
-        // A mailbox read in place is never held or stored whole, so it may be of any size:
-        // the limit applies to each of its messages (`mbox`). Any other input, an archive or
-        // a PST included, may have to be stored (`zip`, `pst`), so the limit applies to it.
         let mailbox = detected.file_type == FileType::Mbox;
-        if size > limit && !mailbox {
-            let message = format!("{size} bytes is over the {limit}-byte item limit");
-            return run.exception(
-                position,
-                &name,
-                ExceptionKind::TooLarge,
-                message,
-                Some(size),
-                None,
-            );
-        }
         let in_place = (detected.file_type == FileType::Zip && !detected.split_volume)
             || mailbox
             || detected.file_type == FileType::Pst;
+        // A container read in place is never held or stored whole, so it may be of any size:
+        // the limit applies to each of its entries or messages. (One that must be kept after
+        // all, damaged or refused, is not stored if it is over the limit: `store_source`.)
+        if size > limit && !in_place {
+            let message = format!("{size} bytes is over the {limit}-byte item limit");
+            let kind = ExceptionKind::TooLarge;
+            return run.exception(position, &name, kind, message, Some(size), None);
+        }
         let packable = match detected.file_type {
             FileType::Email | FileType::Html => size <= PACKED_NATIVE_BYTES as u64,
             // A larger text file is linked as its own text, which needs it as a file.
@@ -406,7 +400,7 @@ impl Extractor {
                 file.file_mut(),
                 &mut self.buf,
                 keep,
-                if mailbox { u64::MAX } else { limit },
+                u64::MAX,
                 self.options.legacy_hashes,
             )
         } else if packable {
@@ -1329,8 +1323,8 @@ impl Extractor {
     }
 
     /// Stores an input that was read in place after all. `Ok(Err(reason))` when it cannot be
-    /// read again (gone, unreadable, grown past the item limit); `Err` only when the store
-    /// fails.
+    /// read again (gone, unreadable) or is over the item limit (a container read in place may
+    /// be larger); `Err` only when the store fails.
     fn store_source(&mut self, source: &Path) -> Result<std::result::Result<Stored, String>> {
         let mut file = match fs::File::open(source) {
             Ok(file) => file,
@@ -1345,7 +1339,7 @@ impl Extractor {
                 error_chain(&source)
             ))),
             Err(quarry_store::Error::TooLarge { limit }) => {
-                Ok(Err(format!("has grown past the {limit}-byte item limit")))
+                Ok(Err(format!("is over the {limit}-byte item limit, so it is not stored")))
             }
             Err(e) => Err(e.into()),
         }

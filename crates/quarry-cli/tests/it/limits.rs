@@ -117,6 +117,33 @@ fn item_size_limit_applies_to_a_mailbox_message_by_message() {
     assert_eq!(s.exceptions()[0]["size"], 2_000 + "From: a@b\nSubject: m7\n\n\n\n".len());
 }
 
+/// An archive read in place is not stored, so it may be over the item limit: its entries are
+/// held to it. One that must be kept (damaged) but is over the limit is not stored: its
+/// exception says so and names no hash.
+#[test]
+fn item_size_limit_applies_to_an_archive_entry_by_entry() {
+    let s = Scratch::new();
+    s.set("max_item_bytes", "1000");
+    let entry = vec![b'e'; 500];
+    let stored = zip_with(
+        &[("a.txt", &entry), ("b.txt", &entry), ("c.txt", &entry)],
+        zip::CompressionMethod::Stored,
+    );
+    assert!(stored.len() > 1000);
+    s.file("in/big.zip", &stored);
+    let mut damaged = b"PK\x03\x04".to_vec();
+    damaged.resize(2000, 0);
+    s.file("in/damaged.zip", &damaged);
+    let (_, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let entries = s.items().iter().filter(|i| i["parent"].is_string()).count();
+    assert_eq!(entries, 3, "the entries of the archive over the limit");
+    let e = s.sole_exception("corrupt");
+    assert_eq!(e["locator"], "in/damaged.zip");
+    assert!(e["message"].as_str().unwrap().contains("over the 1000-byte item limit"), "{e}");
+    assert!(e["blake3"].is_null(), "not stored, so no hash: {e}");
+}
+
 #[test]
 fn total_expansion_limit_on_declared_sizes() {
     let s = Scratch::new();
