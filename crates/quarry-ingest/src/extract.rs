@@ -685,9 +685,8 @@ impl Extractor {
             if let Some(source) = source {
                 stored = match self.store_source(source)? {
                     Ok(stored) => stored,
-                    Err(reason) => {
+                    Err((kind, reason)) => {
                         let message = format!("a document ({file_type:?}) that {reason}");
-                        let kind = ExceptionKind::Unreadable;
                         return run.exception(
                             position,
                             name,
@@ -1315,32 +1314,34 @@ impl Extractor {
         let Some(source) = source else { return run.kept(position, name, kind, message, stored) };
         match self.store_source(source)? {
             Ok(stored) => run.kept(position, name, kind, message, stored),
-            Err(reason) => {
+            Err((_, reason)) => {
                 let message = format!("{message} (not kept: it {reason})");
                 run.exception(position, name, kind, message, Some(stored.size), None)
             }
         }
     }
 
-    /// Stores an input that was read in place after all. `Ok(Err(reason))` when it cannot be
-    /// read again (gone, unreadable) or is over the item limit (a container read in place may
-    /// be larger); `Err` only when the store fails.
-    fn store_source(&mut self, source: &Path) -> Result<std::result::Result<Stored, String>> {
+    /// Stores an input that was read in place after all. `Ok(Err((kind, reason)))` when it
+    /// cannot be read again (gone, unreadable) or is over the item limit (a container read in
+    /// place may be larger); `Err` only when the store fails.
+    fn store_source(&mut self, source: &Path) -> Result<std::result::Result<Stored, NotKept>> {
+        let unreadable = |reason: String| Ok(Err((ExceptionKind::Unreadable, reason)));
         let mut file = match fs::File::open(source) {
             Ok(file) => file,
-            Err(e) => return Ok(Err(format!("could not be opened again: {}", error_chain(&e)))),
+            Err(e) => return unreadable(format!("could not be opened again: {}", error_chain(&e))),
         };
         let limit = self.options.limits.max_item_bytes;
         let legacy = self.options.legacy_hashes;
         match self.store.ingest_native(file.file_mut(), &mut self.buf, 0, limit, legacy) {
             Ok(stored) => Ok(Ok(stored)),
-            Err(quarry_store::Error::Input { read, source }) => Ok(Err(format!(
-                "could not be read again past {read} bytes: {}",
-                error_chain(&source)
-            ))),
-            Err(quarry_store::Error::TooLarge { limit }) => {
-                Ok(Err(format!("is over the {limit}-byte item limit, so it is not stored")))
+            Err(quarry_store::Error::Input { read, source }) => {
+                let e = error_chain(&source);
+                unreadable(format!("could not be read again past {read} bytes: {e}"))
             }
+            Err(quarry_store::Error::TooLarge { limit }) => Ok(Err((
+                ExceptionKind::TooLarge,
+                format!("is over the {limit}-byte item limit, so it is not stored"),
+            ))),
             Err(e) => Err(e.into()),
         }
     }
@@ -1571,6 +1572,10 @@ impl Extractor {
         Ok(())
     }
 }
+
+/// Why an input read in place could not be stored after all: the exception kind that says so,
+/// and the reason.
+type NotKept = (ExceptionKind, String);
 
 /// A reader that hashes what is read through it.
 struct Hashing<R> {
