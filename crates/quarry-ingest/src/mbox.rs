@@ -254,6 +254,119 @@ mod tests {
         assert_eq!(sizes, [19, 14 + 5001, 16 + 700 * 7, 27]);
     }
 
+    /// The splitting rule as it was before lines and messages were bounded (a `read_until`
+    /// loop), over a whole mailbox in memory: the reference the bounded reader must match.
+    fn reference(mbox: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let (mut started, mut pending, mut rest) = (false, None::<String>, mbox);
+        loop {
+            let mut bytes = Vec::new();
+            let mut separator = pending.take();
+            while !rest.is_empty() {
+                let end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |i| i + 1);
+                let (mut line, after) = rest.split_at(end);
+                rest = after;
+                if !started {
+                    line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+                }
+                if is_separator(line) {
+                    let text = String::from_utf8_lossy(trim_eol(line)).into_owned();
+                    if !started || (separator.is_none() && bytes.is_empty()) {
+                        started = true;
+                        separator = Some(text);
+                        continue;
+                    }
+                    pending = Some(text);
+                    break;
+                }
+                started = true;
+                let unescaped = line.strip_prefix(b">").filter(|r| {
+                    r[r.iter().take_while(|&&b| b == b'>').count()..].starts_with(b"From ")
+                });
+                bytes.extend_from_slice(unescaped.unwrap_or(line));
+            }
+            if separator.is_none() && bytes.is_empty() {
+                return out;
+            }
+            if pending.is_some() {
+                if bytes.ends_with(b"\r\n\r\n") {
+                    bytes.truncate(bytes.len() - 2);
+                } else if bytes.ends_with(b"\n\n") {
+                    bytes.truncate(bytes.len() - 1);
+                }
+            }
+            out.push((separator.unwrap_or_default(), bytes));
+        }
+    }
+
+    #[test]
+    fn bounded_reading_splits_as_the_reference_does() {
+        let pieces: [&[u8]; 12] = [
+            b"From a@b Mon Apr 18 14:23:22 2022\n",
+            b"From - Tue Apr 19 10:00:00 2022\r\n",
+            b"Subject: x\n",
+            b"\n",
+            b"\r\n",
+            b">From escaped\n",
+            b">>From twice\n",
+            b"From the body, not a separator\n",
+            b"\xEF\xBB\xBF",
+            b"no line end",
+            b"caf\xC3\xA9 \xFF bytes\n",
+            b"a longer line of body text that goes on for a while, past the read buffer\n",
+        ];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let (mut messages, mut over) = (0, 0);
+        for round in 0..2000 {
+            let mut mbox = Vec::new();
+            let mut next = || {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed
+            };
+            for _ in 0..1 + next() % 40 {
+                let seed = next();
+                let piece = pieces[(seed % pieces.len() as u64) as usize];
+                mbox.extend_from_slice(piece);
+                if seed % 97 == 0 {
+                    mbox.extend(std::iter::repeat_n(b'y', 300 + (seed % 300) as usize));
+                }
+            }
+            let want = reference(&mbox);
+            let capacity = 8 + round % 50;
+            let mut reader = Reader::new(io::BufReader::with_capacity(capacity, &mbox[..]));
+            let mut got = Vec::new();
+            while let Some(m) = reader.next_message().unwrap() {
+                assert!(!m.oversize);
+                assert_eq!(m.size, m.bytes.len() as u64);
+                got.push((m.separator, m.bytes));
+            }
+            assert_eq!(got, want, "mailbox {:?}", String::from_utf8_lossy(&mbox));
+            // With a limit: the same split; a message is kept exactly when it fits.
+            let limit = 40 + (round as u64 % 200);
+            let mut reader = Reader::new(io::BufReader::with_capacity(capacity, &mbox[..]))
+                .with_max_message(limit);
+            let mut count = 0;
+            while let Some(m) = reader.next_message().unwrap() {
+                let (separator, bytes) = &want[count];
+                assert_eq!(&m.separator, separator);
+                messages += 1;
+                if m.oversize {
+                    over += 1;
+                    // Counted before the blank line before the next separator is dropped.
+                    assert!(bytes.len() as u64 + 2 > limit, "{m:?} {limit}");
+                    assert!(m.bytes.is_empty());
+                } else {
+                    assert_eq!(&m.bytes, bytes);
+                }
+                count += 1;
+            }
+            assert_eq!(count, want.len());
+        }
+        assert!(messages > 5000 && over > 500, "{messages} messages, {over} over the limit");
+    }
+
     #[test]
     fn classic_mac_line_ends() {
         let mbox = "From a@b Mon Apr 18 14:23:22 2022\rSubject: one\r\rbody\r\rFrom b@c Tue Apr 19 14:23:22 2022\rSubject: two\r\rmore\r";
