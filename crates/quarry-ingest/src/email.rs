@@ -102,7 +102,7 @@ pub fn parse(raw: &[u8]) -> Result<Email, mailparse::MailParseError> {
         use md5::Digest as _;
         hex(&md5::Md5::digest(id.as_bytes()))
     });
-    let text = with_header_block(&meta, &attachments, &body);
+    let text = with_header_block(&meta, &attachments, &[], &body);
     flags.sort();
     flags.dedup();
     Ok(Email { meta, text, attachments, identity, flags, unread: Vec::new() })
@@ -558,6 +558,7 @@ pub(crate) fn utc_offset(date: &str) -> Option<String> {
 pub(crate) fn with_header_block(
     meta: &EmailMeta,
     attachments: &[Attachment],
+    more: &[(&str, String)],
     body: &str,
 ) -> String {
     let mut out = String::with_capacity(body.len() + 256);
@@ -575,6 +576,9 @@ pub(crate) fn with_header_block(
     }
     if let Some(subject) = &meta.subject {
         let _ = writeln!(out, "Subject: {subject}");
+    }
+    for (label, value) in more {
+        let _ = writeln!(out, "{label}: {value}");
     }
     if !attachments.is_empty() {
         let names: Vec<&str> = attachments.iter().map(|a| a.name.as_str()).collect();

@@ -172,7 +172,13 @@ pub fn parse(bytes: &[u8]) -> Result<Email, MsgError> {
     }
     meta.attachments = attachments.len() as u64;
     let identity = identity(&meta, &body, &attachments);
-    let text = with_header_block(&meta, &attachments, &body);
+    // A calendar item's start and end (PR_START_DATE, PR_END_DATE): when the meeting is,
+    // which the sent time is not. Shown in the header block, so review and search see it.
+    let schedule: Vec<(&str, String)> = [("Start", 0x0060), ("End", 0x0061)]
+        .into_iter()
+        .filter_map(|(label, id)| Some((label, quarry_types::iso_utc_from_unix(root.time(id)?))))
+        .collect();
+    let text = with_header_block(&meta, &attachments, &schedule, &body);
     flags.sort();
     flags.dedup();
     Ok(Email { meta, text, attachments, identity, flags, unread })

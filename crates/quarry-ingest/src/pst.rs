@@ -31,6 +31,7 @@ use outlook_pst::messaging::attachment::{
 };
 use outlook_pst::messaging::folder::Folder;
 use outlook_pst::messaging::message::{AnsiMessage, Message, UnicodeMessage};
+use outlook_pst::messaging::named_prop::{NamedPropertyGuid, NamedPropertyId};
 use outlook_pst::messaging::store::{AnsiStore, EntryId, Store, UnicodeStore};
 use outlook_pst::ndb::node_id::NodeId;
 use outlook_pst::{AnsiPstFile, UnicodePstFile};
@@ -43,6 +44,9 @@ pub struct Pst {
     /// Folders that could not be opened or listed, by the path they would have, with the
     /// reason: their items cannot be accounted for one by one.
     pub broken: Vec<(String, String)>,
+    /// Calendar times held in named properties, and the standard properties the copies carry
+    /// them in ([`schedule`]).
+    schedule: Vec<(u16, u16)>,
 }
 
 enum Stores {
@@ -73,7 +77,8 @@ impl Pst {
         let folder = dyn_store.open_folder(&top)?;
         let mut walk = Walk { items: Vec::new(), broken: Vec::new(), seen: HashSet::new() };
         walk.folder(&dyn_store, &folder, String::new(), 0);
-        Ok(Pst { store, items: walk.items, broken: walk.broken })
+        let schedule = schedule(dyn_store.as_ref());
+        Ok(Pst { store, items: walk.items, broken: walk.broken, schedule })
     }
 
     /// Reads item `index` and copies it into an `.msg`. An attachment that cannot be read is
@@ -85,11 +90,11 @@ impl Pst {
         let object = match &self.store {
             Stores::Unicode(store) => {
                 let message = UnicodeMessage::read(store.clone(), entry, None)?;
-                object_of(&message, "", 0, &mut unread)
+                object_of(&message, &self.schedule, "", 0, &mut unread)
             }
             Stores::Ansi(store) => {
                 let message = AnsiMessage::read(store.clone(), entry, None)?;
-                object_of(&message, "", 0, &mut unread)
+                object_of(&message, &self.schedule, "", 0, &mut unread)
             }
         };
         Ok(Copied { msg: write_msg(&object)?, unread })
@@ -143,17 +148,70 @@ struct Object {
 
 /// Reads a message, with the messages attached to it, `depth` levels down. Attachments that
 /// cannot be read go to `unread`, named after `within` (the attached messages they are in).
+/// `schedule` maps calendar times held in named properties to the standard ones the copy
+/// carries them in ([`schedule`]).
 fn object_of<M: PstMessage>(
     message: &Rc<M>,
+    schedule: &[(u16, u16)],
     within: &str,
     depth: usize,
     unread: &mut Unread,
 ) -> Object {
-    Object {
-        props: collect(message.properties().iter()),
-        recipients: recipients_of(&**message),
-        attachments: read_attachments(message, within, depth, unread),
+    let mut props = collect(message.properties().iter());
+    for &(named, standard) in schedule {
+        // The named time is the one Outlook shows: a changed occurrence keeps its original
+        // time in the standard property.
+        if let Some(PropertyValue::Time(time)) = message.properties().get(named) {
+            props.retain(|(id, _)| *id != standard);
+            props.push((standard, Value::Fixed(0x0040, time.to_le_bytes())));
+        }
     }
+    props.sort_by_key(|(id, _)| *id);
+    Object {
+        props,
+        recipients: recipients_of(&**message),
+        attachments: read_attachments(message, schedule, within, depth, unread),
+    }
+}
+
+/// `PSETID_Appointment`, {00062002-0000-0000-C000-000000000046}, as stored.
+const PSETID_APPOINTMENT: [u8; 16] =
+    [0x02, 0x20, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0xC0, 0, 0, 0, 0, 0, 0, 0x46];
+const PR_START_DATE: u16 = 0x0060;
+const PR_END_DATE: u16 = 0x0061;
+
+/// A calendar item's start and end are named properties (`PidLidAppointmentStartWhole`,
+/// `PidLidAppointmentEndWhole` in `PSETID_Appointment`, [MS-OXPROPS]), whose ids the PST's
+/// name map assigns, and which the copy leaves out with the other named properties. Outlook
+/// also keeps them in the standard `PR_START_DATE` and `PR_END_DATE`, which the copy carries,
+/// but a changed occurrence keeps its original time there: this maps the PST's ids of the
+/// former to the latter, whose values the copy takes from the former. Empty when the map
+/// cannot be read.
+fn schedule(store: &dyn Store) -> Vec<(u16, u16)> {
+    let Ok(map) = store.named_property_map() else { return Vec::new() };
+    let names = map.properties();
+    let Some(PropertyValue::Binary(guids)) = names.get(0x0002) else { return Vec::new() };
+    let Ok(entries) = names.stream_entry() else { return Vec::new() };
+    let mut out = Vec::new();
+    for entry in entries {
+        let (NamedPropertyId::Number(lid), NamedPropertyGuid::GuidIndex(index)) =
+            (entry.id(), entry.guid())
+        else {
+            continue;
+        };
+        let at = usize::from(index) * 16;
+        if guids.buffer().get(at..at + 16) != Some(&PSETID_APPOINTMENT[..]) {
+            continue;
+        }
+        let standard = match lid {
+            0x820D => PR_START_DATE,
+            0x820E => PR_END_DATE,
+            _ => continue,
+        };
+        out.push((entry.prop_id(), standard));
+    }
+    out.sort_unstable();
+    out
 }
 
 /// An item copied out of a PST.
@@ -314,6 +372,7 @@ const MAX_ATTACHED_DEPTH: usize = 16;
 
 fn read_attachments<M: PstMessage>(
     message: &Rc<M>,
+    schedule: &[(u16, u16)],
     within: &str,
     depth: usize,
     unread: &mut Unread,
@@ -353,7 +412,8 @@ fn read_attachments<M: PstMessage>(
             }
             (_, Some(embedded)) => {
                 let within = format!("{name}/");
-                Data::Message(Box::new(object_of(&embedded, &within, depth + 1, unread)))
+                let object = object_of(&embedded, schedule, &within, depth + 1, unread);
+                Data::Message(Box::new(object))
             }
             (Some(AttachmentData::Binary(bytes)), None) => Data::Bytes(bytes.buffer().to_vec()),
             (Some(AttachmentData::Message(_)) | None, None) => Data::None,
@@ -552,6 +612,8 @@ mod tests {
             (0x001A, text("IPM.Note")),
             (0x0037, text("\u{1}\u{4}RE: Raptor memo")),
             (0x0039, Value::Fixed(0x0040, ticks.to_le_bytes())),
+            // A calendar time: shown in the header block.
+            (PR_START_DATE, Value::Fixed(0x0040, (ticks + 36_000_000_000).to_le_bytes())),
             (0x0C1A, text("Richard Sanders")),
             (0x1000, text("Please keep this within legal.\r\n")),
             (0x1035, text("<1@enron.com>")),
@@ -612,6 +674,8 @@ mod tests {
         assert_eq!(meta.to[0].address, "mark.haedicke@enron.com");
         assert_eq!(meta.cc[0].address, "jdoe@velaw.com");
         assert!(email.text.contains("Please keep this within legal."));
+        assert!(email.text.contains("\nStart: 2001-05-14T17:39:00Z\n"), "{}", email.text);
+        assert!(!email.text.contains("End:"), "no end time, no line");
         assert!(email.unread.is_empty(), "{:?}", email.unread);
         assert_eq!(email.attachments.len(), 2);
         assert_eq!(email.attachments[0].name, "memo.txt");

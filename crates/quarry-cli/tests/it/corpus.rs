@@ -586,6 +586,12 @@ fn outlook_pst_items_are_messages_of_their_own() {
         items[2..4].iter().map(|i| s.text(i["blake3"].as_str().unwrap())).collect();
     assert!(occurrences[0].contains("This is the appointment at 9"), "{occurrences:?}");
     assert!(occurrences[1].contains("This is the one at 10"), "{occurrences:?}");
+    // Their times are the changed ones (9 and 10 in the organizer's Pacific time), from the
+    // named properties, not the original occurrence's that the standard ones still hold.
+    assert!(occurrences[0].starts_with("Start: 2016-08-23T16:00:00Z\nEnd: 2016-08-23T16:30:00Z\n"));
+    assert!(occurrences[1].starts_with("Start: 2016-08-30T17:00:00Z\nEnd: 2016-08-30T17:30:00Z\n"));
+    let appointment = s.text(items[1]["blake3"].as_str().unwrap());
+    assert!(appointment.contains("\nStart: 2016-08-02T15:00:00Z\nEnd: 2016-08-02T15:30:00Z\n"));
     let emails = s.json(&["report", "emails", "--format", "json"]);
     let fields: Vec<(&str, &str, &str)> = emails
         .as_array()
