@@ -104,6 +104,27 @@ pub fn parse(bytes: &[u8]) -> Result<Email, MsgError> {
             }
         }
     }
+    // What the custodian did with the message, as Outlook records it: evidence, as a Maildir
+    // file's flags are ([MS-OXCMSG] PidTagMessageFlags, PidTagLastVerbExecuted,
+    // PidTagFlagStatus).
+    let state = root.long(0x0E07).unwrap_or(0);
+    if state & 0x1 != 0 {
+        flags.push("outlook-read".to_owned());
+    }
+    // Unsent: a draft, for a mail message; any other item (an appointment, a contact) is
+    // never sent, so the bit says nothing there.
+    let class = root.string(&mut file, 0x001A).unwrap_or_default().to_ascii_lowercase();
+    if state & 0x8 != 0 && (class == "ipm.note" || class.starts_with("ipm.note.")) {
+        flags.push("outlook-draft".to_owned());
+    }
+    let verb = match root.long(0x1081) {
+        Some(102) => Some("outlook-replied"),
+        Some(103) => Some("outlook-replied-all"),
+        Some(104) => Some("outlook-forwarded"),
+        _ => None,
+    };
+    let flagged = (root.long(0x1090) == Some(2)).then_some("outlook-flagged");
+    flags.extend(verb.into_iter().chain(flagged).map(str::to_owned));
     meta.mih = meta.message_id.as_deref().map(|id| {
         use md5::Digest as _;
         hex(&md5::Md5::digest(id.as_bytes()))

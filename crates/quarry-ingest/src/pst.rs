@@ -615,7 +615,11 @@ mod tests {
             // A calendar time: shown in the header block.
             (PR_START_DATE, Value::Fixed(0x0040, (ticks + 36_000_000_000).to_le_bytes())),
             (0x0C1A, text("Richard Sanders")),
+            // Read and never sent (a draft), replied to, flagged for follow-up.
+            (0x0E07, Value::Fixed(0x0003, widen(&9i32.to_le_bytes()))),
             (0x1000, text("Please keep this within legal.\r\n")),
+            (0x1081, Value::Fixed(0x0003, widen(&102i32.to_le_bytes()))),
+            (0x1090, Value::Fixed(0x0003, widen(&2i32.to_le_bytes()))),
             (0x1035, text("<1@enron.com>")),
             (0x5D01, text("richard.sanders@enron.com")),
             (0x8005, text("a named property, left out")),
@@ -637,7 +641,9 @@ mod tests {
                 (0x001A, text("IPM.Note")),
                 (0x0037, text("\u{1}\u{5}FW: LJM2 approval")),
                 (0x0C1A, text("Mark Haedicke")),
+                (0x0E07, Value::Fixed(0x0003, widen(&1i32.to_le_bytes()))),
                 (0x1000, text("See the approval sheet.\r\n")),
+                (0x1081, Value::Fixed(0x0003, widen(&104i32.to_le_bytes()))),
                 (0x5D01, text("mark.haedicke@enron.com")),
             ],
             recipients: vec![vec![
@@ -676,6 +682,8 @@ mod tests {
         assert!(email.text.contains("Please keep this within legal."));
         assert!(email.text.contains("\nStart: 2001-05-14T17:39:00Z\n"), "{}", email.text);
         assert!(!email.text.contains("End:"), "no end time, no line");
+        let flags = ["outlook-draft", "outlook-flagged", "outlook-read", "outlook-replied"];
+        assert_eq!(email.flags, flags);
         assert!(email.unread.is_empty(), "{:?}", email.unread);
         assert_eq!(email.attachments.len(), 2);
         assert_eq!(email.attachments[0].name, "memo.txt");
@@ -689,6 +697,7 @@ mod tests {
         assert!(inner.text.contains("See the approval sheet."));
         assert_eq!(inner.attachments.len(), 1);
         assert_eq!(inner.attachments[0].bytes, b"approved");
+        assert_eq!(inner.flags, ["outlook-forwarded", "outlook-read"]);
         // Same input, same bytes.
         let again = write_msg(&object).unwrap();
         assert_eq!(msg, again);

@@ -726,6 +726,10 @@ fn a_real_mailbox_pst_reads_as_an_independent_reader_reads_it() {
     let items = s.items();
     let depth = |i: &Value| i["locator"].as_str().unwrap().matches("//").count();
     assert_eq!(items.iter().filter(|i| depth(i) == 1).count(), 71, "messages");
+    // Every message of this mailbox was opened by its custodian (Outlook's read flag).
+    for message in items.iter().filter(|i| depth(i) == 1) {
+        assert_eq!(message["flags"], "outlook-read", "{message}");
+    }
     let attachments: Vec<String> = items
         .iter()
         .filter(|i| depth(i) == 2)
