@@ -5,7 +5,9 @@
 //! together. Property streams are `__substg1.0_TTTTYYYY` (tag, type); fixed-size values
 //! (times, recipient types) sit in `__properties_version1.0`.
 
-use crate::email::{Attachment, Email, hex, identity, with_header_block};
+use crate::email::{
+    Attachment, Email, Sensitivity, hex, identity, marking_flags, with_header_block,
+};
 use quarry_types::{Address, EmailMeta};
 use std::io::{Cursor, Read};
 
@@ -125,6 +127,15 @@ pub fn parse(bytes: &[u8]) -> Result<Email, MsgError> {
     };
     let flagged = (root.long(0x1090) == Some(2)).then_some("outlook-flagged");
     flags.extend(verb.into_iter().chain(flagged).map(str::to_owned));
+    // How the sender marked it (PidTagImportance, PidTagSensitivity), as for any email.
+    let high_importance = root.long(0x0017) == Some(2);
+    let sensitivity = match root.long(0x0036) {
+        Some(1) => Some(Sensitivity::Personal),
+        Some(2) => Some(Sensitivity::Private),
+        Some(3) => Some(Sensitivity::Confidential),
+        _ => None,
+    };
+    flags.extend(marking_flags(high_importance, sensitivity));
     meta.mih = meta.message_id.as_deref().map(|id| {
         use md5::Digest as _;
         hex(&md5::Md5::digest(id.as_bytes()))

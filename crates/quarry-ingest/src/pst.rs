@@ -615,6 +615,9 @@ mod tests {
             // A calendar time: shown in the header block.
             (PR_START_DATE, Value::Fixed(0x0040, (ticks + 36_000_000_000).to_le_bytes())),
             (0x0C1A, text("Richard Sanders")),
+            // Marked high importance and confidential.
+            (0x0017, Value::Fixed(0x0003, widen(&2i32.to_le_bytes()))),
+            (0x0036, Value::Fixed(0x0003, widen(&3i32.to_le_bytes()))),
             // Read and never sent (a draft), replied to, flagged for follow-up.
             (0x0E07, Value::Fixed(0x0003, widen(&9i32.to_le_bytes()))),
             (0x1000, text("Please keep this within legal.\r\n")),
@@ -682,7 +685,14 @@ mod tests {
         assert!(email.text.contains("Please keep this within legal."));
         assert!(email.text.contains("\nStart: 2001-05-14T17:39:00Z\n"), "{}", email.text);
         assert!(!email.text.contains("End:"), "no end time, no line");
-        let flags = ["outlook-draft", "outlook-flagged", "outlook-read", "outlook-replied"];
+        let flags = [
+            "importance-high",
+            "outlook-draft",
+            "outlook-flagged",
+            "outlook-read",
+            "outlook-replied",
+            "sensitivity-confidential",
+        ];
         assert_eq!(email.flags, flags);
         assert!(email.unread.is_empty(), "{:?}", email.unread);
         assert_eq!(email.attachments.len(), 2);
