@@ -1398,9 +1398,11 @@ impl Extractor {
     }
 
     /// Records an Outlook data file (.pst), then each item of each folder as an Outlook
-    /// message of its own (`Folder/Subfolder/000001.msg`), opened like any `.msg`. A file that
-    /// cannot be opened is kept as a `corrupt` exception (an offline cache, `unsupported`); an
-    /// item or folder that cannot be read is one too, and the rest go on.
+    /// message of its own (`Folder/Subfolder/000001.msg`), opened like any `.msg`. `source` is
+    /// the input's own path and stamp when it is read in place (a top-level input, hashed but
+    /// not stored). A file that cannot be opened is kept as a `corrupt` exception (an offline
+    /// cache, `unsupported`); an item or folder that cannot be read is one too, and the rest go
+    /// on.
     #[allow(clippy::too_many_arguments)]
     fn pst(
         &mut self,
