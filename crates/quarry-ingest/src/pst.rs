@@ -14,12 +14,14 @@
 //! `.msg` reader copies out as a child `.msg` in turn. `outlook-pst` 1.2.0 cannot read these;
 //! the build uses a patched copy (`vendor/README.md`).
 //!
-//! What the copy leaves out: named properties (ids from 0x8000, whose meaning lives in the
-//! PST's own name map) and multi-valued ones. An attachment that cannot be read is left out of
+//! Named properties (ids from 0x8000, whose meaning lives in the PST's name map: a contact's
+//! addresses, a meeting's place and current time, categories) are carried with their names
+//! into the copy's own name map, renumbered. What the copy leaves out: GUID, object and error
+//! values, and multi-valued fixed-size ones. An attachment that cannot be read is left out of
 //! the `.msg` (so the copy stays a valid message for other readers) and listed with its reason,
 //! to become an exception in the message's family.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{self, Cursor, Write};
 use std::path::Path;
 use std::rc::Rc;
@@ -36,6 +38,8 @@ use outlook_pst::messaging::store::{AnsiStore, EntryId, Store, UnicodeStore};
 use outlook_pst::ndb::node_id::NodeId;
 use outlook_pst::{AnsiPstFile, UnicodePstFile};
 
+use crate::msg::{Name, NameId, PS_MAPI, PS_PUBLIC_STRINGS};
+
 /// An opened PST.
 pub struct Pst {
     store: Stores,
@@ -44,9 +48,8 @@ pub struct Pst {
     /// Folders that could not be opened or listed, by the path they would have, with the
     /// reason: their items cannot be accounted for one by one.
     pub broken: Vec<(String, String)>,
-    /// Calendar times held in named properties, and the standard properties the copies carry
-    /// them in ([`schedule`]).
-    schedule: Vec<(u16, u16)>,
+    /// The PST's named properties: id and name ([`names`]).
+    names: HashMap<u16, Name>,
 }
 
 enum Stores {
@@ -77,8 +80,8 @@ impl Pst {
         let folder = dyn_store.open_folder(&top)?;
         let mut walk = Walk { items: Vec::new(), broken: Vec::new(), seen: HashSet::new() };
         walk.folder(&dyn_store, &folder, String::new(), 0);
-        let schedule = schedule(dyn_store.as_ref());
-        Ok(Pst { store, items: walk.items, broken: walk.broken, schedule })
+        let names = names(dyn_store.as_ref());
+        Ok(Pst { store, items: walk.items, broken: walk.broken, names })
     }
 
     /// Reads item `index` and copies it into an `.msg`. An attachment that cannot be read is
@@ -90,14 +93,14 @@ impl Pst {
         let object = match &self.store {
             Stores::Unicode(store) => {
                 let message = UnicodeMessage::read(store.clone(), entry, None)?;
-                object_of(&message, &self.schedule, "", 0, &mut unread)
+                object_of(&message, "", 0, &mut unread)
             }
             Stores::Ansi(store) => {
                 let message = AnsiMessage::read(store.clone(), entry, None)?;
-                object_of(&message, &self.schedule, "", 0, &mut unread)
+                object_of(&message, "", 0, &mut unread)
             }
         };
-        Ok(Copied { msg: write_msg(&object)?, unread })
+        Ok(Copied { msg: write_msg(&object, &self.names)?, unread })
     }
 }
 
@@ -140,6 +143,7 @@ impl PstMessage for AnsiMessage {
 }
 
 /// A message as written to an `.msg`: its properties, recipients and attachments.
+#[derive(Clone)]
 struct Object {
     props: Vec<Prop>,
     recipients: Vec<Vec<Prop>>,
@@ -148,69 +152,59 @@ struct Object {
 
 /// Reads a message, with the messages attached to it, `depth` levels down. Attachments that
 /// cannot be read go to `unread`, named after `within` (the attached messages they are in).
-/// `schedule` maps calendar times held in named properties to the standard ones the copy
-/// carries them in ([`schedule`]).
 fn object_of<M: PstMessage>(
     message: &Rc<M>,
-    schedule: &[(u16, u16)],
     within: &str,
     depth: usize,
     unread: &mut Unread,
 ) -> Object {
-    let mut props = collect(message.properties().iter());
-    for &(named, standard) in schedule {
-        // The named time is the one Outlook shows: a changed occurrence keeps its original
-        // time in the standard property.
-        if let Some(PropertyValue::Time(time)) = message.properties().get(named) {
-            props.retain(|(id, _)| *id != standard);
-            props.push((standard, Value::Fixed(0x0040, time.to_le_bytes())));
-        }
-    }
-    props.sort_by_key(|(id, _)| *id);
     Object {
-        props,
+        props: collect(message.properties().iter()),
         recipients: recipients_of(&**message),
-        attachments: read_attachments(message, schedule, within, depth, unread),
+        attachments: read_attachments(message, within, depth, unread),
     }
 }
 
-/// `PSETID_Appointment`, {00062002-0000-0000-C000-000000000046}, as stored.
-const PSETID_APPOINTMENT: [u8; 16] =
-    [0x02, 0x20, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0xC0, 0, 0, 0, 0, 0, 0, 0x46];
-const PR_START_DATE: u16 = 0x0060;
-const PR_END_DATE: u16 = 0x0061;
-
-/// A calendar item's start and end are named properties (`PidLidAppointmentStartWhole`,
-/// `PidLidAppointmentEndWhole` in `PSETID_Appointment`, [MS-OXPROPS]), whose ids the PST's
-/// name map assigns, and which the copy leaves out with the other named properties. Outlook
-/// also keeps them in the standard `PR_START_DATE` and `PR_END_DATE`, which the copy carries,
-/// but a changed occurrence keeps its original time there: this maps the PST's ids of the
-/// former to the latter, whose values the copy takes from the former. Empty when the map
+/// The PST's name map ([MS-PST] 2.4.7): each named property's id and name. Entries that do
+/// not resolve are left out, and so are their properties from the copies; empty when the map
 /// cannot be read.
-fn schedule(store: &dyn Store) -> Vec<(u16, u16)> {
-    let Ok(map) = store.named_property_map() else { return Vec::new() };
-    let names = map.properties();
-    let Some(PropertyValue::Binary(guids)) = names.get(0x0002) else { return Vec::new() };
-    let Ok(entries) = names.stream_entry() else { return Vec::new() };
-    let mut out = Vec::new();
+fn names(store: &dyn Store) -> HashMap<u16, Name> {
+    let Ok(map) = store.named_property_map() else { return HashMap::new() };
+    let props = map.properties();
+    let bytes = |id: u16| match props.get(id) {
+        Some(PropertyValue::Binary(value)) => value.buffer().to_vec(),
+        _ => Vec::new(),
+    };
+    // The GUID and string streams are read directly: outlook-pst's GUID lookup is off by
+    // one stream entry.
+    let (guids, strings) = (bytes(0x0002), bytes(0x0004));
+    let Ok(entries) = props.stream_entry() else { return HashMap::new() };
+    let mut out = HashMap::new();
     for entry in entries {
-        let (NamedPropertyId::Number(lid), NamedPropertyGuid::GuidIndex(index)) =
-            (entry.id(), entry.guid())
-        else {
-            continue;
+        let guid: [u8; 16] = match entry.guid() {
+            NamedPropertyGuid::Mapi => PS_MAPI,
+            NamedPropertyGuid::PublicStrings => PS_PUBLIC_STRINGS,
+            NamedPropertyGuid::GuidIndex(index) => {
+                let at = usize::from(index) * 16;
+                match guids.get(at..at + 16).map(<[u8; 16]>::try_from) {
+                    Some(Ok(guid)) => guid,
+                    _ => continue,
+                }
+            }
+            NamedPropertyGuid::None => continue,
         };
-        let at = usize::from(index) * 16;
-        if guids.buffer().get(at..at + 16) != Some(&PSETID_APPOINTMENT[..]) {
-            continue;
-        }
-        let standard = match lid {
-            0x820D => PR_START_DATE,
-            0x820E => PR_END_DATE,
-            _ => continue,
+        let id = match entry.id() {
+            NamedPropertyId::Number(number) => NameId::Number(number),
+            NamedPropertyId::StringOffset(offset) => {
+                let at = offset as usize;
+                let Some(len) = strings.get(at..at + 4) else { continue };
+                let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+                let Some(raw) = strings.get(at + 4..(at + 4).saturating_add(len)) else { continue };
+                NameId::String(crate::text::utf16le(raw))
+            }
         };
-        out.push((entry.prop_id(), standard));
+        out.insert(entry.prop_id(), Name { guid, id });
     }
-    out.sort_unstable();
     out
 }
 
@@ -280,14 +274,17 @@ impl Walk {
 /// A property as written to the `.msg`: its id and value.
 type Prop = (u16, Value);
 
-/// The values an `.msg` holds: fixed-size ones (type and 8 bytes), strings and bytes.
-/// Multi-valued, GUID, object and error values are left out.
+/// The values an `.msg` holds: fixed-size ones (type and 8 bytes), strings and bytes, and
+/// multi-valued strings and bytes. GUID, object and error values, and multi-valued fixed-size
+/// ones, are left out.
 #[derive(Clone, Debug)]
 enum Value {
     Fixed(u16, [u8; 8]),
     Unicode(String),
     String8(Vec<u8>),
     Binary(Vec<u8>),
+    /// Type, and each value as stored in its stream (strings with their terminator).
+    Multi(u16, Vec<Vec<u8>>),
 }
 
 impl Value {
@@ -305,6 +302,23 @@ impl Value {
             PropertyValue::Unicode(v) => Value::Unicode(String::from_utf16_lossy(v.buffer())),
             PropertyValue::String8(v) => Value::String8(v.buffer().to_vec()),
             PropertyValue::Binary(v) => Value::Binary(v.buffer().to_vec()),
+            PropertyValue::MultipleUnicode(values) => {
+                let values = values.iter().map(|v| {
+                    let text = v.buffer().iter().copied().take_while(|&c| c != 0);
+                    text.chain([0]).flat_map(u16::to_le_bytes).collect()
+                });
+                Value::Multi(PT_MV_UNICODE, values.collect())
+            }
+            PropertyValue::MultipleString8(values) => {
+                let values = values.iter().map(|v| {
+                    let text = v.buffer().iter().copied().take_while(|&c| c != 0);
+                    text.chain([0]).collect()
+                });
+                Value::Multi(PT_MV_STRING8, values.collect())
+            }
+            PropertyValue::MultipleBinary(values) => {
+                Value::Multi(PT_MV_BINARY, values.iter().map(|v| v.buffer().to_vec()).collect())
+            }
             _ => return None,
         })
     }
@@ -351,11 +365,13 @@ fn table_rows(table: &dyn TableContext) -> Vec<Vec<Prop>> {
 }
 
 /// An attachment copied out: its properties, and what it holds.
+#[derive(Clone)]
 struct Attached {
     props: Vec<Prop>,
     data: Data,
 }
 
+#[derive(Clone)]
 enum Data {
     Bytes(Vec<u8>),
     /// An attached Outlook item.
@@ -372,7 +388,6 @@ const MAX_ATTACHED_DEPTH: usize = 16;
 
 fn read_attachments<M: PstMessage>(
     message: &Rc<M>,
-    schedule: &[(u16, u16)],
     within: &str,
     depth: usize,
     unread: &mut Unread,
@@ -412,7 +427,7 @@ fn read_attachments<M: PstMessage>(
             }
             (_, Some(embedded)) => {
                 let within = format!("{name}/");
-                let object = object_of(&embedded, schedule, &within, depth + 1, unread);
+                let object = object_of(&embedded, &within, depth + 1, unread);
                 Data::Message(Box::new(object))
             }
             (Some(AttachmentData::Binary(bytes)), None) => Data::Bytes(bytes.buffer().to_vec()),
@@ -438,18 +453,45 @@ const PR_ATTACH_DATA: u16 = 0x3701;
 const PR_ATTACH_METHOD: u16 = 0x3705;
 const PT_BINARY: u16 = 0x0102;
 const PT_OBJECT: u16 = 0x000D;
+const PT_MV_STRING8: u16 = 0x101E;
+const PT_MV_UNICODE: u16 = 0x101F;
+const PT_MV_BINARY: u16 = 0x1102;
 
 /// Writes a message's properties, recipients and attachments as an `.msg` ([MS-OXMSG] 2.2-2.4).
-fn write_msg(object: &Object) -> io::Result<Vec<u8>> {
+/// Its named properties, `names` giving their names in the PST, are numbered from 0x8000 in
+/// the order of their names, so the same item gives the same bytes whatever the PST's ids.
+fn write_msg(object: &Object, names: &HashMap<u16, Name>) -> io::Result<Vec<u8>> {
+    let mut used = BTreeSet::new();
+    named_ids(object, &mut used);
+    let order: Vec<&Name> =
+        used.iter().filter_map(|id| names.get(id)).collect::<BTreeSet<_>>().into_iter().collect();
+    let renumber: HashMap<u16, u16> = used
+        .iter()
+        .filter_map(|id| {
+            let at = order.binary_search(&names.get(id)?).ok()?;
+            Some((*id, 0x8000 + at as u16))
+        })
+        .collect();
     let mut file = cfb::CompoundFile::create(Cursor::new(Vec::new()))?;
-    write_object(&mut file, "/", object, true)?;
-    // Outlook expects the named-property map, even empty.
-    storage(&mut file, "/__nameid_version1.0")?;
-    for stream in ["00020102", "00030102", "00040102"] {
-        file.create_stream(format!("/__nameid_version1.0/__substg1.0_{stream}"))?;
-    }
+    write_object(&mut file, "/", object, true, &renumber)?;
+    let order: Vec<Name> = order.into_iter().cloned().collect();
+    crate::msg::write_name_map(&mut file, &order)?;
     file.flush()?;
     Ok(file.into_inner().into_inner())
+}
+
+/// The named properties' ids in a message, its recipients and attachments, and the messages
+/// attached to it.
+fn named_ids(object: &Object, out: &mut BTreeSet<u16>) {
+    let attached = object.attachments.iter().map(|a| &a.props);
+    for props in [&object.props].into_iter().chain(&object.recipients).chain(attached) {
+        out.extend(props.iter().map(|(id, _)| *id).filter(|id| *id >= 0x8000));
+    }
+    for attachment in &object.attachments {
+        if let Data::Message(inner) = &attachment.data {
+            named_ids(inner, out);
+        }
+    }
 }
 
 /// Writes a message into the storage at `path` (ending in `/`): the file's root when `top`,
@@ -459,7 +501,11 @@ fn write_object(
     path: &str,
     object: &Object,
     top: bool,
+    renumber: &HashMap<u16, u16>,
 ) -> io::Result<()> {
+    let write_props = |file: &mut _, path: &str, header, props: &[Prop], message| {
+        write_props(file, path, header, props, message, renumber)
+    };
     // Header: reserved, next recipient and attachment ids, their counts, and at the top level
     // 8 more reserved bytes.
     let (recipients, attachments) = (&object.recipients, &object.attachments);
@@ -486,7 +532,7 @@ fn write_object(
             Data::Message(message) => {
                 let inner = format!("{path}/__substg1.0_{PR_ATTACH_DATA:04X}{PT_OBJECT:04X}");
                 storage(file, &inner)?;
-                write_object(file, &format!("{inner}/"), message, false)?;
+                write_object(file, &format!("{inner}/"), message, false, renumber)?;
             }
             // msg::parse reports an attachment without data as unread.
             Data::None => {}
@@ -517,19 +563,26 @@ pub(crate) fn zero_times(
 }
 
 /// The property stream of one object and a stream per variable-size value. For a `message`,
-/// strips the subject's PST prefix marker.
+/// strips the subject's PST prefix marker. Named properties take their id from `renumber`;
+/// those it lacks (their name is unknown) are left out.
 fn write_props(
     file: &mut cfb::CompoundFile<Cursor<Vec<u8>>>,
     path: &str,
     mut stream: Vec<u8>,
     props: &[Prop],
     message: bool,
+    renumber: &HashMap<u16, u16>,
 ) -> io::Result<()> {
+    let mut props: Vec<(u16, &Value)> = props
+        .iter()
+        .filter_map(|(id, value)| match *id {
+            id @ ..0x8000 => Some((id, value)),
+            id => Some((*renumber.get(&id)?, value)),
+        })
+        .collect();
+    props.sort_by_key(|(id, _)| *id);
+    props.dedup_by_key(|(id, _)| *id);
     for (id, value) in props {
-        let id = *id;
-        if id >= 0x8000 {
-            continue;
-        }
         let (kind, fixed, variable): (u16, [u8; 8], Option<Vec<u8>>) = match value {
             Value::Fixed(kind, bytes) => (*kind, *bytes, None),
             Value::Unicode(v) => {
@@ -552,6 +605,20 @@ fn write_props(
                 (0x001E, [0; 8], Some(bytes))
             }
             Value::Binary(v) => (PT_BINARY, [0; 8], Some(v.clone())),
+            Value::Multi(kind, values) => {
+                // A stream of lengths (with 4 reserved bytes each for binary values), then a
+                // stream per value ([MS-OXMSG] 2.1.4.1.3).
+                let mut lengths = Vec::new();
+                for (index, value) in values.iter().enumerate() {
+                    lengths.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                    if *kind == PT_MV_BINARY {
+                        lengths.extend_from_slice(&[0; 4]);
+                    }
+                    let name = format!("{path}__substg1.0_{id:04X}{kind:04X}-{index:08X}");
+                    file.create_stream(&name)?.write_all(value)?;
+                }
+                (*kind, [0; 8], Some(lengths))
+            }
         };
         stream.extend_from_slice(&kind.to_le_bytes());
         stream.extend_from_slice(&id.to_le_bytes());
@@ -601,6 +668,17 @@ mod tests {
         Value::Unicode(s.to_owned())
     }
 
+    fn multi_text(values: &[&str]) -> Value {
+        let values = values.iter().map(|v| v.encode_utf16().chain([0]).flat_map(u16::to_le_bytes));
+        Value::Multi(PT_MV_UNICODE, values.map(Iterator::collect).collect())
+    }
+
+    /// `PSETID_Appointment` and `PSETID_Address` as stored.
+    const PSETID_APPOINTMENT: [u8; 16] =
+        [0x02, 0x20, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0xC0, 0, 0, 0, 0, 0, 0, 0x46];
+    const PSETID_ADDRESS: [u8; 16] =
+        [0x04, 0x20, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0xC0, 0, 0, 0, 0, 0, 0, 0x46];
+
     /// `afEmbeddedMessage`.
     const ATTACH_EMBEDDED_MSG: i32 = 5;
 
@@ -612,8 +690,9 @@ mod tests {
             (0x001A, text("IPM.Note")),
             (0x0037, text("\u{1}\u{4}RE: Raptor memo")),
             (0x0039, Value::Fixed(0x0040, ticks.to_le_bytes())),
-            // A calendar time: shown in the header block.
-            (PR_START_DATE, Value::Fixed(0x0040, (ticks + 36_000_000_000).to_le_bytes())),
+            // A calendar time, the standard one stale: the named one (PST id 0x8005) is shown.
+            (0x0060, Value::Fixed(0x0040, (ticks + 36_000_000_000).to_le_bytes())),
+            (0x8005, Value::Fixed(0x0040, (ticks + 72_000_000_000).to_le_bytes())),
             (0x0C1A, text("Richard Sanders")),
             // Marked high importance and confidential.
             (0x0017, Value::Fixed(0x0003, widen(&2i32.to_le_bytes()))),
@@ -625,7 +704,8 @@ mod tests {
             (0x1090, Value::Fixed(0x0003, widen(&2i32.to_le_bytes()))),
             (0x1035, text("<1@enron.com>")),
             (0x5D01, text("richard.sanders@enron.com")),
-            (0x8005, text("a named property, left out")),
+            (0x8010, multi_text(&["Legal", "Raptor"])),
+            (0x8020, text("a named property the PST's map does not name, left out")),
         ];
         let recipients = vec![
             vec![
@@ -648,6 +728,7 @@ mod tests {
                 (0x1000, text("See the approval sheet.\r\n")),
                 (0x1081, Value::Fixed(0x0003, widen(&104i32.to_le_bytes()))),
                 (0x5D01, text("mark.haedicke@enron.com")),
+                (0x8010, multi_text(&["Approval"])),
             ],
             recipients: vec![vec![
                 (0x0C15, Value::Fixed(0x0003, widen(&1i32.to_le_bytes()))),
@@ -670,7 +751,11 @@ mod tests {
             },
         ];
         let object = Object { props, recipients, attachments };
-        let msg = write_msg(&object).unwrap();
+        let names = HashMap::from([
+            (0x8005, Name { guid: PSETID_APPOINTMENT, id: NameId::Number(0x820D) }),
+            (0x8010, Name { guid: PS_PUBLIC_STRINGS, id: NameId::String("Keywords".into()) }),
+        ]);
+        let msg = write_msg(&object, &names).unwrap();
         assert!(crate::msg::is_msg(&msg));
         let email = crate::msg::parse(&msg).unwrap();
         let meta = &email.meta;
@@ -683,8 +768,25 @@ mod tests {
         assert_eq!(meta.to[0].address, "mark.haedicke@enron.com");
         assert_eq!(meta.cc[0].address, "jdoe@velaw.com");
         assert!(email.text.contains("Please keep this within legal."));
-        assert!(email.text.contains("\nStart: 2001-05-14T17:39:00Z\n"), "{}", email.text);
+        assert!(email.text.contains("\nStart: 2001-05-14T18:39:00Z\n"), "{}", email.text);
         assert!(!email.text.contains("End:"), "no end time, no line");
+        assert!(email.text.contains("\nCategories: Legal; Raptor\n"), "{}", email.text);
+        // Categories are the custodian's labels: the same message labelled otherwise in another
+        // mailbox is the same message. Its time is not.
+        let mut relabelled = object.clone();
+        relabelled.props.retain(|(id, _)| *id != 0x8010);
+        let relabelled = crate::msg::parse(&write_msg(&relabelled, &names).unwrap()).unwrap();
+        assert_eq!(relabelled.identity, email.identity);
+        let mut moved = object.clone();
+        moved.props.retain(|(id, _)| *id != 0x8005);
+        let moved = crate::msg::parse(&write_msg(&moved, &names).unwrap()).unwrap();
+        assert_ne!(moved.identity, email.identity);
+        // Two names in the copy's map: the unnamed property is left out.
+        let mut file = cfb::CompoundFile::open(Cursor::new(&msg)).unwrap();
+        let mut entries = Vec::new();
+        let stream = "/__nameid_version1.0/__substg1.0_00030102";
+        std::io::Read::read_to_end(&mut file.open_stream(stream).unwrap(), &mut entries).unwrap();
+        assert_eq!(entries.len(), 16);
         let flags = [
             "importance-high",
             "outlook-draft",
@@ -708,9 +810,122 @@ mod tests {
         assert_eq!(inner.attachments.len(), 1);
         assert_eq!(inner.attachments[0].bytes, b"approved");
         assert_eq!(inner.flags, ["outlook-forwarded", "outlook-read"]);
-        // Same input, same bytes.
-        let again = write_msg(&object).unwrap();
-        assert_eq!(msg, again);
+        // The attached item, copied out, takes the name map along.
+        assert!(inner.text.contains("\nCategories: Approval\n"), "{}", inner.text);
+        // Same input, same bytes; and the same whatever ids the PST gave the names.
+        assert!(msg == write_msg(&object, &names).unwrap(), "the same bytes again");
+        // Other ids, in the other order (0x8020, which has no name, stays).
+        let other = |id: u16| match id {
+            0x8005 => 0x8700,
+            0x8010 => 0x8600,
+            id => id,
+        };
+        let renumbered = |props: &[Prop]| -> Vec<Prop> {
+            props.iter().map(|(id, value)| (other(*id), value.clone())).collect()
+        };
+        let mut shifted = object.clone();
+        shifted.props = renumbered(&shifted.props);
+        let Data::Message(forwarded) = &mut shifted.attachments[1].data else { unreachable!() };
+        forwarded.props = renumbered(&forwarded.props);
+        let names: HashMap<u16, Name> = names.into_iter().map(|(id, n)| (other(id), n)).collect();
+        assert!(write_msg(&shifted, &names).unwrap() == msg, "the same bytes, other ids");
+    }
+
+    /// A one-off address entry ([MS-OXCDATA] 2.2.5.1), its strings UTF-16 or 8-bit.
+    fn one_off(name: &str, address: &str, unicode: bool) -> Vec<u8> {
+        let mut out = vec![0; 4];
+        out.extend_from_slice(&[
+            0x81, 0x2B, 0x1F, 0xA4, 0xBE, 0xA3, 0x10, 0x19, 0x9D, 0x6E, 0x00, 0xDD, 0x01, 0x0F,
+            0x54, 0x02,
+        ]);
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&(if unicode { 0x8001u16 } else { 0x0001 }).to_le_bytes());
+        for field in [name, "SMTP", address] {
+            if unicode {
+                out.extend(field.encode_utf16().chain([0]).flat_map(u16::to_le_bytes));
+            } else {
+                out.extend(field.bytes().chain([0]));
+            }
+        }
+        out
+    }
+
+    /// A contact and two distribution lists, their details named properties: read back from
+    /// the copies as header lines, which count in the identity.
+    #[test]
+    fn contacts_and_distribution_lists_show_their_addresses() {
+        let names = HashMap::from([
+            (0x8100, Name { guid: PSETID_ADDRESS, id: NameId::Number(0x8083) }),
+            (0x8101, Name { guid: PSETID_ADDRESS, id: NameId::Number(0x801B) }),
+            (0x8102, Name { guid: PSETID_ADDRESS, id: NameId::Number(0x8054) }),
+            (0x8103, Name { guid: PSETID_ADDRESS, id: NameId::Number(0x8055) }),
+        ]);
+        let item = |props: Vec<Prop>| {
+            let object = Object { props, recipients: Vec::new(), attachments: Vec::new() };
+            crate::msg::parse(&write_msg(&object, &names).unwrap()).unwrap()
+        };
+        let contact = |address: &str| {
+            item(vec![
+                (0x001A, text("IPM.Contact")),
+                (0x0037, text("Jane Roe")),
+                (0x3001, text("Jane Roe")),
+                (0x3A08, text("+1 713 758 2222")),
+                (0x3A16, text("Vinson & Elkins")),
+                (0x8100, text(address)),
+                (
+                    0x8101,
+                    text(
+                        "1001 Fannin Street
+Suite 2500
+Houston, TX 77002",
+                    ),
+                ),
+            ])
+        };
+        let jane = contact("jroe@velaw.com");
+        let lines = "\nName: Jane Roe\nCompany: Vinson & Elkins\nEmail: jroe@velaw.com\n\
+                     Business phone: +1 713 758 2222\n\
+                     Business address: 1001 Fannin Street, Suite 2500, Houston, TX 77002\n";
+        assert!(jane.text.contains(lines), "{}", jane.text);
+        // Two contacts of one name differ by their details.
+        assert_ne!(jane.identity, contact("jane.roe@velaw.com").identity);
+
+        let list = item(vec![
+            (0x001A, text("IPM.DistList")),
+            (0x0037, text("Raptor team")),
+            (
+                0x8102,
+                Value::Multi(
+                    PT_MV_BINARY,
+                    vec![
+                        one_off("Jane Roe", "jroe@velaw.com", true),
+                        one_off("Richard Sanders", "richard.sanders@enron.com", false),
+                        one_off("", "legal@enron.com", true),
+                        b"not an entry".to_vec(),
+                    ],
+                ),
+            ),
+        ]);
+        let members = "\nMembers: Jane Roe <jroe@velaw.com>; \
+                       Richard Sanders <richard.sanders@enron.com>; legal@enron.com\n";
+        assert!(list.text.contains(members), "{}", list.text);
+        // Without the one-off list, the wrapped member entries that hold one-off addresses.
+        let mut wrapped = vec![0; 4];
+        wrapped.extend_from_slice(&[
+            0xC0, 0x91, 0xAD, 0xD3, 0x51, 0x9D, 0xCF, 0x11, 0xA4, 0xA9, 0x00, 0xAA, 0x00, 0x47,
+            0xFA, 0xA4,
+        ]);
+        let mut to_contact = wrapped.clone();
+        to_contact.push(0xC3);
+        to_contact.extend_from_slice(&[0; 24]);
+        wrapped.push(0x00);
+        wrapped.extend(one_off("Mark Haedicke", "mark.haedicke@enron.com", true));
+        let list = item(vec![
+            (0x001A, text("IPM.DistList")),
+            (0x8103, Value::Multi(PT_MV_BINARY, vec![to_contact, wrapped])),
+        ]);
+        let members = "Members: Mark Haedicke <mark.haedicke@enron.com>\n";
+        assert!(list.text.starts_with(members), "{}", list.text);
     }
 
     #[test]
