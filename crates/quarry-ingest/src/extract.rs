@@ -1136,25 +1136,30 @@ impl Extractor {
         }
         let first = email.attachments.len();
         for (offset, (member, reason)) in unread.iter().enumerate() {
-            self.unread_member(run, &position, first + offset, member, reason, &mut seen)?;
+            let at = first + offset;
+            let kind = ExceptionKind::Unsupported;
+            self.member_exception(run, &position, at, member, kind, reason, &mut seen)?;
         }
         Ok(())
     }
 
-    /// Accounts for a member quarry cannot read yet: an `unsupported` exception in the family.
-    fn unread_member(
+    /// Accounts for a member quarry cannot read (`unsupported`, or `encrypted`): an exception
+    /// in the family.
+    #[allow(clippy::too_many_arguments)]
+    fn member_exception(
         &mut self,
         run: &mut Run<'_>,
         parent: &Position,
         index: usize,
         name: &str,
+        kind: ExceptionKind,
         reason: &str,
         seen: &mut HashSet<String>,
     ) -> Result<()> {
         let label = unique_label(name, index, seen);
         let position = parent.member(&label, index as u64);
         run.begin(&position, name, None)?;
-        run.exception(position, name, ExceptionKind::Unsupported, reason.to_owned(), None, None)
+        run.exception(position, name, kind, reason.to_owned(), None, None)
     }
 
     /// Records a mailbox, then each of its messages (streamed: a mailbox may be larger than
@@ -1392,7 +1397,8 @@ impl Extractor {
         let first = tnef.attachments.len();
         let reason = "an embedded object in the TNEF stream with no data to extract";
         for (offset, item_name) in tnef.embedded_items.iter().enumerate() {
-            self.unread_member(run, &position, first + offset, item_name, reason, &mut seen)?;
+            let (at, kind) = (first + offset, ExceptionKind::Unsupported);
+            self.member_exception(run, &position, at, item_name, kind, reason, &mut seen)?;
         }
         Ok(())
     }
@@ -1570,6 +1576,24 @@ impl Extractor {
         for (index, (file_name, bytes)) in pdf.embedded.iter().enumerate() {
             let label = unique_label(file_name, index, &mut seen);
             self.child(run, &position, index as u64, &label, file_name, bytes, None)?;
+        }
+        let first = pdf.embedded.len();
+        for (offset, file_name) in pdf.embedded_encrypted.iter().enumerate() {
+            let reason = format!(
+                "embedded file encrypted (the PDF encrypts only its attachments); none of the {} \
+                 known passwords opens it",
+                passwords.len()
+            );
+            let kind = ExceptionKind::Encrypted;
+            self.member_exception(
+                run,
+                &position,
+                first + offset,
+                file_name,
+                kind,
+                &reason,
+                &mut seen,
+            )?;
         }
         Ok(())
     }

@@ -32,6 +32,9 @@ pub struct Pdf {
     pub fallback: bool,
     /// The document lists embedded files that could not be read out.
     pub embedded_unreadable: bool,
+    /// Embedded files that are encrypted when the document itself is not (Acrobat's "encrypt
+    /// only file attachments") and that no known password opens: their names.
+    pub embedded_encrypted: Vec<String>,
 }
 
 /// Why a PDF yielded nothing.
@@ -110,6 +113,8 @@ fn lopdf_pages(doc: &lopdf::Document, pdf: &mut Pdf) {
 fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
     let mut pdf = Pdf::default();
     let mut password: Option<&[u8]> = None;
+    // What the properties are read from: the bytes, or a plain view of them (below).
+    let mut readable = std::borrow::Cow::Borrowed(bytes);
     match PdfDocument::from_bytes(bytes.to_vec()) {
         Ok(doc) if doc.is_encrypted() => {
             // The empty password first (permissions-only encryption), then the case's list.
@@ -139,12 +144,27 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
                     break;
                 }
             }
-            match opened {
-                Some(attempt) => {
+            match (opened, attachments_only(bytes)) {
+                (Some(attempt), _) => {
                     pdf = attempt;
                     pdf.encrypted = true;
                 }
-                None => return Err(PdfError::Encrypted { tried: passwords.len() }),
+                // Only the embedded files are encrypted: the pages and properties are read,
+                // each embedded file becomes an `encrypted` exception of its own.
+                (None, Some(plain)) => {
+                    let doc = PdfDocument::from_bytes(plain.clone())
+                        .map_err(|e| PdfError::Corrupt(e.to_string()))?;
+                    read_pages(&doc, &mut pdf)?;
+                    // The embedded files' bytes are ciphertext: only their names are read.
+                    pdf.embedded.clear();
+                    if let Ok(plain) = lopdf::Document::load_mem(&plain) {
+                        pdf.embedded_encrypted = embedded_names(&plain);
+                        pdf.embedded_unreadable = false;
+                    }
+                    pdf.encrypted = true;
+                    readable = std::borrow::Cow::Owned(plain);
+                }
+                (None, None) => return Err(PdfError::Encrypted { tried: passwords.len() }),
             }
         }
         Ok(doc) => read_pages(&doc, &mut pdf)?,
@@ -162,7 +182,7 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
     if pdf.encrypted && !pdf.text.chars().any(char::is_alphanumeric) {
         pdf.text.clear();
     }
-    if let Ok(info) = lopdf::Document::load_metadata_mem_with_password(bytes, &password) {
+    if let Ok(info) = lopdf::Document::load_metadata_mem_with_password(&readable, &password) {
         let clean = |s: Option<String>| {
             s.map(|s| s.trim_matches(char::from(0)).trim().to_owned()).filter(|s| !s.is_empty())
         };
@@ -178,6 +198,113 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
         }
     }
     Ok(pdf)
+}
+
+/// A PDF that encrypts only its embedded files (Acrobat's "encrypt only file attachments":
+/// crypt filters, `V` 4 or 5, whose `StmF` and `StrF` are `Identity`; ISO 32000-1 7.6.5): its
+/// pages and properties are plain, and readable without the password. Its bytes with the
+/// trailer's `/Encrypt` entry blanked out (the same length, so every offset holds), which the
+/// readers then open as an unencrypted document; `None` for any other PDF.
+fn attachments_only(bytes: &[u8]) -> Option<Vec<u8>> {
+    let doc = lopdf::Document::load_mem(bytes).ok()?;
+    let reference = doc.trailer.get(b"Encrypt").ok()?.as_reference().ok()?;
+    let encrypt = doc.get_dictionary(reference).ok()?;
+    if encrypt.get(b"V").and_then(lopdf::Object::as_i64).ok()? < 4 {
+        return None;
+    }
+    let plain = |key: &[u8]| {
+        encrypt.get(key).map_or(true, |filter| filter.as_name().is_ok_and(|n| n == b"Identity"))
+    };
+    if !plain(b"StmF") || !plain(b"StrF") {
+        return None;
+    }
+    // `/Encrypt 12 0 R`, wherever a trailer or cross-reference stream names it.
+    let mut out = bytes.to_vec();
+    let mut blanked = false;
+    let mut from = 0;
+    while let Some(at) = memchr::memmem::find(&out[from..], b"/Encrypt").map(|i| i + from) {
+        from = at + 1;
+        let mut rest = &out[at + 8..];
+        let mut number = || -> Option<u64> {
+            let skip = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
+            let digits = rest[skip..].iter().take_while(|b| b.is_ascii_digit()).count();
+            let value = std::str::from_utf8(&rest[skip..skip + digits]).ok()?.parse().ok()?;
+            rest = &rest[skip + digits..];
+            Some(value)
+        };
+        let (id, generation) = (number(), number());
+        let skip = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        if id == Some(u64::from(reference.0))
+            && generation == Some(u64::from(reference.1))
+            && rest.get(skip) == Some(&b'R')
+        {
+            let end = out.len() - rest.len() + skip + 1;
+            out[at..end].fill(b' ');
+            blanked = true;
+        }
+    }
+    blanked.then_some(out)
+}
+
+/// The names of the files a document embeds (its `EmbeddedFiles` name tree, ISO 32000-1
+/// 7.7.4 and 7.9.6), read without opening them: each file specification's `UF`, else `F`, else
+/// its key in the tree.
+fn embedded_names(doc: &lopdf::Document) -> Vec<String> {
+    fn resolve<'a>(
+        doc: &'a lopdf::Document,
+        object: &'a lopdf::Object,
+    ) -> Option<&'a lopdf::Object> {
+        doc.dereference(object).ok().map(|(_, o)| o)
+    }
+    let tree = doc
+        .catalog()
+        .ok()
+        .and_then(|catalog| resolve(doc, catalog.get(b"Names").ok()?))
+        .and_then(|names| resolve(doc, names.as_dict().ok()?.get(b"EmbeddedFiles").ok()?));
+    let mut out = Vec::new();
+    // Depth-first, each node at most once and 32 levels deep (a damaged tree may loop).
+    let mut pending: Vec<(&lopdf::Object, usize)> = tree.into_iter().map(|t| (t, 0)).collect();
+    let mut seen = 0;
+    while let Some((node, depth)) = pending.pop() {
+        seen += 1;
+        let Ok(node) = node.as_dict() else { continue };
+        if depth > 32 || seen > 100_000 {
+            break;
+        }
+        if let Some(pairs) = node.get(b"Names").ok().and_then(|n| resolve(doc, n)?.as_array().ok())
+        {
+            for pair in pairs.chunks(2) {
+                let key = pair.first().and_then(|k| resolve(doc, k)?.as_str().ok());
+                let spec = pair.get(1).and_then(|v| resolve(doc, v)?.as_dict().ok());
+                let named = spec.and_then(|spec| {
+                    let name =
+                        |k: &[u8]| spec.get(k).ok().and_then(|v| resolve(doc, v)?.as_str().ok());
+                    name(b"UF").or_else(|| name(b"F"))
+                });
+                if let Some(name) = named.or(key) {
+                    out.push(text_string(name));
+                }
+            }
+        }
+        if let Some(kids) = node.get(b"Kids").ok().and_then(|k| resolve(doc, k)?.as_array().ok()) {
+            pending
+                .extend(kids.iter().rev().filter_map(|kid| Some((resolve(doc, kid)?, depth + 1))));
+        }
+    }
+    out
+}
+
+/// A PDF text string: UTF-16BE after a byte-order mark, else PDFDocEncoding (read as Latin-1,
+/// which it equals for letters and digits).
+fn text_string(bytes: &[u8]) -> String {
+    match bytes.strip_prefix(&[0xFE, 0xFF]) {
+        Some(utf16) => {
+            let units: Vec<u16> =
+                utf16.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+            String::from_utf16_lossy(&units)
+        }
+        None => bytes.iter().map(|&b| char::from(b)).collect(),
+    }
 }
 
 /// A PDF date (`D:YYYYMMDDHHmmSSOHH'mm'`, every part after the year optional) as ISO 8601:

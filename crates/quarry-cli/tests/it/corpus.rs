@@ -496,6 +496,51 @@ fn pdf_text_recalls_what_pdftotext_finds() {
     assert!(median >= 0.95, "median recall {median:.3}");
 }
 
+/// A PDF that encrypts only its attachments (pdf.js `encrypted-attachment.pdf`: crypt filters,
+/// strings and streams `Identity`, the embedded file AES-256 under a password no one gave us):
+/// its page is read as pdftotext reads it, and its attachment is an `encrypted` exception in
+/// its family. A PDF encrypted throughout stays an exception of its own.
+#[test]
+fn a_pdf_that_encrypts_only_its_attachments_is_read() {
+    let Some(corpus) = corpus() else {
+        eprintln!("skipped: set QUARRY_CORPUS to the shared corpus folder");
+        return;
+    };
+    let s = Scratch::new();
+    let only = corpus.join("pdf/pdfjs/encrypted-attachment.pdf");
+    let whole = corpus.join("pdf/pdfminer-samples/encryption/aes-128.pdf");
+    let (code, out) = s.ingest("pdf", &[&only, &whole], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let items = s.items();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["flags"], "encrypted", "{}", items[0]);
+    // `pdftotext encrypted-attachment.pdf -` prints "Example".
+    assert_eq!(s.text(items[0]["blake3"].as_str().unwrap()).trim(), "Example");
+    let found: Vec<(String, String, Value)> = s
+        .exceptions()
+        .iter()
+        .map(|e| {
+            (
+                e["locator"].as_str().unwrap().to_owned(),
+                e["kind"].as_str().unwrap().to_owned(),
+                e["parent"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "encrypted-attachment.pdf//attachment.pdf".to_owned(),
+                "encrypted".to_owned(),
+                items[0]["control_number"].clone()
+            ),
+            ("aes-128.pdf".to_owned(), "encrypted".to_owned(), Value::Null),
+        ]
+    );
+}
+
 /// Lower-cased words of two or more letters or digits, counted (a bag of words).
 fn words(text: &str) -> std::collections::HashMap<String, u32> {
     let mut bag = std::collections::HashMap::new();
