@@ -112,6 +112,9 @@ fn sniff(head: &[u8], len: u64) -> FileType {
             return *file_type;
         }
     }
+    if crate::smime::is_cms(head) {
+        return FileType::Smime;
+    }
     if head.len() >= 262 && &head[257..262] == b"ustar" {
         return FileType::Tar;
     }

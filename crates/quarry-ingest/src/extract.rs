@@ -8,6 +8,7 @@
 
 use crate::detect::{Detected, detect_file};
 use crate::pdf::PdfError;
+use crate::smime::Cms;
 use crate::text;
 use crate::{Error, Result};
 use fs_err as fs;
@@ -527,6 +528,7 @@ impl Extractor {
             FileType::Mbox => return self.mbox(run, position, name, stored, dates, flags, None),
             FileType::Pdf => return self.pdf(run, position, name, stored, dates, flags),
             FileType::Tnef => return self.tnef(run, position, name, stored, dates, flags),
+            FileType::Smime => return self.smime(run, position, name, stored, dates, flags),
             FileType::Pst => return self.pst(run, position, name, stored, dates, flags, None),
             FileType::Ole => {
                 let parsed = self.with_native(&stored, |bytes| {
@@ -1399,6 +1401,54 @@ impl Extractor {
         for (offset, item_name) in tnef.embedded_items.iter().enumerate() {
             let (at, kind) = (first + offset, ExceptionKind::Unsupported);
             self.member_exception(run, &position, at, item_name, kind, reason, &mut seen)?;
+        }
+        Ok(())
+    }
+
+    /// Records an S/MIME object: signed content inside it becomes a child, read as a message;
+    /// encrypted content is an `encrypted` exception, native kept.
+    fn smime(
+        &mut self,
+        run: &mut Run<'_>,
+        position: Position,
+        name: &str,
+        stored: Stored,
+        dates: Dates,
+        mut flags: Vec<String>,
+    ) -> Result<()> {
+        let parsed = self.with_native(&stored, crate::smime::parse)?;
+        let content = match parsed {
+            Ok(Cms::Encrypted) => {
+                let message = "S/MIME encrypted content: it can be read only with a recipient's \
+                               private key"
+                    .to_owned();
+                return run.kept(position, name, ExceptionKind::Encrypted, message, stored);
+            }
+            Err(e) => {
+                return run.kept(position, name, ExceptionKind::Corrupt, e.to_string(), stored);
+            }
+            // Signed content; or only a signature or certificates (`.p7s`, `.p7c`).
+            Ok(Cms::Signed(Some(content))) => {
+                flags.push("smime-signed".to_owned());
+                Some(content)
+            }
+            Ok(Cms::Signed(None)) => {
+                flags.push("smime-signature".to_owned());
+                None
+            }
+            Ok(Cms::Other) => None,
+        };
+        if content.is_none() {
+            flags.push("no-text".to_owned());
+        }
+        let item = ItemRecord {
+            entries_declared: Some(u64::from(content.is_some())),
+            ..item_record(position.clone(), name, stored, FileType::Smime, dates, flags)
+        };
+        run.emit(Record::Item(item))?;
+        if let Some(entity) = content {
+            let label = "signed content.eml";
+            self.child(run, &position, 0, label, label, &entity, Some(FileType::Email))?;
         }
         Ok(())
     }

@@ -44,6 +44,7 @@ pub mod msg;
 pub mod pdf;
 pub mod pst;
 pub mod rtf;
+pub mod smime;
 pub mod text;
 pub mod tnef;
 mod zipdir;

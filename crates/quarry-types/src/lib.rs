@@ -108,6 +108,9 @@ string_enum! {
         Msg => "msg",
         /// Outlook's TNEF wrapper (winmail.dat): its attachments become children.
         Tnef => "tnef",
+        /// S/MIME (a PKCS #7 / CMS object, `smime.p7m`): signed content becomes a child;
+        /// encrypted content is an `encrypted` exception.
+        Smime => "smime",
         /// OLE2 compound file (legacy .doc/.xls/.ppt; Outlook messages are `msg`).
         Ole => "ole",
         /// Outlook personal folders (.pst/.ost).

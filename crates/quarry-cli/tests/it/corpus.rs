@@ -541,6 +541,58 @@ fn a_pdf_that_encrypts_only_its_attachments_is_read() {
     );
 }
 
+/// S/MIME in MimeKit's mailbox of 1990s interoperability tests: each message encrypted as a
+/// whole is an `encrypted` exception in its family; the opaque-signed message (MD2, BER,
+/// its content a segmented octet string) gives its signed entity, read as a message, the same
+/// 757 bytes `openssl asn1parse` shows at offset 57; detached signatures and certificate
+/// bundles are items with nothing to read.
+#[test]
+fn smime_messages_are_opened_or_flagged_encrypted() {
+    let Some(corpus) = corpus() else {
+        eprintln!("skipped: set QUARRY_CORPUS to the shared corpus folder");
+        return;
+    };
+    let s = Scratch::new();
+    let mailbox = corpus.join("email/mimekit/mbox/content-length.mbox.txt");
+    let (code, out) = s.ingest("mimekit", &[&mailbox], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let exceptions = s.exceptions();
+    let encrypted: Vec<&str> = exceptions
+        .iter()
+        .filter(|e| e["kind"] == "encrypted")
+        .map(|e| e["locator"].as_str().unwrap())
+        .collect();
+    assert_eq!(encrypted.len(), 6, "{encrypted:?}");
+    assert!(encrypted.iter().all(|l| l.ends_with("//smime.p7m")), "{encrypted:?}");
+    let items = s.items();
+    let signed: Vec<&Value> = items
+        .iter()
+        .filter(|i| i["locator"].as_str().unwrap().ends_with("//signed content.eml"))
+        .collect();
+    let locators: Vec<&str> = signed.iter().map(|i| i["locator"].as_str().unwrap()).collect();
+    assert_eq!(
+        locators,
+        [
+            "content-length.mbox.txt//message 14//attachment 1.bin//signed content.eml",
+            "content-length.mbox.txt//message 22//deming.p7m//signed content.eml",
+            "content-length.mbox.txt//message 23//attachment 1.bin//signed content.eml",
+        ]
+    );
+    assert_eq!(signed[0]["size"], 757);
+    let text = s.text(signed[0]["blake3"].as_str().unwrap());
+    assert!(text.contains("This message is a signed message in accordance with STEP 3"), "{text}");
+    let flags = |suffix: &str| -> Vec<String> {
+        items
+            .iter()
+            .filter(|i| i["locator"].as_str().unwrap().ends_with(suffix))
+            .map(|i| i["flags"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(flags("//smime.p7s").iter().all(|f| f == "smime-signature no-text"));
+    assert_eq!(flags("message 14//attachment 1.bin"), ["smime-signed"]);
+}
+
 /// Lower-cased words of two or more letters or digits, counted (a bag of words).
 fn words(text: &str) -> std::collections::HashMap<String, u32> {
     let mut bag = std::collections::HashMap::new();
