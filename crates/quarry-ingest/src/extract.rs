@@ -529,6 +529,9 @@ impl Extractor {
             FileType::Pdf => return self.pdf(run, position, name, stored, dates, flags),
             FileType::Tnef => return self.tnef(run, position, name, stored, dates, flags),
             FileType::Smime => return self.smime(run, position, name, stored, dates, flags),
+            FileType::Tar | FileType::Gzip => {
+                return self.tar_or_gzip(run, position, name, stored, dates, flags, file_type);
+            }
             FileType::Pst => return self.pst(run, position, name, stored, dates, flags, None),
             FileType::Ole => {
                 let parsed = self.with_native(&stored, |bytes| {
@@ -1403,6 +1406,263 @@ impl Extractor {
             self.member_exception(run, &position, at, item_name, kind, reason, &mut seen)?;
         }
         Ok(())
+    }
+
+    /// Records a tar archive or a gzip stream, then what it holds: a tar's entries, or a
+    /// gzip's one file. A gzipped tar (`.tar.gz`, `.tgz`) is one archive whose entries are its
+    /// children. Both are streamed from the stored native: nothing is unpacked to disk and one
+    /// entry at a time is held, under the same limits as a ZIP's entries.
+    #[allow(clippy::too_many_arguments)]
+    fn tar_or_gzip(
+        &mut self,
+        run: &mut Run<'_>,
+        position: Position,
+        name: &str,
+        stored: Stored,
+        dates: Dates,
+        flags: Vec<String>,
+        file_type: FileType,
+    ) -> Result<()> {
+        let limits = self.options.limits.clone();
+        let refusal = if position.depth >= limits.max_depth {
+            Some(format!(
+                "nested {} archives deep; the limit is {}",
+                position.depth, limits.max_depth
+            ))
+        } else {
+            run.budget.tripped.clone()
+        };
+        if let Some(message) = refusal {
+            return run.kept(position, name, ExceptionKind::DecompressionBomb, message, stored);
+        }
+        let source: Box<dyn Read> = if stored.in_buf {
+            Box::new(io::Cursor::new(std::mem::take(&mut self.buf)))
+        } else {
+            let path = self.store.native_path(&stored.hashes.blake3);
+            Box::new(BufReader::new(fs::File::open(path).map_err(|e| Error::Store(e.into()))?))
+        };
+        // The first 512 bytes say whether the stream is a tar (`ustar` at 257); a gzip's
+        // header, read with them, may name the file it holds.
+        let mut head = Vec::new();
+        let (stream, inner_name): (Box<dyn Read>, Option<String>) = if file_type == FileType::Gzip {
+            let mut decoder = flate2::read::MultiGzDecoder::new(source);
+            if let Err(e) = (&mut decoder).take(512).read_to_end(&mut head) {
+                let message = format!("cannot decompress the gzip stream: {e}");
+                return run.kept(position, name, ExceptionKind::Corrupt, message, stored);
+            }
+            let named = decoder.header().and_then(|h| h.filename());
+            let named = named.map(|n| String::from_utf8_lossy(n).into_owned());
+            (Box::new(decoder), named)
+        } else {
+            (source, None)
+        };
+        let mut stream = io::Cursor::new(head).chain(stream);
+        let is_tar = file_type == FileType::Tar
+            || stream.get_ref().0.get_ref().get(257..262) == Some(&b"ustar"[..]);
+        let compressed = stored.size;
+        let item = item_record(position.clone(), name, stored, file_type, dates, flags);
+        run.emit(Record::Item(item))?;
+        if is_tar {
+            return self.tar_entries(run, &position, &mut stream, compressed);
+        }
+        // A gzip of one file: named as its header names it, else as the stream without `.gz`.
+        let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+        let member = inner_name.filter(|n| !n.is_empty()).unwrap_or_else(|| {
+            let lower = base.to_ascii_lowercase();
+            match [".gz", ".gzip", ".z"].iter().find(|s| lower.ends_with(*s)) {
+                Some(suffix) if base.len() > suffix.len() => {
+                    base[..base.len() - suffix.len()].to_owned()
+                }
+                _ => format!("{base} [decompressed]"),
+            }
+        });
+        let at = position.member(&member, 0);
+        self.streamed_member(
+            run,
+            at,
+            &member,
+            &mut stream,
+            compressed,
+            None,
+            Dates::default(),
+            Vec::new(),
+        )
+    }
+
+    /// Each entry of a tar stream: files and links become members, directories are skipped,
+    /// anything else (devices, pipes) is an `unsupported` exception. Damage that stops the
+    /// stream is one `corrupt` exception for the rest of it.
+    fn tar_entries(
+        &mut self,
+        run: &mut Run<'_>,
+        parent: &Position,
+        stream: &mut dyn Read,
+        compressed: u64,
+    ) -> Result<()> {
+        let mut archive = tar::Archive::new(stream);
+        let mut seen = HashSet::new();
+        let entries = match archive.entries() {
+            Ok(entries) => entries,
+            Err(e) => {
+                let message = format!("cannot read the archive: {e}");
+                let (at, kind) = (0, ExceptionKind::Corrupt);
+                return self.member_exception(
+                    run,
+                    parent,
+                    at,
+                    "[archive]",
+                    kind,
+                    &message,
+                    &mut seen,
+                );
+            }
+        };
+        for (index, entry) in entries.enumerate() {
+            let mut entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    let message =
+                        format!("the archive cannot be read past its first {index} entries: {e}");
+                    let label = format!("[entries from {index} on]");
+                    let kind = ExceptionKind::Corrupt;
+                    return self
+                        .member_exception(run, parent, index, &label, kind, &message, &mut seen);
+                }
+            };
+            let header = entry.header();
+            let kind = header.entry_type();
+            if kind.is_dir() || kind.is_pax_global_extensions() {
+                continue;
+            }
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let declared = header.size().unwrap_or(0);
+            let modified =
+                header.mtime().ok().map(|secs| quarry_types::iso_utc_from_unix(secs as i64));
+            let dates = Dates { modified, ..Dates::default() };
+            let mut label = name.clone();
+            if label.is_empty() || !seen.insert(label.clone()) {
+                label = format!("{name} [entry {index}]");
+                while !seen.insert(label.clone()) {
+                    label.push('+');
+                }
+            }
+            let position = parent.member(&label, index as u64);
+            if kind.is_symlink() || kind.is_hard_link() {
+                // A link holds no data: its target is what it records.
+                let target = entry.link_name_bytes().unwrap_or_default().into_owned();
+                let flag = if kind.is_symlink() { "symlink" } else { "hardlink" };
+                let mut target = io::Cursor::new(target);
+                let flags = vec![flag.to_owned()];
+                self.streamed_member(
+                    run,
+                    position,
+                    &name,
+                    &mut target,
+                    compressed,
+                    None,
+                    dates,
+                    flags,
+                )?;
+            } else if kind.is_file() || kind.is_contiguous() || kind.is_gnu_sparse() {
+                self.streamed_member(
+                    run,
+                    position,
+                    &name,
+                    &mut entry,
+                    compressed,
+                    Some(declared),
+                    dates,
+                    Vec::new(),
+                )?;
+            } else {
+                run.begin(&position, &name, None)?;
+                let message =
+                    format!("a tar entry of type {kind:?} (a device or pipe) holds no file data");
+                run.exception(position, &name, ExceptionKind::Unsupported, message, None, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores one member read from a stream (a tar entry, a gzip's file) under the limits of
+    /// the input, then records it like any file. `compressed` is the size of the container
+    /// read, for the expansion ratio.
+    #[allow(clippy::too_many_arguments)]
+    fn streamed_member(
+        &mut self,
+        run: &mut Run<'_>,
+        position: Position,
+        name: &str,
+        reader: &mut dyn Read,
+        compressed: u64,
+        declared: Option<u64>,
+        dates: Dates,
+        flags: Vec<String>,
+    ) -> Result<()> {
+        run.begin(&position, name, declared)?;
+        if run.resume.failed.contains(&position.inner) {
+            return Ok(());
+        }
+        if let Some(fault) = &self.options.fault {
+            fault.strike(name);
+        }
+        let limits = &self.options.limits;
+        run.budget.entries += 1;
+        if run.budget.tripped.is_none() && run.budget.entries > limits.max_entries {
+            run.budget.tripped =
+                Some(format!("more than {} archive entries in one input", limits.max_entries));
+        }
+        if let Some(reason) = run.budget.tripped.clone() {
+            let message = format!("not expanded: {reason}");
+            let kind = ExceptionKind::DecompressionBomb;
+            return run.exception(position, name, kind, message, declared, None);
+        }
+        if let Some(declared) = declared.filter(|d| *d > limits.max_item_bytes) {
+            let message = format!(
+                "declares {declared} bytes, over the {}-byte item limit",
+                limits.max_item_bytes
+            );
+            return run.exception(
+                position,
+                name,
+                ExceptionKind::TooLarge,
+                message,
+                Some(declared),
+                None,
+            );
+        }
+        let mut metered =
+            Metered { inner: reader, budget: &mut run.budget, limits, compressed, entry_bytes: 0 };
+        let stored = self.store.ingest_native(
+            &mut metered,
+            &mut self.buf,
+            INLINE_BYTES,
+            limits.max_item_bytes,
+            self.options.legacy_hashes,
+        );
+        let (kind, message) = match stored {
+            Ok(stored) => {
+                if let Some(reason) = traversal(name) {
+                    let message = format!("entry name {reason}; recorded as data, never followed");
+                    return run.kept(position, name, ExceptionKind::PathTraversal, message, stored);
+                }
+                return self.native(run, position, name, stored, dates, flags, None);
+            }
+            Err(quarry_store::Error::TooLarge { limit }) => {
+                (ExceptionKind::TooLarge, format!("expands past the {limit}-byte item limit"))
+            }
+            Err(quarry_store::Error::Input { source, .. }) => {
+                match source.get_ref().and_then(|e| e.downcast_ref::<BombError>()) {
+                    Some(reason) => (ExceptionKind::DecompressionBomb, reason.0.clone()),
+                    None => (
+                        ExceptionKind::Corrupt,
+                        format!("cannot read the member: {}", error_chain(&source)),
+                    ),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        run.exception(position, name, kind, message, declared, None)
     }
 
     /// Records an S/MIME object: signed content inside it becomes a child, read as a message;

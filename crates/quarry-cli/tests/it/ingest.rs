@@ -458,3 +458,115 @@ fn exceptions_are_retried_in_place_when_a_password_arrives() {
     assert_eq!(u(&again["run"], "items_added"), 0);
     assert_eq!(u(&again["case"], "items"), 21);
 }
+
+/// A tar of files in folders, an email, links, a pipe and a climbing name, written with the
+/// `tar` crate's builder (the names and kinds as GNU tar writes them).
+fn sample_tar() -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut entry = |name: &[u8], kind: tar::EntryType, link: Option<&str>, data: &[u8]| {
+        let mut header = tar::Header::new_ustar();
+        // Written directly: the builder refuses `..` in a name, which is the point here.
+        header.as_old_mut().name[..name.len()].copy_from_slice(name);
+        header.set_entry_type(kind);
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(989_858_340);
+        if let Some(link) = link {
+            header.set_link_name(link).unwrap();
+        }
+        header.set_cksum();
+        builder.append(&header, data).unwrap();
+    };
+    entry(b"docs/", tar::EntryType::Directory, None, b"");
+    entry(b"docs/memo.txt", tar::EntryType::Regular, None, b"Raptor memo: keep within legal.\n");
+    let email = concat!(
+        "From: richard.sanders@enron.com\nTo: mark.haedicke@enron.com\nSubject: LJM2\n\n",
+        "See the approval sheet.\n"
+    )
+    .as_bytes();
+    entry(b"mail/msg.eml", tar::EntryType::Regular, None, email);
+    entry(b"docs/latest", tar::EntryType::Symlink, Some("memo.txt"), b"");
+    entry(b"docs/copy.txt", tar::EntryType::Link, Some("docs/memo.txt"), b"");
+    entry(b"pipe", tar::EntryType::Fifo, None, b"");
+    entry(b"../evil.txt", tar::EntryType::Regular, None, b"climbs out\n");
+    builder.into_inner().unwrap()
+}
+
+fn gzip(bytes: &[u8], name: Option<&str>) -> Vec<u8> {
+    use std::io::Write;
+    let mut builder = flate2::GzBuilder::new();
+    if let Some(name) = name {
+        builder = builder.filename(name);
+    }
+    let mut encoder = builder.write(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// Tar archives, gzipped tars and gzipped files are opened like ZIPs: every entry accounted
+/// for, links recorded not followed, a climbing name and a pipe exceptions, a damaged stream
+/// an exception for what it hides.
+#[test]
+fn tar_and_gzip_are_opened() {
+    let s = Scratch::new();
+    let tar = sample_tar();
+    s.file("in/collection.tar", &tar);
+    s.file("in/collection.tgz", &gzip(&tar, None));
+    s.file("in/notes.txt.gz", &gzip(b"plain notes\n", Some("notes.txt")));
+    s.file("in/bare.gz", &gzip(b"no name inside\n", None));
+    // Cut inside the email's data: the memo before it is read, the rest is one exception.
+    let cut = gzip(&tar[..512 * 5 + 40], None);
+    s.file("in/cut.tgz", &cut);
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let items = s.items();
+    let listed: Vec<(String, String, String)> = items
+        .iter()
+        .map(|i| {
+            let get = |k: &str| i[k].as_str().unwrap_or_default().to_owned();
+            (get("locator"), get("file_type"), get("flags"))
+        })
+        .collect();
+    let row = |l: &str, t: &str, f: &str| (l.to_owned(), t.to_owned(), f.to_owned());
+    for archive in ["in/collection.tar", "in/collection.tgz"] {
+        for expected in [
+            row(&format!("{archive}//docs/memo.txt"), "text", ""),
+            row(&format!("{archive}//mail/msg.eml"), "email", ""),
+            row(&format!("{archive}//docs/latest"), "text", "symlink"),
+            row(&format!("{archive}//docs/copy.txt"), "text", "hardlink"),
+        ] {
+            assert!(listed.contains(&expected), "{expected:?} in {listed:?}");
+        }
+    }
+    assert!(listed.contains(&row("in/collection.tar", "tar", "")), "{listed:?}");
+    assert!(listed.contains(&row("in/collection.tgz", "gzip", "")), "{listed:?}");
+    assert!(listed.contains(&row("in/notes.txt.gz//notes.txt", "text", "")), "{listed:?}");
+    assert!(listed.contains(&row("in/bare.gz//bare", "text", "")), "{listed:?}");
+    assert!(listed.contains(&row("in/cut.tgz//docs/memo.txt", "text", "")), "{listed:?}");
+    let memo = items.iter().find(|i| i["locator"] == "in/collection.tgz//docs/memo.txt").unwrap();
+    assert_eq!(s.text(memo["blake3"].as_str().unwrap()), "Raptor memo: keep within legal.\n");
+    let email = s.json(&["report", "emails", "--format", "json"]);
+    assert!(email.as_array().unwrap().iter().all(|e| e["subject"] == "LJM2"), "{email}");
+    let exceptions: Vec<(String, String)> = s
+        .exceptions()
+        .iter()
+        .map(|e| {
+            (e["locator"].as_str().unwrap().to_owned(), e["kind"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let pair = |l: &str, k: &str| (l.to_owned(), k.to_owned());
+    for archive in ["in/collection.tar", "in/collection.tgz"] {
+        assert!(
+            exceptions.contains(&pair(&format!("{archive}//pipe"), "unsupported")),
+            "{exceptions:?}"
+        );
+        assert!(
+            exceptions.contains(&pair(&format!("{archive}//../evil.txt"), "path_traversal")),
+            "{exceptions:?}"
+        );
+    }
+    let cut: Vec<&(String, String)> =
+        exceptions.iter().filter(|(l, _)| l.starts_with("in/cut.tgz")).collect();
+    assert!(!cut.is_empty() && cut.iter().all(|(_, k)| k == "corrupt"), "{cut:?}");
+}

@@ -193,3 +193,18 @@ fn corrupt_entry_crc() {
     let exceptions = s.exceptions();
     assert_eq!(kinds(&exceptions), [pair("in/crc.zip//a.txt", "corrupt")]);
 }
+
+/// A gzip that expands past the ratio limit is a bomb, refused as it is read.
+#[test]
+fn gzip_bomb() {
+    use std::io::Write;
+    let s = Scratch::new();
+    s.set("ratio_floor_bytes", "1048576");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&vec![0u8; 64 << 20]).unwrap();
+    s.file("in/zeros.bin.gz", &encoder.finish().unwrap());
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(out["case"]["reconciled"], true);
+    assert_eq!(kinds(&s.exceptions()), [pair("in/zeros.bin.gz//zeros.bin", "decompression_bomb")]);
+}
