@@ -378,7 +378,7 @@ impl Extractor {
         let mailbox = detected.file_type == FileType::Mbox;
         let in_place = (detected.file_type == FileType::Zip && !detected.split_volume)
             || mailbox
-            || detected.file_type == FileType::Pst;
+            || matches!(detected.file_type, FileType::Pst | FileType::Tar | FileType::Gzip);
         // A container read in place is never held or stored whole, so it may be of any size:
         // the limit applies to each of its entries or messages. (One that must be kept after
         // all, damaged or refused, is not stored if it is over the limit: `store_source`.)
@@ -446,6 +446,12 @@ impl Extractor {
         if in_place && detected.file_type == FileType::Mbox {
             let flags = maildir_flags(path);
             return self.mbox(&mut run, position, &name, stored, dates, flags, Some(path));
+        }
+        if in_place && matches!(detected.file_type, FileType::Tar | FileType::Gzip) {
+            let (source, file_type) = (Some((path, Stamp::of(&metadata))), detected.file_type);
+            let flags = Vec::new();
+            return self
+                .tar_or_gzip(&mut run, position, &name, stored, dates, flags, file_type, source);
         }
         if in_place && detected.file_type == FileType::Pst {
             let source = (path, Stamp::of(&metadata));
@@ -530,7 +536,9 @@ impl Extractor {
             FileType::Tnef => return self.tnef(run, position, name, stored, dates, flags),
             FileType::Smime => return self.smime(run, position, name, stored, dates, flags),
             FileType::Tar | FileType::Gzip => {
-                return self.tar_or_gzip(run, position, name, stored, dates, flags, file_type);
+                let source = None;
+                return self
+                    .tar_or_gzip(run, position, name, stored, dates, flags, file_type, source);
             }
             FileType::Pst => return self.pst(run, position, name, stored, dates, flags, None),
             FileType::Ole => {
@@ -1410,8 +1418,9 @@ impl Extractor {
 
     /// Records a tar archive or a gzip stream, then what it holds: a tar's entries, or a
     /// gzip's one file. A gzipped tar (`.tar.gz`, `.tgz`) is one archive whose entries are its
-    /// children. Both are streamed from the stored native: nothing is unpacked to disk and one
-    /// entry at a time is held, under the same limits as a ZIP's entries.
+    /// children. Both are streamed (from `source` when the input is read in place, with the
+    /// stamp of the file hashed; else from the stored native): nothing is unpacked to disk and
+    /// one entry at a time is held, under the same limits as a ZIP's entries.
     #[allow(clippy::too_many_arguments)]
     fn tar_or_gzip(
         &mut self,
@@ -1420,9 +1429,11 @@ impl Extractor {
         name: &str,
         stored: Stored,
         dates: Dates,
-        flags: Vec<String>,
+        mut flags: Vec<String>,
         file_type: FileType,
+        source: Option<(&Path, Stamp)>,
     ) -> Result<()> {
+        let (source, hashed) = (source.map(|(path, _)| path), source.map(|(_, stamp)| stamp));
         let limits = self.options.limits.clone();
         let refusal = if position.depth >= limits.max_depth {
             Some(format!(
@@ -1433,60 +1444,103 @@ impl Extractor {
             run.budget.tripped.clone()
         };
         if let Some(message) = refusal {
-            return run.kept(position, name, ExceptionKind::DecompressionBomb, message, stored);
+            let kind = ExceptionKind::DecompressionBomb;
+            return self.kept_from_source(run, position, name, kind, message, stored, source);
         }
-        let source: Box<dyn Read> = if stored.in_buf {
-            Box::new(io::Cursor::new(std::mem::take(&mut self.buf)))
-        } else {
-            let path = self.store.native_path(&stored.hashes.blake3);
-            Box::new(BufReader::new(fs::File::open(path).map_err(|e| Error::Store(e.into()))?))
+        if let (Some(fault), Some(source)) = (&self.options.fault, source) {
+            fault.change(name, source);
+        }
+        // The file read must be the file hashed: checked before it is read and after.
+        let changed = |path: &Path| {
+            hashed.is_some_and(|h| fs::metadata(path).map_or(true, |m| Stamp::of(&m) != h))
+        };
+        let reader: Box<dyn Read> = match source {
+            Some(path) if changed(path) => {
+                let was = &stored.hashes.blake3;
+                let message = format!(
+                    "the archive changed at its source after it was hashed (blake3 {was}); its entries were not read: ingest it again"
+                );
+                let kind = ExceptionKind::Unreadable;
+                return self.kept_from_source(run, position, name, kind, message, stored, source);
+            }
+            Some(path) => match fs::File::open(path) {
+                Ok(file) => Box::new(BufReader::new(file)),
+                Err(e) => {
+                    let message = format!("could not be opened again: {}", error_chain(&e));
+                    let kind = ExceptionKind::Unreadable;
+                    return run.exception(position, name, kind, message, Some(stored.size), None);
+                }
+            },
+            None if stored.in_buf => Box::new(io::Cursor::new(std::mem::take(&mut self.buf))),
+            None => {
+                let path = self.store.native_path(&stored.hashes.blake3);
+                Box::new(BufReader::new(fs::File::open(path).map_err(|e| Error::Store(e.into()))?))
+            }
         };
         // The first 512 bytes say whether the stream is a tar (`ustar` at 257); a gzip's
         // header, read with them, may name the file it holds.
         let mut head = Vec::new();
         let (stream, inner_name): (Box<dyn Read>, Option<String>) = if file_type == FileType::Gzip {
-            let mut decoder = flate2::read::MultiGzDecoder::new(source);
+            let mut decoder = flate2::read::MultiGzDecoder::new(reader);
             if let Err(e) = (&mut decoder).take(512).read_to_end(&mut head) {
                 let message = format!("cannot decompress the gzip stream: {e}");
-                return run.kept(position, name, ExceptionKind::Corrupt, message, stored);
+                let kind = ExceptionKind::Corrupt;
+                return self.kept_from_source(run, position, name, kind, message, stored, source);
             }
             let named = decoder.header().and_then(|h| h.filename());
             let named = named.map(|n| String::from_utf8_lossy(n).into_owned());
             (Box::new(decoder), named)
         } else {
-            (source, None)
+            (reader, None)
         };
         let mut stream = io::Cursor::new(head).chain(stream);
         let is_tar = file_type == FileType::Tar
             || stream.get_ref().0.get_ref().get(257..262) == Some(&b"ustar"[..]);
         let compressed = stored.size;
+        if source.is_some() && !stored.already_present {
+            flags.push("native-at-source".to_owned());
+        }
         let item = item_record(position.clone(), name, stored, file_type, dates, flags);
         run.emit(Record::Item(item))?;
         if is_tar {
-            return self.tar_entries(run, &position, &mut stream, compressed);
-        }
-        // A gzip of one file: named as its header names it, else as the stream without `.gz`.
-        let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-        let member = inner_name.filter(|n| !n.is_empty()).unwrap_or_else(|| {
-            let lower = base.to_ascii_lowercase();
-            match [".gz", ".gzip", ".z"].iter().find(|s| lower.ends_with(*s)) {
-                Some(suffix) if base.len() > suffix.len() => {
-                    base[..base.len() - suffix.len()].to_owned()
+            self.tar_entries(run, &position, &mut stream, compressed)?;
+        } else {
+            // A gzip of one file: named as its header names it, else as the stream without
+            // `.gz`.
+            let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+            let member = inner_name.filter(|n| !n.is_empty()).unwrap_or_else(|| {
+                let lower = base.to_ascii_lowercase();
+                match [".gz", ".gzip", ".z"].iter().find(|s| lower.ends_with(*s)) {
+                    Some(suffix) if base.len() > suffix.len() => {
+                        base[..base.len() - suffix.len()].to_owned()
+                    }
+                    _ => format!("{base} [decompressed]"),
                 }
-                _ => format!("{base} [decompressed]"),
+            });
+            let at = position.member(&member, 0);
+            let (dates, flags) = (Dates::default(), Vec::new());
+            self.streamed_member(run, at, &member, &mut stream, compressed, None, dates, flags)?;
+        }
+        // Changed while it was read: what came out may not be what was hashed.
+        match source {
+            Some(path) if changed(path) => {
+                let label = "[changed at its source]";
+                let message = "the archive changed at its source while it was read: the entries \
+                               above may not be those of the file hashed; ingest it again";
+                let kind = ExceptionKind::Unreadable;
+                let mut seen = HashSet::new();
+                self.member_exception(
+                    run,
+                    &position,
+                    usize::MAX >> 1,
+                    label,
+                    kind,
+                    message,
+                    &mut seen,
+                )
             }
-        });
-        let at = position.member(&member, 0);
-        self.streamed_member(
-            run,
-            at,
-            &member,
-            &mut stream,
-            compressed,
-            None,
-            Dates::default(),
-            Vec::new(),
-        )
+            _ => Ok(()),
+        }
     }
 
     /// Each entry of a tar stream: files and links become members, directories are skipped,

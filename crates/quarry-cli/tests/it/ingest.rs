@@ -539,8 +539,9 @@ fn tar_and_gzip_are_opened() {
             assert!(listed.contains(&expected), "{expected:?} in {listed:?}");
         }
     }
-    assert!(listed.contains(&row("in/collection.tar", "tar", "")), "{listed:?}");
-    assert!(listed.contains(&row("in/collection.tgz", "gzip", "")), "{listed:?}");
+    // Read in place, as a top-level ZIP is: hashed, not copied into the case.
+    assert!(listed.contains(&row("in/collection.tar", "tar", "native-at-source")), "{listed:?}");
+    assert!(listed.contains(&row("in/collection.tgz", "gzip", "native-at-source")), "{listed:?}");
     assert!(listed.contains(&row("in/notes.txt.gz//notes.txt", "text", "")), "{listed:?}");
     assert!(listed.contains(&row("in/bare.gz//bare", "text", "")), "{listed:?}");
     assert!(listed.contains(&row("in/cut.tgz//docs/memo.txt", "text", "")), "{listed:?}");
@@ -566,7 +567,38 @@ fn tar_and_gzip_are_opened() {
             "{exceptions:?}"
         );
     }
+    // Inside a ZIP, a gzipped tar is a stored native, read from the store: the same members.
+    let nested = Scratch::new();
+    let bundle = zip(&[("mail/collection.tgz", &gzip(&tar, None))]);
+    nested.ingest("c", &[&nested.file("in/bundle.zip", &bundle)], &[]);
+    let inner: Vec<String> = nested
+        .items()
+        .iter()
+        .filter_map(|i| i["locator"].as_str()?.strip_prefix("bundle.zip//mail/").map(String::from))
+        .collect();
+    let outer: Vec<String> = items
+        .iter()
+        .filter_map(|i| i["locator"].as_str()?.strip_prefix("in/").map(String::from))
+        .filter(|l| l.starts_with("collection.tgz"))
+        .collect();
+    assert_eq!(inner, outer);
     let cut: Vec<&(String, String)> =
         exceptions.iter().filter(|(l, _)| l.starts_with("in/cut.tgz")).collect();
     assert!(!cut.is_empty() && cut.iter().all(|(_, k)| k == "corrupt"), "{cut:?}");
+}
+
+/// A tar read in place is checked against the stamp of the file hashed, before and after it is
+/// read: changed, it is an exception kept as it now is, and none of its entries is read.
+#[test]
+fn a_tar_that_changes_at_its_source_after_hashing_is_an_exception() {
+    let s = Scratch::new();
+    let original = sample_tar();
+    let archive = s.file("in/batch.tar", &original);
+    let report = s.ingest_with_fault("c", &archive, "change:batch.tar");
+    assert_eq!(report["case"]["reconciled"], true, "{report}");
+    assert!(s.items().is_empty(), "no entry read from the changed file");
+    let e = s.sole_exception("unreadable");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("changed at its source after it was hashed"), "{message}");
+    assert!(message.contains(&blake3_hex(&original)), "the hash it had: {message}");
 }
