@@ -378,7 +378,10 @@ impl Extractor {
         let mailbox = detected.file_type == FileType::Mbox;
         let in_place = (detected.file_type == FileType::Zip && !detected.split_volume)
             || mailbox
-            || matches!(detected.file_type, FileType::Pst | FileType::Tar | FileType::Gzip);
+            || matches!(
+                detected.file_type,
+                FileType::Pst | FileType::Tar | FileType::Gzip | FileType::SevenZip
+            );
         // A container read in place is never held or stored whole, so it may be of any size:
         // the limit applies to each of its entries or messages. (One that must be kept after
         // all, damaged or refused, is not stored if it is over the limit: `store_source`.)
@@ -452,6 +455,10 @@ impl Extractor {
             let flags = Vec::new();
             return self
                 .tar_or_gzip(&mut run, position, &name, stored, dates, flags, file_type, source);
+        }
+        if in_place && detected.file_type == FileType::SevenZip {
+            let source = Some((path, Stamp::of(&metadata)));
+            return self.seven_zip(&mut run, position, &name, stored, dates, Vec::new(), source);
         }
         if in_place && detected.file_type == FileType::Pst {
             let source = (path, Stamp::of(&metadata));
@@ -535,6 +542,9 @@ impl Extractor {
             FileType::Pdf => return self.pdf(run, position, name, stored, dates, flags),
             FileType::Tnef => return self.tnef(run, position, name, stored, dates, flags),
             FileType::Smime => return self.smime(run, position, name, stored, dates, flags),
+            FileType::SevenZip => {
+                return self.seven_zip(run, position, name, stored, dates, flags, None);
+            }
             FileType::Tar | FileType::Gzip => {
                 let source = None;
                 return self
@@ -1541,6 +1551,222 @@ impl Extractor {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Records a 7z archive and its entries, decoded in order (a solid block can only be read
+    /// from its start) and streamed one at a time through the same limits as a ZIP's entries,
+    /// read in place when `source` is given. Encrypted content is tried with the case's
+    /// passwords; without one that opens it, each entry is an `encrypted` exception (or the
+    /// archive, when its listing is encrypted too).
+    #[allow(clippy::too_many_arguments)]
+    fn seven_zip(
+        &mut self,
+        run: &mut Run<'_>,
+        position: Position,
+        name: &str,
+        stored: Stored,
+        dates: Dates,
+        mut flags: Vec<String>,
+        source: Option<(&Path, Stamp)>,
+    ) -> Result<()> {
+        use sevenz_rust2::{ArchiveReader, EntryDecision, Password};
+        let (source, hashed) = (source.map(|(path, _)| path), source.map(|(_, stamp)| stamp));
+        let limits = self.options.limits.clone();
+        if position.depth >= limits.max_depth || run.budget.tripped.is_some() {
+            let message = run.budget.tripped.clone().unwrap_or_else(|| {
+                format!(
+                    "nested {} archives deep; the limit is {}",
+                    position.depth, limits.max_depth
+                )
+            });
+            let kind = ExceptionKind::DecompressionBomb;
+            return self.kept_from_source(run, position, name, kind, message, stored, source);
+        }
+        if let (Some(fault), Some(source)) = (&self.options.fault, source) {
+            fault.change(name, source);
+        }
+        let changed = |path: &Path| {
+            hashed.is_some_and(|h| fs::metadata(path).map_or(true, |m| Stamp::of(&m) != h))
+        };
+        if source.is_some_and(changed) {
+            let was = &stored.hashes.blake3;
+            let message = format!(
+                "the archive changed at its source after it was hashed (blake3 {was}); its entries were not read: ingest it again"
+            );
+            let kind = ExceptionKind::Unreadable;
+            return self.kept_from_source(run, position, name, kind, message, stored, source);
+        }
+        let path = match source {
+            Some(path) => path.to_path_buf(),
+            None => {
+                if stored.in_buf || stored.packed {
+                    self.store.put_native_file(&stored, &self.buf)?;
+                }
+                self.store.native_path(&stored.hashes.blake3)
+            }
+        };
+        // Decoder dictionaries and header buffers are bounded: a quarter of a worker's memory.
+        let memory_kb =
+            usize::try_from(limits.worker_memory_bytes / 4 / 1024).unwrap_or(usize::MAX);
+        let open = |password: Password| -> std::result::Result<_, String> {
+            let file = fs::File::open(&path).map_err(|e| error_chain(&e))?;
+            let mut reader =
+                ArchiveReader::new_with_memory_limit(BufReader::new(file), password, memory_kb)
+                    .map_err(|e| e.to_string())?;
+            // One worker, one core.
+            reader.set_thread_count(1);
+            Ok(reader)
+        };
+        let is_password = |e: &str| e.contains("assword");
+        let mut candidates = std::iter::once(Password::empty()).chain(
+            self.options.passwords.iter().map(|p| Password::new(&String::from_utf8_lossy(p))),
+        );
+        let tried = self.options.passwords.len();
+        // The listing first: an archive whose header is encrypted needs the password to list.
+        let (mut reader, mut password) = loop {
+            let Some(password) = candidates.next() else {
+                let message = format!(
+                    "encrypted 7z archive, its listing too; none of the {tried} known passwords opens it"
+                );
+                let kind = ExceptionKind::Encrypted;
+                return self.kept_from_source(run, position, name, kind, message, stored, source);
+            };
+            match open(password.clone()) {
+                Ok(reader) => break (reader, password),
+                Err(e) if is_password(&e) => continue,
+                Err(e) => {
+                    let message = format!("cannot open the 7z archive: {e}");
+                    let kind = ExceptionKind::Corrupt;
+                    return self
+                        .kept_from_source(run, position, name, kind, message, stored, source);
+                }
+            }
+        };
+        // Encrypted content under a plain listing: a password counts once it decodes the first
+        // entry with data.
+        let encrypted = reader.archive().blocks.iter().any(|block| {
+            block.coders.iter().any(|coder| coder.encoder_method_id() == [0x06, 0xF1, 0x07, 0x01])
+        });
+        let mut opened = !encrypted;
+        if encrypted {
+            let mut all = std::iter::once(password.clone()).chain(candidates);
+            for candidate in &mut all {
+                let Ok(mut trial) = open(candidate.clone()) else { continue };
+                let decoded = trial.for_each_entries_with_decision(|entry, data| {
+                    if !entry.has_stream {
+                        return Ok(EntryDecision::Continue);
+                    }
+                    io::copy(&mut data.take(1 << 16), &mut io::sink())?;
+                    Ok(EntryDecision::Stop)
+                });
+                if decoded.is_ok() {
+                    (reader, password, opened) = (trial, candidate, true);
+                    break;
+                }
+            }
+        }
+        if source.is_some() && !stored.already_present {
+            flags.push("native-at-source".to_owned());
+        }
+        if encrypted && opened && !password.is_empty() {
+            flags.push("decrypted".to_owned());
+        }
+        let modified_of = |entry: &sevenz_rust2::ArchiveEntry| {
+            entry.has_last_modified_date.then(|| {
+                let ticks = u64::from(entry.last_modified_date);
+                quarry_types::iso_utc_from_unix((ticks / 10_000_000) as i64 - 11_644_473_600)
+            })
+        };
+        // Name, whether it is a folder (or a deletion marker), size: in the archive's order.
+        let files: Vec<(String, bool, u64)> = reader
+            .archive()
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.is_directory || f.is_anti_item, f.size))
+            .collect();
+        let declared = files.iter().filter(|f| !f.1).count() as u64;
+        let compressed = stored.size;
+        let item = ItemRecord {
+            entries_declared: Some(declared),
+            ..item_record(position.clone(), name, stored, FileType::SevenZip, dates, flags)
+        };
+        run.emit(Record::Item(item))?;
+        let mut seen = HashSet::new();
+        let mut label_of = |index: usize, name: &str| {
+            let mut label = name.to_owned();
+            if label.is_empty() || !seen.insert(label.clone()) {
+                label = format!("{name} [entry {index}]");
+                while !seen.insert(label.clone()) {
+                    label.push('+');
+                }
+            }
+            label
+        };
+        if !opened {
+            for (index, (name, skip, size)) in files.iter().enumerate() {
+                if *skip {
+                    continue;
+                }
+                let member = position.member(&label_of(index, name), index as u64);
+                run.begin(&member, name, Some(*size))?;
+                let message =
+                    format!("encrypted 7z entry; none of the {tried} known passwords opens it");
+                run.exception(member, name, ExceptionKind::Encrypted, message, Some(*size), None)?;
+            }
+            return Ok(());
+        }
+        // Entries come block by block, then those without data (empty files, folders): the
+        // order of decoding, which is the same every time, numbers them.
+        let mut next = 0;
+        let mut failure = None;
+        let decoded = reader.for_each_entries(|entry, data| {
+            let index = next;
+            next += 1;
+            if entry.is_directory || entry.is_anti_item {
+                return Ok(true);
+            }
+            let member = position.member(&label_of(index, &entry.name), index as u64);
+            let dates = Dates { modified: modified_of(entry), ..Dates::default() };
+            let stored = self.streamed_member(
+                run,
+                member,
+                &entry.name,
+                data,
+                compressed,
+                Some(entry.size),
+                dates,
+                Vec::new(),
+            );
+            match stored {
+                Ok(()) => Ok(true),
+                Err(e) => {
+                    failure = Some(e);
+                    Err(sevenz_rust2::Error::Other("stopped".into()))
+                }
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if let Err(e) = decoded {
+            // The entry being decoded is accounted for already; those after it are not.
+            if next < files.len() {
+                let label = format!("[entries from {next} on]");
+                let message = format!(
+                    "the archive cannot be decoded past its first {next} of {} entries: {e}",
+                    files.len()
+                );
+                let kind = if is_password(&e.to_string()) {
+                    ExceptionKind::Encrypted
+                } else {
+                    ExceptionKind::Corrupt
+                };
+                let mut seen = HashSet::new();
+                return self
+                    .member_exception(run, &position, next, &label, kind, &message, &mut seen);
+            }
+        }
+        Ok(())
     }
 
     /// Each entry of a tar stream: files and links become members, directories are skipped,

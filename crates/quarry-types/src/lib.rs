@@ -157,7 +157,7 @@ impl FileType {
     /// members would go unaccounted: such inputs are recorded as `unsupported` exceptions.
     #[must_use]
     pub fn is_unopened_container(self) -> bool {
-        matches!(self, FileType::SevenZip | FileType::Rar)
+        matches!(self, FileType::Rar)
     }
 
     /// Whether the type is an image with no text layer (candidates for OCR).

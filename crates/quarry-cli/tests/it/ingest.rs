@@ -602,3 +602,116 @@ fn a_tar_that_changes_at_its_source_after_hashing_is_an_exception() {
     assert!(message.contains("changed at its source after it was hashed"), "{message}");
     assert!(message.contains(&blake3_hex(&original)), "the hash it had: {message}");
 }
+
+/// A 7z archive written with `sevenz-rust2`'s writer: solid (one block for every entry) or an
+/// entry a block, encrypted with `password` (and its listing too, when `header`).
+fn seven_zip(entries: &[(&str, &[u8])], solid: bool, password: Option<(&str, bool)>) -> Vec<u8> {
+    use sevenz_rust2::encoder_options::{AesEncoderOptions, Lzma2Options};
+    use sevenz_rust2::{ArchiveEntry, ArchiveWriter};
+    let mut writer = ArchiveWriter::new(std::io::Cursor::new(Vec::new())).unwrap();
+    match password {
+        Some((password, header)) => {
+            let aes = AesEncoderOptions::new(password.into());
+            writer.set_content_methods(vec![aes.into(), Lzma2Options::default().into()]);
+            writer.set_encrypt_header(header);
+        }
+        None => writer.set_encrypt_header(false),
+    }
+    if solid {
+        let files = entries.iter().map(|(name, _)| ArchiveEntry::new_file(name)).collect();
+        let readers = entries.iter().map(|(_, bytes)| (*bytes).into()).collect();
+        writer.push_archive_entries(files, readers).unwrap();
+    } else {
+        for (name, bytes) in entries {
+            writer.push_archive_entry(ArchiveEntry::new_file(name), Some(*bytes)).unwrap();
+        }
+    }
+    writer.push_archive_entry::<&[u8]>(ArchiveEntry::new_directory("empty folder"), None).unwrap();
+    writer.finish().unwrap().into_inner()
+}
+
+/// 7z archives, solid or not, plain or encrypted: every entry accounted for, the same bytes as
+/// the plain files; a password from the list opens an encrypted one; without it each entry
+/// (or, when the listing is encrypted too, the archive) is an `encrypted` exception.
+#[test]
+fn seven_zip_archives_are_opened() {
+    let email = concat!(
+        "From: richard.sanders@enron.com\nTo: mark.haedicke@enron.com\nSubject: LJM2\n\n",
+        "See the approval sheet.\n"
+    );
+    let entries: [(&str, &[u8]); 3] = [
+        ("docs/memo.txt", b"Raptor memo: keep within legal.\n"),
+        ("mail/msg.eml", email.as_bytes()),
+        ("../evil.txt", b"climbs out\n"),
+    ];
+    let s = Scratch::new();
+    s.file("in/solid.7z", &seven_zip(&entries, true, None));
+    s.file("in/blocks.7z", &seven_zip(&entries, false, None));
+    s.file("in/locked.7z", &seven_zip(&entries, true, Some(("Raptor2001", false))));
+    s.file("in/sealed.7z", &seven_zip(&entries, true, Some(("Raptor2001", true))));
+    let bundle = zip(&[("inner/solid.7z", &seven_zip(&entries, true, None))]);
+    s.file("in/bundle.zip", &bundle);
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let items = s.items();
+    let find = |locator: &str| items.iter().find(|i| i["locator"] == locator);
+    for archive in ["in/solid.7z", "in/blocks.7z", "in/bundle.zip//inner/solid.7z"] {
+        let memo =
+            find(&format!("{archive}//docs/memo.txt")).unwrap_or_else(|| panic!("{archive}"));
+        assert_eq!(s.text(memo["blake3"].as_str().unwrap()), "Raptor memo: keep within legal.\n");
+        let mail = find(&format!("{archive}//mail/msg.eml")).unwrap();
+        assert_eq!(mail["file_type"], "email");
+    }
+    // Read in place (solid.7z is stored already, as the copy inside the ZIP).
+    assert_eq!(find("in/blocks.7z").unwrap()["flags"], "native-at-source");
+    let exceptions: Vec<(String, String)> = s
+        .exceptions()
+        .iter()
+        .map(|e| {
+            (e["locator"].as_str().unwrap().to_owned(), e["kind"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let pair = |l: &str, k: &str| (l.to_owned(), k.to_owned());
+    for archive in ["in/solid.7z", "in/blocks.7z"] {
+        assert!(exceptions.contains(&pair(&format!("{archive}//../evil.txt"), "path_traversal")));
+    }
+    for entry in ["docs/memo.txt", "mail/msg.eml", "../evil.txt"] {
+        let locked = pair(&format!("in/locked.7z//{entry}"), "encrypted");
+        assert!(exceptions.contains(&locked), "{locked:?} in {exceptions:?}");
+    }
+    assert!(exceptions.contains(&pair("in/sealed.7z", "encrypted")), "{exceptions:?}");
+
+    // With the password, both open, flagged decrypted.
+    let passwords = s.file("passwords.txt", b"wrong\nRaptor2001\n");
+    let open = Scratch::new();
+    open.file("in/locked.7z", &seven_zip(&entries, true, Some(("Raptor2001", false))));
+    open.file("in/sealed.7z", &seven_zip(&entries, true, Some(("Raptor2001", true))));
+    let extra = ["--passwords", passwords.to_str().unwrap()];
+    let (_, out) = open.ingest("c", &[&open.path("in")], &extra);
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let items = open.items();
+    for archive in ["in/locked.7z", "in/sealed.7z"] {
+        let memo = items.iter().find(|i| i["locator"] == format!("{archive}//docs/memo.txt"));
+        let memo = memo.unwrap_or_else(|| panic!("{archive}: {items:?}"));
+        assert_eq!(
+            open.text(memo["blake3"].as_str().unwrap()),
+            "Raptor memo: keep within legal.\n"
+        );
+    }
+    let locked = items.iter().find(|i| i["locator"] == "in/locked.7z").unwrap();
+    assert!(locked["flags"].as_str().unwrap().contains("decrypted"), "{locked}");
+}
+
+/// A 7z read in place is checked against the stamp of the file hashed before it is read.
+#[test]
+fn a_seven_zip_that_changes_at_its_source_after_hashing_is_an_exception() {
+    let s = Scratch::new();
+    let original = seven_zip(&[("a.txt", b"inside\n")], true, None);
+    let archive = s.file("in/batch.7z", &original);
+    let report = s.ingest_with_fault("c", &archive, "change:batch.7z");
+    assert_eq!(report["case"]["reconciled"], true, "{report}");
+    assert!(s.items().is_empty(), "no entry read from the changed file");
+    let message = s.sole_exception("unreadable")["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("changed at its source after it was hashed"), "{message}");
+}
