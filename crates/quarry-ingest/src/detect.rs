@@ -97,6 +97,7 @@ fn sniff(head: &[u8], len: u64) -> FileType {
         (b"\x78\x9F\x3E\x22", FileType::Tnef),
         (b"!BDN", FileType::Pst),
         (b"\x1F\x8B", FileType::Gzip),
+        (b"\xFD7zXZ\x00", FileType::Xz),
         (b"7z\xBC\xAF\x27\x1C", FileType::SevenZip),
         (b"Rar!\x1A\x07", FileType::Rar),
         (b"\x89PNG\r\n\x1A\n", FileType::Png),
@@ -111,6 +112,14 @@ fn sniff(head: &[u8], len: u64) -> FileType {
         if starts(magic) {
             return *file_type;
         }
+    }
+    // "BZh", the block size, then a block's magic (or the end-of-stream one, when empty).
+    if head.len() >= 10
+        && head.starts_with(b"BZh")
+        && (b'1'..=b'9').contains(&head[3])
+        && [&b"1AY&SY"[..], b"\x17\x72\x45\x38\x50\x90"].contains(&&head[4..10])
+    {
+        return FileType::Bzip2;
     }
     if crate::smime::is_cms(head) {
         return FileType::Smime;

@@ -380,7 +380,12 @@ impl Extractor {
             || mailbox
             || matches!(
                 detected.file_type,
-                FileType::Pst | FileType::Tar | FileType::Gzip | FileType::SevenZip
+                FileType::Pst
+                    | FileType::Tar
+                    | FileType::Gzip
+                    | FileType::Bzip2
+                    | FileType::Xz
+                    | FileType::SevenZip
             );
         // A container read in place is never held or stored whole, so it may be of any size:
         // the limit applies to each of its entries or messages. (One that must be kept after
@@ -450,7 +455,12 @@ impl Extractor {
             let flags = maildir_flags(path);
             return self.mbox(&mut run, position, &name, stored, dates, flags, Some(path));
         }
-        if in_place && matches!(detected.file_type, FileType::Tar | FileType::Gzip) {
+        if in_place
+            && matches!(
+                detected.file_type,
+                FileType::Tar | FileType::Gzip | FileType::Bzip2 | FileType::Xz
+            )
+        {
             let (source, file_type) = (Some((path, Stamp::of(&metadata))), detected.file_type);
             let flags = Vec::new();
             return self
@@ -545,7 +555,7 @@ impl Extractor {
             FileType::SevenZip => {
                 return self.seven_zip(run, position, name, stored, dates, flags, None);
             }
-            FileType::Tar | FileType::Gzip => {
+            FileType::Tar | FileType::Gzip | FileType::Bzip2 | FileType::Xz => {
                 let source = None;
                 return self
                     .tar_or_gzip(run, position, name, stored, dates, flags, file_type, source);
@@ -1500,6 +1510,20 @@ impl Extractor {
             let named = decoder.header().and_then(|h| h.filename());
             let named = named.map(|n| String::from_utf8_lossy(n).into_owned());
             (Box::new(decoder), named)
+        } else if matches!(file_type, FileType::Bzip2 | FileType::Xz) {
+            let mut decoder: Box<dyn Read> = if file_type == FileType::Bzip2 {
+                Box::new(bzip2::read::MultiBzDecoder::new(reader))
+            } else {
+                // The dictionary is bounded: a quarter of a worker's memory.
+                let kb = u32::try_from(limits.worker_memory_bytes / 4 / 1024).unwrap_or(u32::MAX);
+                Box::new(lzma_rust2::XzReader::new_mem_limit(reader, true, kb))
+            };
+            if let Err(e) = (&mut decoder).take(512).read_to_end(&mut head) {
+                let message = format!("cannot decompress the {file_type} stream: {e}");
+                let kind = ExceptionKind::Corrupt;
+                return self.kept_from_source(run, position, name, kind, message, stored, source);
+            }
+            (decoder, None)
         } else {
             (reader, None)
         };
@@ -1515,12 +1539,13 @@ impl Extractor {
         if is_tar {
             self.tar_entries(run, &position, &mut stream, compressed)?;
         } else {
-            // A gzip of one file: named as its header names it, else as the stream without
-            // `.gz`.
+            // A compressed file: named as a gzip header names it, else as the stream without
+            // `.gz`, `.bz2` or `.xz`.
             let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
             let member = inner_name.filter(|n| !n.is_empty()).unwrap_or_else(|| {
                 let lower = base.to_ascii_lowercase();
-                match [".gz", ".gzip", ".z"].iter().find(|s| lower.ends_with(*s)) {
+                let suffixes = [".gz", ".gzip", ".z", ".bz2", ".bzip2", ".xz"];
+                match suffixes.iter().find(|s| lower.ends_with(*s)) {
                     Some(suffix) if base.len() > suffix.len() => {
                         base[..base.len() - suffix.len()].to_owned()
                     }

@@ -117,6 +117,10 @@ string_enum! {
         Pst => "pst",
         /// gzip stream.
         Gzip => "gzip",
+        /// bzip2 stream.
+        Bzip2 => "bzip2",
+        /// xz stream.
+        Xz => "xz",
         /// 7-Zip archive.
         SevenZip => "7z",
         /// RAR archive.

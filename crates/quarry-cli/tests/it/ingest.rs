@@ -715,3 +715,47 @@ fn a_seven_zip_that_changes_at_its_source_after_hashing_is_an_exception() {
     let message = s.sole_exception("unreadable")["message"].as_str().unwrap().to_owned();
     assert!(message.contains("changed at its source after it was hashed"), "{message}");
 }
+
+/// bzip2 and xz, the other compressions tars travel in: a compressed tar's entries, a
+/// compressed file named as the stream without its suffix.
+#[test]
+fn bzip2_and_xz_are_opened() {
+    use std::io::Write;
+    let bzip2 = |bytes: &[u8]| {
+        let mut encoder = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    };
+    let xz = |bytes: &[u8]| {
+        let mut writer =
+            lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::default()).unwrap();
+        writer.write_all(bytes).unwrap();
+        writer.finish().unwrap()
+    };
+    let s = Scratch::new();
+    let tar = sample_tar();
+    s.file("in/collection.tar.bz2", &bzip2(&tar));
+    s.file("in/collection.txz", &xz(&tar));
+    s.file("in/notes.txt.bz2", &bzip2(b"plain notes\n"));
+    s.file("in/notes.txt.xz", &xz(b"plain notes\n"));
+    let (_, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let items = s.items();
+    let text = |locator: &str| {
+        let item = items.iter().find(|i| i["locator"] == locator);
+        let item = item.unwrap_or_else(|| panic!("{locator}: {items:?}"));
+        s.text(item["blake3"].as_str().unwrap())
+    };
+    for archive in ["in/collection.tar.bz2", "in/collection.txz"] {
+        let memo = text(&format!("{archive}//docs/memo.txt"));
+        assert_eq!(memo, "Raptor memo: keep within legal.\n");
+    }
+    assert_eq!(text("in/notes.txt.bz2//notes.txt"), "plain notes\n");
+    assert_eq!(text("in/notes.txt.xz//notes.txt"), "plain notes\n");
+    let types: Vec<&str> = items
+        .iter()
+        .filter(|i| !i["locator"].as_str().unwrap().contains("//"))
+        .map(|i| i["file_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["bzip2", "xz", "bzip2", "xz"]);
+}
