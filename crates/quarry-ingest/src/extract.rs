@@ -1677,8 +1677,20 @@ impl Extractor {
             let mut all = std::iter::once(password.clone()).chain(candidates);
             for candidate in &mut all {
                 let Ok(mut trial) = open(candidate.clone()) else { continue };
+                // The first entry with data is decoded and checked against its CRC (`Continue`
+                // has the reader drain and verify it): under a wrong key the data is garbage,
+                // which can decode for a while before anything fails. A first entry over 64 MiB
+                // is only started.
+                let mut checked = false;
                 let decoded = trial.for_each_entries_with_decision(|entry, data| {
+                    if checked {
+                        return Ok(EntryDecision::Stop);
+                    }
                     if !entry.has_stream {
+                        return Ok(EntryDecision::Continue);
+                    }
+                    checked = true;
+                    if entry.size <= 64 << 20 {
                         return Ok(EntryDecision::Continue);
                     }
                     io::copy(&mut data.take(1 << 16), &mut io::sink())?;
