@@ -833,15 +833,7 @@ impl Extractor {
         if is_dir {
             return Ok(());
         }
-        // The locator must name one entry: archives may repeat a name or leave it empty.
-        let mut label = name.clone();
-        if label.is_empty() || !seen.insert(label.clone()) {
-            label = format!("{name} [entry {index}]");
-            while !seen.insert(label.clone()) {
-                label.push('+');
-            }
-        }
-        let position = parent.member(&label, index as u64);
+        let position = parent.member(&entry_label(&name, index, seen), index as u64);
         run.begin(&position, &name, Some(declared))?;
         if run.resume.failed.contains(&position.inner) {
             return Ok(());
@@ -1195,6 +1187,40 @@ impl Extractor {
         run.exception(position, name, kind, reason.to_owned(), None, None)
     }
 
+    /// Why an archive must not be read, checked before it is: nested too deep, a limit of its
+    /// input already crossed, or (read in place from `source`) changed since it was hashed.
+    fn archive_refusal(
+        &self,
+        run: &Run<'_>,
+        position: &Position,
+        name: &str,
+        stored: &Stored,
+        source: Option<(&Path, Stamp)>,
+    ) -> Option<(ExceptionKind, String)> {
+        let limits = &self.options.limits;
+        if position.depth >= limits.max_depth {
+            let message = format!(
+                "nested {} archives deep; the limit is {}",
+                position.depth, limits.max_depth
+            );
+            return Some((ExceptionKind::DecompressionBomb, message));
+        }
+        if let Some(reason) = &run.budget.tripped {
+            return Some((ExceptionKind::DecompressionBomb, reason.clone()));
+        }
+        let (path, hashed) = source?;
+        if let Some(fault) = &self.options.fault {
+            fault.change(name, path);
+        }
+        changed_since(path, hashed).then(|| {
+            let was = &stored.hashes.blake3;
+            let message = format!(
+                "the archive changed at its source after it was hashed (blake3 {was}); its entries were not read: ingest it again"
+            );
+            (ExceptionKind::Unreadable, message)
+        })
+    }
+
     /// Records a mailbox, then each of its messages (streamed: a mailbox may be larger than
     /// memory; one message at a time is held). `at_source` is the input's own path when the
     /// mailbox is read in place (a top-level input, hashed but not copied into the store); a
@@ -1453,36 +1479,13 @@ impl Extractor {
         file_type: FileType,
         source: Option<(&Path, Stamp)>,
     ) -> Result<()> {
-        let (source, hashed) = (source.map(|(path, _)| path), source.map(|(_, stamp)| stamp));
-        let limits = self.options.limits.clone();
-        let refusal = if position.depth >= limits.max_depth {
-            Some(format!(
-                "nested {} archives deep; the limit is {}",
-                position.depth, limits.max_depth
-            ))
-        } else {
-            run.budget.tripped.clone()
-        };
-        if let Some(message) = refusal {
-            let kind = ExceptionKind::DecompressionBomb;
+        let hashed = source.map(|(_, stamp)| stamp);
+        if let Some((kind, message)) = self.archive_refusal(run, &position, name, &stored, source) {
+            let source = source.map(|(path, _)| path);
             return self.kept_from_source(run, position, name, kind, message, stored, source);
         }
-        if let (Some(fault), Some(source)) = (&self.options.fault, source) {
-            fault.change(name, source);
-        }
-        // The file read must be the file hashed: checked before it is read and after.
-        let changed = |path: &Path| {
-            hashed.is_some_and(|h| fs::metadata(path).map_or(true, |m| Stamp::of(&m) != h))
-        };
+        let (source, limits) = (source.map(|(path, _)| path), self.options.limits.clone());
         let reader: Box<dyn Read> = match source {
-            Some(path) if changed(path) => {
-                let was = &stored.hashes.blake3;
-                let message = format!(
-                    "the archive changed at its source after it was hashed (blake3 {was}); its entries were not read: ingest it again"
-                );
-                let kind = ExceptionKind::Unreadable;
-                return self.kept_from_source(run, position, name, kind, message, stored, source);
-            }
             Some(path) => match fs::File::open(path) {
                 Ok(file) => Box::new(BufReader::new(file)),
                 Err(e) => {
@@ -1557,8 +1560,8 @@ impl Extractor {
             self.streamed_member(run, at, &member, &mut stream, compressed, None, dates, flags)?;
         }
         // Changed while it was read: what came out may not be what was hashed.
-        match source {
-            Some(path) if changed(path) => {
+        match (source, hashed) {
+            (Some(path), Some(hashed)) if changed_since(path, hashed) => {
                 let label = "[changed at its source]";
                 let message = "the archive changed at its source while it was read: the entries \
                                above may not be those of the file hashed; ingest it again";
@@ -1595,32 +1598,11 @@ impl Extractor {
         source: Option<(&Path, Stamp)>,
     ) -> Result<()> {
         use sevenz_rust2::{ArchiveReader, EntryDecision, Password};
-        let (source, hashed) = (source.map(|(path, _)| path), source.map(|(_, stamp)| stamp));
-        let limits = self.options.limits.clone();
-        if position.depth >= limits.max_depth || run.budget.tripped.is_some() {
-            let message = run.budget.tripped.clone().unwrap_or_else(|| {
-                format!(
-                    "nested {} archives deep; the limit is {}",
-                    position.depth, limits.max_depth
-                )
-            });
-            let kind = ExceptionKind::DecompressionBomb;
+        if let Some((kind, message)) = self.archive_refusal(run, &position, name, &stored, source) {
+            let source = source.map(|(path, _)| path);
             return self.kept_from_source(run, position, name, kind, message, stored, source);
         }
-        if let (Some(fault), Some(source)) = (&self.options.fault, source) {
-            fault.change(name, source);
-        }
-        let changed = |path: &Path| {
-            hashed.is_some_and(|h| fs::metadata(path).map_or(true, |m| Stamp::of(&m) != h))
-        };
-        if source.is_some_and(changed) {
-            let was = &stored.hashes.blake3;
-            let message = format!(
-                "the archive changed at its source after it was hashed (blake3 {was}); its entries were not read: ingest it again"
-            );
-            let kind = ExceptionKind::Unreadable;
-            return self.kept_from_source(run, position, name, kind, message, stored, source);
-        }
+        let (source, limits) = (source.map(|(path, _)| path), self.options.limits.clone());
         let path = match source {
             Some(path) => path.to_path_buf(),
             None => {
@@ -1729,16 +1711,7 @@ impl Extractor {
         };
         run.emit(Record::Item(item))?;
         let mut seen = HashSet::new();
-        let mut label_of = |index: usize, name: &str| {
-            let mut label = name.to_owned();
-            if label.is_empty() || !seen.insert(label.clone()) {
-                label = format!("{name} [entry {index}]");
-                while !seen.insert(label.clone()) {
-                    label.push('+');
-                }
-            }
-            label
-        };
+        let mut label_of = |index: usize, name: &str| entry_label(name, index, &mut seen);
         if !opened {
             for (index, (name, skip, size)) in files.iter().enumerate() {
                 if *skip {
@@ -1856,14 +1829,7 @@ impl Extractor {
             let modified =
                 header.mtime().ok().map(|secs| quarry_types::iso_utc_from_unix(secs as i64));
             let dates = Dates { modified, ..Dates::default() };
-            let mut label = name.clone();
-            if label.is_empty() || !seen.insert(label.clone()) {
-                label = format!("{name} [entry {index}]");
-                while !seen.insert(label.clone()) {
-                    label.push('+');
-                }
-            }
-            let position = parent.member(&label, index as u64);
+            let position = parent.member(&entry_label(&name, index, &mut seen), index as u64);
             if kind.is_symlink() || kind.is_hard_link() {
                 // A link holds no data: its target is what it records.
                 let target = entry.link_name_bytes().unwrap_or_default().into_owned();
@@ -2064,8 +2030,7 @@ impl Extractor {
         }
         // The file read must be the file hashed: checked before the reader opens it and after
         // (it opens the path itself).
-        let changed =
-            || hashed.is_some_and(|h| fs::metadata(&path).map_or(true, |m| Stamp::of(&m) != h));
+        let changed = || hashed.is_some_and(|h| changed_since(&path, h));
         let opened = (!changed()).then(|| crate::pst::Pst::open(&path));
         let opened = match opened {
             Some(opened) if !changed() => opened,
@@ -2329,6 +2294,24 @@ fn shorten(message: &str) -> String {
 }
 
 /// A locator label for a member that names one member only: names repeat, or are empty.
+/// An archive entry's label in its locator: its name, or `name [entry N]` when the name is
+/// empty or taken (archives may repeat a name or leave it empty).
+fn entry_label(name: &str, index: usize, seen: &mut HashSet<String>) -> String {
+    let mut label = name.to_owned();
+    if label.is_empty() || !seen.insert(label.clone()) {
+        label = format!("{name} [entry {index}]");
+        while !seen.insert(label.clone()) {
+            label.push('+');
+        }
+    }
+    label
+}
+
+/// Whether the file at `path` is no longer the one hashed (its stamp differs, or it is gone).
+fn changed_since(path: &Path, hashed: Stamp) -> bool {
+    fs::metadata(path).map_or(true, |m| Stamp::of(&m) != hashed)
+}
+
 fn unique_label(name: &str, index: usize, seen: &mut HashSet<String>) -> String {
     let mut label = name.replace(LOCATOR_SEPARATOR, "/");
     if label.is_empty() || !seen.insert(label.clone()) {

@@ -112,6 +112,14 @@ impl Scratch {
         self.json(&["report", "exceptions", "--format", "json"]).as_array().unwrap().clone()
     }
 
+    /// Each exception's locator and kind.
+    pub(crate) fn exception_kinds(&self) -> Vec<(String, String)> {
+        let locator_and_kind = |e: &Value| {
+            (e["locator"].as_str().unwrap().to_owned(), e["kind"].as_str().unwrap().to_owned())
+        };
+        self.exceptions().iter().map(locator_and_kind).collect()
+    }
+
     /// The case's only exception, asserted to be of `kind`.
     pub(crate) fn sole_exception(&self, kind: &str) -> Value {
         let mut exceptions = self.exceptions();
