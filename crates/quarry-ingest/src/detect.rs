@@ -28,6 +28,9 @@ pub struct Detected {
     /// For [`FileType::Zip`]: the file starts with the split-archive marker (`PK\x07\x08`),
     /// so it is one volume of a multi-volume archive.
     pub split_volume: bool,
+    /// For the last volume of a split archive (its end record names a disk past the first):
+    /// how many volumes the archive has, else 0.
+    pub split_volumes: u32,
 }
 
 /// Detects the type of the file at `path`.
@@ -43,7 +46,7 @@ pub fn detect_file(path: &Path) -> io::Result<Detected> {
     file.seek(SeekFrom::Start(len.saturating_sub(EOCD_WINDOW)))?;
     let mut tail = Vec::new();
     file.take(EOCD_WINDOW).read_to_end(&mut tail)?;
-    Ok(with_tail(detected, &tail))
+    Ok(with_tail(detected, &tail, len))
 }
 
 /// Detects the type of a native held whole in memory.
@@ -55,7 +58,7 @@ pub fn detect_bytes(bytes: &[u8]) -> Detected {
         return detected;
     }
     let tail_start = bytes.len().saturating_sub(EOCD_WINDOW as usize);
-    with_tail(detected, &bytes[tail_start..])
+    with_tail(detected, &bytes[tail_start..], len)
 }
 
 /// Text and unknown bytes may be a ZIP with data in front (a self-extractor): look for the end
@@ -64,9 +67,15 @@ fn needs_tail(detected: Detected, len: u64) -> bool {
     matches!(detected.file_type, FileType::Text | FileType::Unknown) && len >= 22
 }
 
-fn with_tail(detected: Detected, tail: &[u8]) -> Detected {
+fn with_tail(detected: Detected, tail: &[u8], len: u64) -> Detected {
     if memchr::memmem::find(tail, b"PK\x05\x06").is_some() {
-        Detected { file_type: FileType::Zip, zip_at_start: false, split_volume: false }
+        let split_volumes = crate::split::volumes_claimed(tail, len).unwrap_or(0);
+        Detected {
+            file_type: FileType::Zip,
+            zip_at_start: false,
+            split_volume: false,
+            split_volumes,
+        }
     } else {
         detected
     }
@@ -77,7 +86,12 @@ fn with_tail(detected: Detected, tail: &[u8]) -> Detected {
 pub fn detect_head(head: &[u8], len: u64) -> Detected {
     let file_type = sniff(head, len);
     let zip = file_type == FileType::Zip;
-    Detected { file_type, zip_at_start: zip, split_volume: zip && head.starts_with(b"PK\x07\x08") }
+    Detected {
+        file_type,
+        zip_at_start: zip,
+        split_volume: zip && head.starts_with(b"PK\x07\x08"),
+        split_volumes: 0,
+    }
 }
 
 fn sniff(head: &[u8], len: u64) -> FileType {

@@ -374,9 +374,24 @@ impl Extractor {
                 );
             }
         }
-        let detected = crate::detect::detect_head(&head, size);
+        let mut detected = crate::detect::detect_head(&head, size);
+        // The last volume of a split ZIP starts wherever the previous volume was cut, so only
+        // its end record (and its name, by which its volumes are found) says what it is.
+        if !detected.split_volume && name.to_ascii_lowercase().ends_with(".zip") {
+            let tail = crate::split::tail_of(file.file()).ok();
+            if let Some(n) = tail.and_then(|tail| crate::split::volumes_claimed(&tail, size)) {
+                detected = Detected { file_type: FileType::Zip, split_volumes: n, ..detected };
+            }
+        }
+        // A volume before the last, with the last beside it: its bytes are read through the
+        // last volume, so it is recorded (hashed in place) but not opened.
+        let volume_of = match crate::split::volume_number(&name) {
+            Some(_) => crate::split::last_volume_of(path),
+            None => None,
+        };
         let mailbox = detected.file_type == FileType::Mbox;
         let in_place = (detected.file_type == FileType::Zip && !detected.split_volume)
+            || volume_of.is_some()
             || mailbox
             || matches!(
                 detected.file_type,
@@ -451,6 +466,15 @@ impl Extractor {
             }
             Err(e) => return Err(e.into()),
         };
+        if let Some(last) = volume_of {
+            let mut flags = vec!["split-volume".to_owned(), "no-text".to_owned()];
+            if !stored.already_present {
+                flags.push("native-at-source".to_owned());
+            }
+            drop(last);
+            let item = item_record(position, &name, stored, FileType::Zip, dates, flags);
+            return run.emit(Record::Item(item));
+        }
         if in_place && detected.file_type == FileType::Mbox {
             let flags = maildir_flags(path);
             return self.mbox(&mut run, position, &name, stored, dates, flags, Some(path));
@@ -523,7 +547,7 @@ impl Extractor {
             } else {
                 opens_as_zip(&native_path)
             };
-            if !opens {
+            if !opens && detected.split_volumes == 0 {
                 // Only an end record looked like ZIP (text or binary with `PK\x05\x06`
                 // inside): judge the file by its head.
                 let mut head = vec![0; crate::detect::HEAD_BYTES];
@@ -681,7 +705,8 @@ impl Extractor {
         }
         let file = fs::File::open(&archive_path);
         // The file opened must be the file hashed: otherwise its entries would not be the
-        // bytes the case records for it.
+        // bytes the case records for it. (A split archive's other volumes are checked after
+        // its entries are read.)
         let changed = match (&file, hashed) {
             (Ok(file), Some(hashed)) => file.metadata().map_or(true, |m| Stamp::of(&m) != hashed),
             _ => false,
@@ -694,11 +719,62 @@ impl Extractor {
             let kind = ExceptionKind::Unreadable;
             return self.kept_from_source(run, position, name, kind, message, stored, source);
         }
-        let opened = file.map_err(ZipError::Io).and_then(|f| ZipArchive::new(BufReader::new(f)));
+        let split_volumes = match (&file, detected.split_volumes) {
+            (_, 0) if detected.zip_at_start && !detected.split_volume => {
+                // A last volume may start with an entry's header: its end record says.
+                let f = file.as_ref().ok();
+                let len = f.and_then(|f| f.metadata().ok()).map(|m| m.len());
+                let tail = f.and_then(|f| crate::split::tail_of(f.file()).ok());
+                tail.zip(len).and_then(|(tail, len)| crate::split::volumes_claimed(&tail, len))
+            }
+            (_, 0) => None,
+            (_, n) => Some(n),
+        };
+        let mut volume_stamps = Vec::new();
+        let opened = match (file, split_volumes, source) {
+            (Ok(file), Some(volumes), Some(source)) => {
+                match crate::split::open(source, file.into_parts().0) {
+                    Ok(joined) => {
+                        for (path, file) in joined.volumes() {
+                            let metadata = file.metadata().map_err(|e| Error::Store(e.into()))?;
+                            volume_stamps.push((path.to_path_buf(), Stamp::of(&metadata)));
+                        }
+                        if let Some(fault) = &self.options.fault {
+                            for (path, _) in &volume_stamps {
+                                let volume = path.file_name().unwrap_or_default();
+                                fault.change(&volume.to_string_lossy(), path);
+                            }
+                        }
+                        ZipArchive::new(BufReader::new(ArchiveFile::Joined(joined)))
+                    }
+                    Err(e) => {
+                        let kind = match e {
+                            crate::split::SplitError::Io(_) => ExceptionKind::Unreadable,
+                            _ => ExceptionKind::Corrupt,
+                        };
+                        let message = format!(
+                            "the last of {volumes} volumes of a split ZIP archive, and {e}; its entries were not read"
+                        );
+                        let source = Some(source);
+                        return self
+                            .kept_from_source(run, position, name, kind, message, stored, source);
+                    }
+                }
+            }
+            (Ok(_), Some(volumes), None) => {
+                let message = format!(
+                    "the last of {volumes} volumes of a split ZIP archive; volumes are joined only where the last one is a file named .zip beside them in the collection (not inside a container), so its entries were not read"
+                );
+                return run.kept(position, name, ExceptionKind::Unsupported, message, stored);
+            }
+            (file, _, _) => file
+                .map_err(ZipError::Io)
+                .and_then(|f| ZipArchive::new(BufReader::new(ArchiveFile::Plain(f)))),
+        };
         let mut archive = match opened {
             Ok(archive) => archive,
             Err(_) if detected.split_volume => {
-                let message = "a volume of a split (multi-volume) ZIP archive; split archives are not opened yet".to_owned();
+                let message = "the first volume of a split (multi-volume) ZIP archive whose last volume (named like it, ending in .zip) is not beside it; the entries of a split archive are read through its last volume".to_owned();
                 let kind = ExceptionKind::Unsupported;
                 return self.kept_from_source(run, position, name, kind, message, stored, source);
             }
@@ -774,14 +850,35 @@ impl Extractor {
         if source.is_some() && !stored.already_present {
             flags.push("native-at-source".to_owned());
         }
+        // A split archive declares no count, as a tar does: a volume found changed after its
+        // entries are read adds a notice among them.
+        let declared = volume_stamps.is_empty().then_some(files as u64);
         let item = ItemRecord {
-            entries_declared: Some(files as u64),
+            entries_declared: declared,
             ..item_record(position.clone(), name, stored, FileType::Zip, dates, flags)
         };
         run.emit(Record::Item(item))?;
         let mut seen = HashSet::new();
         for index in 0..archive.len() {
             self.zip_entry(run, &mut archive, index, &position, &mut seen)?;
+        }
+        // A split archive's volumes changed while they were read: what came out may not be
+        // what their items hashed.
+        if let Some(path) = volume_stamps.iter().find(|(p, s)| changed_since(p, *s)).map(|v| &v.0) {
+            let volume = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            let message = format!(
+                "the volume {volume} changed at its source while the archive was read: the entries above may not be those of the volumes hashed; ingest them again"
+            );
+            let (label, kind) = ("[changed at its source]", ExceptionKind::Unreadable);
+            self.member_exception(
+                run,
+                &position,
+                usize::MAX >> 1,
+                label,
+                kind,
+                &message,
+                &mut seen,
+            )?;
         }
         for (index, name) in hidden {
             let label = format!("{name} [directory record {index}]");
@@ -798,7 +895,7 @@ impl Extractor {
     fn zip_entry(
         &mut self,
         run: &mut Run<'_>,
-        archive: &mut ZipArchive<BufReader<fs::File>>,
+        archive: &mut ZipArchive<BufReader<ArchiveFile>>,
         index: usize,
         parent: &Position,
         seen: &mut HashSet<String>,
@@ -2305,6 +2402,30 @@ fn entry_label(name: &str, index: usize, seen: &mut HashSet<String>) -> String {
         }
     }
     label
+}
+
+/// What a ZIP is read from: its file, or a split archive's volumes joined.
+enum ArchiveFile {
+    Plain(fs::File),
+    Joined(crate::split::Joined),
+}
+
+impl Read for ArchiveFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            ArchiveFile::Plain(file) => file.read(buf),
+            ArchiveFile::Joined(joined) => joined.read(buf),
+        }
+    }
+}
+
+impl io::Seek for ArchiveFile {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        match self {
+            ArchiveFile::Plain(file) => file.seek(to),
+            ArchiveFile::Joined(joined) => joined.seek(to),
+        }
+    }
 }
 
 /// Whether the file at `path` is no longer the one hashed (its stamp differs, or it is gone).

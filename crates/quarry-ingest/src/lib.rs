@@ -45,6 +45,7 @@ pub mod pdf;
 pub mod pst;
 pub mod rtf;
 pub mod smime;
+mod split;
 pub mod text;
 pub mod tnef;
 mod zipdir;

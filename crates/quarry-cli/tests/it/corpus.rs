@@ -74,6 +74,38 @@ fn hostile_archives_are_exceptions_and_the_run_reconciles() {
     assert!(items.iter().any(|i| {
         i["locator"].as_str().unwrap().starts_with("zip/cpython-archivetestdata/exe_with_z64//")
     }));
+    // A split ZIP64 archive (commons-compress COMPRESS-477, Info-ZIP, three volumes) gives
+    // the files 7-Zip 25.01 extracts from it (`7zz x`): 243, each name and blake3 the same
+    // (this digest is over the sorted `name blake3` lines). Its directories are not items.
+    let split = "zip/commons-compress/COMPRESS-477/split_zip_created_by_zip/";
+    let mut entries: Vec<String> = items
+        .iter()
+        .filter_map(|i| {
+            let name = i["locator"].as_str().unwrap().strip_prefix(split)?;
+            let name = name.strip_prefix("split_zip_created_by_zip_zip64.zip//")?;
+            Some(format!("{name} {}\n", i["blake3"].as_str().unwrap()))
+        })
+        .collect();
+    entries.sort();
+    assert_eq!(entries.len(), 243);
+    assert_eq!(
+        crate::common::blake3_hex(entries.concat().as_bytes()),
+        "28500e73f2d78f61683fccb4f54715b0afa8349728c0e3d44c85bf4b21d8da84"
+    );
+    for volume in ["z01", "z02"] {
+        let locator = format!("{split}split_zip_created_by_zip_zip64.{volume}");
+        let item = items.iter().find(|i| i["locator"] == locator.as_str()).unwrap();
+        assert!(item["flags"].as_str().unwrap().contains("split-volume"), "{item}");
+    }
+    // Its sibling without zip64 is there without its first two volumes.
+    let lone = exceptions
+        .iter()
+        .find(|e| e["locator"] == format!("{split}split_zip_created_by_zip.zip").as_str())
+        .unwrap();
+    assert_eq!(lone["kind"], "corrupt");
+    assert!(
+        lone["message"].as_str().unwrap().contains("split_zip_created_by_zip.z01 is not beside it")
+    );
     // The benign neighbours of the traversal entries are items.
     assert!(items.iter().any(|i| i["locator"] == "zip/snyk-zip-slip/zip-slip.zip//good.txt"));
 

@@ -747,3 +747,107 @@ fn bzip2_and_xz_are_opened() {
         .collect();
     assert_eq!(types, ["bzip2", "xz", "bzip2", "xz"]);
 }
+
+/// The split archive in `crates/quarry-ingest/tests/data/split` (Info-ZIP `zip -s`, three volumes; its README says
+/// how it was made), copied into `dir` of `s`, all volumes or those named.
+fn split_set(s: &Scratch, dir: &str, volumes: &[&str]) {
+    let data =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../quarry-ingest/tests/data/split");
+    for volume in volumes {
+        s.file(&format!("{dir}/{volume}"), &std::fs::read(data.join(volume)).unwrap());
+    }
+}
+
+/// The files the split archive holds, as its README's recipe writes them.
+fn split_contents(name: &str, lines: usize) -> String {
+    (0..lines).map(|i| format!("{name} line {i:05}\n")).collect()
+}
+
+/// A split ZIP (`X.z01`, `X.z02`, ..., `X.zip`) is read through its last volume, its volumes
+/// joined where they lie: every entry, with the bytes of the files it was made from, the volumes
+/// recorded as items of their own. An entry runs across two volumes and the central directory
+/// across the last two.
+#[test]
+fn split_zip_archives_are_opened_through_their_last_volume() {
+    let s = Scratch::new();
+    split_set(&s, "in", &["set.z01", "set.z02", "set.zip"]);
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    assert!(s.exceptions().is_empty(), "{:?}", s.exceptions());
+    let items = s.items();
+    let find = |locator: &str| {
+        items.iter().find(|i| i["locator"] == locator).unwrap_or_else(|| panic!("{locator}"))
+    };
+    let entries: Vec<&str> = items
+        .iter()
+        .filter_map(|i| i["locator"].as_str().unwrap().strip_prefix("in/set.zip//"))
+        .collect();
+    assert_eq!(entries, ["alpha.txt", "folder/beta.txt", "folder/gamma.txt"]);
+    for (entry, text) in [
+        ("alpha.txt", split_contents("alpha.txt", 3000)),
+        ("folder/beta.txt", split_contents("folder/beta.txt", 2500)),
+        ("folder/gamma.txt", "A short memo about the pipeline.\n".to_owned()),
+    ] {
+        let item = find(&format!("in/set.zip//{entry}"));
+        assert_eq!(item["blake3"], blake3_hex(text.as_bytes()), "{entry}");
+        assert_eq!(s.text(item["blake3"].as_str().unwrap()), text, "{entry}");
+        assert_eq!(item["parent"], find("in/set.zip")["control_number"]);
+    }
+    assert_eq!(find("in/set.zip")["file_type"], "zip");
+    assert_eq!(find("in/set.zip")["flags"], "native-at-source");
+    for volume in ["in/set.z01", "in/set.z02"] {
+        assert_eq!(find(volume)["file_type"], "zip");
+        assert_eq!(find(volume)["flags"], "split-volume no-text native-at-source", "{volume}");
+    }
+}
+
+/// A split archive that cannot be joined is an exception saying why, and every volume is still
+/// accounted for: a volume missing, the first volume alone, the last volume inside a container.
+#[test]
+fn split_zip_archives_that_cannot_be_joined_are_exceptions() {
+    let s = Scratch::new();
+    split_set(&s, "missing", &["set.z01", "set.zip"]);
+    split_set(&s, "first", &["set.z01"]);
+    let data =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../quarry-ingest/tests/data/split");
+    let last = std::fs::read(data.join("set.zip")).unwrap();
+    s.file("nested/bundle.zip", &zip(&[("backup/set.zip", &last)]));
+    let (code, out) =
+        s.ingest("c", &[&s.path("missing"), &s.path("first"), &s.path("nested")], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let exceptions = s.exceptions();
+    let message = |locator: &str, kind: &str| -> String {
+        let e = exceptions.iter().find(|e| e["locator"] == locator);
+        let e = e.unwrap_or_else(|| panic!("{locator} in {exceptions:?}"));
+        assert_eq!(e["kind"], kind, "{e}");
+        e["message"].as_str().unwrap().to_owned()
+    };
+    let m = message("missing/set.zip", "corrupt");
+    assert!(m.contains("the last of 3 volumes") && m.contains("set.z02 is not beside it"), "{m}");
+    let m = message("first/set.z01", "unsupported");
+    assert!(m.contains("first volume of a split"), "{m}");
+    let m = message("nested/bundle.zip//backup/set.zip", "unsupported");
+    assert!(m.contains("the last of 3 volumes") && m.contains("not inside a container"), "{m}");
+    assert_eq!(exceptions.len(), 3, "{exceptions:?}");
+    // The first volume beside a last volume that names it is a volume, though the set is
+    // incomplete; the last volume is kept (stored) with its exception.
+    let items = s.items();
+    let volume = items.iter().find(|i| i["locator"] == "missing/set.z01").unwrap();
+    assert_eq!(volume["flags"], "split-volume no-text native-at-source");
+}
+
+/// A volume that changes while its archive is read: the entries read are kept, and an
+/// `unreadable` exception after them says they may not be those of the volume hashed.
+#[test]
+fn a_split_zip_volume_that_changes_while_it_is_read_is_reported() {
+    let s = Scratch::new();
+    split_set(&s, "in", &["set.z01", "set.z02", "set.zip"]);
+    let report = s.ingest_with_fault("c", &s.path("in"), "change:set.z02");
+    assert_eq!(report["case"]["reconciled"], true, "{report}");
+    let e = s.sole_exception("unreadable");
+    assert_eq!(e["locator"], "in/set.zip//[changed at its source]", "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("the volume set.z02 changed at its source"), "{message}");
+}
