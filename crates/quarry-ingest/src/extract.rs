@@ -229,6 +229,9 @@ pub struct Extractor {
     /// Attachments its mailbox could not give back for the message being opened (name and
     /// reason): they become exceptions in its family.
     unread: Vec<(String, String)>,
+    /// The parts, first to last, of the top-level file split by bytes being opened (`X.001`,
+    /// `X.002`, ...): its archive is read from them end to end.
+    parts: Vec<std::path::PathBuf>,
 }
 
 /// Per-input budget shared by every archive inside it.
@@ -302,6 +305,7 @@ impl Extractor {
             buf: Vec::with_capacity(256 * 1024),
             folder: None,
             unread: Vec::new(),
+            parts: Vec::new(),
         }
     }
 
@@ -389,9 +393,23 @@ impl Extractor {
             Some(_) => crate::split::last_volume_of(path),
             None => None,
         };
+        // A file split by bytes (`X.001`, `X.002`, ...): the first part opens the archive the
+        // parts make end to end; the others are recorded, hashed in place.
+        // Only an archive cut short is taken for one: numbered files of anything else
+        // (rotated logs, `report.001`) are files of their own.
+        let (parts, part_of) = match crate::split::part_number(&name) {
+            Some((_, 1, _)) => {
+                let parts = crate::split::parts_from(path).filter(|_| cut_archive(path));
+                (parts, None)
+            }
+            Some(_) => (None, crate::split::first_part_of(path).filter(|f| cut_archive(f))),
+            None => (None, None),
+        };
         let mailbox = detected.file_type == FileType::Mbox;
         let in_place = (detected.file_type == FileType::Zip && !detected.split_volume)
             || volume_of.is_some()
+            || parts.is_some()
+            || part_of.is_some()
             || mailbox
             || matches!(
                 detected.file_type,
@@ -466,14 +484,40 @@ impl Extractor {
             }
             Err(e) => return Err(e.into()),
         };
-        if let Some(last) = volume_of {
+        if volume_of.is_some() || part_of.is_some() {
             let mut flags = vec!["split-volume".to_owned(), "no-text".to_owned()];
             if !stored.already_present {
                 flags.push("native-at-source".to_owned());
             }
-            drop(last);
-            let item = item_record(position, &name, stored, FileType::Zip, dates, flags);
+            // A part is typed as the file its parts make (its first part says).
+            let file_type = match &part_of {
+                Some(first) => detect_file(first).map_or(FileType::Unknown, |d| d.file_type),
+                None => FileType::Zip,
+            };
+            let item = item_record(position, &name, stored, file_type, dates, flags);
             return run.emit(Record::Item(item));
+        }
+        if let Some(parts) = parts {
+            let source = Some((path, Stamp::of(&metadata)));
+            let total: u64 =
+                parts.iter().filter_map(|p| fs::metadata(p).ok()).map(|m| m.len()).sum();
+            run.budget.input_size = total;
+            self.parts = parts;
+            // `cut_archive` took it for one of these.
+            let result = match detected.file_type {
+                FileType::Zip => {
+                    self.zip(&mut run, position, &name, stored, dates, Vec::new(), detected, source)
+                }
+                FileType::SevenZip => {
+                    self.seven_zip(&mut run, position, &name, stored, dates, Vec::new(), source)
+                }
+                t => {
+                    let flags = Vec::new();
+                    self.tar_or_gzip(&mut run, position, &name, stored, dates, flags, t, source)
+                }
+            };
+            self.parts.clear();
+            return result;
         }
         if in_place && detected.file_type == FileType::Mbox {
             let flags = maildir_flags(path);
@@ -731,10 +775,22 @@ impl Extractor {
             (_, n) => Some(n),
         };
         let mut volume_stamps = Vec::new();
+        let parts = std::mem::take(&mut self.parts);
         let opened = match (file, split_volumes, source) {
+            (Ok(_), _, Some(_)) if !parts.is_empty() => match crate::split::concatenated(&parts) {
+                Ok(joined) => {
+                    for (path, file) in joined.volumes() {
+                        let metadata = file.metadata().map_err(|e| Error::Store(e.into()))?;
+                        volume_stamps.push((path.to_path_buf(), Stamp::of(&metadata)));
+                    }
+                    ZipArchive::new(BufReader::new(ArchiveFile::Joined(joined)))
+                }
+                Err(e) => Err(ZipError::Io(e)),
+            },
             (Ok(file), Some(volumes), Some(source)) => {
                 match crate::split::open(source, file.into_parts().0) {
                     Ok(joined) => {
+                        run.budget.input_size = joined.len();
                         for (path, file) in joined.volumes() {
                             let metadata = file.metadata().map_err(|e| Error::Store(e.into()))?;
                             volume_stamps.push((path.to_path_buf(), Stamp::of(&metadata)));
@@ -862,24 +918,6 @@ impl Extractor {
         for index in 0..archive.len() {
             self.zip_entry(run, &mut archive, index, &position, &mut seen)?;
         }
-        // A split archive's volumes changed while they were read: what came out may not be
-        // what their items hashed.
-        if let Some(path) = volume_stamps.iter().find(|(p, s)| changed_since(p, *s)).map(|v| &v.0) {
-            let volume = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-            let message = format!(
-                "the volume {volume} changed at its source while the archive was read: the entries above may not be those of the volumes hashed; ingest them again"
-            );
-            let (label, kind) = ("[changed at its source]", ExceptionKind::Unreadable);
-            self.member_exception(
-                run,
-                &position,
-                usize::MAX >> 1,
-                label,
-                kind,
-                &message,
-                &mut seen,
-            )?;
-        }
         for (index, name) in hidden {
             let label = format!("{name} [directory record {index}]");
             let entry = position.member(&label, index as u64);
@@ -889,7 +927,7 @@ impl Extractor {
             );
             run.exception(entry, &name, ExceptionKind::Unsupported, message, None, None)?;
         }
-        Ok(())
+        changed_part_notice(self, run, &position, &volume_stamps)
     }
 
     fn zip_entry(
@@ -1582,7 +1620,22 @@ impl Extractor {
             return self.kept_from_source(run, position, name, kind, message, stored, source);
         }
         let (source, limits) = (source.map(|(path, _)| path), self.options.limits.clone());
+        // A stream split by bytes is read from its parts end to end.
+        let parts = std::mem::take(&mut self.parts);
+        let mut part_stamps = Vec::new();
+        for part in &parts {
+            let metadata = fs::metadata(part).map_err(|e| Error::Store(e.into()))?;
+            part_stamps.push((part.clone(), Stamp::of(&metadata)));
+        }
         let reader: Box<dyn Read> = match source {
+            Some(_) if !parts.is_empty() => match crate::split::concatenated(&parts) {
+                Ok(joined) => Box::new(BufReader::new(joined)),
+                Err(e) => {
+                    let message = format!("its parts could not be opened: {}", error_chain(&e));
+                    let kind = ExceptionKind::Unreadable;
+                    return run.exception(position, name, kind, message, Some(stored.size), None);
+                }
+            },
             Some(path) => match fs::File::open(path) {
                 Ok(file) => Box::new(BufReader::new(file)),
                 Err(e) => {
@@ -1674,7 +1727,7 @@ impl Extractor {
                     &mut seen,
                 )
             }
-            _ => Ok(()),
+            _ => changed_part_notice(self, run, &position, &part_stamps),
         }
     }
 
@@ -1712,8 +1765,22 @@ impl Extractor {
         // Decoder dictionaries and header buffers are bounded: a quarter of a worker's memory.
         let memory_kb =
             usize::try_from(limits.worker_memory_bytes / 4 / 1024).unwrap_or(usize::MAX);
+        // A 7z split by bytes is read from its parts end to end, each as it was when first
+        // opened (checked after its entries are read).
+        let parts = std::mem::take(&mut self.parts);
+        let mut part_stamps = Vec::new();
+        for part in &parts {
+            let metadata = fs::metadata(part).map_err(|e| Error::Store(e.into()))?;
+            part_stamps.push((part.clone(), Stamp::of(&metadata)));
+        }
         let open = |password: Password| -> std::result::Result<_, String> {
-            let file = fs::File::open(&path).map_err(|e| error_chain(&e))?;
+            let file = if parts.is_empty() {
+                ArchiveFile::Plain(fs::File::open(&path).map_err(|e| error_chain(&e))?)
+            } else {
+                ArchiveFile::Joined(
+                    crate::split::concatenated(&parts).map_err(|e| error_chain(&e))?,
+                )
+            };
             let mut reader =
                 ArchiveReader::new_with_memory_limit(BufReader::new(file), password, memory_kb)
                     .map_err(|e| e.to_string())?;
@@ -1802,8 +1869,10 @@ impl Extractor {
             .collect();
         let declared = files.iter().filter(|f| !f.1).count() as u64;
         let compressed = stored.size;
+        // Parts found changed after the entries add a notice among them: no count declared.
+        let declared = part_stamps.is_empty().then_some(declared);
         let item = ItemRecord {
-            entries_declared: Some(declared),
+            entries_declared: declared,
             ..item_record(position.clone(), name, stored, FileType::SevenZip, dates, flags)
         };
         run.emit(Record::Item(item))?;
@@ -1873,7 +1942,7 @@ impl Extractor {
                     .member_exception(run, &position, next, &label, kind, &message, &mut seen);
             }
         }
-        Ok(())
+        changed_part_notice(self, run, &position, &part_stamps)
     }
 
     /// Each entry of a tar stream: files and links become members, directories are skipped,
@@ -2402,6 +2471,55 @@ fn entry_label(name: &str, index: usize, seen: &mut HashSet<String>) -> String {
         }
     }
     label
+}
+
+/// Whether `first`, the first of several numbered parts (`X.001`), is an archive cut short: a
+/// ZIP without its end record, a 7z whose header points past its end, or a tar or compressed
+/// stream (which cannot be told complete without reading it through; numbered parts of one
+/// are a split).
+fn cut_archive(first: &Path) -> bool {
+    let Ok(file) = fs::File::open(first) else { return false };
+    let Ok(len) = file.metadata().map(|m| m.len()) else { return false };
+    let mut head = vec![0; crate::detect::HEAD_BYTES];
+    let Ok(n) = read_at_full(&file, &mut head) else { return false };
+    head.truncate(n);
+    match crate::detect::detect_head(&head, len).file_type {
+        FileType::Zip => crate::split::tail_of(file.file())
+            .is_ok_and(|tail| memchr::memmem::find(&tail, b"PK\x05\x06").is_none()),
+        // The signature header: the next header's offset and size, after its 32 bytes.
+        FileType::SevenZip => {
+            let at = |i: usize| {
+                head.get(i..i + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes)
+            };
+            match (at(12), at(20)) {
+                (Some(offset), Some(size)) => offset.saturating_add(size).saturating_add(32) > len,
+                _ => false,
+            }
+        }
+        FileType::Tar | FileType::Gzip | FileType::Bzip2 | FileType::Xz => true,
+        _ => false,
+    }
+}
+
+/// After a split archive's entries are read: an `unreadable` notice among them when one of its
+/// volumes or parts changed at its source meanwhile (what came out may not be what their items
+/// hashed).
+fn changed_part_notice(
+    extractor: &mut Extractor,
+    run: &mut Run<'_>,
+    position: &Position,
+    stamps: &[(std::path::PathBuf, Stamp)],
+) -> Result<()> {
+    let Some((path, _)) = stamps.iter().find(|(p, s)| changed_since(p, *s)) else {
+        return Ok(());
+    };
+    let volume = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let message = format!(
+        "the volume {volume} changed at its source while the archive was read: the entries above may not be those of the volumes hashed; ingest them again"
+    );
+    let (label, kind) = ("[changed at its source]", ExceptionKind::Unreadable);
+    let mut seen = HashSet::new();
+    extractor.member_exception(run, position, usize::MAX >> 1, label, kind, &message, &mut seen)
 }
 
 /// What a ZIP is read from: its file, or a split archive's volumes joined.

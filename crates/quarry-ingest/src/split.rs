@@ -211,7 +211,9 @@ impl Joined {
         self.paths.iter().map(PathBuf::as_path).zip(self.volumes.iter().map(|(file, _, _)| file))
     }
 
-    fn len(&self) -> u64 {
+    /// The joined archive's length: every volume's bytes up to the directory, and the
+    /// directory.
+    pub(crate) fn len(&self) -> u64 {
         self.data_end + self.directory.len() as u64
     }
 }
@@ -259,6 +261,62 @@ impl Seek for Joined {
         })?;
         Ok(self.pos)
     }
+}
+
+/// Whether `name` names a part of a file split by bytes (`X.001`, `X.002`, ..., as 7-Zip's
+/// "split to volumes", HJSplit and `split -d -a 3` write them): its stem, its number and the
+/// width of its number.
+#[must_use]
+pub(crate) fn part_number(name: &str) -> Option<(&str, u32, usize)> {
+    let (stem, digits) = name.rsplit_once('.')?;
+    if digits.len() < 3 || !digits.bytes().all(|b| b.is_ascii_digit()) || stem.is_empty() {
+        return None;
+    }
+    let number: u32 = digits.parse().ok()?;
+    (number > 0).then_some((stem, number, digits.len()))
+}
+
+/// The parts of the file split by bytes whose first part is `first` (`X.001`): `X.001`,
+/// `X.002`, ... for as long as they follow one another. `None` unless there are two or more.
+pub(crate) fn parts_from(first: &Path) -> Option<Vec<PathBuf>> {
+    let (stem, number, width) = part_number(first.file_name()?.to_str()?)?;
+    if number != 1 {
+        return None;
+    }
+    let mut parts = vec![first.to_path_buf()];
+    for n in 2..=MAX_VOLUMES {
+        let next = first.with_file_name(format!("{stem}.{n:0width$}"));
+        if !next.is_file() {
+            break;
+        }
+        parts.push(next);
+    }
+    (parts.len() > 1).then_some(parts)
+}
+
+/// For a part after the first (`X.002`, ...): the first part, when it is beside it and its
+/// parts run on to this one.
+pub(crate) fn first_part_of(part: &Path) -> Option<PathBuf> {
+    let (stem, number, width) = part_number(part.file_name()?.to_str()?)?;
+    if number < 2 {
+        return None;
+    }
+    let first = part.with_file_name(format!("{stem}.{:0width$}", 1));
+    let parts = parts_from(&first)?;
+    (parts.len() >= number as usize).then_some(first)
+}
+
+/// The parts of a file split by bytes, end to end, as one file.
+pub(crate) fn concatenated(paths: &[PathBuf]) -> io::Result<Joined> {
+    let mut volumes = Vec::with_capacity(paths.len());
+    let mut start = 0;
+    for path in paths {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        volumes.push((file, start, len));
+        start += len;
+    }
+    Ok(Joined { volumes, paths: paths.to_vec(), data_end: start, directory: Vec::new(), pos: 0 })
 }
 
 /// Opens the split archive whose last volume is `last` (already open as `last_file`), with

@@ -851,3 +851,108 @@ fn a_split_zip_volume_that_changes_while_it_is_read_is_reported() {
     let message = e["message"].as_str().unwrap();
     assert!(message.contains("the volume set.z02 changed at its source"), "{message}");
 }
+
+/// Bytes that do not compress (so archives of them split across parts), from a seed.
+fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+/// Writes `bytes` into `dir` as parts of `size` bytes: `name.001`, `name.002`, ...
+fn split_into_parts(s: &Scratch, dir: &str, name: &str, bytes: &[u8], size: usize) -> usize {
+    for (i, part) in bytes.chunks(size).enumerate() {
+        s.file(&format!("{dir}/{name}.{:03}", i + 1), part);
+    }
+    bytes.len().div_ceil(size)
+}
+
+/// Archives split by bytes (`X.001`, `X.002`, ...: 7-Zip's "split to volumes", `split`) are
+/// read through their first part from all the parts end to end: a ZIP, a 7z and a gzipped tar,
+/// an entry of each crossing parts. The other parts are items flagged `split-volume`.
+/// Numbered files that are not an archive cut short (rotated logs, complete ZIPs, a lone
+/// `.001`) are files of their own.
+#[test]
+fn archives_split_by_bytes_are_read_from_their_parts() {
+    use std::io::Write;
+    let memo = b"The gas pipeline memo.\n".as_slice();
+    let blob = noise(100_000, 7);
+    let entries: [(&str, &[u8]); 2] = [("docs/memo.txt", memo), ("data/blob.bin", &blob)];
+    let s = Scratch::new();
+    let zipped = crate::common::zip_with(&entries, zip::CompressionMethod::Stored);
+    let sevenz = seven_zip(&entries, true, None);
+    let tgz = {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, bytes) in entries {
+            let mut header = tar::Header::new_ustar();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, name, bytes).unwrap();
+        }
+        let tar = builder.into_inner().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        gz.finish().unwrap()
+    };
+    let mut parts = Vec::new();
+    for (name, bytes) in [("set.zip", &zipped), ("set.7z", &sevenz), ("set.tgz", &tgz)] {
+        let count = split_into_parts(&s, "in", name, bytes, 40_000);
+        assert!(count >= 3, "{name} in {count} parts");
+        parts.push((name, count));
+    }
+    // Numbered files that are not an archive cut short are files of their own.
+    s.file("in/app.log.001", b"Rotated log, first file: pipeline pressure normal.\n");
+    s.file("in/app.log.002", b"Rotated log, second file: pipeline pressure high.\n");
+    s.file("in/report.001", b"A lone part is a file like any other.\n");
+    let complete = crate::common::zip(&[("a.txt", b"complete on its own\n")]);
+    s.file("in/backup.zip.001", &complete);
+    s.file("in/backup.zip.002", &complete);
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(s.exceptions().is_empty(), "{:?}", s.exceptions());
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let items = s.items();
+    let find = |locator: &str| {
+        items.iter().find(|i| i["locator"] == locator).unwrap_or_else(|| panic!("{locator}"))
+    };
+    for (name, count) in parts {
+        let first = find(&format!("in/{name}.001"));
+        assert_eq!(first["flags"], "native-at-source", "{name}");
+        let memo_item = find(&format!("in/{name}.001//docs/memo.txt"));
+        assert_eq!(s.text(memo_item["blake3"].as_str().unwrap()), "The gas pipeline memo.\n");
+        assert_eq!(find(&format!("in/{name}.001//data/blob.bin"))["blake3"], blake3_hex(&blob));
+        for part in 2..=count {
+            let item = find(&format!("in/{name}.{part:03}"));
+            assert_eq!(item["flags"], "split-volume no-text native-at-source", "{item}");
+            assert_eq!(item["file_type"], first["file_type"], "{item}");
+        }
+    }
+    for file in ["in/app.log.001", "in/app.log.002", "in/report.001"] {
+        assert_eq!(find(file)["file_type"], "text", "{file}");
+        assert_eq!(find(file)["flags"], "", "{file}");
+    }
+    let log = find("in/app.log.002");
+    assert!(s.text(log["blake3"].as_str().unwrap()).contains("pressure high"));
+    for file in ["in/backup.zip.001", "in/backup.zip.002"] {
+        find(&format!("{file}//a.txt"));
+    }
+}
+
+/// The expansion budget of a split archive is its volumes' bytes, not those of the volume its
+/// entries are read through (here 108 bytes for 130,533 of entries).
+#[test]
+fn a_split_archive_is_measured_against_all_its_volumes() {
+    let s = Scratch::new();
+    s.set("max_ratio", "2");
+    s.set("ratio_floor_bytes", "1024");
+    split_set(&s, "in", &["set.z01", "set.z02", "set.zip"]);
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(s.exceptions().is_empty(), "{:?}", s.exceptions());
+    assert_eq!(s.items().len(), 6);
+}
