@@ -896,8 +896,21 @@ impl Extractor {
             .filter(|&i| archive.by_index_data(i).map_or(true, |e| !e.is_dir()))
             .count();
         let hidden = if archive.has_duplicate_names() {
-            let records =
-                crate::zipdir::records(&archive_path).map_err(|e| Error::Store(e.into()))?;
+            let records = if volume_stamps.is_empty() {
+                crate::zipdir::records(&archive_path)
+            } else {
+                // A split archive's directory is read from its volumes joined again.
+                let joined = match source {
+                    Some(last) if parts.is_empty() => std::fs::File::open(last)
+                        .and_then(|f| crate::split::open(last, f).map_err(io::Error::other)),
+                    _ => crate::split::concatenated(&parts),
+                };
+                joined.and_then(|mut j| {
+                    let len = j.len();
+                    crate::zipdir::records_in(&mut j, len)
+                })
+            };
+            let records = records.map_err(|e| Error::Store(e.into()))?;
             records.map(|r| crate::zipdir::hidden_by_repeated_names(&r)).unwrap_or_default()
         } else {
             Vec::new()
@@ -1683,7 +1696,8 @@ impl Extractor {
         let mut stream = io::Cursor::new(head).chain(stream);
         let is_tar = file_type == FileType::Tar
             || stream.get_ref().0.get_ref().get(257..262) == Some(&b"ustar"[..]);
-        let compressed = stored.size;
+        // The bytes the stream is decoded from: every part of one split by bytes.
+        let compressed = if parts.is_empty() { stored.size } else { run.budget.input_size };
         if source.is_some() && !stored.already_present {
             flags.push("native-at-source".to_owned());
         }
@@ -1693,8 +1707,11 @@ impl Extractor {
             self.tar_entries(run, &position, &mut stream, compressed)?;
         } else {
             // A compressed file: named as a gzip header names it, else as the stream without
-            // `.gz`, `.bz2` or `.xz`.
-            let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+            // `.gz`, `.bz2` or `.xz` (and without `.001` when it is read from its parts).
+            let mut base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+            if !parts.is_empty() {
+                base = crate::split::part_number(base).map_or(base, |(stem, _, _)| stem);
+            }
             let member = inner_name.filter(|n| !n.is_empty()).unwrap_or_else(|| {
                 let lower = base.to_ascii_lowercase();
                 let suffixes = [".gz", ".gzip", ".z", ".bz2", ".bzip2", ".xz"];
@@ -1868,7 +1885,8 @@ impl Extractor {
             .map(|f| (f.name.clone(), f.is_directory || f.is_anti_item, f.size))
             .collect();
         let declared = files.iter().filter(|f| !f.1).count() as u64;
-        let compressed = stored.size;
+        // The bytes the entries are decoded from: every part of an archive split by bytes.
+        let compressed = if parts.is_empty() { stored.size } else { run.budget.input_size };
         // Parts found changed after the entries add a notice among them: no count declared.
         let declared = part_stamps.is_empty().then_some(declared);
         let item = ItemRecord {

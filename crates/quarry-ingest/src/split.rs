@@ -185,6 +185,8 @@ impl std::fmt::Display for SplitError {
     }
 }
 
+impl std::error::Error for SplitError {}
+
 impl From<io::Error> for SplitError {
     fn from(e: io::Error) -> SplitError {
         SplitError::Io(e)

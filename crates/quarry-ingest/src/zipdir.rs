@@ -42,10 +42,19 @@ fn u64_at(b: &[u8], at: usize) -> Option<u64> {
 pub(crate) fn records(path: &Path) -> io::Result<Option<Vec<DirectoryRecord>>> {
     let mut file = fs::File::open(path)?;
     let len = file.metadata()?.len();
+    records_in(&mut file, len)
+}
+
+/// The central-directory records of the ZIP `file` of `len` bytes (a file, or a split
+/// archive's volumes joined).
+pub(crate) fn records_in(
+    file: &mut (impl Read + Seek),
+    len: u64,
+) -> io::Result<Option<Vec<DirectoryRecord>>> {
     let tail_start = len.saturating_sub(22 + 65_535);
     file.seek(SeekFrom::Start(tail_start))?;
     let mut tail = Vec::new();
-    (&mut file).take(len - tail_start).read_to_end(&mut tail)?;
+    file.take(len - tail_start).read_to_end(&mut tail)?;
     let Some(eocd) = tail.windows(4).rposition(|w| w == EOCD) else { return Ok(None) };
     let (Some(mut count), Some(mut size)) = (u16_at(&tail, eocd + 10), u32_at(&tail, eocd + 12))
     else {

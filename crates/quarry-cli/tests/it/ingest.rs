@@ -943,16 +943,51 @@ fn archives_split_by_bytes_are_read_from_their_parts() {
     }
 }
 
-/// The expansion budget of a split archive is its volumes' bytes, not those of the volume its
-/// entries are read through (here 108 bytes for 130,533 of entries).
+/// The expansion limits of a split archive count all its volumes or parts, not the one its
+/// entries are read through (here a 108-byte last volume for 130,533 bytes of entries, and
+/// first parts of 40,000 bytes for 100,023).
 #[test]
 fn a_split_archive_is_measured_against_all_its_volumes() {
+    use std::io::Write;
     let s = Scratch::new();
     s.set("max_ratio", "2");
     s.set("ratio_floor_bytes", "1024");
     split_set(&s, "in", &["set.z01", "set.z02", "set.zip"]);
+    let blob = noise(100_000, 11);
+    let entries: [(&str, &[u8]); 2] = [("memo.txt", b"Pipeline memo.\n"), ("blob.bin", &blob)];
+    split_into_parts(&s, "in", "set.7z", &seven_zip(&entries, true, None), 40_000);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&blob).unwrap();
+    split_into_parts(&s, "in", "blob.bin.gz", &gz.finish().unwrap(), 40_000);
     let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
     assert_eq!(code, 0, "{out}");
     assert!(s.exceptions().is_empty(), "{:?}", s.exceptions());
-    assert_eq!(s.items().len(), 6);
+    let items = s.items();
+    for entry in
+        ["in/set.zip//folder/beta.txt", "in/set.7z.001//blob.bin", "in/blob.bin.gz.001//blob.bin"]
+    {
+        assert!(items.iter().any(|i| i["locator"] == entry), "{entry} in {items:?}");
+    }
+}
+
+/// A split archive that repeats a name: the record its reader hides is found in the directory
+/// of the parts joined, as for a whole archive.
+#[test]
+fn repeated_names_in_a_split_archive_are_each_accounted_for() {
+    let s = Scratch::new();
+    let mut bytes = zip(&[("a.txt", b"first\n"), ("b.txt", b"second\n")]);
+    for at in (0..bytes.len() - 5).rev() {
+        if &bytes[at..at + 5] == b"b.txt" {
+            bytes[at..at + 5].copy_from_slice(b"a.txt");
+        }
+    }
+    assert!(split_into_parts(&s, "in", "dup.zip", &bytes, 100) >= 2);
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let exceptions = s.exceptions();
+    assert_eq!(exceptions.len(), 1, "{exceptions:?}");
+    assert_eq!(exceptions[0]["locator"], "in/dup.zip.001//a.txt [directory record 0]");
+    let entry = s.items().into_iter().find(|i| i["locator"] == "in/dup.zip.001//a.txt").unwrap();
+    assert_eq!(entry["blake3"], blake3_hex(b"second\n"));
 }
