@@ -1635,11 +1635,7 @@ impl Extractor {
         let (source, limits) = (source.map(|(path, _)| path), self.options.limits.clone());
         // A stream split by bytes is read from its parts end to end.
         let parts = std::mem::take(&mut self.parts);
-        let mut part_stamps = Vec::new();
-        for part in &parts {
-            let metadata = fs::metadata(part).map_err(|e| Error::Store(e.into()))?;
-            part_stamps.push((part.clone(), Stamp::of(&metadata)));
-        }
+        let part_stamps = stamps_of(&parts)?;
         let reader: Box<dyn Read> = match source {
             Some(_) if !parts.is_empty() => match crate::split::concatenated(&parts) {
                 Ok(joined) => Box::new(BufReader::new(joined)),
@@ -1785,11 +1781,7 @@ impl Extractor {
         // A 7z split by bytes is read from its parts end to end, each as it was when first
         // opened (checked after its entries are read).
         let parts = std::mem::take(&mut self.parts);
-        let mut part_stamps = Vec::new();
-        for part in &parts {
-            let metadata = fs::metadata(part).map_err(|e| Error::Store(e.into()))?;
-            part_stamps.push((part.clone(), Stamp::of(&metadata)));
-        }
+        let part_stamps = stamps_of(&parts)?;
         let open = |password: Password| -> std::result::Result<_, String> {
             let file = if parts.is_empty() {
                 ArchiveFile::Plain(fs::File::open(&path).map_err(|e| error_chain(&e))?)
@@ -2517,6 +2509,12 @@ fn cut_archive(first: &Path) -> bool {
         FileType::Tar | FileType::Gzip | FileType::Bzip2 | FileType::Xz => true,
         _ => false,
     }
+}
+
+/// The stamp of each of `paths` (the parts of a file split by bytes), to check after reading.
+fn stamps_of(paths: &[std::path::PathBuf]) -> Result<Vec<(std::path::PathBuf, Stamp)>> {
+    let stamp = |p: &std::path::PathBuf| fs::metadata(p).map(|m| (p.clone(), Stamp::of(&m)));
+    paths.iter().map(stamp).collect::<io::Result<_>>().map_err(|e| Error::Store(e.into()))
 }
 
 /// After a split archive's entries are read: an `unreadable` notice among them when one of its

@@ -17,28 +17,14 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-const EOCD: &[u8] = b"PK\x05\x06";
-const ZIP64_LOCATOR: &[u8] = b"PK\x06\x07";
-const ZIP64_EOCD: &[u8] = b"PK\x06\x06";
-const CENTRAL_HEADER: &[u8] = b"PK\x01\x02";
+use crate::zipdir::{CENTRAL_HEADER, EOCD, ZIP64_EOCD, ZIP64_LOCATOR, u16_at, u32_at, u64_at};
+
 /// The end record lies within this many bytes of the end (22 bytes and a comment).
 pub(crate) const TAIL_BYTES: u64 = 22 + 65_535;
 /// Central directories larger than this are not rewritten.
 const MAX_DIRECTORY: u64 = 256 << 20;
 /// More volumes than this are not looked for (Info-ZIP numbers up to `.z99`, then `.z100`).
 const MAX_VOLUMES: u32 = 65_535;
-
-fn u16_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?)))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?)))
-}
-
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
-}
 
 /// Where an archive's central directory is, as its end records say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,10 +9,10 @@ use fs_err as fs;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
-const EOCD: &[u8] = b"PK\x05\x06";
-const ZIP64_LOCATOR: &[u8] = b"PK\x06\x07";
-const ZIP64_EOCD: &[u8] = b"PK\x06\x06";
-const CENTRAL_HEADER: &[u8] = b"PK\x01\x02";
+pub(crate) const EOCD: &[u8] = b"PK\x05\x06";
+pub(crate) const ZIP64_LOCATOR: &[u8] = b"PK\x06\x07";
+pub(crate) const ZIP64_EOCD: &[u8] = b"PK\x06\x06";
+pub(crate) const CENTRAL_HEADER: &[u8] = b"PK\x01\x02";
 /// Directories larger than this are not read (the crate's own view is used instead).
 const MAX_DIRECTORY: u64 = 256 << 20;
 
@@ -25,15 +25,15 @@ pub(crate) struct DirectoryRecord {
     pub(crate) is_dir: bool,
 }
 
-fn u16_at(b: &[u8], at: usize) -> Option<u64> {
+pub(crate) fn u16_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?)))
 }
 
-fn u32_at(b: &[u8], at: usize) -> Option<u64> {
+pub(crate) fn u32_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?)))
 }
 
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+pub(crate) fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 

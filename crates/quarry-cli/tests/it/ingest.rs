@@ -229,17 +229,22 @@ fn a_missing_path_is_fatal_before_anything_is_written() {
     assert_eq!(u(&s.summary(), "input_files"), 0);
 }
 
-#[test]
-fn repeated_entry_names_are_each_accounted_for() {
-    let s = Scratch::new();
-    // The zip writer refuses duplicate names, so write two names of one length and patch them.
+/// A ZIP of `a.txt` ("first") and `a.txt` again ("second"). The zip writer refuses duplicate
+/// names, so it writes two names of one length and the second is patched.
+fn zip_repeating_a_name() -> Vec<u8> {
     let mut bytes = zip(&[("a.txt", b"first\n"), ("b.txt", b"second\n")]);
     for at in (0..bytes.len() - 5).rev() {
         if &bytes[at..at + 5] == b"b.txt" {
             bytes[at..at + 5].copy_from_slice(b"a.txt");
         }
     }
-    s.file("in/dup.zip", &bytes);
+    bytes
+}
+
+#[test]
+fn repeated_entry_names_are_each_accounted_for() {
+    let s = Scratch::new();
+    s.file("in/dup.zip", &zip_repeating_a_name());
     let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(u(&out["case"], "items"), 2);
@@ -975,13 +980,7 @@ fn a_split_archive_is_measured_against_all_its_volumes() {
 #[test]
 fn repeated_names_in_a_split_archive_are_each_accounted_for() {
     let s = Scratch::new();
-    let mut bytes = zip(&[("a.txt", b"first\n"), ("b.txt", b"second\n")]);
-    for at in (0..bytes.len() - 5).rev() {
-        if &bytes[at..at + 5] == b"b.txt" {
-            bytes[at..at + 5].copy_from_slice(b"a.txt");
-        }
-    }
-    assert!(split_into_parts(&s, "in", "dup.zip", &bytes, 100) >= 2);
+    assert!(split_into_parts(&s, "in", "dup.zip", &zip_repeating_a_name(), 100) >= 2);
     let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(out["case"]["reconciled"], true, "{out}");
