@@ -598,6 +598,54 @@ mod tests {
         assert_eq!(volume_number(".z01"), None);
     }
 
+    /// Volumes that add up past 4 GiB although each offset in them fits 32 bits (as Info-ZIP
+    /// writes sets of CD- or DVD-sized volumes): the joined directory needs ZIP64 fields for the
+    /// offsets, and a ZIP64 end record for its own. The first volume is a sparse file of 5 GiB
+    /// holding only the split marker; the entry and the directory are in the last volume.
+    #[test]
+    fn offsets_past_4_gib_get_zip64_fields() {
+        use std::io::Write;
+        let text = b"An entry five gibibytes into the joined archive.\n";
+        let mut plain = Vec::new();
+        {
+            let mut w = zip::ZipWriter::new(std::io::Cursor::new(&mut plain));
+            let stored = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored);
+            w.start_file("far.txt", stored).unwrap();
+            w.write_all(text).unwrap();
+            w.finish().unwrap();
+        }
+        // The same archive as the last of two volumes: its directory record and end record
+        // name disk 1 (the second), offsets unchanged (they count from that volume's start).
+        let eocd = memchr::memmem::rfind(&plain, EOCD).unwrap();
+        let directory = u32_at(&plain, eocd + 16).unwrap() as usize;
+        assert_eq!(&plain[directory..directory + 4], CENTRAL_HEADER);
+        plain[directory + 34..directory + 36].copy_from_slice(&1u16.to_le_bytes());
+        plain[eocd + 4..eocd + 6].copy_from_slice(&1u16.to_le_bytes());
+        plain[eocd + 6..eocd + 8].copy_from_slice(&1u16.to_le_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let first = File::create(dir.path().join("set.z01")).unwrap();
+        first.write_all_at(b"PK\x07\x08", 0).unwrap();
+        first.set_len(5 << 30).unwrap();
+        let last = dir.path().join("set.zip");
+        std::fs::write(&last, &plain).unwrap();
+        assert_eq!(volumes_claimed(&plain, plain.len() as u64), Some(2));
+
+        let joined = open(&last, File::open(&last).unwrap()).unwrap();
+        assert!(joined.len() > 5 << 30);
+        // The rewritten directory record: the offset in the ZIP64 field, its plain field full.
+        let record = &joined.directory;
+        assert_eq!(u32_at(record, 42), Some(0xFFFF_FFFF));
+        assert_eq!(u16_at(record, 30), Some(12), "one ZIP64 field of one offset");
+        assert_eq!(u64_at(record, 46 + 7 + 4), Some(5 << 30));
+        let mut archive = zip::ZipArchive::new(joined).unwrap();
+        let mut entry = archive.by_index(0).unwrap();
+        assert_eq!(entry.name_raw(), b"far.txt");
+        let mut read = Vec::new();
+        entry.read_to_end(&mut read).unwrap();
+        assert_eq!(read, text);
+    }
+
     /// Damaged directories and end records (byte flips in the last two volumes' directory and
     /// end bytes, and truncations) give errors or entries, never a panic or a hang.
     #[test]
