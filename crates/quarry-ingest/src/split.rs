@@ -1,6 +1,6 @@
-//! Split ZIP archives (multi-volume): `X.z01`, `X.z02`, ..., `X.zip`, as Info-ZIP's `zip -s`,
-//! WinZip and 7-Zip's ZIP writer make them to fit a collection on media or under a mail size
-//! limit.
+//! Split archives: ZIPs in volumes (`X.z01`, `X.z02`, ..., `X.zip`), as Info-ZIP's `zip -s`,
+//! WinZip and WinRAR make them to fit a collection on media or under a mail size limit, and
+//! archives split by bytes (`X.001`, `X.002`, ...: 7-Zip's volumes, `split`).
 //!
 //! Each volume is a piece of one archive cut at fixed sizes; only the first starts with the
 //! split marker (`PK\x07\x08`) and only the last (`X.zip`) holds the end record. Offsets in
@@ -10,7 +10,8 @@
 //! that directory rewritten with every offset counted from the first volume's start and every
 //! disk number 0, then a new end record. Entry data is never copied: reads go to the volumes.
 //!
-//! Volumes are found by name beside the last one, which is how every tool finds them.
+//! Volumes are found by name beside the last one, which is how every tool finds them. Parts
+//! split by bytes need no rewrite: [`concatenated`] lays them end to end.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -97,7 +98,7 @@ pub(crate) fn volumes_claimed(tail: &[u8], len: u64) -> Option<u32> {
     end_of(tail, len).map(|end| end.volumes)
 }
 
-/// The tail of the file at `path` (its last [`TAIL_BYTES`]).
+/// The last [`TAIL_BYTES`] of `file` (all of it when shorter), where an end record lies.
 pub(crate) fn tail_of(file: &File) -> io::Result<Vec<u8>> {
     let len = file.metadata()?.len();
     let start = len.saturating_sub(TAIL_BYTES);
