@@ -841,6 +841,17 @@ fn split_zip_archives_that_cannot_be_joined_are_exceptions() {
     let items = s.items();
     let volume = items.iter().find(|i| i["locator"] == "missing/set.z01").unwrap();
     assert_eq!(volume["flags"], "split-volume no-text native-at-source");
+
+    // The client sends the missing volume: retrying the exceptions reads the set.
+    split_set(&s, "missing", &["set.z02"]);
+    let (_, out) = s.ingest("c", &[&s.path("missing")], &["--retry-exceptions"]);
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let items = s.items();
+    for entry in ["alpha.txt", "folder/beta.txt", "folder/gamma.txt"] {
+        let locator = format!("missing/set.zip//{entry}");
+        assert!(items.iter().any(|i| i["locator"] == locator.as_str()), "{locator}");
+    }
+    assert!(s.exceptions().iter().all(|e| e["locator"] != "missing/set.zip"));
 }
 
 /// A volume that changes while its archive is read: the entries read are kept, and an
