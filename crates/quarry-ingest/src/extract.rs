@@ -1,7 +1,8 @@
 //! The extractor: turns one top-level input into a stream of [`Record`]s.
 //!
 //! Order is pre-order and deterministic: the input, then for a container its entries in
-//! central-directory order, each followed by its own entries. Before working on an input or
+//! central-directory order (but a split set's last volume after its volumes), each followed by
+//! its own entries. Before working on an input or
 //! entry the extractor announces it with [`Event::Begin`], so a supervisor that sees the process
 //! die or stall knows which item to blame, records an exception for it, and restarts the input
 //! with a [`Resume`] that skips what is done and what failed.
@@ -18,7 +19,7 @@ use quarry_types::{
     Metadata, Position, Record,
 };
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 use std::rc::Rc;
@@ -232,6 +233,56 @@ pub struct Extractor {
     /// The parts, first to last, of the top-level file split by bytes being opened (`X.001`,
     /// `X.002`, ...): its archive is read from them end to end.
     parts: Vec<std::path::PathBuf>,
+    /// Split ZIP sets among the entries of the ZIP being read.
+    inner_sets: InnerSets,
+}
+
+/// Split ZIP sets whose volumes and last volume are entries of one ZIP (a collection zipped
+/// with its split backups): read through the last volume from the volumes stored before it.
+#[derive(Debug, Default)]
+struct InnerSets {
+    /// Entries that are volumes before the last of a set whose last volume is an entry too.
+    volumes: HashSet<String>,
+    /// Where each of those read so far is stored, by entry name.
+    stored: HashMap<String, std::path::PathBuf>,
+    /// The entry being opened, when it may be a last volume.
+    opening: Option<String>,
+}
+
+impl InnerSets {
+    /// The sets among the entry names of one ZIP (`None` for a name that is not UTF-8), and
+    /// the order to read its entries in: the directory's, but with each set's last volume
+    /// after its volumes (it is read from them), where the directory lists it before them.
+    fn of(names: &[Option<String>]) -> (InnerSets, Vec<usize>) {
+        let index: HashMap<&str, usize> =
+            names.iter().enumerate().filter_map(|(i, n)| Some((n.as_deref()?, i))).collect();
+        let mut volumes = HashSet::new();
+        // Each last volume's index, and the index of its volume listed last.
+        let mut after: HashMap<usize, usize> = HashMap::new();
+        for (i, name) in names.iter().enumerate() {
+            let Some(name) = name else { continue };
+            let base = name.rsplit('/').next().unwrap_or(name);
+            let Some((stem, _)) = crate::split::volume_number(base) else { continue };
+            let folder = &name[..name.len() - base.len()];
+            for ext in ["zip", "ZIP"] {
+                if let Some(&last) = index.get(format!("{folder}{stem}.{ext}").as_str()) {
+                    volumes.insert(name.clone());
+                    let latest = after.entry(last).or_insert(i);
+                    *latest = (*latest).max(i);
+                }
+            }
+        }
+        let mut order = Vec::with_capacity(names.len());
+        let mut deferred: HashMap<usize, Vec<usize>> = HashMap::new();
+        for i in 0..names.len() {
+            match after.get(&i) {
+                Some(&latest) if latest > i => deferred.entry(latest).or_default().push(i),
+                _ => order.push(i),
+            }
+            order.extend(deferred.remove(&i).unwrap_or_default());
+        }
+        (InnerSets { volumes, ..InnerSets::default() }, order)
+    }
 }
 
 /// Per-input budget shared by every archive inside it.
@@ -306,6 +357,7 @@ impl Extractor {
             folder: None,
             unread: Vec::new(),
             parts: Vec::new(),
+            inner_sets: InnerSets::default(),
         }
     }
 
@@ -485,10 +537,7 @@ impl Extractor {
             Err(e) => return Err(e.into()),
         };
         if volume_of.is_some() || part_of.is_some() {
-            let mut flags = vec!["split-volume".to_owned(), "no-text".to_owned()];
-            if !stored.already_present {
-                flags.push("native-at-source".to_owned());
-            }
+            let flags = ["split-volume", "no-text", "native-at-source"].map(str::to_owned).to_vec();
             // A part is typed as the file its parts make (its first part says).
             let file_type = match &part_of {
                 Some(first) => detect_file(first).map_or(FileType::Unknown, |d| d.file_type),
@@ -817,9 +866,28 @@ impl Extractor {
                     }
                 }
             }
+            // A last volume whose volumes were entries of the same ZIP, read before it.
+            (Ok(file), Some(volumes), None) if self.inner_volume(1).is_some() => {
+                let volume = |n| {
+                    self.inner_volume(n).ok_or_else(|| {
+                        let entry = self.inner_sets.opening.as_deref().unwrap_or_default();
+                        let name = crate::split::volume_path(Path::new(entry), n);
+                        crate::split::SplitError::Missing(name.unwrap_or_default())
+                    })
+                };
+                match crate::split::open_with(&archive_path, file.into_parts().0, volume) {
+                    Ok(joined) => ZipArchive::new(BufReader::new(ArchiveFile::Joined(joined))),
+                    Err(e) => {
+                        let message = format!(
+                            "the last of {volumes} volumes of a split ZIP archive, and {e}; its entries were not read"
+                        );
+                        return run.kept(position, name, ExceptionKind::Corrupt, message, stored);
+                    }
+                }
+            }
             (Ok(_), Some(volumes), None) => {
                 let message = format!(
-                    "the last of {volumes} volumes of a split ZIP archive; volumes are joined only where the last one is a file named .zip beside them in the collection (not inside a container), so its entries were not read"
+                    "the last of {volumes} volumes of a split ZIP archive without its volumes; volumes are joined where they lie beside their last volume, as files of the collection or entries of one ZIP, so its entries were not read"
                 );
                 return run.kept(position, name, ExceptionKind::Unsupported, message, stored);
             }
@@ -916,7 +984,7 @@ impl Extractor {
             Vec::new()
         };
         let files = files + hidden.len();
-        if source.is_some() && !stored.already_present {
+        if source.is_some() {
             flags.push("native-at-source".to_owned());
         }
         // A split archive declares no count, as a tar does: a volume found changed after its
@@ -928,9 +996,16 @@ impl Extractor {
         };
         run.emit(Record::Item(item))?;
         let mut seen = HashSet::new();
-        for index in 0..archive.len() {
-            self.zip_entry(run, &mut archive, index, &position, &mut seen)?;
-        }
+        let names: Vec<Option<String>> = (0..archive.len())
+            .map(|i| archive.name_for_index(i)?.ok().map(std::borrow::Cow::into_owned))
+            .collect();
+        let (sets, order) = InnerSets::of(&names);
+        let outer = std::mem::replace(&mut self.inner_sets, sets);
+        let read = order
+            .into_iter()
+            .try_for_each(|index| self.zip_entry(run, &mut archive, index, &position, &mut seen));
+        self.inner_sets = outer;
+        read?;
         for (index, name) in hidden {
             let label = format!("{name} [directory record {index}]");
             let entry = position.member(&label, index as u64);
@@ -941,6 +1016,14 @@ impl Extractor {
             run.exception(entry, &name, ExceptionKind::Unsupported, message, None, None)?;
         }
         changed_part_notice(self, run, &position, &volume_stamps)
+    }
+
+    /// Where volume `n` of the set whose last volume is the entry being opened is stored, when
+    /// it was an entry of the same ZIP read before it.
+    fn inner_volume(&self, n: u32) -> Option<std::path::PathBuf> {
+        let entry = self.inner_sets.opening.as_deref()?;
+        let name = crate::split::volume_path(Path::new(entry), n)?;
+        self.inner_sets.stored.get(name.to_str()?).cloned()
     }
 
     fn zip_entry(
@@ -1078,7 +1161,22 @@ impl Extractor {
                     if password.is_some() {
                         flags.push("decrypted".to_owned());
                     }
-                    return self.native(run, position, &name, stored, dates, flags, None);
+                    if self.inner_sets.volumes.contains(&name) {
+                        // Read through its set's last volume, an entry of this ZIP too.
+                        if stored.in_buf {
+                            self.store.put_native_file(&stored, &self.buf)?;
+                        }
+                        let path = self.store.native_path(&stored.hashes.blake3);
+                        self.inner_sets.stored.insert(name.clone(), path);
+                        flags.extend(["split-volume".to_owned(), "no-text".to_owned()]);
+                        let item =
+                            item_record(position, &name, stored, FileType::Zip, dates, flags);
+                        return run.emit(Record::Item(item));
+                    }
+                    self.inner_sets.opening = Some(name.clone());
+                    let result = self.native(run, position, &name, stored, dates, flags, None);
+                    self.inner_sets.opening = None;
+                    return result;
                 }
                 Err(quarry_store::Error::TooLarge { limit }) => {
                     last_failure = Some((
@@ -1419,7 +1517,7 @@ impl Extractor {
                 Box::new(fs::File::open(path).map_err(|e| Error::Store(e.into()))?)
             }
         };
-        if at_source.is_some() && !stored.already_present {
+        if at_source.is_some() {
             flags.push("native-at-source".to_owned());
         }
         let item =
@@ -1694,7 +1792,7 @@ impl Extractor {
             || stream.get_ref().0.get_ref().get(257..262) == Some(&b"ustar"[..]);
         // The bytes the stream is decoded from: every part of one split by bytes.
         let compressed = if parts.is_empty() { stored.size } else { run.budget.input_size };
-        if source.is_some() && !stored.already_present {
+        if source.is_some() {
             flags.push("native-at-source".to_owned());
         }
         let item = item_record(position.clone(), name, stored, file_type, dates, flags);
@@ -1857,7 +1955,7 @@ impl Extractor {
                 }
             }
         }
-        if source.is_some() && !stored.already_present {
+        if source.is_some() {
             flags.push("native-at-source".to_owned());
         }
         if encrypted && opened && !password.is_empty() {
@@ -2238,7 +2336,7 @@ impl Extractor {
                 return self.kept_from_source(run, position, name, kind, message, stored, source);
             }
         };
-        if source.is_some() && !stored.already_present {
+        if source.is_some() {
             flags.push("native-at-source".to_owned());
         }
         let item = ItemRecord {

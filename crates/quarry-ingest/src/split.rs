@@ -122,7 +122,7 @@ pub(crate) fn volume_number(name: &str) -> Option<(&str, u32)> {
 
 /// The path of volume `number` (1-based) of the set whose last volume is `last`: `X.z01` for
 /// `X.zip`, `X.Z01` for `X.ZIP`.
-fn volume_path(last: &Path, number: u32) -> Option<PathBuf> {
+pub(crate) fn volume_path(last: &Path, number: u32) -> Option<PathBuf> {
     let name = last.file_name()?.to_str()?;
     let (stem, ext) = name.rsplit_once('.')?;
     let z = if ext.starts_with('Z') { 'Z' } else { 'z' };
@@ -311,6 +311,19 @@ pub(crate) fn concatenated(paths: &[PathBuf]) -> io::Result<Joined> {
 /// Opens the split archive whose last volume is `last` (already open as `last_file`), with
 /// its other volumes found beside it by name.
 pub(crate) fn open(last: &Path, last_file: File) -> Result<Joined, SplitError> {
+    let named = |number| {
+        volume_path(last, number).ok_or_else(|| SplitError::Damaged("its name is not UTF-8".into()))
+    };
+    open_with(last, last_file, named)
+}
+
+/// Opens the split archive whose last volume is `last`, open as `last_file`, with volume `n`
+/// (from 1) at `volume(n)`: a file beside it, or a volume stored from the same container.
+pub(crate) fn open_with(
+    last: &Path,
+    last_file: File,
+    volume: impl Fn(u32) -> Result<PathBuf, SplitError>,
+) -> Result<Joined, SplitError> {
     let damaged = |why: &str| SplitError::Damaged(why.to_owned());
     let end = end_of(&tail_of(&last_file)?, last_file.metadata()?.len())
         .ok_or_else(|| damaged("its end record does not say it is the last of several volumes"))?;
@@ -318,7 +331,7 @@ pub(crate) fn open(last: &Path, last_file: File) -> Result<Joined, SplitError> {
     let mut paths = Vec::with_capacity(end.volumes as usize);
     let mut start = 0u64;
     for number in 1..end.volumes {
-        let path = volume_path(last, number).ok_or_else(|| damaged("its name is not UTF-8"))?;
+        let path = volume(number)?;
         let file = match File::open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
