@@ -1,11 +1,11 @@
 //! The extractor: turns one top-level input into a stream of [`Record`]s.
 //!
 //! Order is pre-order and deterministic: the input, then for a container its entries in
-//! central-directory order (but a split set's last volume after its volumes), each followed by
-//! its own entries. Before working on an input or
-//! entry the extractor announces it with [`Event::Begin`], so a supervisor that sees the process
-//! die or stall knows which item to blame, records an exception for it, and restarts the input
-//! with a [`Resume`] that skips what is done and what failed.
+//! central-directory order (but a split set's last volume after its volumes), each followed by its
+//! own entries. Before working on an input or entry the extractor announces it with
+//! [`Event::Begin`], so a supervisor that sees the process die or stall knows which item to blame,
+//! records an exception for it, and restarts the input with a [`Resume`] that skips what is done
+//! and what failed.
 
 use crate::detect::{Detected, detect_file};
 use crate::pdf::PdfError;
