@@ -903,8 +903,9 @@ impl Extractor {
                 return self.kept_from_source(run, position, name, kind, message, stored, source);
             }
             Err(e) if detected.zip_at_start => {
-                let kind = zip_error_kind(&e);
-                let message = format!("cannot open the archive: {e}");
+                let (kind, message) = first_part_alone(name, source).unwrap_or_else(|| {
+                    (zip_error_kind(&e), format!("cannot open the archive: {e}"))
+                });
                 return self.kept_from_source(run, position, name, kind, message, stored, source);
             }
             Err(e) => {
@@ -1913,8 +1914,9 @@ impl Extractor {
                 Ok(reader) => break (reader, password),
                 Err(e) if is_password(&e) => continue,
                 Err(e) => {
-                    let message = format!("cannot open the 7z archive: {e}");
-                    let kind = ExceptionKind::Corrupt;
+                    let (kind, message) = first_part_alone(name, source).unwrap_or_else(|| {
+                        (ExceptionKind::Corrupt, format!("cannot open the 7z archive: {e}"))
+                    });
                     return self
                         .kept_from_source(run, position, name, kind, message, stored, source);
                 }
@@ -2613,6 +2615,27 @@ fn cut_archive(first: &Path) -> bool {
 fn stamps_of(paths: &[std::path::PathBuf]) -> Result<Vec<(std::path::PathBuf, Stamp)>> {
     let stamp = |p: &std::path::PathBuf| fs::metadata(p).map(|m| (p.clone(), Stamp::of(&m)));
     paths.iter().map(stamp).collect::<io::Result<_>>().map_err(|e| Error::Store(e.into()))
+}
+
+/// For an archive that does not open and is named as the first part of a file split by bytes
+/// (`X.001`): why, for the exception, instead of calling it damaged. Read in place (`source`),
+/// its next part is not beside it; inside a container, parts are not joined.
+fn first_part_alone(name: &str, source: Option<&Path>) -> Option<(ExceptionKind, String)> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let (stem, 1, width) = crate::split::part_number(base)? else { return None };
+    Some(match source {
+        Some(_) => (
+            ExceptionKind::Corrupt,
+            format!(
+                "the first part of an archive split by bytes, and its part {stem}.{:0width$} is not beside it; its entries were not read",
+                2
+            ),
+        ),
+        None => (
+            ExceptionKind::Unsupported,
+            "the first part of an archive split by bytes, inside a container; parts are joined only where they lie as files of the collection, so its entries were not read".to_owned(),
+        ),
+    })
 }
 
 /// After a split archive's entries are read: an `unreadable` notice among them when one of its

@@ -1068,3 +1068,32 @@ fn a_split_set_inside_a_zip_is_read_from_its_entries() {
         ]
     );
 }
+
+/// The first part of an archive split by bytes, without the rest, is not called damaged: its
+/// exception says what is missing (beside it) or that parts inside a container are not joined.
+#[test]
+fn a_first_part_without_the_rest_says_so() {
+    let blob = noise(100_000, 3);
+    let sevenz = seven_zip(&[("blob.bin", &blob)], true, None);
+    let zipped = crate::common::zip_with(&[("blob.bin", &blob)], zip::CompressionMethod::Stored);
+    let s = Scratch::new();
+    s.file("in/lone.7z.001", &sevenz[..40_000]);
+    s.file("in/lone.zip.001", &zipped[..40_000]);
+    s.file("in/bundle.zip", &zip(&[("parts/inner.7z.001", &sevenz[..40_000])]));
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let exceptions = s.exceptions();
+    let message = |locator: &str, kind: &str| -> String {
+        let e = exceptions.iter().find(|e| e["locator"] == locator);
+        let e = e.unwrap_or_else(|| panic!("{locator} in {exceptions:?}"));
+        assert_eq!(e["kind"], kind, "{e}");
+        e["message"].as_str().unwrap().to_owned()
+    };
+    for (name, next) in [("lone.7z.001", "lone.7z.002"), ("lone.zip.001", "lone.zip.002")] {
+        let m = message(&format!("in/{name}"), "corrupt");
+        assert!(m.contains(&format!("its part {next} is not beside it")), "{m}");
+    }
+    let m = message("in/bundle.zip//parts/inner.7z.001", "unsupported");
+    assert!(m.contains("inside a container"), "{m}");
+}
