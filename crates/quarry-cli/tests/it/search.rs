@@ -310,10 +310,19 @@ fn an_unreadable_stored_text_is_flagged_and_indexing_goes_on() {
     assert_eq!(out["text_unreadable"], 2);
     let flagged = search(&s, &["--dedup", "none", "flag:text-unreadable"]);
     assert_eq!(locators(&flagged), ["a/memo1.txt", "a/memo2.txt"]);
+    let found = search(&s, &["--dedup", "none", "pipeline"]);
+    // Failed once in a loop of the whole suite under load (3): say what answered.
+    let index = s.case().join("index");
+    let files: Vec<String> = std::fs::read_dir(&index)
+        .map(|d| {
+            d.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned())).collect()
+        })
+        .unwrap_or_default();
     assert_eq!(
-        search(&s, &["--dedup", "none", "pipeline"])["documents"],
+        found["documents"],
         2,
-        "the others still answer"
+        "the others still answer: hits {:?}, index files {files:?}, reindex {out}",
+        locators(&found)
     );
 }
 
