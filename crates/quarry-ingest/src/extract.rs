@@ -812,26 +812,22 @@ impl Extractor {
             let kind = ExceptionKind::Unreadable;
             return self.kept_from_source(run, position, name, kind, message, stored, source);
         }
-        let split_volumes = match (&file, detected.split_volumes) {
-            (_, 0) if detected.zip_at_start && !detected.split_volume => {
-                // A last volume may start with an entry's header: its end record says.
-                let f = file.as_ref().ok();
-                let len = f.and_then(|f| f.metadata().ok()).map(|m| m.len());
-                let tail = f.and_then(|f| crate::split::tail_of(f.file()).ok());
-                tail.zip(len).and_then(|(tail, len)| crate::split::volumes_claimed(&tail, len))
+        // A last volume that starts with an entry's header was not told by its head: its end
+        // record is read here only where its volumes were entries of the same ZIP (elsewhere,
+        // only when it fails to open, below).
+        let split_volumes = match detected.split_volumes {
+            0 if detected.zip_at_start && source.is_none() && self.inner_volume(1).is_some() => {
+                claimed_volumes(&archive_path)
             }
-            (_, 0) => None,
-            (_, n) => Some(n),
+            0 => None,
+            n => Some(n),
         };
         let mut volume_stamps = Vec::new();
         let parts = std::mem::take(&mut self.parts);
         let opened = match (file, split_volumes, source) {
             (Ok(_), _, Some(_)) if !parts.is_empty() => match crate::split::concatenated(&parts) {
                 Ok(joined) => {
-                    for (path, file) in joined.volumes() {
-                        let metadata = file.metadata().map_err(|e| Error::Store(e.into()))?;
-                        volume_stamps.push((path.to_path_buf(), Stamp::of(&metadata)));
-                    }
+                    volume_stamps = joined_stamps(&joined)?;
                     ZipArchive::new(BufReader::new(ArchiveFile::Joined(joined)))
                 }
                 Err(e) => Err(ZipError::Io(e)),
@@ -840,10 +836,7 @@ impl Extractor {
                 match crate::split::open(source, file.into_parts().0) {
                     Ok(joined) => {
                         run.budget.input_size = joined.len();
-                        for (path, file) in joined.volumes() {
-                            let metadata = file.metadata().map_err(|e| Error::Store(e.into()))?;
-                            volume_stamps.push((path.to_path_buf(), Stamp::of(&metadata)));
-                        }
+                        volume_stamps = joined_stamps(&joined)?;
                         if let Some(fault) = &self.options.fault {
                             for (path, _) in &volume_stamps {
                                 let volume = path.file_name().unwrap_or_default();
@@ -886,9 +879,7 @@ impl Extractor {
                 }
             }
             (Ok(_), Some(volumes), None) => {
-                let message = format!(
-                    "the last of {volumes} volumes of a split ZIP archive without its volumes; volumes are joined where they lie beside their last volume, as files of the collection or entries of one ZIP, so its entries were not read"
-                );
+                let message = last_volume_alone(volumes);
                 return run.kept(position, name, ExceptionKind::Unsupported, message, stored);
             }
             (file, _, _) => file
@@ -903,9 +894,13 @@ impl Extractor {
                 return self.kept_from_source(run, position, name, kind, message, stored, source);
             }
             Err(e) if detected.zip_at_start => {
-                let (kind, message) = first_part_alone(name, source).unwrap_or_else(|| {
+                let (kind, message) = if let Some(volumes) = claimed_volumes(&archive_path) {
+                    (ExceptionKind::Unsupported, last_volume_alone(volumes))
+                } else if let Some(why) = first_part_alone(name, source) {
+                    why
+                } else {
                     (zip_error_kind(&e), format!("cannot open the archive: {e}"))
-                });
+                };
                 return self.kept_from_source(run, position, name, kind, message, stored, source);
             }
             Err(e) => {
@@ -2615,6 +2610,29 @@ fn cut_archive(first: &Path) -> bool {
 fn stamps_of(paths: &[std::path::PathBuf]) -> Result<Vec<(std::path::PathBuf, Stamp)>> {
     let stamp = |p: &std::path::PathBuf| fs::metadata(p).map(|m| (p.clone(), Stamp::of(&m)));
     paths.iter().map(stamp).collect::<io::Result<_>>().map_err(|e| Error::Store(e.into()))
+}
+
+/// How many volumes the ZIP at `path` says it is the last of, when it is a split archive's last
+/// volume.
+fn claimed_volumes(path: &Path) -> Option<u32> {
+    let file = fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    crate::split::volumes_claimed(&crate::split::tail_of(file.file()).ok()?, len)
+}
+
+/// The exception message of a split ZIP's last volume found without its volumes.
+fn last_volume_alone(volumes: u32) -> String {
+    format!(
+        "the last of {volumes} volumes of a split ZIP archive without its volumes; volumes are joined where they lie beside their last volume, as files of the collection or entries of one ZIP, so its entries were not read"
+    )
+}
+
+/// The stamps of a split archive's volumes as they were opened, to check after reading.
+fn joined_stamps(joined: &crate::split::Joined) -> Result<Vec<(std::path::PathBuf, Stamp)>> {
+    let stamp = |(path, file): (&Path, &std::fs::File)| {
+        file.metadata().map(|m| (path.to_path_buf(), Stamp::of(&m)))
+    };
+    joined.volumes().map(stamp).collect::<io::Result<_>>().map_err(|e| Error::Store(e.into()))
 }
 
 /// For an archive that does not open and is named as the first part of a file split by bytes

@@ -345,6 +345,20 @@ fn small_loose_natives_are_packed_and_what_needs_a_path_gets_a_file() {
     }
 }
 
+/// Ingests `bytes` as `in/NAME`, read in place and changed by the `change:` fault once hashed:
+/// no entry is read, and the one exception, `unreadable`, names the hash it had. Returns it.
+fn changed_after_hashing(s: &Scratch, name: &str, bytes: &[u8]) -> serde_json::Value {
+    let archive = s.file(&format!("in/{name}"), bytes);
+    let report = s.ingest_with_fault("c", &archive, &format!("change:{name}"));
+    assert_eq!(report["case"]["reconciled"], true, "{report}");
+    assert!(s.items().is_empty(), "no entry read from the changed file");
+    let e = s.sole_exception("unreadable");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("changed at its source after it was hashed"), "{message}");
+    assert!(message.contains(&blake3_hex(bytes)), "the hash it had: {message}");
+    e
+}
+
 /// A top-level archive is hashed, then opened again by path to read its entries: if the file
 /// changed in between, its entries are not read from bytes the case never hashed. The archive
 /// is kept as it now is, with an `unreadable` exception that says so.
@@ -352,14 +366,7 @@ fn small_loose_natives_are_packed_and_what_needs_a_path_gets_a_file() {
 fn an_archive_that_changes_at_its_source_after_hashing_is_an_exception() {
     let s = Scratch::new();
     let original = zip(&[("a.txt", b"inside\n")]);
-    let archive = s.file("in/batch.zip", &original);
-    let report = s.ingest_with_fault("c", &archive, "change:batch.zip");
-    assert_eq!(report["case"]["reconciled"], true, "{report}");
-    assert!(s.items().is_empty(), "no entry read from the changed file");
-    let e = s.sole_exception("unreadable");
-    let message = e["message"].as_str().unwrap();
-    assert!(message.contains("changed at its source after it was hashed"), "{message}");
-    assert!(message.contains(&blake3_hex(&original)), "the hash it had: {message}");
+    let e = changed_after_hashing(&s, "batch.zip", &original);
     let mut changed = original.clone();
     changed.push(0);
     assert_eq!(e["blake3"], blake3_hex(&changed), "kept as it now is");
@@ -590,16 +597,7 @@ fn tar_and_gzip_are_opened() {
 /// read: changed, it is an exception kept as it now is, and none of its entries is read.
 #[test]
 fn a_tar_that_changes_at_its_source_after_hashing_is_an_exception() {
-    let s = Scratch::new();
-    let original = sample_tar();
-    let archive = s.file("in/batch.tar", &original);
-    let report = s.ingest_with_fault("c", &archive, "change:batch.tar");
-    assert_eq!(report["case"]["reconciled"], true, "{report}");
-    assert!(s.items().is_empty(), "no entry read from the changed file");
-    let e = s.sole_exception("unreadable");
-    let message = e["message"].as_str().unwrap();
-    assert!(message.contains("changed at its source after it was hashed"), "{message}");
-    assert!(message.contains(&blake3_hex(&original)), "the hash it had: {message}");
+    changed_after_hashing(&Scratch::new(), "batch.tar", &sample_tar());
 }
 
 /// A 7z archive written with `sevenz-rust2`'s writer: solid (one block for every entry) or an
@@ -701,14 +699,8 @@ fn seven_zip_archives_are_opened() {
 /// A 7z read in place is checked against the stamp of the file hashed before it is read.
 #[test]
 fn a_seven_zip_that_changes_at_its_source_after_hashing_is_an_exception() {
-    let s = Scratch::new();
     let original = seven_zip(&[("a.txt", b"inside\n")], true, None);
-    let archive = s.file("in/batch.7z", &original);
-    let report = s.ingest_with_fault("c", &archive, "change:batch.7z");
-    assert_eq!(report["case"]["reconciled"], true, "{report}");
-    assert!(s.items().is_empty(), "no entry read from the changed file");
-    let message = s.sole_exception("unreadable")["message"].as_str().unwrap().to_owned();
-    assert!(message.contains("changed at its source after it was hashed"), "{message}");
+    changed_after_hashing(&Scratch::new(), "batch.7z", &original);
 }
 
 /// bzip2 and xz, the other compressions tars travel in: a compressed tar's entries, a
