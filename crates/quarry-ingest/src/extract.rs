@@ -457,8 +457,13 @@ impl Extractor {
             Some(_) => (None, crate::split::first_part_of(path).filter(|f| cut_archive(f))),
             None => (None, None),
         };
+        // A later volume of a RAR set (`X.part2.rar`, `X.r00`) with its first beside it: read
+        // through the first, recorded here.
+        let rar = detected.file_type == FileType::Rar;
+        let rar_first = if rar { crate::rar::first_volume_of(path) } else { None };
         let mailbox = detected.file_type == FileType::Mbox;
         let in_place = (detected.file_type == FileType::Zip && !detected.split_volume)
+            || rar
             || volume_of.is_some()
             || parts.is_some()
             || part_of.is_some()
@@ -536,11 +541,12 @@ impl Extractor {
             }
             Err(e) => return Err(e.into()),
         };
-        if volume_of.is_some() || part_of.is_some() {
+        if volume_of.is_some() || part_of.is_some() || rar_first.is_some() {
             let flags = ["split-volume", "no-text", "native-at-source"].map(str::to_owned).to_vec();
             // A part is typed as the file its parts make (its first part says).
             let file_type = match &part_of {
                 Some(first) => detect_file(first).map_or(FileType::Unknown, |d| d.file_type),
+                None if rar => FileType::Rar,
                 None => FileType::Zip,
             };
             let item = item_record(position, &name, stored, file_type, dates, flags);
@@ -586,6 +592,14 @@ impl Extractor {
         if in_place && detected.file_type == FileType::SevenZip {
             let source = Some((path, Stamp::of(&metadata)));
             return self.seven_zip(&mut run, position, &name, stored, dates, Vec::new(), source);
+        }
+        if rar {
+            let source = Some((path, Stamp::of(&metadata)));
+            let volumes = crate::rar::volumes_from(path);
+            run.budget.input_size =
+                volumes.iter().filter_map(|p| fs::metadata(p).ok()).map(|m| m.len()).sum();
+            let flags = Vec::new();
+            return self.rar(&mut run, position, &name, stored, dates, flags, source, volumes);
         }
         if in_place && detected.file_type == FileType::Pst {
             let source = (path, Stamp::of(&metadata));
@@ -678,6 +692,9 @@ impl Extractor {
                     .tar_or_gzip(run, position, name, stored, dates, flags, file_type, source);
             }
             FileType::Pst => return self.pst(run, position, name, stored, dates, flags, None),
+            FileType::Rar => {
+                return self.rar(run, position, name, stored, dates, flags, None, Vec::new());
+            }
             FileType::Ole => {
                 let parsed = self.with_native(&stored, |bytes| {
                     crate::msg::is_msg(bytes).then(|| crate::msg::parse(bytes))
@@ -709,12 +726,6 @@ impl Extractor {
                 }
             }
             _ => {}
-        }
-        if file_type.is_unopened_container() {
-            let message = format!(
-                "{file_type} containers are not opened yet; their contents are not accounted for"
-            );
-            return run.kept(position, name, ExceptionKind::Unsupported, message, stored);
         }
         let mut text_chars = None;
         match file_type {
@@ -2048,6 +2059,235 @@ impl Extractor {
             }
         }
         changed_part_notice(self, run, &position, &part_stamps)
+    }
+
+    /// Records a RAR archive and its entries, read by The Unarchiver's `lsar` and `unar` in
+    /// child processes (the `rar` module says why and how). `volumes` are the volumes to read,
+    /// the first first: those found beside a top-level archive, or the stored native alone.
+    #[allow(clippy::too_many_arguments)]
+    fn rar(
+        &mut self,
+        run: &mut Run<'_>,
+        position: Position,
+        name: &str,
+        stored: Stored,
+        dates: Dates,
+        mut flags: Vec<String>,
+        source: Option<(&Path, Stamp)>,
+        volumes: Vec<std::path::PathBuf>,
+    ) -> Result<()> {
+        use crate::rar::{ListError, Workspace};
+        if let Some((kind, message)) = self.archive_refusal(run, &position, name, &stored, source) {
+            let source = source.map(|(path, _)| path);
+            return self.kept_from_source(run, position, name, kind, message, stored, source);
+        }
+        let source = source.map(|(path, _)| path);
+        if !crate::rar::available() {
+            let message = "RAR archives are read with The Unarchiver's lsar and unar (Debian package unar), which this machine does not have; the entries are not accounted for".to_owned();
+            let kind = ExceptionKind::Unsupported;
+            return self.kept_from_source(run, position, name, kind, message, stored, source);
+        }
+        let volumes = if volumes.is_empty() {
+            if stored.in_buf || stored.packed {
+                self.store.put_native_file(&stored, &self.buf)?;
+            }
+            vec![self.store.native_path(&stored.hashes.blake3)]
+        } else {
+            volumes
+        };
+        // A set's volumes are checked after its entries are read, as a split ZIP's are.
+        let stamps =
+            if source.is_some() && volumes.len() > 1 { stamps_of(&volumes)? } else { Vec::new() };
+        let deadline = std::time::Duration::from_secs(self.options.limits.timeout_secs.max(1));
+        let workspace = Workspace::new(&self.store.tmp_dir(), &volumes, deadline)
+            .map_err(|e| Error::Store(e.into()))?;
+        // The listing, with the passwords known if it is encrypted.
+        let passwords = self.options.passwords.clone();
+        let tried = passwords.len();
+        let mut candidates =
+            std::iter::once(None).chain(passwords.iter().map(|p| Some(p.as_slice())));
+        let (listing, mut password) = loop {
+            let Some(password) = candidates.next() else {
+                let message = format!(
+                    "encrypted RAR archive, its listing too; none of the {tried} known passwords opens it"
+                );
+                let kind = ExceptionKind::Encrypted;
+                return self.kept_from_source(run, position, name, kind, message, stored, source);
+            };
+            match workspace.list(password) {
+                Ok(listing) => break (listing, password),
+                Err(ListError::Password) => {}
+                Err(ListError::TimedOut(e)) => {
+                    let message = format!("listing the RAR archive: {e}");
+                    let kind = ExceptionKind::Timeout;
+                    return self
+                        .kept_from_source(run, position, name, kind, message, stored, source);
+                }
+                Err(ListError::Failed(e)) => {
+                    let message = format!("cannot list the RAR archive: {e}");
+                    let kind = ExceptionKind::Corrupt;
+                    return self
+                        .kept_from_source(run, position, name, kind, message, stored, source);
+                }
+            }
+        };
+        // The bytes the entries are decoded from: every volume.
+        let compressed = if source.is_some() { run.budget.input_size } else { stored.size };
+        // An empty RAR archive is a few dozen bytes. lsar 1.10 lists no entries, and no
+        // error, for the first volume of a RAR 5 set read without the others.
+        if listing.entries.is_empty() && compressed > 1024 {
+            let message = format!(
+                "lsar finds no entries in this {}-byte archive: a volume whose other volumes are missing, or damage",
+                stored.size
+            );
+            let kind = ExceptionKind::Corrupt;
+            return self.kept_from_source(run, position, name, kind, message, stored, source);
+        }
+        if listing.volumes > volumes.len() {
+            let message = format!(
+                "a volume of a RAR set of {} volumes, read without the others (they are not beside it, or it is inside another container)",
+                listing.volumes
+            );
+            let kind = ExceptionKind::Unsupported;
+            return self.kept_from_source(run, position, name, kind, message, stored, source);
+        }
+        // Encrypted entries under a plain listing: a password counts once the first entry
+        // with data decodes with it.
+        let encrypted = listing.entries.iter().any(|e| e.encrypted && !e.directory);
+        let mut opened = !encrypted;
+        if encrypted {
+            let first =
+                listing.entries.iter().find(|e| e.encrypted && !e.directory && e.link.is_none());
+            let mut all =
+                std::iter::once(password).chain(passwords.iter().map(|p| Some(p.as_slice())));
+            if let Some(first) = first {
+                opened = all.any(|candidate| {
+                    let ok = candidate.is_some() && workspace.decode(first, candidate).is_ok();
+                    if ok {
+                        password = candidate;
+                    }
+                    ok
+                });
+            }
+        }
+        if source.is_some() {
+            flags.push("native-at-source".to_owned());
+        }
+        if encrypted && opened {
+            flags.push("decrypted".to_owned());
+        }
+        // Folders are not members; links to folders (and junctions) are, as exceptions.
+        let files: Vec<&crate::rar::Entry> =
+            listing.entries.iter().filter(|e| !e.directory || e.link.is_some()).collect();
+        // Volumes found changed after the entries add a notice among them: no count declared.
+        let declared = stamps.is_empty().then_some(files.len() as u64);
+        let item = ItemRecord {
+            entries_declared: declared,
+            ..item_record(position.clone(), name, stored, FileType::Rar, dates, flags)
+        };
+        run.emit(Record::Item(item))?;
+        let mut seen = HashSet::new();
+        for (index, entry) in files.iter().enumerate() {
+            let label = entry_label(&entry.name, index, &mut seen);
+            let member = position.member(&label, index as u64);
+            // A file reference holds the bytes of the entry it names: read from that entry.
+            let target = match &entry.link {
+                Some(target) if entry.hard_link => {
+                    files.iter().find(|f| f.link.is_none() && f.name == *target).copied()
+                }
+                _ => None,
+            };
+            if let (Some(link), None) = (&entry.link, target) {
+                run.begin(&member, &entry.name, Some(entry.size))?;
+                let (kind, message) = if entry.hard_link {
+                    let message =
+                        format!("a reference to {link}, which the archive does not hold as a file");
+                    (ExceptionKind::Corrupt, message)
+                } else if link.is_empty() {
+                    (
+                        ExceptionKind::Unsupported,
+                        "a symbolic link; recorded, not followed".to_owned(),
+                    )
+                } else if crate::rar::escapes(&entry.name, link) {
+                    let message = format!(
+                        "a symbolic link to {link}, outside the archive; recorded, never followed"
+                    );
+                    (ExceptionKind::PathTraversal, message)
+                } else {
+                    let message = format!("a symbolic link to {link}; recorded, not followed");
+                    (ExceptionKind::Unsupported, message)
+                };
+                run.exception(member, &entry.name, kind, message, None, None)?;
+                continue;
+            }
+            let source_entry = target.unwrap_or(entry);
+            if entry.encrypted && !opened {
+                run.begin(&member, &entry.name, Some(entry.size))?;
+                let message =
+                    format!("encrypted RAR entry; none of the {tried} known passwords opens it");
+                run.exception(
+                    member,
+                    &entry.name,
+                    ExceptionKind::Encrypted,
+                    message,
+                    Some(entry.size),
+                    None,
+                )?;
+                continue;
+            }
+            let dates = Dates { modified: entry.modified.clone(), ..Dates::default() };
+            // unar writes an entry whole before quarry reads it, so the limits are applied to
+            // the size the listing declares first (and the size decoded must equal it).
+            let limits = &self.options.limits;
+            if run.budget.tripped.is_none()
+                && run.budget.expanded.saturating_add(entry.size) > limits.max_expanded_bytes
+            {
+                run.budget.tripped = Some(format!(
+                    "archives in this input expand past {} bytes",
+                    limits.max_expanded_bytes
+                ));
+            }
+            if run.budget.tripped.is_some() || entry.size > limits.max_item_bytes {
+                // Refused by `streamed_member` before it reads anything.
+                let (mut nothing, size) = (io::empty(), Some(entry.size));
+                let name = &entry.name;
+                self.streamed_member(
+                    run,
+                    member,
+                    name,
+                    &mut nothing,
+                    compressed,
+                    size,
+                    dates,
+                    vec![],
+                )?;
+                continue;
+            }
+            match workspace.decode(source_entry, password) {
+                Ok(mut decoded) => self.streamed_member(
+                    run,
+                    member,
+                    &entry.name,
+                    &mut decoded,
+                    compressed,
+                    Some(entry.size),
+                    dates,
+                    Vec::new(),
+                )?,
+                Err(e) => {
+                    run.begin(&member, &entry.name, Some(entry.size))?;
+                    let kind = if e.kind() == io::ErrorKind::TimedOut {
+                        ExceptionKind::Timeout
+                    } else {
+                        ExceptionKind::Corrupt
+                    };
+                    let message = format!("cannot decode the entry: {e}");
+                    run.exception(member, &entry.name, kind, message, Some(entry.size), None)?;
+                }
+            }
+        }
+        drop(workspace);
+        changed_part_notice(self, run, &position, &stamps)
     }
 
     /// Each entry of a tar stream: files and links become members, directories are skipped,

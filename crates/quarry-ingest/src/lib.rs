@@ -43,6 +43,7 @@ pub mod mbox;
 pub mod msg;
 pub mod pdf;
 pub mod pst;
+mod rar;
 pub mod rtf;
 pub mod smime;
 mod split;

@@ -187,7 +187,11 @@ impl ContentStore {
     pub fn clear_tmp(&self) -> Result<()> {
         for entry in fs::read_dir(self.tmp_dir())? {
             let entry = entry?;
-            if entry.file_type()?.is_file() {
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                // A folder an archive reader worked in (RAR entries are decoded to files).
+                fs::remove_dir_all(entry.path())?;
+            } else {
                 fs::remove_file(entry.path())?;
             }
         }

@@ -157,13 +157,6 @@ impl FileType {
         matches!(self, FileType::Zip | FileType::Mbox | FileType::Pst)
     }
 
-    /// Whether this type is an archive or mailbox that quarry cannot open yet, so that its
-    /// members would go unaccounted: such inputs are recorded as `unsupported` exceptions.
-    #[must_use]
-    pub fn is_unopened_container(self) -> bool {
-        matches!(self, FileType::Rar)
-    }
-
     /// Whether the type is an image with no text layer (candidates for OCR).
     #[must_use]
     pub fn is_image(self) -> bool {

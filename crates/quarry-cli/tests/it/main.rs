@@ -11,5 +11,6 @@ mod ingest;
 mod isolation;
 mod learn;
 mod limits;
+mod rar;
 mod review;
 mod search;

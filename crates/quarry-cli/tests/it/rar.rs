@@ -1,0 +1,335 @@
+//! RAR archives, read through The Unarchiver's `lsar` and `unar`, against an independent
+//! reader: rarfile's test archives ship with what its own pure-Python parser lists for each
+//! (`X.rar.exp`: every entry's name, decoded size and CRC-32, as stored by the archiver).
+//! `.ci/run` installs unar (Debian) and fetches rarfile's source distribution (PyPI, ISC
+//! licence), and sets `QUARRY_RAR_SAMPLES` to its `test/files`; without it these tests skip,
+//! except the one that needs no sample.
+
+use crate::common::{Scratch, zip};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn samples() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("QUARRY_RAR_SAMPLES")?);
+    assert!(dir.join("rar3-subdirs.rar.exp").is_file(), "QUARRY_RAR_SAMPLES={}", dir.display());
+    let unar = std::process::Command::new("unar").arg("-v").output();
+    assert!(unar.is_ok(), "QUARRY_RAR_SAMPLES is set but unar is not installed");
+    Some(dir)
+}
+
+/// The files an `.exp` listing names, with their decoded size and CRC-32: folders and symbolic
+/// links left out, a file reference (`redir: type=FILE_COPY` or `HARD_LINK`) given the size
+/// and CRC of the file it names.
+///
+/// Some RAR 5 entries carry no plain CRC: a BLAKE2sp checksum instead, or, encrypted, a CRC
+/// "tweaked" by the key. Their files are the `stest1.txt` and `stest2.txt` of `rar5-crc.rar`
+/// (rarfile's test archives all pack the same few files), whose CRC they are given.
+fn expected(exp: &Path) -> BTreeMap<String, (u64, u32)> {
+    let mut listing = listed(exp);
+    if listing.values().any(|(_, crc)| crc.is_none()) {
+        let plain = listed(&exp.with_file_name("rar5-crc.rar.exp"));
+        for (name, (size, crc)) in &mut listing {
+            if crc.is_none() {
+                let (plain_size, plain_crc) = plain[name];
+                assert_eq!(*size, plain_size, "{name} in {}", exp.display());
+                *crc = plain_crc;
+            }
+        }
+    }
+    listing.into_iter().map(|(name, (size, crc))| (name, (size, crc.unwrap()))).collect()
+}
+
+/// An `.exp` listing's files, sizes and CRC-32 (`None` where the listing gives none usable).
+fn listed(exp: &Path) -> BTreeMap<String, (u64, Option<u32>)> {
+    struct Block {
+        file: bool,
+        name: String,
+        size: u64,
+        crc: Option<u32>,
+        /// Encrypted with the CRC keyed ("tweaked"): not the file's.
+        tweaked: bool,
+        redir: Option<(String, String)>,
+    }
+    let text = std::fs::read_to_string(exp).unwrap();
+    let mut blocks: Vec<Block> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("FILE:") || line.starts_with("R5_FILE:") {
+            let is = line.split_whitespace().find_map(|w| w.strip_prefix("is=")).unwrap();
+            let file = is.starts_with('F');
+            let name = String::new();
+            blocks.push(Block { file, name, size: 0, crc: None, tweaked: false, redir: None });
+            continue;
+        }
+        let Some(block) = blocks.last_mut() else { continue };
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix("name=") {
+            block.name = name.to_owned();
+        } else if let Some(redir) = line.strip_prefix("redir: type=") {
+            let kind = redir.split_whitespace().next().unwrap().to_owned();
+            let target = redir.split("destination=").nth(1).unwrap().to_owned();
+            block.redir = Some((kind, target));
+        }
+        for word in line.split_whitespace() {
+            if let Some(size) = word.strip_prefix("dec=") {
+                block.size = size.parse().unwrap();
+            } else if let Some(crc) = word.strip_prefix("crc=0x") {
+                block.crc = Some(u32::from_str_radix(crc, 16).unwrap());
+            } else if word.starts_with("enc_flags=") && word.contains("TWEAKED") {
+                block.tweaked = true;
+            }
+        }
+    }
+    for block in &mut blocks {
+        if block.tweaked {
+            block.crc = None;
+        }
+    }
+    let plain: BTreeMap<String, (u64, Option<u32>)> = blocks
+        .iter()
+        .filter(|b| b.file && b.redir.is_none())
+        .map(|b| (b.name.clone(), (b.size, b.crc)))
+        .collect();
+    let mut all = plain.clone();
+    for b in &blocks {
+        if let Some((kind, target)) = &b.redir
+            && (kind == "FILE_COPY" || kind == "HARD_LINK")
+        {
+            all.insert(b.name.clone(), plain[target]);
+        }
+    }
+    all
+}
+
+/// The entries of an ingested archive: name in the archive -> (size, CRC-32 of the native).
+fn entries(s: &Scratch, items: &[Value], archive: &str) -> BTreeMap<String, (u64, u32)> {
+    let case = quarry_case::Case::open(&s.case()).unwrap();
+    let prefix = format!("{archive}//");
+    let mut out = BTreeMap::new();
+    for item in items {
+        let Some(name) = item["locator"].as_str().unwrap().strip_prefix(&prefix) else { continue };
+        let mut bytes = Vec::new();
+        let blake3 = item["blake3"].as_str().unwrap();
+        assert!(case.store().read_native(blake3, &mut bytes).unwrap(), "{item}");
+        let mut crc = flate2::Crc::new();
+        crc.update(&bytes);
+        out.insert(name.to_owned(), (bytes.len() as u64, crc.sum()));
+    }
+    out
+}
+
+fn copy(samples: &Path, s: &Scratch, names: &[&str]) {
+    for name in names {
+        s.file(&format!("in/{name}"), &std::fs::read(samples.join(name)).unwrap());
+    }
+}
+
+/// RAR 1.5 to 5: stored, compressed, solid, Unicode names, file references, and two volume
+/// sets (RAR 5 `.partN.rar`, RAR 3 `.rar`/`.r00`/`.r01`) read from their first volume, whose
+/// later volumes are recorded as `split-volume` items. Every entry's size and CRC-32 equal
+/// those rarfile lists. `rar3-solid.rar` and `rar5-solid.rar` lie side by side on purpose:
+/// lsar, pointed at either where it lies, takes the other for one of its volumes.
+#[test]
+fn rar_entries_are_those_an_independent_reader_lists() {
+    let Some(dir) = samples() else {
+        eprintln!("skipped: set QUARRY_RAR_SAMPLES (see .ci/run)");
+        return;
+    };
+    let archives = [
+        "rar3-subdirs.rar",
+        "rar5-subdirs.rar",
+        "rar3-solid.rar",
+        "rar5-solid.rar",
+        "rar5-blake.rar",
+        "rar5-crc.rar",
+        "unicode.rar",
+        "unicode2.rar",
+        "rar5-dups.rar",
+        "rar5-hlink.rar",
+        "rar5-times.rar",
+        "rar5-vols.part1.rar",
+        "rar3-old.rar",
+    ];
+    let s = Scratch::new();
+    copy(&dir, &s, &archives);
+    copy(&dir, &s, &["rar5-vols.part2.rar", "rar5-vols.part3.rar", "rar3-old.r00", "rar3-old.r01"]);
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 0, "no exception: {:?}", s.exception_kinds());
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let items = s.items();
+    let mut total = 0;
+    for archive in archives {
+        let want = expected(&dir.join(format!("{archive}.exp")));
+        assert!(!want.is_empty(), "{archive}");
+        assert_eq!(entries(&s, &items, &format!("in/{archive}")), want, "{archive}");
+        total += want.len();
+    }
+    let in_archives = items.iter().filter(|i| i["locator"].as_str().unwrap().contains("//"));
+    assert_eq!(in_archives.count(), total, "no entry besides those listed");
+    for volume in ["rar5-vols.part2.rar", "rar5-vols.part3.rar", "rar3-old.r00", "rar3-old.r01"] {
+        let item = items.iter().find(|i| i["locator"] == format!("in/{volume}")).unwrap();
+        assert_eq!(item["flags"], "split-volume no-text native-at-source", "{item}");
+        assert_eq!(item["file_type"], "rar");
+    }
+    // Nothing is left of the folders the entries were decoded in.
+    let tmp: Vec<_> = std::fs::read_dir(s.case().join("tmp")).unwrap().collect();
+    assert!(tmp.is_empty(), "{tmp:?}");
+}
+
+/// An encrypted listing is an `encrypted` exception, and encrypted entries under a plain
+/// listing are `encrypted` members, until the case's password list has the password; then
+/// the entries are read (checked as above) and the archive is flagged `decrypted`.
+#[test]
+fn encrypted_rar_archives_open_with_the_case_passwords() {
+    let Some(dir) = samples() else {
+        eprintln!("skipped: set QUARRY_RAR_SAMPLES (see .ci/run)");
+        return;
+    };
+    let archives = ["rar5-psw.rar", "rar5-hpsw.rar", "rar5-psw-blake.rar", "rar3-comment-psw.rar"];
+    let s = Scratch::new();
+    copy(&dir, &s, &archives);
+    let (code, _) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 1);
+    let mut kinds = s.exception_kinds();
+    kinds.sort();
+    let encrypted = |l: &str| (l.to_owned(), "encrypted".to_owned());
+    assert_eq!(
+        kinds,
+        [
+            encrypted("in/rar3-comment-psw.rar//file1.txt"),
+            encrypted("in/rar3-comment-psw.rar//file2.txt"),
+            encrypted("in/rar5-hpsw.rar"),
+            encrypted("in/rar5-psw-blake.rar//stest1.txt"),
+            encrypted("in/rar5-psw-blake.rar//stest2.txt"),
+            encrypted("in/rar5-psw.rar//stest1.txt"),
+            encrypted("in/rar5-psw.rar//stest2.txt"),
+        ]
+    );
+
+    let s = Scratch::new();
+    copy(&dir, &s, &archives);
+    let passwords = s.file("passwords.txt", b"not-this-one\npassword\n");
+    let (code, out) =
+        s.ingest("c", &[&s.path("in")], &["--passwords", passwords.to_str().unwrap()]);
+    assert_eq!(code, 0, "{:?}", s.exception_kinds());
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let items = s.items();
+    for archive in archives {
+        let want = expected(&dir.join(format!("{archive}.exp")));
+        assert_eq!(entries(&s, &items, &format!("in/{archive}")), want, "{archive}");
+        let item = items.iter().find(|i| i["locator"] == format!("in/{archive}")).unwrap();
+        assert_eq!(item["flags"], "native-at-source decrypted", "{item}");
+    }
+}
+
+/// Links that point out of the archive are `path_traversal` exceptions and are never
+/// followed; damage in an entry's data is a `corrupt` exception for that entry; a first volume
+/// without the rest of its set is a `corrupt` exception; a RAR inside a ZIP is read like any
+/// other. The run goes on and reconciles.
+#[test]
+fn hostile_and_damaged_rar_archives_are_exceptions_and_the_run_goes_on() {
+    let Some(dir) = samples() else {
+        eprintln!("skipped: set QUARRY_RAR_SAMPLES (see .ci/run)");
+        return;
+    };
+    let s = Scratch::new();
+    copy(&dir, &s, &["rar5-evil-symlink-traversal.rar", "rar5-symlink-win.rar"]);
+    // The second entry's data (stored, not compressed) with one byte flipped.
+    let mut damaged = std::fs::read(dir.join("rar5-crc.rar")).unwrap();
+    damaged[1000] ^= 0xff;
+    s.file("in/damaged.rar", &damaged);
+    s.file("in/lone.part1.rar", &std::fs::read(dir.join("rar5-vols.part1.rar")).unwrap());
+    let subdirs = std::fs::read(dir.join("rar3-subdirs.rar")).unwrap();
+    s.file("in/outer.zip", &zip(&[("inner/subdirs.rar", &subdirs), ("note.txt", b"a note\n")]));
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let mut kinds = s.exception_kinds();
+    kinds.sort();
+    let kind = |l: &str, k: &str| (l.to_owned(), k.to_owned());
+    assert_eq!(
+        kinds,
+        [
+            kind("in/damaged.rar//stest2.txt", "corrupt"),
+            kind("in/lone.part1.rar", "corrupt"),
+            kind("in/rar5-evil-symlink-traversal.rar//up", "path_traversal"),
+            kind("in/rar5-symlink-win.rar//links/bad_link", "path_traversal"),
+            kind("in/rar5-symlink-win.rar//links/dir_junction", "path_traversal"),
+            kind("in/rar5-symlink-win.rar//links/dir_link", "unsupported"),
+            kind("in/rar5-symlink-win.rar//links/file_link", "unsupported"),
+        ]
+    );
+    let items = s.items();
+    let locators: Vec<&str> = items.iter().map(|i| i["locator"].as_str().unwrap()).collect();
+    assert!(locators.contains(&"in/damaged.rar//stest1.txt"), "{locators:?}");
+    assert!(locators.contains(&"in/rar5-evil-symlink-traversal.rar//up/pwned.txt"));
+    let want = expected(&dir.join("rar3-subdirs.rar.exp"));
+    assert_eq!(entries(&s, &items, "in/outer.zip//inner/subdirs.rar"), want);
+    // The traversal's file was decoded in the case's tmp/ and nowhere else.
+    let outside = s.dir.path().parent().unwrap().join("pwned.txt");
+    assert!(!outside.exists());
+    let tmp: Vec<_> = std::fs::read_dir(s.case().join("tmp")).unwrap().collect();
+    assert!(tmp.is_empty(), "{tmp:?}");
+}
+
+/// Where The Unarchiver is not installed, a RAR is an `unsupported` exception that says what
+/// to install, kept in the case: never a silent item.
+#[test]
+fn without_unar_a_rar_is_an_unsupported_exception_naming_it() {
+    let s = Scratch::new();
+    // Only the signature matters: the archive is never opened.
+    s.file("in/a.rar", b"Rar!\x1a\x07\x01\x00 not opened");
+    let out = s
+        .command(&["ingest", "--json", "--custodian", "c", s.path("in").to_str().unwrap()])
+        .env("PATH", s.path("no-tools"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let exception = s.sole_exception("unsupported");
+    assert_eq!(exception["locator"], "in/a.rar");
+    assert!(exception["message"].as_str().unwrap().contains("Debian package unar"), "{exception}");
+    assert!(!exception["blake3"].as_str().unwrap().is_empty(), "kept: {exception}");
+}
+
+/// A RAR tool that hangs is stopped: the entry (or, when the worker's own timeout comes
+/// first, the archive) is a `timeout` exception, the run goes on, and no tool is left running
+/// after it, even when the worker that started it was killed. Fake `lsar` and `unar` scripts
+/// stand in for the real ones.
+#[test]
+fn a_hanging_rar_tool_is_stopped_and_the_run_goes_on() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let s = Scratch::new();
+    s.set("timeout_secs", "2");
+    let bin = s.path("fake-bin");
+    let pid_file = s.path("unar.pid");
+    let lsar = "#!/bin/sh\n[ \"$1\" = -v ] && exit 0\necho '{\"lsarContents\": [{\"XADIndex\": 0, \"XADFileName\": \"a.txt\", \"XADFileSize\": 5}]}'\n";
+    let unar = format!(
+        "#!/bin/sh\n[ \"$1\" = -v ] && exit 0\necho $$ > {}\nexec sleep 300\n",
+        pid_file.display()
+    );
+    for (name, script) in [("lsar", lsar.to_owned()), ("unar", unar)] {
+        let path = s.file(&format!("fake-bin/{name}"), script.as_bytes());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    s.file("in/a.rar", b"Rar!\x1a\x07\x01\x00 answered by the fake tools");
+    s.file("in/b.txt", b"read after it\n");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = s
+        .command(&["ingest", "--json", "--custodian", "c", s.path("in").to_str().unwrap()])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["case"]["reconciled"], true, "{report}");
+    let kinds = s.exception_kinds();
+    assert!(kinds.iter().any(|(l, k)| l.starts_with("in/a.rar") && k == "timeout"), "{kinds:?}");
+    assert!(s.items().iter().any(|i| i["locator"] == "in/b.txt"));
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let proc = PathBuf::from(format!("/proc/{}", pid.trim()));
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        !proc.exists()
+    });
+    assert!(gone, "the hanging unar ({}) still runs", pid.trim());
+}
