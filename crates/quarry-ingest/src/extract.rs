@@ -44,6 +44,11 @@ const LINK_TEXT_BYTES: usize = 16 << 10;
 /// Larger ones, mostly their attachments' bytes, and everything else stay files.
 const PACKED_NATIVE_BYTES: usize = 1 << 20;
 
+/// RAR entries decoded by one run of unar, at most: as many as this, and as many bytes as this
+/// (declared), so a batch's files in the case's `tmp/` stay small.
+const BATCH_ENTRIES: usize = 256;
+const BATCH_BYTES: u64 = 64 << 20;
+
 /// What the extractor reports, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -2187,6 +2192,7 @@ impl Extractor {
         };
         run.emit(Record::Item(item))?;
         let mut seen = HashSet::new();
+        let mut ready = std::collections::VecDeque::new();
         for (index, entry) in files.iter().enumerate() {
             let label = entry_label(&entry.name, index, &mut seen);
             let member = position.member(&label, index as u64);
@@ -2263,7 +2269,38 @@ impl Extractor {
                 )?;
                 continue;
             }
-            match workspace.decode(source_entry, password) {
+            // Entries decoded ahead with this one, in batches; any other way, one by one.
+            if ready.front().is_none_or(|(at, _)| *at != index) {
+                ready.clear();
+                let limits = &self.options.limits;
+                let room = limits.max_expanded_bytes.saturating_sub(run.budget.expanded);
+                let mut batch: Vec<(usize, &crate::rar::Entry)> = Vec::new();
+                let mut bytes = 0u64;
+                for (at, next) in files.iter().enumerate().skip(index) {
+                    let others: Vec<&crate::rar::Entry> = batch.iter().map(|(_, e)| *e).collect();
+                    let fits = (opened || !next.encrypted)
+                        && next.size <= limits.max_item_bytes
+                        && bytes + next.size <= BATCH_BYTES.min(room)
+                        && batch.len() < BATCH_ENTRIES
+                        && crate::rar::batchable(next, &others);
+                    if !fits {
+                        break;
+                    }
+                    bytes += next.size;
+                    batch.push((at, next));
+                }
+                if batch.len() > 1 {
+                    let entries: Vec<&crate::rar::Entry> = batch.iter().map(|(_, e)| *e).collect();
+                    if let Ok(decoded) = workspace.decode_batch(&entries, password) {
+                        ready.extend(batch.iter().map(|(at, _)| *at).zip(decoded));
+                    }
+                }
+            }
+            let decoded = match ready.front() {
+                Some((at, _)) if *at == index => Ok(ready.pop_front().expect("front").1),
+                _ => workspace.decode(source_entry, password),
+            };
+            match decoded {
                 Ok(mut decoded) => self.streamed_member(
                     run,
                     member,

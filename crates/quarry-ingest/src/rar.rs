@@ -247,14 +247,69 @@ impl Workspace {
                 entry.size
             )));
         }
-        Ok(Decoded { file: std::fs::File::open(file)?, _out: out })
+        Ok(Decoded { file: std::fs::File::open(file)?, _out: std::rc::Rc::new(out) })
+    }
+
+    /// Decodes several entries with one run of unar, each to the path its name gives: a call
+    /// costs about 26 ms here, once per entry otherwise, and a solid archive is decoded once
+    /// instead of from its start for each entry. Only for entries [`batchable`] with one
+    /// another. An error (unar failed, a file missing or of another size) says to decode them
+    /// one by one, which names the entry at fault.
+    pub(crate) fn decode_batch(
+        &self,
+        entries: &[&Entry],
+        password: Option<&[u8]>,
+    ) -> io::Result<Vec<Decoded>> {
+        let out = tempfile::Builder::new().prefix("batch-").tempdir_in(self.dir.path())?;
+        let mut command = tool("unar", self.deadline);
+        command.args(["-q", "-D", "-f", "-i", "-o"]).arg(out.path());
+        if let Some(password) = password {
+            command
+                .arg("-p")
+                .arg(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(password));
+        }
+        command.arg(&self.archive);
+        command.args(entries.iter().map(|e| e.index.to_string()));
+        let output = run(command, self.deadline)?;
+        if !output.status.success() {
+            return Err(io::Error::other(format!("unar failed ({})", output.status)));
+        }
+        let out = std::rc::Rc::new(out);
+        let mut decoded = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let path = out.path().join(&entry.name);
+            let metadata = std::fs::symlink_metadata(&path)?;
+            if !metadata.is_file() || metadata.len() != entry.size {
+                return Err(io::Error::other(format!("{} is not as listed", entry.name)));
+            }
+            decoded.push(Decoded { file: std::fs::File::open(&path)?, _out: out.clone() });
+        }
+        Ok(decoded)
     }
 }
 
-/// An entry decoded to a file, removed when dropped.
+/// Whether `entry` can be decoded in a batch beside `others`: a plain relative name that unar
+/// writes where it says, no other entry of the batch at the same path or on its way.
+pub(crate) fn batchable(entry: &Entry, others: &[&Entry]) -> bool {
+    let name = entry.name.as_str();
+    let plain = !name.is_empty()
+        && name.split('/').all(|c| !c.is_empty() && c != "." && c != ".." && c.len() < 200)
+        && !name.chars().any(|c| c.is_control() || c == '\\' || c == ':');
+    if !plain || entry.link.is_some() || entry.directory {
+        return false;
+    }
+    let lower = name.to_lowercase();
+    others.iter().all(|other| {
+        let o = other.name.to_lowercase();
+        o != lower && !o.starts_with(&format!("{lower}/")) && !lower.starts_with(&format!("{o}/"))
+    })
+}
+
+/// An entry decoded to a file, removed when dropped (with the folder of its batch, once the
+/// batch's last entry is).
 pub(crate) struct Decoded {
     file: std::fs::File,
-    _out: tempfile::TempDir,
+    _out: std::rc::Rc<tempfile::TempDir>,
 }
 
 impl Read for Decoded {
@@ -490,6 +545,25 @@ mod tests {
         assert_eq!(utc_of("1970-01-01 00:00:00 +0000").as_deref(), Some("1970-01-01T00:00:00Z"));
         assert_eq!(utc_of("2000-02-29 23:59:59 -0130").as_deref(), Some("2000-03-01T01:29:59Z"));
         assert_eq!(utc_of("garbage"), None);
+        let entry = |name: &str| Entry {
+            index: 0,
+            name: name.to_owned(),
+            size: 1,
+            directory: false,
+            link: None,
+            hard_link: false,
+            encrypted: false,
+            modified: None,
+        };
+        let (a, b) = (entry("a/b.txt"), entry("c.txt"));
+        assert!(batchable(&entry("d/e.txt"), &[&a, &b]));
+        for odd in ["../x", "a//b", "/abs", "a\\b", "C:x", "./a", "tab\tname", ""] {
+            assert!(!batchable(&entry(odd), &[]), "{odd:?}");
+        }
+        // Where another entry of the batch is, or lies under, in any letters.
+        assert!(!batchable(&entry("A/B.txt"), &[&a]));
+        assert!(!batchable(&entry("a"), &[&a]));
+        assert!(!batchable(&entry("a/b.txt/c"), &[&a]));
         assert!(!escapes("links/file_link", "../content/file.txt"));
         assert!(escapes("links/bad_link", "../../missing"));
         assert!(escapes("up", ".."));
