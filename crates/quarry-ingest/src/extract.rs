@@ -2103,7 +2103,10 @@ impl Extractor {
         // A set's volumes are checked after its entries are read, as a split ZIP's are.
         let stamps =
             if source.is_some() && volumes.len() > 1 { stamps_of(&volumes)? } else { Vec::new() };
-        let deadline = std::time::Duration::from_secs(self.options.limits.timeout_secs.max(1));
+        // Within the supervisor's own wait for the worker (the input's timeout), so that a tool
+        // that stalls is an exception for its entries rather than a killed worker.
+        let timeout = self.options.limits.timeout_secs;
+        let deadline = std::time::Duration::from_secs((timeout * 3 / 4).max(1));
         let workspace = Workspace::new(&self.store.tmp_dir(), &volumes, deadline)
             .map_err(|e| Error::Store(e.into()))?;
         // The listing, with the passwords known if it is encrypted.
@@ -2193,6 +2196,9 @@ impl Extractor {
         run.emit(Record::Item(item))?;
         let mut seen = HashSet::new();
         let mut ready = std::collections::VecDeque::new();
+        // Once unar has stalled on this archive, the entries left are not tried: each would
+        // wait out the deadline again.
+        let mut stalled: Option<String> = None;
         for (index, entry) in files.iter().enumerate() {
             let label = entry_label(&entry.name, index, &mut seen);
             let member = position.member(&label, index as u64);
@@ -2269,7 +2275,14 @@ impl Extractor {
                 )?;
                 continue;
             }
+            if let Some(reason) = &stalled {
+                run.begin(&member, &entry.name, Some(entry.size))?;
+                let message = format!("not decoded: {reason}");
+                run.exception(member, &entry.name, ExceptionKind::Timeout, message, None, None)?;
+                continue;
+            }
             // Entries decoded ahead with this one, in batches; any other way, one by one.
+            let mut batch_stalled = None;
             if ready.front().is_none_or(|(at, _)| *at != index) {
                 ready.clear();
                 let limits = &self.options.limits;
@@ -2291,14 +2304,20 @@ impl Extractor {
                 }
                 if batch.len() > 1 {
                     let entries: Vec<&crate::rar::Entry> = batch.iter().map(|(_, e)| *e).collect();
-                    if let Ok(decoded) = workspace.decode_batch(&entries, password) {
-                        ready.extend(batch.iter().map(|(at, _)| *at).zip(decoded));
+                    match workspace.decode_batch(&entries, password) {
+                        Ok(decoded) => ready.extend(batch.iter().map(|(at, _)| *at).zip(decoded)),
+                        Err(e) if e.kind() == io::ErrorKind::TimedOut => batch_stalled = Some(e),
+                        // Decoded one by one below, which names the entry at fault.
+                        Err(_) => {}
                     }
                 }
             }
             let decoded = match ready.front() {
                 Some((at, _)) if *at == index => Ok(ready.pop_front().expect("front").1),
-                _ => workspace.decode(source_entry, password),
+                _ => match batch_stalled {
+                    Some(e) => Err(e),
+                    None => workspace.decode(source_entry, password),
+                },
             };
             match decoded {
                 Ok(mut decoded) => self.streamed_member(
@@ -2314,6 +2333,7 @@ impl Extractor {
                 Err(e) => {
                     run.begin(&member, &entry.name, Some(entry.size))?;
                     let kind = if e.kind() == io::ErrorKind::TimedOut {
+                        stalled = Some(format!("unar stalled on an earlier entry ({e})"));
                         ExceptionKind::Timeout
                     } else {
                         ExceptionKind::Corrupt

@@ -299,15 +299,17 @@ fn without_unar_a_rar_is_an_unsupported_exception_naming_it() {
 fn a_hanging_rar_tool_is_stopped_and_the_run_goes_on() {
     use std::os::unix::fs::PermissionsExt as _;
     let s = Scratch::new();
-    s.set("timeout_secs", "2");
+    // The tools get three quarters of it: 3 s, within the supervisor's 4 s.
+    s.set("timeout_secs", "4");
     let bin = s.path("fake-bin");
     let pid_file = s.path("unar.pid");
-    let lsar = "#!/bin/sh\n[ \"$1\" = -v ] && exit 0\necho '{\"lsarContents\": [{\"XADIndex\": 0, \"XADFileName\": \"a.txt\", \"XADFileSize\": 5}]}'\n";
+    let listing = r#"{"lsarContents": [{"XADIndex": 0, "XADFileName": "a.txt", "XADFileSize": 5}, {"XADIndex": 1, "XADFileName": "b.txt", "XADFileSize": 5}, {"XADIndex": 2, "XADFileName": "c.txt", "XADFileSize": 5}]}"#;
+    let lsar = format!("#!/bin/sh\n[ \"$1\" = -v ] && exit 0\necho '{listing}'\n");
     let unar = format!(
-        "#!/bin/sh\n[ \"$1\" = -v ] && exit 0\necho $$ > {}\nexec sleep 300\n",
+        "#!/bin/sh\n[ \"$1\" = -v ] && exit 0\necho $$ >> {}\nexec sleep 300\n",
         pid_file.display()
     );
-    for (name, script) in [("lsar", lsar.to_owned()), ("unar", unar)] {
+    for (name, script) in [("lsar", lsar), ("unar", unar)] {
         let path = s.file(&format!("fake-bin/{name}"), script.as_bytes());
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
@@ -324,14 +326,24 @@ fn a_hanging_rar_tool_is_stopped_and_the_run_goes_on() {
     assert_eq!(report["case"]["reconciled"], true, "{report}");
     let kinds = s.exception_kinds();
     assert!(kinds.iter().any(|(l, k)| l.starts_with("in/a.rar") && k == "timeout"), "{kinds:?}");
+    let pids = std::fs::read_to_string(&pid_file).unwrap();
+    // The batch of three stalls; the two entries after the first are not tried again. (On a
+    // machine so loaded that the supervisor's wait ran out first, the worker was killed
+    // instead, and the archive's rest is one exception.)
+    if kinds.iter().any(|(l, _)| l.starts_with("in/a.rar//")) {
+        let timeout = |name: &str| (format!("in/a.rar//{name}"), "timeout".to_owned());
+        assert_eq!(kinds, [timeout("a.txt"), timeout("b.txt"), timeout("c.txt")]);
+        assert_eq!(pids.lines().count(), 1, "unar ran once: {pids}");
+    }
     assert!(s.items().iter().any(|i| i["locator"] == "in/b.txt"));
-    let pid = std::fs::read_to_string(&pid_file).unwrap();
-    let proc = PathBuf::from(format!("/proc/{}", pid.trim()));
-    let gone = (0..50).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        !proc.exists()
-    });
-    assert!(gone, "the hanging unar ({}) still runs", pid.trim());
+    for pid in pids.lines() {
+        let proc = PathBuf::from(format!("/proc/{pid}"));
+        let gone = (0..50).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            !proc.exists()
+        });
+        assert!(gone, "the hanging unar ({pid}) still runs");
+    }
 }
 
 /// A RAR 5 archive of stored (uncompressed) files, written here from the format's
