@@ -1,18 +1,20 @@
 //! RAR archives, read through The Unarchiver's command-line tools (Debian package `unar`):
-//! `lsar -j` lists an archive, `unar -i` decodes one entry. There is no maintained pure-Rust
+//! `lsar -j` lists an archive, `unar -i` decodes entries. There is no maintained pure-Rust
 //! RAR reader, and the UnRAR source is under a licence that is not open source
 //! (../shared/reference/DEPENDENCIES.md), so RAR is the one format read by another program.
 //!
 //! - **Child processes of the worker.** They inherit its memory limit, and each call has a
-//!   deadline (the input's timeout), after which it is killed.
+//!   deadline (given by the extractor), past which it is stopped: under coreutils' `timeout`
+//!   where there is one, which also stops it when the worker itself is killed.
 //! - **A private folder of links.** The tools are pointed at links the extractor makes in a
 //!   fresh folder of the case's `tmp/`, never at the file where it lies: `lsar` looks for
 //!   volumes beside an archive by name, and took `rar5-solid.rar` for a volume of
 //!   `rar3-solid.rar` in rarfile's test files. So the tools see only the volumes quarry chose.
-//! - **Each entry is decoded to a file of that folder**, checked, read and removed. Decoded to
-//!   standard output (`-o -`), unar 1.10 exits 0 after a checksum failure and after a wrong
-//!   password (no bytes at all), so quarry would record damaged or empty members as good.
-//!   Written to a folder, it reports both. quarry still checks the size against the listing.
+//! - **Entries are decoded to files of that folder**, checked, read and removed, many to a run
+//!   of unar ([`Workspace::decode_batch`]) or one ([`Workspace::decode`]). Decoded to standard
+//!   output (`-o -`), unar 1.10 exits 0 after a checksum failure and after a wrong password (no
+//!   bytes at all), so quarry would record damaged or empty members as good. Written to a
+//!   folder, it reports both. quarry still checks each size against the listing.
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -43,7 +45,7 @@ pub(crate) struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Listing {
     pub entries: Vec<Entry>,
-    /// The volumes the listing was read from, as `lsar` names them.
+    /// How many volumes `lsar` read the listing from.
     pub volumes: usize,
 }
 

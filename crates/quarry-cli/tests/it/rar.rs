@@ -465,3 +465,35 @@ fn many_entries_are_decoded_in_batches_each_with_its_own_bytes() {
     }
     assert_eq!(items.len(), files.len(), "the archive and its entries but one");
 }
+
+/// Entry names that climb out of the archive (`..`, absolute) are decoded inside the case's
+/// `tmp/` all the same (unar rewrites them, quarry decodes them one at a time) and recorded as
+/// `path_traversal` exceptions with their bytes kept; nothing is written where they point.
+#[test]
+fn entry_names_that_climb_out_are_path_traversal_exceptions() {
+    if std::process::Command::new("unar").arg("-v").output().is_err() {
+        eprintln!("skipped: unar is not installed (see .ci/run)");
+        return;
+    }
+    let files = [
+        ("../../escape.txt".to_owned(), b"climbed\n".to_vec()),
+        ("/abs/escape.txt".to_owned(), b"absolute\n".to_vec()),
+        ("ok.txt".to_owned(), b"fine\n".to_vec()),
+    ];
+    let s = Scratch::new();
+    s.file("in/deep/evil.rar", &rar5(&files, &[]));
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let mut kinds = s.exception_kinds();
+    kinds.sort();
+    let traversal = |name: &str| (format!("in/deep/evil.rar//{name}"), "path_traversal".to_owned());
+    assert_eq!(kinds, [traversal("../../escape.txt"), traversal("/abs/escape.txt")]);
+    for exception in s.exceptions() {
+        assert!(!exception["blake3"].as_str().unwrap().is_empty(), "kept: {exception}");
+    }
+    assert!(s.items().iter().any(|i| i["locator"] == "in/deep/evil.rar//ok.txt"));
+    for outside in [s.path("escape.txt"), s.path("in/escape.txt"), PathBuf::from("/abs")] {
+        assert!(!outside.exists(), "{}", outside.display());
+    }
+}
