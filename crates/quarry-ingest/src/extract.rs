@@ -1878,12 +1878,7 @@ impl Extractor {
         let (source, limits) = (source.map(|(path, _)| path), self.options.limits.clone());
         let path = match source {
             Some(path) => path.to_path_buf(),
-            None => {
-                if stored.in_buf || stored.packed {
-                    self.store.put_native_file(&stored, &self.buf)?;
-                }
-                self.store.native_path(&stored.hashes.blake3)
-            }
+            None => self.archive_file(&stored)?,
         };
         // Decoder dictionaries and header buffers are bounded: a quarter of a worker's memory.
         let memory_kb =
@@ -2066,6 +2061,15 @@ impl Extractor {
         changed_part_notice(self, run, &position, &part_stamps)
     }
 
+    /// The path of a stored archive, for a reader that opens it by path: one held in memory
+    /// or in a native pack becomes a file of its own first.
+    fn archive_file(&self, stored: &Stored) -> Result<std::path::PathBuf> {
+        if stored.in_buf || stored.packed {
+            self.store.put_native_file(stored, &self.buf)?;
+        }
+        Ok(self.store.native_path(&stored.hashes.blake3))
+    }
+
     /// Records a RAR archive and its entries, read by The Unarchiver's `lsar` and `unar` in
     /// child processes (the `rar` module says why and how). `volumes` are the volumes to read,
     /// the first first: those found beside a top-level archive, or the stored native alone.
@@ -2092,14 +2096,7 @@ impl Extractor {
             let kind = ExceptionKind::Unsupported;
             return self.kept_from_source(run, position, name, kind, message, stored, source);
         }
-        let volumes = if volumes.is_empty() {
-            if stored.in_buf || stored.packed {
-                self.store.put_native_file(&stored, &self.buf)?;
-            }
-            vec![self.store.native_path(&stored.hashes.blake3)]
-        } else {
-            volumes
-        };
+        let volumes = if volumes.is_empty() { vec![self.archive_file(&stored)?] } else { volumes };
         // A set's volumes are checked after its entries are read, as a split ZIP's are.
         let stamps =
             if source.is_some() && volumes.len() > 1 { stamps_of(&volumes)? } else { Vec::new() };

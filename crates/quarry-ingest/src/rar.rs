@@ -187,11 +187,7 @@ impl Workspace {
     pub(crate) fn list(&self, password: Option<&[u8]>) -> Result<Listing, ListError> {
         let mut command = tool("lsar", self.deadline);
         command.arg("-j");
-        if let Some(password) = password {
-            command
-                .arg("-p")
-                .arg(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(password));
-        }
+        password_arg(&mut command, password);
         command.arg(&self.archive);
         let output = run(command, self.deadline).map_err(|e| match e.kind() {
             io::ErrorKind::TimedOut => ListError::TimedOut(e.to_string()),
@@ -217,19 +213,25 @@ impl Workspace {
         Ok(listing.0)
     }
 
+    /// Runs unar on `entries` (by index), writing them under `out`.
+    fn unar(
+        &self,
+        out: &Path,
+        entries: &[&Entry],
+        password: Option<&[u8]>,
+    ) -> io::Result<std::process::Output> {
+        let mut command = tool("unar", self.deadline);
+        command.args(["-q", "-D", "-f", "-i", "-o"]).arg(out);
+        password_arg(&mut command, password);
+        command.arg(&self.archive).args(entries.iter().map(|e| e.index.to_string()));
+        run(command, self.deadline)
+    }
+
     /// Decodes entry `entry` to a file of the folder and opens it; the file is removed when
     /// the returned reader is dropped. An error says why unar could not decode it.
     pub(crate) fn decode(&self, entry: &Entry, password: Option<&[u8]>) -> io::Result<Decoded> {
         let out = tempfile::Builder::new().prefix("entry-").tempdir_in(self.dir.path())?;
-        let mut command = tool("unar", self.deadline);
-        command.args(["-q", "-D", "-f", "-i", "-o"]).arg(out.path());
-        if let Some(password) = password {
-            command
-                .arg("-p")
-                .arg(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(password));
-        }
-        command.arg(&self.archive).arg(entry.index.to_string());
-        let output = run(command, self.deadline)?;
+        let output = self.unar(out.path(), &[entry], password)?;
         let said = String::from_utf8_lossy(&output.stdout).into_owned()
             + &String::from_utf8_lossy(&output.stderr);
         if !output.status.success() {
@@ -263,16 +265,7 @@ impl Workspace {
         password: Option<&[u8]>,
     ) -> io::Result<Vec<Decoded>> {
         let out = tempfile::Builder::new().prefix("batch-").tempdir_in(self.dir.path())?;
-        let mut command = tool("unar", self.deadline);
-        command.args(["-q", "-D", "-f", "-i", "-o"]).arg(out.path());
-        if let Some(password) = password {
-            command
-                .arg("-p")
-                .arg(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(password));
-        }
-        command.arg(&self.archive);
-        command.args(entries.iter().map(|e| e.index.to_string()));
-        let output = run(command, self.deadline)?;
+        let output = self.unar(out.path(), entries, password)?;
         if !output.status.success() {
             return Err(io::Error::other(format!("unar failed ({})", output.status)));
         }
@@ -287,6 +280,14 @@ impl Workspace {
             decoded.push(Decoded { file: std::fs::File::open(&path)?, _out: out.clone() });
         }
         Ok(decoded)
+    }
+}
+
+/// Gives the tools `password`, when there is one.
+fn password_arg(command: &mut Command, password: Option<&[u8]>) {
+    if let Some(password) = password {
+        let password = <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(password);
+        command.arg("-p").arg(password);
     }
 }
 

@@ -118,6 +118,19 @@ fn entries(s: &Scratch, items: &[Value], archive: &str) -> BTreeMap<String, (u64
     out
 }
 
+/// `ingest --json` of `in/` with the programs in `bin` found first (stand-ins for the RAR
+/// tools); the run must end with exceptions. Returns its report.
+fn ingest_with_tools_from(s: &Scratch, bin: &Path) -> Value {
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = s
+        .command(&["ingest", "--json", "--custodian", "c", s.path("in").to_str().unwrap()])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn copy(samples: &Path, s: &Scratch, names: &[&str]) {
     for name in names {
         s.file(&format!("in/{name}"), &std::fs::read(samples.join(name)).unwrap());
@@ -315,14 +328,7 @@ fn a_hanging_rar_tool_is_stopped_and_the_run_goes_on() {
     }
     s.file("in/a.rar", b"Rar!\x1a\x07\x01\x00 answered by the fake tools");
     s.file("in/b.txt", b"read after it\n");
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let out = s
-        .command(&["ingest", "--json", "--custodian", "c", s.path("in").to_str().unwrap()])
-        .env("PATH", path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = ingest_with_tools_from(&s, &bin);
     assert_eq!(report["case"]["reconciled"], true, "{report}");
     let kinds = s.exception_kinds();
     assert!(kinds.iter().any(|(l, k)| l.starts_with("in/a.rar") && k == "timeout"), "{kinds:?}");
@@ -432,14 +438,7 @@ fn many_entries_are_decoded_in_batches_each_with_its_own_bytes() {
     let script = format!("#!/bin/sh\necho run >> {}\nexec {unar} \"$@\"\n", runs.display());
     let wrapper = s.file("fake-bin/unar", script.as_bytes());
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", s.path("fake-bin").display(), std::env::var("PATH").unwrap());
-    let out = s
-        .command(&["ingest", "--json", "--custodian", "c", s.path("in").to_str().unwrap()])
-        .env("PATH", path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
-    let out: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = ingest_with_tools_from(&s, &s.path("fake-bin"));
     assert_eq!(out["case"]["reconciled"], true, "{out}");
     // Two batches (the first 256 entries, then the 44 that hold the damaged one), 44 runs
     // for those one by one, one batch for the last two, and each worker's check that unar
