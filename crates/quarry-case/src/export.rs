@@ -14,6 +14,20 @@ pub struct TextExport {
     pub with_text: u64,
     /// Bytes of text written.
     pub bytes: u64,
+    /// Items whose stored text could not be read (missing, or damaged in the store), each
+    /// with the reason. Their file is empty and their `flags` in `index.csv` end with
+    /// `text-unreadable` (the flag search gives items whose text could not be indexed); the
+    /// export goes on.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// An item whose text `export text` could not read.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Unreadable {
+    /// Its control number.
+    pub control_number: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// Columns of `index.csv`, in order.
@@ -23,7 +37,8 @@ pub const TEXT_INDEX_COLUMNS: &[&str] =
 impl Case {
     /// Writes every item's extracted text to `out/<control number>.txt` (empty when the item
     /// has none, so there is one file per item) and `out/index.csv` listing them in control-number
-    /// order. `out` must be new or empty: an export never mixes with older files. The index is
+    /// order. A text that cannot be read (damaged in the store, or gone) does not stop the
+    /// export: the item's file is empty, its flags say `text-unreadable`, and the report lists it. `out` must be new or empty: an export never mixes with older files. The index is
     /// written last, under a temporary name renamed into place, so a reader that finds it finds
     /// a complete export. Same case, same bytes.
     pub fn export_text(&self, out: &Path) -> Result<TextExport> {
@@ -59,14 +74,41 @@ impl Case {
                 row.get(6)?,
                 row.get(7)?,
             ];
+            let mut fields = fields;
             let has_text: bool = row.get(8)?;
             let target = out.join(format!("{control}.txt"));
-            if has_text && self.store().read_text(&fields[5], &mut text)? {
-                fs::write(&target, &text)?;
-                report.bytes += text.len() as u64;
-                report.with_text += 1;
-            } else {
-                fs::File::create(&target)?;
+            let read =
+                if has_text { self.store().read_text(&fields[5], &mut text) } else { Ok(false) };
+            match read {
+                Ok(true) => {
+                    fs::write(&target, &text)?;
+                    report.bytes += text.len() as u64;
+                    report.with_text += 1;
+                }
+                Ok(false) if !has_text => {
+                    fs::File::create(&target)?;
+                }
+                unread => {
+                    fs::File::create(&target)?;
+                    let reason = match unread {
+                        Err(e) => {
+                            let mut reason = e.to_string();
+                            let mut source = std::error::Error::source(&e);
+                            while let Some(cause) = source {
+                                reason = format!("{reason}: {cause}");
+                                source = cause.source();
+                            }
+                            reason
+                        }
+                        Ok(_) => "its stored text is missing".to_owned(),
+                    };
+                    report.unreadable.push(Unreadable { control_number: control.clone(), reason });
+                    let flags = &mut fields[7];
+                    if !flags.is_empty() {
+                        flags.push(' ');
+                    }
+                    flags.push_str(crate::TEXT_UNREADABLE);
+                }
             }
             report.items += 1;
             let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();

@@ -338,6 +338,7 @@ pub(crate) fn export_text(case_dir: &Path, out: &Path, json: bool) -> Result<Exi
             "out": std::path::absolute(out)?,
             "items": report.items,
             "bytes": report.bytes,
+            "text_unreadable": report.unreadable.len(),
             "index_csv_blake3": blake3::hash(&index).to_hex().to_string(),
         }),
     )?;
@@ -351,6 +352,17 @@ pub(crate) fn export_text(case_dir: &Path, out: &Path, json: bool) -> Result<Exi
             report.bytes,
             out.display()
         );
+        if !report.unreadable.is_empty() {
+            eprintln!(
+                "warning: {} items' texts could not be read; their files are empty and their \
+                 flags in index.csv say {}:",
+                report.unreadable.len(),
+                quarry_case::TEXT_UNREADABLE
+            );
+            for item in &report.unreadable {
+                eprintln!("  {}: {}", item.control_number, item.reason);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

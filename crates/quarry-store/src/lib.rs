@@ -63,6 +63,25 @@ pub enum Error {
     /// Stored bytes that no longer have the hash they are stored under.
     #[error("the stored native {0} no longer has its hash: the case store is damaged")]
     Damaged(String),
+    /// A stored text that no longer matches the checksum written with it.
+    #[error(
+        "the stored text of native {blake3} no longer matches its checksum ({detail}): the case \
+         store is damaged"
+    )]
+    DamagedText {
+        /// The native whose text it is.
+        blake3: String,
+        /// Where, and what was found.
+        detail: String,
+    },
+}
+
+/// A pack read whose bytes did not match their checksum as `damaged`, other errors as they are.
+fn pack_damage(read: io::Result<bool>, damaged: impl FnOnce(String) -> Error) -> Result<bool> {
+    match read {
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(damaged(e.to_string())),
+        read => Ok(read?),
+    }
 }
 
 /// `Result` with this crate's [`Error`].
@@ -310,14 +329,15 @@ impl ContentStore {
     pub fn read_native(&self, blake3: &str, buf: &mut Vec<u8>) -> Result<bool> {
         let key = digest(blake3)?;
         // The packs as loaded, then a file of its own, then packs written since.
-        let found = self.native_packs.read(&key, buf, false)?
+        let damaged = |_| Error::Damaged(blake3.to_owned());
+        let found = pack_damage(self.native_packs.read(&key, buf, false), damaged)?
             || match fs::read(self.native_path(blake3)) {
                 Ok(bytes) => {
                     *buf = bytes;
                     true
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    self.native_packs.read(&key, buf, true)?
+                    pack_damage(self.native_packs.read(&key, buf, true), damaged)?
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -385,10 +405,12 @@ impl ContentStore {
     }
 
     /// Reads the stored text of a native into `buf` (replacing what it held); false when the
-    /// native has no stored text. Looks in the packs, then for a file of its own.
+    /// native has no stored text. Looks in the packs, then for a file of its own. A packed
+    /// text that does not match its checksum is an [`Error::DamagedText`], never returned.
     pub fn read_text(&self, blake3: &str, buf: &mut Vec<u8>) -> Result<bool> {
         let key = digest(blake3)?;
-        if self.packs.read(&key, buf, false)? {
+        let damaged = |detail| Error::DamagedText { blake3: blake3.to_owned(), detail };
+        if pack_damage(self.packs.read(&key, buf, false), damaged)? {
             return Ok(true);
         }
         match fs::File::open(self.text_path(blake3)) {
@@ -399,7 +421,7 @@ impl ContentStore {
             }
             // Written by another process since the packs were last read?
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                Ok(self.packs.read(&key, buf, true)?)
+                pack_damage(self.packs.read(&key, buf, true), damaged)
             }
             Err(e) => Err(e.into()),
         }

@@ -6,8 +6,20 @@
 //! extraction: creating, writing and renaming a small file is a dozen system calls and an
 //! inode, and reading 262,000 of them back takes a classify run longer than scanning them.
 //! So texts go into `text/packs/NNNNNN.pack`, each with an index `NNNNNN.idx` of fixed
-//! 48-byte entries: the native's blake3 (32 bytes), then the text's offset and length in the
-//! pack (little-endian u64).
+//! 48-byte entries: the native's blake3 (32 bytes), the text's offset in the pack
+//! (little-endian u32, its top bit set), the text's CRC-32 (u32), and its length (u64).
+//!
+//! - **Checked when read.** A native is checked against its blake3 whenever it is read, but
+//!   a text has no hash of its own: a text damaged in its pack (a disk, or a writer's bug such
+//!   as the race [`Packs::take`] describes) would be indexed and classified as if it were right.
+//!   So each entry carries the text's CRC-32, and a text that does not match it is an
+//!   `InvalidData` error for that text alone. CRC-32 finds any damage of up to 32 bits in a
+//!   row and all but one in 4 billion others, at memory speed (SIMD); it is no defence against
+//!   tampering, which the audit log and the natives' blake3 are for. Entries written before
+//!   checksums (2026-11-29) have a top bit of 0 and the upper half of a u64 offset, all zero,
+//!   where the CRC now is: they are read as before, unchecked. quarry before that date takes
+//!   a checked entry for a damaged one (its u64 offset points past the pack) and reads its
+//!   text as missing.
 //!
 //! - **One writer per pack.** A writer holds an exclusive lock on its pack for as long as it
 //!   lives (a worker process); another writer takes another pack, or makes one. Packs stop
@@ -39,13 +51,33 @@ const _: () = assert!(PACK_MAX <= u32::MAX as u64);
 
 const ENTRY: usize = 48;
 
-/// Where a text is: pack number, offset, length. Sixteen bytes: a text starts below
-/// [`PACK_MAX`] (a pack takes no text past it), so its offset fits 32 bits.
+/// Where a text is and its checksum: pack number, offset, length, CRC-32. Sixteen bytes: a
+/// text starts below [`PACK_MAX`] (a pack takes no text past it), so its offset fits 31 bits
+/// and the top bit says whether the entry has a checksum ([`CHECKED`]); a text is shorter than
+/// 4 GiB (a worker holds it in memory, within its 2 GiB limit, and [`Packs::append`] refuses
+/// longer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Loc {
     pack: u32,
-    offset: u32,
-    len: u64,
+    /// The offset, with [`CHECKED`] set when `crc` is the text's CRC-32.
+    at: u32,
+    len: u32,
+    crc: u32,
+}
+
+/// The bit of an entry's offset that says it carries a checksum.
+const CHECKED: u32 = 1 << 31;
+const _: () = assert!(PACK_MAX <= CHECKED as u64);
+
+impl Loc {
+    fn offset(self) -> u64 {
+        u64::from(self.at & !CHECKED)
+    }
+
+    /// The text's CRC-32, for entries that have one.
+    fn crc(self) -> Option<u32> {
+        (self.at & CHECKED != 0).then_some(self.crc)
+    }
 }
 
 /// The entries a process knows, by key; the first one found of a key is kept.
@@ -234,7 +266,22 @@ impl Packs {
         let len = usize::try_from(loc.len).map_err(io::Error::other)?;
         buf.clear();
         buf.resize(len, 0);
-        known.pack.read_exact_at(buf, u64::from(loc.offset))?;
+        known.pack.read_exact_at(buf, loc.offset())?;
+        if let Some(crc) = loc.crc() {
+            let found = crc32fast::hash(buf);
+            if found != crc {
+                buf.clear();
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "the {len} bytes at offset {} of pack {:06} have CRC-32 {found:08x}, not \
+                         the {crc:08x} written with them",
+                        loc.offset(),
+                        loc.pack
+                    ),
+                ));
+            }
+        }
         Ok(true)
     }
 
@@ -244,16 +291,25 @@ impl Packs {
         if writer.as_ref().is_none_or(|w| w.len >= PACK_MAX) {
             *writer = Some(self.open_writer()?);
         }
+        let len = u32::try_from(text.len()).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a text of {} bytes is over the 4 GiB a pack entry holds", text.len()),
+            )
+        })?;
         let w = writer.as_mut().expect("opened above");
         let offset = w.len;
-        let start = u32::try_from(offset).map_err(io::Error::other)?;
+        // Below PACK_MAX, so below CHECKED.
+        let at = u32::try_from(offset).map_err(io::Error::other)? | CHECKED;
+        let crc = crc32fast::hash(text);
         // The pack first, then the entry: a reader never finds an entry whose bytes are not
         // all there.
         let written = w.pack.write_all_at(text, offset).and_then(|()| {
             let mut entry = [0u8; ENTRY];
             entry[..32].copy_from_slice(blake3);
-            entry[32..40].copy_from_slice(&offset.to_le_bytes());
-            entry[40..].copy_from_slice(&(text.len() as u64).to_le_bytes());
+            entry[32..36].copy_from_slice(&at.to_le_bytes());
+            entry[36..40].copy_from_slice(&crc.to_le_bytes());
+            entry[40..].copy_from_slice(&u64::from(len).to_le_bytes());
             w.idx.write_all(&entry)
         });
         if let Err(e) = written {
@@ -263,7 +319,7 @@ impl Packs {
             return Err(e);
         }
         w.len += text.len() as u64;
-        let loc = Loc { pack: w.number, offset: start, len: text.len() as u64 };
+        let loc = Loc { pack: w.number, at, len, crc };
         let number = w.number;
         drop(writer);
         // This process reads its own texts without a refresh.
@@ -380,15 +436,20 @@ impl Packs {
             let pack_len = known.pack.metadata()?.len();
             for entry in bytes.chunks_exact(ENTRY) {
                 let blake3: [u8; 32] = entry[..32].try_into().expect("32 bytes");
-                let offset = u64::from_le_bytes(entry[32..40].try_into().expect("8 bytes"));
+                let at = u32::from_le_bytes(entry[32..36].try_into().expect("4 bytes"));
+                let crc = u32::from_le_bytes(entry[36..40].try_into().expect("4 bytes"));
                 let len = u64::from_le_bytes(entry[40..48].try_into().expect("8 bytes"));
+                // An entry from before checksums has a u64 offset below PACK_MAX: the top bit
+                // and the upper half, where the CRC now is, are 0.
+                let old = at & CHECKED == 0;
                 // A damaged entry points past the pack (or past where any text starts): its
                 // text reads as missing, and no reader allocates what it claims.
-                let Ok(start) = u32::try_from(offset) else { continue };
-                if offset.checked_add(len).is_none_or(|end| end > pack_len) {
+                let (Ok(len), false) = (u32::try_from(len), old && crc != 0) else { continue };
+                let loc = Loc { pack: number, at, len, crc };
+                if loc.offset() + u64::from(len) > pack_len {
                     continue;
                 }
-                batch.push((key(&blake3), Loc { pack: number, offset: start, len }));
+                batch.push((key(&blake3), loc));
             }
         }
         loaded.entries.extend(batch);
@@ -479,7 +540,7 @@ mod tests {
             let mut batch = Vec::new();
             for i in 0..8_000u32 {
                 let key = spread(next() % 200_000);
-                let loc = Loc { pack: round, offset: i, len: next() % 1000 };
+                let loc = Loc { pack: round, at: i, len: next() as u32 % 1000, crc: i };
                 reference.entry(key).or_insert(loc);
                 if round % 3 == 0 {
                     batch.push((key, loc));
@@ -500,6 +561,83 @@ mod tests {
         for k in 200_000..201_000 {
             assert_eq!(entries.get(spread(k)), None);
         }
+    }
+
+    /// A byte changed in a packed text makes that text an `InvalidData` error, naming the
+    /// pack; the texts beside it still read.
+    #[test]
+    fn a_damaged_text_is_refused_and_its_neighbours_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let packs = Packs::new(dir.path().to_owned());
+        let texts = ["first text", "second text", "third text"];
+        let keys: Vec<[u8; 32]> =
+            texts.iter().map(|t| *blake3::hash(t.as_bytes()).as_bytes()).collect();
+        for (key, text) in keys.iter().zip(texts) {
+            packs.append(key, text.as_bytes()).unwrap();
+        }
+        drop(packs);
+        // "second text" starts at byte 10: make it "sEcond text".
+        let pack = dir.path().join("000001.pack");
+        let mut bytes = std::fs::read(&pack).unwrap();
+        assert_eq!(&bytes[10..12], b"se");
+        bytes[11] = b'E';
+        std::fs::write(&pack, &bytes).unwrap();
+
+        let reader = Packs::new(dir.path().to_owned());
+        let mut buf = Vec::new();
+        let e = reader.read(&keys[1], &mut buf, false).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("offset 10 of pack 000001"), "{e}");
+        assert!(buf.is_empty(), "no damaged bytes handed out");
+        for i in [0, 2] {
+            assert!(reader.read(&keys[i], &mut buf, false).unwrap());
+            assert_eq!(buf, texts[i].as_bytes());
+        }
+    }
+
+    /// An entry written before checksums (a u64 offset, nothing where the CRC is now) reads as
+    /// before, unchecked; a new entry's offset field is the flagged offset and the CRC.
+    #[test]
+    fn entries_from_before_checksums_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let packs = Packs::new(dir.path().to_owned());
+        let new = *blake3::hash(b"new").as_bytes();
+        packs.append(&new, b"checked text").unwrap();
+        drop(packs);
+        let idx = dir.path().join("000001.idx");
+        let mut index = std::fs::read(&idx).unwrap();
+        assert_eq!(index.len(), ENTRY);
+        assert_eq!(index[32..36], CHECKED.to_le_bytes());
+        assert_eq!(index[36..40], crc32fast::hash(b"checked text").to_le_bytes());
+        // An old entry for the same bytes under another key, then one whose text is damaged:
+        // neither has a checksum to refuse it by.
+        let old = *blake3::hash(b"old").as_bytes();
+        let mut entry = [0u8; ENTRY];
+        entry[..32].copy_from_slice(&old);
+        entry[32..40].copy_from_slice(&0u64.to_le_bytes());
+        entry[40..].copy_from_slice(&12u64.to_le_bytes());
+        index.extend_from_slice(&entry);
+        // An old entry whose offset has upper bits set is damaged, and skipped.
+        let bad = *blake3::hash(b"bad").as_bytes();
+        entry[..32].copy_from_slice(&bad);
+        entry[32..40].copy_from_slice(&(1u64 << 32).to_le_bytes());
+        index.extend_from_slice(&entry);
+        std::fs::write(&idx, &index).unwrap();
+
+        let reader = Packs::new(dir.path().to_owned());
+        let mut buf = Vec::new();
+        assert!(reader.read(&old, &mut buf, false).unwrap());
+        assert_eq!(buf, b"checked text");
+        assert!(!reader.read(&bad, &mut buf, false).unwrap());
+        let pack = dir.path().join("000001.pack");
+        std::fs::write(&pack, b"changed text").unwrap();
+        let reader = Packs::new(dir.path().to_owned());
+        assert!(reader.read(&old, &mut buf, false).unwrap(), "unchecked");
+        assert_eq!(buf, b"changed text");
+        assert_eq!(
+            reader.read(&new, &mut buf, false).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
     }
 
     /// Writers that each store one text and go (a worker given one item) race for the first

@@ -156,11 +156,14 @@ impl Scratch {
     }
 
     /// Where a native's text is in the case's text packs (quarry-store's format: 48-byte index
-    /// entries of blake3, offset and length): the index file, the entry's position in it, the
-    /// pack file and the text's offset and length.
-    fn packed(&self, blake3: &str) -> (PathBuf, usize, PathBuf, u64, usize) {
+    /// entries of blake3, offset (u32, its top bit flagging the CRC-32 that follows, u32) and
+    /// length (u64)): the index file, the entry's position in it, the pack file and the text's
+    /// offset and length. Every entry: two workers storing copies of one native in the same
+    /// run can each pack its text, and a reader takes whichever it finds first.
+    fn packed(&self, blake3: &str) -> Vec<(PathBuf, usize, PathBuf, u64, usize)> {
         let key = blake3::Hash::from_hex(blake3).unwrap();
         let dir = self.case().join("text").join("packs");
+        let mut found = Vec::new();
         for entry in std::fs::read_dir(&dir).unwrap() {
             let idx = entry.unwrap().path();
             if idx.extension().is_none_or(|e| e != "idx") {
@@ -169,38 +172,62 @@ impl Scratch {
             let bytes = std::fs::read(&idx).unwrap();
             for (at, entry) in bytes.chunks_exact(48).enumerate() {
                 if entry[..32] == key.as_bytes()[..] {
-                    let offset = u64::from_le_bytes(entry[32..40].try_into().unwrap());
+                    let field = u32::from_le_bytes(entry[32..36].try_into().unwrap());
+                    let offset = u64::from(field & !(1 << 31));
                     let len = u64::from_le_bytes(entry[40..48].try_into().unwrap());
                     let pack = idx.with_extension("pack");
-                    return (idx, at * 48, pack, offset, usize::try_from(len).unwrap());
+                    found.push((idx.clone(), at * 48, pack, offset, usize::try_from(len).unwrap()));
                 }
             }
         }
-        panic!("no packed text for {blake3}");
+        assert!(!found.is_empty(), "no packed text for {blake3}");
+        found
     }
 
     /// Takes a native's text out of the packs' index (as if it was never stored); returns
     /// what [`Scratch::restore_text`] needs to put it back.
-    pub(crate) fn hide_text(&self, blake3: &str) -> (PathBuf, Vec<u8>) {
-        let (idx, at, ..) = self.packed(blake3);
-        let saved = std::fs::read(&idx).unwrap();
-        let mut kept = saved.clone();
-        kept.drain(at..at + 48);
-        std::fs::write(&idx, kept).unwrap();
-        (idx, saved)
+    pub(crate) fn hide_text(&self, blake3: &str) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut saved: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        // Last entries first, so the positions of the others hold.
+        for (idx, at, ..) in self.packed(blake3).into_iter().rev() {
+            if !saved.iter().any(|(p, _)| *p == idx) {
+                saved.push((idx.clone(), std::fs::read(&idx).unwrap()));
+            }
+            let mut kept = std::fs::read(&idx).unwrap();
+            kept.drain(at..at + 48);
+            std::fs::write(&idx, kept).unwrap();
+        }
+        saved
     }
 
-    pub(crate) fn restore_text(&self, (idx, saved): (PathBuf, Vec<u8>)) {
-        std::fs::write(idx, saved).unwrap();
+    pub(crate) fn restore_text(&self, saved: Vec<(PathBuf, Vec<u8>)>) {
+        for (idx, bytes) in saved {
+            std::fs::write(idx, bytes).unwrap();
+        }
     }
 
     /// Overwrites the start of a native's packed text with bytes that are not UTF-8.
     pub(crate) fn damage_text(&self, blake3: &str) {
         use std::os::unix::fs::FileExt as _;
-        let (_, _, pack, offset, len) = self.packed(blake3);
-        assert!(len >= 2);
-        let file = std::fs::OpenOptions::new().write(true).open(pack).unwrap();
-        file.write_all_at(b"\xff\xfe", offset).unwrap();
+        for (_, _, pack, offset, len) in self.packed(blake3) {
+            assert!(len >= 2);
+            let file = std::fs::OpenOptions::new().write(true).open(pack).unwrap();
+            file.write_all_at(b"\xff\xfe", offset).unwrap();
+        }
+    }
+
+    /// Changes one ASCII letter of a native's packed text to upper case (the text stays
+    /// UTF-8, as most damage would leave it).
+    pub(crate) fn change_text_letter(&self, blake3: &str) {
+        use std::os::unix::fs::FileExt as _;
+        for (_, _, pack, offset, len) in self.packed(blake3) {
+            let file = std::fs::OpenOptions::new().read(true).write(true).open(pack).unwrap();
+            let mut text = vec![0u8; len];
+            file.read_exact_at(&mut text, offset).unwrap();
+            let at = text.iter().position(u8::is_ascii_lowercase).expect("a lower-case letter");
+            let changed = text[at].to_ascii_uppercase();
+            file.write_all_at(&[changed], offset + at as u64).unwrap();
+        }
     }
 }
 
