@@ -496,3 +496,55 @@ fn entry_names_that_climb_out_are_path_traversal_exceptions() {
         assert!(!outside.exists(), "{}", outside.display());
     }
 }
+
+/// A RAR whose only entry is itself an archive gives that archive, byte for byte, as its entry,
+/// opened by quarry in turn. unar says it unpacks archives inside archives unless told not to
+/// (`-nr`, "when unpacking a .tar.gz file, only unpack the .gz"); asked for entries by index,
+/// as quarry asks, it gives each entry's own bytes (unar 1.10, checked here).
+#[test]
+fn a_rar_holding_one_archive_gives_that_archive_as_its_entry() {
+    if std::process::Command::new("unar").arg("-v").output().is_err() {
+        eprintln!("skipped: unar is not installed (see .ci/run)");
+        return;
+    }
+    let inner = crate::common::zip(&[("a.txt", b"inside the zip\n"), ("b.txt", b"and another\n")]);
+    let s = Scratch::new();
+    s.file("in/one.rar", &rar5(&[("inner.zip".to_owned(), inner.clone())], &[]));
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 0, "{out}");
+    let items = s.items();
+    let mut locators: Vec<&str> = items.iter().map(|i| i["locator"].as_str().unwrap()).collect();
+    locators.sort_unstable();
+    assert_eq!(
+        locators,
+        [
+            "in/one.rar",
+            "in/one.rar//inner.zip",
+            "in/one.rar//inner.zip//a.txt",
+            "in/one.rar//inner.zip//b.txt"
+        ]
+    );
+    let zip = items.iter().find(|i| i["locator"] == "in/one.rar//inner.zip").unwrap();
+    assert_eq!(zip["blake3"], crate::common::blake3_hex(&inner));
+
+    // The same for a compressed tar, which unar would otherwise unpack through both layers.
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(15);
+    header.set_mode(0o644);
+    tar.append_data(&mut header, "t.txt", &b"hello inside gz"[..]).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &tar.into_inner().unwrap()).unwrap();
+    let targz = gz.finish().unwrap();
+    let s = Scratch::new();
+    s.file("in/two.rar", &rar5(&[("inner.tar.gz".to_owned(), targz.clone())], &[]));
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 0, "{out}");
+    let items = s.items();
+    let gz = items.iter().find(|i| i["locator"] == "in/two.rar//inner.tar.gz");
+    assert_eq!(
+        gz.unwrap_or_else(|| panic!("{items:?}"))["blake3"],
+        crate::common::blake3_hex(&targz)
+    );
+    assert!(items.iter().any(|i| i["locator"].as_str().unwrap().ends_with("t.txt")), "{items:?}");
+}
