@@ -11,7 +11,8 @@
 //! CASE is a case ingested from the corpus's UCB `.txt` files and LABELS the CSV built from
 //! its `.cats` files (docs/LEARN.md says how). A VARIANT is `bmi` or parts joined by `+`:
 //! `taper` (fewer presumed negatives as coded ones come in), `capN` (batches stop growing at
-//! N), `iterN` (training steps), `pnN` (presumed negatives), `priorN` (the seed query's prior
+//! N), `iterN` (training steps), `lambdaN` (regularization 10^-(N/10), BMI's is
+//! `lambda40`), `pnN` (presumed negatives), `priorN` (the seed query's prior
 //! at weight N/10), `auc` (the prior scaled by how well the seed query separates the coding so
 //! far), `exploreN` (N thousandths of each batch drawn at random from the rest, as a case's
 //! prioritized batches draw 50), `lcbN` (with `auc`, the AUC taken N/10 standard errors
@@ -62,6 +63,9 @@ fn variant(spec: &str) -> Protocol {
             "auc" => p.prior_trust = true,
             s if s.starts_with("cap") => p.max_batch = s[3..].parse().expect("cap N"),
             s if s.starts_with("iter") => p.train.iterations = s[4..].parse().expect("iter N"),
+            s if s.starts_with("lambda") => {
+                p.train.lambda = 10f32.powf(-s[6..].parse::<f32>().expect("lambda N") / 10.0);
+            }
             s if s.starts_with("prior") => {
                 p.prior_weight = s[5..].parse::<f32>().expect("prior N") / 10.0;
             }
