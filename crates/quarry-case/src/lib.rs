@@ -44,6 +44,7 @@ mod review;
 mod schema;
 mod search;
 mod thread;
+mod verify;
 mod writer;
 
 pub use audit::{AuditEntry, AuditFilter, AuditVerify, GENESIS};
@@ -54,7 +55,7 @@ pub use config::{
     CONFIG_FORMAT, CaseConfig, CodingLayout, Condition, DedupConfig, FieldDef, FieldKind,
     HashConfig, IndexConfig,
 };
-pub use export::{TEXT_INDEX_COLUMNS, TextExport, csv_field};
+pub use export::{TEXT_INDEX_COLUMNS, TextExport, Unreadable, csv_field};
 pub use learn::{
     Collection, LearnSession, LearnStatus, ModelRecord, RunningEstimate, Simulation, SimulationRow,
     Training,
@@ -74,6 +75,7 @@ pub use search::{
     Entry, Search, SearchHit, SearchOptions, SortOrder, TEXT_UNREADABLE, TermRow, TermsReport,
 };
 pub use thread::{Segment, embedded_messages};
+pub use verify::{StoreCheck, StoreProblem};
 pub use writer::{Committed, InputLookup, InputRecords, Writer};
 
 use fs_err as fs;

@@ -77,6 +77,17 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check that the case still holds what it recorded: every native against its blake3
+    /// (those read in place, at their source), every text against its checksum.
+    ///
+    /// Reads everything back and changes nothing; the outcome goes to the audit log. Run it
+    /// before a production and after the case is copied, moved or restored. Exit status 1
+    /// when anything is missing, changed or damaged.
+    Verify {
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export(command) => crate::exports::export(&case_dir, command),
         Command::Search(args) => search(&case_dir, &args),
         Command::Reindex { json } => reindex(&case_dir, json),
+        Command::Verify { json } => verify(&case_dir, json),
         Command::Classify(args) => classify(&case_dir, &args),
         Command::Review(args) => crate::review::review(&case_dir, &args),
         Command::Audit(command) => crate::review::audit(&case_dir, &command),
@@ -310,6 +311,63 @@ fn dedup(case_dir: &Path, args: &DedupArgs) -> Result<ExitCode> {
     }
     println!("dedup view: {}", case.config().dedup.scope);
     Ok(ExitCode::SUCCESS)
+}
+
+fn verify(case_dir: &Path, json: bool) -> Result<ExitCode> {
+    let case = open(case_dir)?;
+    let bar = if json || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    let started = std::time::Instant::now();
+    let check = case.verify(&|n| bar.inc(n)).context("cannot verify the case")?;
+    bar.finish_and_clear();
+    let mut kinds: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for problem in &check.problems {
+        *kinds.entry(problem.kind).or_default() += 1;
+    }
+    case.audit(
+        &crate::review::actor(),
+        "case.verify",
+        serde_json::json!({
+            "natives": check.natives,
+            "natives_at_source": check.natives_at_source,
+            "native_bytes": check.native_bytes,
+            "texts": check.texts,
+            "texts_unchecked": check.texts_unchecked,
+            "problems": kinds,
+        }),
+    )?;
+    if json {
+        output::json(&check)?;
+    } else {
+        println!(
+            "natives: {} sound in the store, {} sound at their source ({} bytes read)",
+            check.natives, check.natives_at_source, check.native_bytes
+        );
+        if check.texts_unchecked == 0 {
+            println!("texts:   {} sound", check.texts);
+        } else {
+            println!(
+                "texts:   {} read; {} packed before texts carried checksums, present but not \
+                 checkable",
+                check.texts, check.texts_unchecked
+            );
+        }
+        println!("checked in {:.1} s", started.elapsed().as_secs_f64());
+        if check.sound() {
+            println!("the case holds what it recorded");
+        } else {
+            println!("{} problems:", check.problems.len());
+            for p in &check.problems {
+                let more = p.items.saturating_sub(p.named.len() as u64);
+                let also = if more > 0 { format!(" and {more} more") } else { String::new() };
+                println!("  {} {} ({}{also}): {}", p.kind, p.blake3, p.named.join(", "), p.detail);
+            }
+        }
+    }
+    Ok(if check.sound() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn hashes(case_dir: &Path) -> Result<ExitCode> {

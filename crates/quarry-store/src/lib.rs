@@ -158,6 +158,21 @@ pub struct Stored {
     pub packed: bool,
 }
 
+/// What the text packs' indexes say, for a check of the store ([`ContentStore::survey_texts`]).
+#[derive(Clone, Debug, Default)]
+pub struct TextSurvey {
+    /// Packed texts (index entries; copies of one text written by two workers count twice).
+    pub entries: u64,
+    /// Of those, written before texts carried a checksum: read unchecked.
+    pub unchecked: u64,
+    /// Natives (blake3, hex) whose packed text shares bytes with another's in its pack. Texts
+    /// are only appended, so that happens only when writers wrote over each other (a race
+    /// fixed on 2026-11-28); such a text, if unchecked, cannot be trusted.
+    pub overlapping: Vec<String>,
+    /// Natives whose index entry points outside its pack: their text reads as missing.
+    pub unreadable: Vec<String>,
+}
+
 /// The natives and text folders of one case.
 #[derive(Clone, Debug)]
 pub struct ContentStore {
@@ -347,6 +362,28 @@ impl ContentStore {
         Ok(found)
     }
 
+    /// Checks a stored native against its blake3, streaming a file rather than holding it:
+    /// its size when the store holds it and it is sound, `None` when the store does not hold
+    /// it, [`Error::Damaged`] when its bytes no longer hash to their key.
+    pub fn verify_native(&self, blake3: &str) -> Result<Option<u64>> {
+        let key = digest(blake3)?;
+        match std::fs::File::open(self.native_path(blake3)) {
+            Ok(mut file) => {
+                let mut hasher = blake3::Hasher::new();
+                let size = io::copy(&mut file, &mut hasher)?;
+                if hasher.finalize().as_bytes() != &key {
+                    return Err(Error::Damaged(blake3.to_owned()));
+                }
+                Ok(Some(size))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let mut buf = Vec::new();
+                Ok(self.read_native(blake3, &mut buf)?.then_some(buf.len() as u64))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Hashes `input` without storing it (a container read in place at its source). As with
     /// [`ContentStore::ingest_native`], an input of at most `keep` bytes is left whole in
     /// `buf` ([`Stored::in_buf`]), so the caller reads exactly the bytes it hashed; a larger
@@ -425,6 +462,21 @@ impl ContentStore {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Reads every text pack's index afresh: entries, unchecked entries, and entries whose
+    /// bytes overlap another's (see [`TextSurvey`]).
+    pub fn survey_texts(&self) -> Result<TextSurvey> {
+        let survey = self.packs.survey()?;
+        let hex = |keys: Vec<[u8; 32]>| {
+            keys.into_iter().map(|k| blake3::Hash::from_bytes(k).to_hex().to_string()).collect()
+        };
+        Ok(TextSurvey {
+            entries: survey.entries,
+            unchecked: survey.unchecked,
+            overlapping: hex(survey.overlapping),
+            unreadable: hex(survey.unreadable),
+        })
     }
 
     /// Reads the stored text of a native, if any.

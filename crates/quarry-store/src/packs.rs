@@ -436,24 +436,72 @@ impl Packs {
             let pack_len = known.pack.metadata()?.len();
             for entry in bytes.chunks_exact(ENTRY) {
                 let blake3: [u8; 32] = entry[..32].try_into().expect("32 bytes");
-                let at = u32::from_le_bytes(entry[32..36].try_into().expect("4 bytes"));
-                let crc = u32::from_le_bytes(entry[36..40].try_into().expect("4 bytes"));
-                let len = u64::from_le_bytes(entry[40..48].try_into().expect("8 bytes"));
-                // An entry from before checksums has a u64 offset below PACK_MAX: the top bit
-                // and the upper half, where the CRC now is, are 0.
-                let old = at & CHECKED == 0;
-                // A damaged entry points past the pack (or past where any text starts): its
-                // text reads as missing, and no reader allocates what it claims.
-                let (Ok(len), false) = (u32::try_from(len), old && crc != 0) else { continue };
-                let loc = Loc { pack: number, at, len, crc };
-                if loc.offset() + u64::from(len) > pack_len {
-                    continue;
+                if let Some(loc) = decode(number, entry, pack_len) {
+                    batch.push((key(&blake3), loc));
                 }
-                batch.push((key(&blake3), loc));
             }
         }
         loaded.entries.extend(batch);
         Ok(())
+    }
+
+    /// Reads every index entry afresh, for a check of the store: how many there are, how many
+    /// carry no checksum, and the keys (full blake3) of the unchecked entries whose bytes
+    /// overlap another entry's in the same pack. Texts are only ever appended, so in a sound
+    /// pack no two entries share a byte; an overlap is what writers racing for one pack left
+    /// (the race [`Packs::take`] describes). A checked text there still proves itself when
+    /// read; an unchecked one cannot be trusted.
+    pub(crate) fn survey(&self) -> io::Result<Survey> {
+        let mut survey = Survey::default();
+        for number in self.numbers()? {
+            let (pack_path, idx_path) = self.paths(number);
+            let bytes = match std::fs::read(&idx_path) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let pack_len = std::fs::metadata(&pack_path)?.len();
+            let mut spans: Vec<(u64, u64, [u8; 32], bool)> = Vec::new();
+            for entry in bytes.chunks_exact(ENTRY) {
+                survey.entries += 1;
+                let blake3: [u8; 32] = entry[..32].try_into().expect("32 bytes");
+                let Some(loc) = decode(number, entry, pack_len) else {
+                    survey.unreadable.push(blake3);
+                    continue;
+                };
+                if loc.crc().is_none() {
+                    survey.unchecked += 1;
+                }
+                if loc.len > 0 {
+                    let end = loc.offset() + u64::from(loc.len);
+                    spans.push((loc.offset(), end, blake3, loc.crc().is_some()));
+                }
+            }
+            spans.sort_unstable();
+            // The entry reaching furthest so far: any entry starting before its end overlaps it.
+            let mut reach: Option<(u64, [u8; 32], bool)> = None;
+            for &(start, end, key, checked) in &spans {
+                if let Some((far, other, other_checked)) = reach {
+                    if start < far {
+                        for (key, checked) in [(key, checked), (other, other_checked)] {
+                            if !checked {
+                                survey.overlapping.push(key);
+                            }
+                        }
+                    }
+                    if end > far {
+                        reach = Some((end, key, checked));
+                    }
+                } else {
+                    reach = Some((end, key, checked));
+                }
+            }
+        }
+        survey.overlapping.sort_unstable();
+        survey.overlapping.dedup();
+        survey.unreadable.sort_unstable();
+        survey.unreadable.dedup();
+        Ok(survey)
     }
 
     /// The numbers of the packs in the folder.
@@ -485,6 +533,35 @@ impl Packs {
     fn write_lock(&self) -> std::sync::RwLockWriteGuard<'_, Loaded> {
         self.loaded.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// What [`Packs::survey`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Survey {
+    /// Index entries read.
+    pub(crate) entries: u64,
+    /// Of those, entries without a checksum (written before checksums).
+    pub(crate) unchecked: u64,
+    /// Keys of unchecked entries whose bytes overlap another entry's, sorted, each once.
+    pub(crate) overlapping: Vec<[u8; 32]>,
+    /// Keys of entries that point outside their pack or hold no valid offset.
+    pub(crate) unreadable: Vec<[u8; 32]>,
+}
+
+/// An index entry of pack `number` as a [`Loc`]; `None` for a damaged entry: one that points
+/// past the pack (or past where any text starts), so that its text reads as missing and no
+/// reader allocates what it claims.
+fn decode(number: u32, entry: &[u8], pack_len: u64) -> Option<Loc> {
+    let at = u32::from_le_bytes(entry[32..36].try_into().expect("4 bytes"));
+    let crc = u32::from_le_bytes(entry[36..40].try_into().expect("4 bytes"));
+    let len = u64::from_le_bytes(entry[40..48].try_into().expect("8 bytes"));
+    // An entry from before checksums has a u64 offset below PACK_MAX: the top bit and the
+    // upper half, where the CRC now is, are 0.
+    if at & CHECKED == 0 && crc != 0 {
+        return None;
+    }
+    let loc = Loc { pack: number, at, len: u32::try_from(len).ok()?, crc };
+    (loc.offset() + u64::from(loc.len) <= pack_len).then_some(loc)
 }
 
 /// The map key of a blake3: its first 16 bytes (a collision needs 2^64 texts).
@@ -638,6 +715,49 @@ mod tests {
             reader.read(&new, &mut buf, false).unwrap_err().kind(),
             io::ErrorKind::InvalidData
         );
+    }
+
+    /// The survey counts unchecked entries and names the unchecked ones that share bytes with
+    /// another entry (what the race of two writers left), not checked ones, which prove
+    /// themselves when read.
+    #[test]
+    fn the_survey_finds_texts_written_over_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let packs = Packs::new(dir.path().to_owned());
+        let key = |name: &str| *blake3::hash(name.as_bytes()).as_bytes();
+        packs.append(&key("checked"), b"0123456789").unwrap();
+        drop(packs);
+        let survey = Packs::new(dir.path().to_owned()).survey().unwrap();
+        assert_eq!((survey.entries, survey.unchecked), (1, 0));
+        assert!(survey.overlapping.is_empty() && survey.unreadable.is_empty());
+
+        // Old entries after it: "a" at 10..14, "b" at 14..16 (where "a" ends: no overlap),
+        // "c" at 12..13 (inside "a"), "far" past the pack's end; "d" at 5..7, inside the
+        // checked text, which is not named for it.
+        let pack = dir.path().join("000001.pack");
+        let mut bytes = std::fs::read(&pack).unwrap();
+        bytes.extend_from_slice(b"abcdefghij");
+        std::fs::write(&pack, &bytes).unwrap();
+        let old = |name: &str, offset: u64, len: u64| {
+            let mut entry = [0u8; ENTRY];
+            entry[..32].copy_from_slice(&key(name));
+            entry[32..40].copy_from_slice(&offset.to_le_bytes());
+            entry[40..].copy_from_slice(&len.to_le_bytes());
+            entry
+        };
+        let idx = dir.path().join("000001.idx");
+        let mut index = std::fs::read(&idx).unwrap();
+        let entries = [old("a", 10, 4), old("b", 14, 2), old("c", 12, 1), old("far", 18, 9)];
+        for entry in entries.into_iter().chain([old("d", 5, 2)]) {
+            index.extend_from_slice(&entry);
+        }
+        std::fs::write(&idx, &index).unwrap();
+        let survey = Packs::new(dir.path().to_owned()).survey().unwrap();
+        assert_eq!((survey.entries, survey.unchecked), (6, 4));
+        let mut expected = vec![key("a"), key("c"), key("d")];
+        expected.sort_unstable();
+        assert_eq!(survey.overlapping, expected);
+        assert_eq!(survey.unreadable, [key("far")]);
     }
 
     /// Writers that each store one text and go (a worker given one item) race for the first

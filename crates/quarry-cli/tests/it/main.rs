@@ -14,3 +14,4 @@ mod limits;
 mod rar;
 mod review;
 mod search;
+mod verify;
