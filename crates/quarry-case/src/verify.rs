@@ -5,7 +5,8 @@
 //! the file at their source), texts against the CRC-32 written with them, and the text packs'
 //! indexes for texts written over each other: texts are only appended, so two entries sharing
 //! bytes mean writers raced (fixed 2026-11-28), and the texts of such entries without a
-//! checksum cannot be trusted. Nothing is changed; the outcome goes to the audit log.
+//! checksum cannot be trusted. The audit log's hash chain is checked too, so one command says
+//! whether the case is whole. Nothing is changed; the outcome goes to the audit log.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -22,9 +23,10 @@ const NAMED: usize = 5;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StoreProblem {
     /// What: `native_missing`, `native_damaged`, `source_missing`, `source_changed`,
-    /// `text_missing`, `text_damaged`, `text_unreadable`, `text_overlapping`.
+    /// `text_missing`, `text_damaged`, `text_unreadable`, `text_overlapping`, and
+    /// `audit_log_broken` (with no native).
     pub kind: &'static str,
-    /// The native concerned.
+    /// The native concerned (empty for the audit log).
     pub blake3: String,
     /// How many items and exceptions have it.
     pub items: u64,
@@ -47,6 +49,11 @@ pub struct StoreCheck {
     pub texts: u64,
     /// Packed texts without a checksum (written before 2026-11-29): read, not checked.
     pub texts_unchecked: u64,
+    /// Audit log entries whose hash chain was checked.
+    pub audit_entries: u64,
+    /// The audit log's last entry before this check, `SEQ:HASH`: `quarry audit verify
+    /// --expect` checks later that the log was not rewritten up to it.
+    pub audit_head: String,
     /// Everything found wrong, by native (items first seen first).
     pub problems: Vec<StoreProblem>,
 }
@@ -113,6 +120,19 @@ impl Case {
                     detail,
                 });
             }
+        }
+        let audit = self.audit_verify(None)?;
+        check.audit_entries = audit.entries;
+        check.audit_head = format!("{}:{}", audit.head_seq, audit.head_hash);
+        if !audit.ok {
+            let entry = audit.first_bad.map_or_else(String::new, |seq| format!("entry {seq}: "));
+            check.problems.push(StoreProblem {
+                kind: "audit_log_broken",
+                blake3: String::new(),
+                items: 0,
+                named: Vec::new(),
+                detail: format!("{entry}{}", audit.problem.unwrap_or_default()),
+            });
         }
         Ok(check)
     }

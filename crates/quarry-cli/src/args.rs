@@ -78,7 +78,8 @@ pub(crate) enum Command {
         json: bool,
     },
     /// Check that the case still holds what it recorded: every native against its blake3
-    /// (those read in place, at their source), every text against its checksum.
+    /// (those read in place, at their source), every text against its checksum, and the audit
+    /// log's hash chain.
     ///
     /// Reads everything back and changes nothing; the outcome goes to the audit log. Run it
     /// before a production and after the case is copied, moved or restored. Exit status 1

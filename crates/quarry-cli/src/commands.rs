@@ -336,6 +336,7 @@ fn verify(case_dir: &Path, json: bool) -> Result<ExitCode> {
             "native_bytes": check.native_bytes,
             "texts": check.texts,
             "texts_unchecked": check.texts_unchecked,
+            "audit_entries": check.audit_entries,
             "problems": kinds,
         }),
     )?;
@@ -355,6 +356,10 @@ fn verify(case_dir: &Path, json: bool) -> Result<ExitCode> {
                 check.texts, check.texts_unchecked
             );
         }
+        println!(
+            "audit:   {} entries in the hash chain, head {}",
+            check.audit_entries, check.audit_head
+        );
         println!("checked in {:.1} s", started.elapsed().as_secs_f64());
         if check.sound() {
             println!("the case holds what it recorded");

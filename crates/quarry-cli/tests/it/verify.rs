@@ -58,6 +58,11 @@ fn verify_reads_everything_back_and_names_what_changed() {
         .map(|i| i["blake3"].as_str().unwrap())
         .collect();
     assert_eq!(u(&report, "texts"), with_text.len() as u64);
+    // The audit log so far: the ingest's entries; its head can be checked later.
+    assert!(u(&report, "audit_entries") >= 1, "{report}");
+    let head = report["audit_head"].as_str().unwrap();
+    let expect = s.run(&["audit", "verify", "--expect", head]);
+    assert!(expect.status.success(), "{}", String::from_utf8_lossy(&expect.stdout));
 
     let by_locator = |locator: &str| -> &Value {
         items
