@@ -43,6 +43,8 @@ pub struct StoreCheck {
     pub natives: u64,
     /// Distinct natives read in place, found sound at their source.
     pub natives_at_source: u64,
+    /// Distinct natives read in place, not checked because sources were left out.
+    pub natives_at_source_skipped: u64,
     /// Bytes of natives read.
     pub native_bytes: u64,
     /// Distinct texts read and found sound (or, packed before texts had checksums, present).
@@ -80,7 +82,9 @@ struct Native {
 impl Case {
     /// Reads back every native and text the case's items and exceptions refer to and checks
     /// them; `progress` is called with the number of natives done. Work runs on rayon's pool.
-    pub fn verify(&self, progress: &(dyn Fn(u64) + Sync)) -> Result<StoreCheck> {
+    /// Without `sources`, natives read in place are not looked for at their source (a case
+    /// copied to another machine, without the collection).
+    pub fn verify(&self, sources: bool, progress: &(dyn Fn(u64) + Sync)) -> Result<StoreCheck> {
         let natives = self.natives_to_verify()?;
         let survey = self.store.survey_texts()?;
         let overlapping: HashSet<&str> = survey.overlapping.iter().map(String::as_str).collect();
@@ -89,7 +93,8 @@ impl Case {
         let outcomes: Vec<(Outcome, Vec<(&'static str, String)>)> = natives
             .par_iter()
             .map_init(Vec::new, |buf, native| {
-                let outcome = self.check_native(native, buf, &overlapping, &unreadable_entries);
+                let outcome =
+                    self.check_native(native, sources, buf, &overlapping, &unreadable_entries);
                 progress(1);
                 outcome
             })
@@ -105,6 +110,7 @@ impl Case {
                     check.natives_at_source += 1;
                     check.native_bytes += bytes;
                 }
+                Outcome::Skipped => check.natives_at_source_skipped += 1,
                 Outcome::Bad => {}
             }
             let text_bad = problems.iter().any(|(kind, _)| kind.starts_with("text"));
@@ -178,6 +184,7 @@ impl Case {
     fn check_native(
         &self,
         native: &Native,
+        sources: bool,
         buf: &mut Vec<u8>,
         overlapping: &HashSet<&str>,
         unreadable_entries: &HashSet<&str>,
@@ -186,6 +193,7 @@ impl Case {
         let outcome = match self.store.verify_native(&native.blake3) {
             Ok(Some(bytes)) => Outcome::Stored(bytes),
             Ok(None) => match &native.source {
+                Some(_) if !sources => Outcome::Skipped,
                 Some(source) => match at_source(Path::new(source), &native.blake3) {
                     Ok(bytes) => Outcome::AtSource(bytes),
                     Err((kind, detail)) => {
@@ -237,6 +245,7 @@ impl Case {
 enum Outcome {
     Stored(u64),
     AtSource(u64),
+    Skipped,
     Bad,
 }
 

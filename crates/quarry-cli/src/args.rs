@@ -85,6 +85,10 @@ pub(crate) enum Command {
     /// before a production and after the case is copied, moved or restored. Exit status 1
     /// when anything is missing, changed or damaged.
     Verify {
+        /// Leave out the natives read in place at their source (archives, mailboxes, data
+        /// files): for a case copied without its collection.
+        #[arg(long)]
+        no_sources: bool,
         /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,

@@ -24,7 +24,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export(command) => crate::exports::export(&case_dir, command),
         Command::Search(args) => search(&case_dir, &args),
         Command::Reindex { json } => reindex(&case_dir, json),
-        Command::Verify { json } => verify(&case_dir, json),
+        Command::Verify { no_sources, json } => verify(&case_dir, !no_sources, json),
         Command::Classify(args) => classify(&case_dir, &args),
         Command::Review(args) => crate::review::review(&case_dir, &args),
         Command::Audit(command) => crate::review::audit(&case_dir, &command),
@@ -313,7 +313,7 @@ fn dedup(case_dir: &Path, args: &DedupArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(case_dir: &Path, json: bool) -> Result<ExitCode> {
+fn verify(case_dir: &Path, sources: bool, json: bool) -> Result<ExitCode> {
     let case = open(case_dir)?;
     let bar = if json || !std::io::stderr().is_terminal() {
         indicatif::ProgressBar::hidden()
@@ -321,7 +321,7 @@ fn verify(case_dir: &Path, json: bool) -> Result<ExitCode> {
         indicatif::ProgressBar::new_spinner()
     };
     let started = std::time::Instant::now();
-    let check = case.verify(&|n| bar.inc(n)).context("cannot verify the case")?;
+    let check = case.verify(sources, &|n| bar.inc(n)).context("cannot verify the case")?;
     bar.finish_and_clear();
     let mut kinds: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
     for problem in &check.problems {
@@ -333,6 +333,7 @@ fn verify(case_dir: &Path, json: bool) -> Result<ExitCode> {
         serde_json::json!({
             "natives": check.natives,
             "natives_at_source": check.natives_at_source,
+            "natives_at_source_skipped": check.natives_at_source_skipped,
             "native_bytes": check.native_bytes,
             "texts": check.texts,
             "texts_unchecked": check.texts_unchecked,
@@ -347,6 +348,12 @@ fn verify(case_dir: &Path, json: bool) -> Result<ExitCode> {
             "natives: {} sound in the store, {} sound at their source ({} bytes read)",
             check.natives, check.natives_at_source, check.native_bytes
         );
+        if check.natives_at_source_skipped > 0 {
+            println!(
+                "         {} read in place, not looked for at their source (--no-sources)",
+                check.natives_at_source_skipped
+            );
+        }
         if check.texts_unchecked == 0 {
             println!("texts:   {} sound", check.texts);
         } else {

@@ -111,6 +111,20 @@ fn verify_reads_everything_back_and_names_what_changed() {
     assert!(text["named"].as_array().unwrap().iter().any(|n| n == control), "{text}");
     assert_eq!(u(&report, "natives_at_source"), 1, "{report}");
 
+    // Without the sources (a case copied without its collection), only the store's problems.
+    let out = s.run(&["verify", "--no-sources", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let without: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: BTreeSet<&str> = without["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, BTreeSet::from(["native_damaged", "text_damaged"]), "{without}");
+    assert_eq!(u(&without, "natives_at_source_skipped"), 3, "{without}");
+    assert_eq!(u(&without, "natives_at_source"), 0, "{without}");
+
     // Without --json, the problems are listed; every run is in the audit log.
     let out = s.run(&["verify"]);
     assert_eq!(out.status.code(), Some(1));
@@ -119,6 +133,6 @@ fn verify_reads_everything_back_and_names_what_changed() {
     let log = s.json(&["audit", "log", "--format", "json"]);
     let runs: Vec<&Value> =
         log.as_array().unwrap().iter().filter(|e| e["action"] == "case.verify").collect();
-    assert_eq!(runs.len(), 3, "{log}");
-    assert_eq!(runs[2]["detail"]["problems"]["text_damaged"], 1, "{}", runs[2]);
+    assert_eq!(runs.len(), 4, "{log}");
+    assert_eq!(runs[3]["detail"]["problems"]["text_damaged"], 1, "{}", runs[3]);
 }
