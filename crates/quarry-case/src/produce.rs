@@ -864,6 +864,7 @@ impl Case {
         // Quality control.
         let mut problems: Vec<String> = Vec::new();
         let mut sources: HashMap<i64, Source> = HashMap::new();
+        let mut text = Vec::new();
         for d in &docs {
             let privilege = first(&coding, d.id, "privilege");
             let treatment = first(&coding, d.id, "privilege_treatment");
@@ -899,6 +900,21 @@ impl Case {
                     "{}: its native is not in the case store or at its source; the family of {} would be broken",
                     d.control, by_id[&d.doc_root].control
                 )),
+            }
+            // Its text file would otherwise be empty, or the production stop half-written.
+            if d.has_text {
+                let unreadable = match self.store.read_text(&d.blake3, &mut text) {
+                    Ok(true) if std::str::from_utf8(&text).is_ok() => None,
+                    Ok(true) => Some("is not UTF-8".to_owned()),
+                    Ok(false) => Some("is missing from the case store".to_owned()),
+                    Err(e) => Some(format!("cannot be read: {e}")),
+                };
+                if let Some(why) = unreadable {
+                    problems.push(format!(
+                        "{}: its extracted text {why}; `quarry verify` lists what else is damaged",
+                        d.control
+                    ));
+                }
             }
         }
         // A copy of a produced document withheld or called privileged elsewhere (another

@@ -471,6 +471,26 @@ fn production_quality_control_refuses_and_writes_nothing() {
     std::fs::remove_file(&stored).unwrap();
     refuse("1", &[], "would be broken");
     std::fs::write(&stored, keep).unwrap();
+    // A text damaged in the store would be produced empty, or stop the production midway.
+    let loose =
+        s.items().iter().find(|i| i["control_number"] == produced[2].as_str()).unwrap()["blake3"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let saved = s.hide_text(&loose);
+    refuse("1", &[], &format!("{}: its extracted text is missing", produced[2]));
+    s.restore_text(saved);
+    let packs = s.case().join("text").join("packs");
+    let before: Vec<(std::path::PathBuf, Vec<u8>)> = std::fs::read_dir(&packs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+        .collect();
+    s.change_text_letter(&loose);
+    refuse("1", &[], &format!("{}: its extracted text cannot be read", produced[2]));
+    for (path, bytes) in before {
+        std::fs::write(path, bytes).unwrap();
+    }
     // Another custodian's copy of a produced document, withheld.
     s.file("copy/0.eml", &crate::review::family_email(0, "beta"));
     s.ingest("gamma", &[&s.path("copy")], &[]);
