@@ -36,11 +36,12 @@ pub const TEXT_INDEX_COLUMNS: &[&str] =
 
 impl Case {
     /// Writes every item's extracted text to `out/<control number>.txt` (empty when the item
-    /// has none, so there is one file per item) and `out/index.csv` listing them in control-number
-    /// order. A text that cannot be read (damaged in the store, or gone) does not stop the
-    /// export: the item's file is empty, its flags say `text-unreadable`, and the report lists it. `out` must be new or empty: an export never mixes with older files. The index is
-    /// written last, under a temporary name renamed into place, so a reader that finds it finds
-    /// a complete export. Same case, same bytes.
+    /// has none, so there is one file per item) and `out/index.csv` listing them in
+    /// control-number order. A text that cannot be read (damaged in the store, or gone) does not
+    /// stop the export: the item's file is empty, its flags say `text-unreadable`, and the
+    /// report lists it. `out` must be new or empty: an export never mixes with older files. The
+    /// index is written last, under a temporary name renamed into place, so a reader that finds
+    /// it finds a complete export. Same case, same bytes.
     pub fn export_text(&self, out: &Path) -> Result<TextExport> {
         if out.exists() && fs::read_dir(out)?.next().is_some() {
             return Err(Error::ExportTarget { dir: out.to_path_buf() });
@@ -64,7 +65,7 @@ impl Case {
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let control: String = row.get(0)?;
-            let fields: [String; 8] = [
+            let mut fields: [String; 8] = [
                 control.clone(),
                 row.get::<_, Option<String>>(1)?.unwrap_or_default(),
                 row.get(2)?,
@@ -74,7 +75,6 @@ impl Case {
                 row.get(6)?,
                 row.get(7)?,
             ];
-            let mut fields = fields;
             let has_text: bool = row.get(8)?;
             let target = out.join(format!("{control}.txt"));
             let read =
@@ -91,15 +91,7 @@ impl Case {
                 unread => {
                     fs::File::create(&target)?;
                     let reason = match unread {
-                        Err(e) => {
-                            let mut reason = e.to_string();
-                            let mut source = std::error::Error::source(&e);
-                            while let Some(cause) = source {
-                                reason = format!("{reason}: {cause}");
-                                source = cause.source();
-                            }
-                            reason
-                        }
+                        Err(e) => crate::verify::chain(&e),
                         Ok(_) => "its stored text is missing".to_owned(),
                     };
                     report.unreadable.push(Unreadable { control_number: control.clone(), reason });

@@ -287,7 +287,7 @@ fn at_source(path: &Path, blake3: &str) -> std::result::Result<u64, (&'static st
 }
 
 /// An error and its causes, on one line.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

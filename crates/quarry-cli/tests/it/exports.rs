@@ -1,7 +1,7 @@
 //! `export privlog | production | chronology`: what leaves the firm, checked before it is
 //! written, the same bytes every time, and read back.
 
-use crate::common::{Scratch, blake3_hex, u};
+use crate::common::{Scratch, blake3_hex, copy_dir, u};
 use crate::review::{as_reviewer, attachment_of, audit, collection, messages, ok, refused};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -275,18 +275,6 @@ fn production_case() -> (Scratch, Vec<String>) {
     code(&s, &[&docs[3]], &["responsiveness=needs-further-review"], true);
     code(&s, &[&loose], &["responsiveness=responsive"], false);
     (s, vec![docs[0].clone(), docs[2].clone(), loose])
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(entry.file_name()));
-        } else {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -1,24 +1,10 @@
 //! `quarry verify`: every native and text the case recorded, read back and checked.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{Scratch, fixtures, u};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
+use crate::common::{Scratch, copy_dir, fixtures, u};
 
 fn verify(s: &Scratch) -> (i32, Value) {
     let out = s.run(&["verify", "--json"]);
