@@ -351,6 +351,31 @@ impl Case {
                 list.join("\n  ")
             )));
         }
+        if expand_threads {
+            // A logged email's quoted messages come from its text: one that cannot be read
+            // would drop them from the log without a word.
+            let mut text = Vec::new();
+            let mut unreadable = Vec::new();
+            for d in docs
+                .iter()
+                .filter(|d| d.has_text && matches!(d.file_type.as_str(), "email" | "msg"))
+            {
+                let why = match self.store.read_text(&d.blake3, &mut text) {
+                    Ok(true) if std::str::from_utf8(&text).is_ok() => continue,
+                    Ok(true) => "is not UTF-8".to_owned(),
+                    Ok(false) => "is missing from the case store".to_owned(),
+                    Err(e) => format!("cannot be read: {e}"),
+                };
+                unreadable.push(format!("{}: its extracted text {why}", d.control));
+            }
+            if !unreadable.is_empty() {
+                return Err(Error::Coding(format!(
+                    "the privilege log was not written: the messages quoted in {} logged email(s) cannot be listed (`quarry verify` lists what else is damaged):\n  {}",
+                    unreadable.len(),
+                    unreadable.join("\n  ")
+                )));
+            }
+        }
         if !copies.is_empty() {
             let controls: Vec<String> =
                 self.docs(&conn, &copies)?.into_iter().map(|d| d.control).collect();

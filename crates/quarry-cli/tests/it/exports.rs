@@ -203,6 +203,24 @@ fn privilege_log_lists_each_message_of_a_thread_on_request() {
         rows[3][11..].iter().zip(&rows[1][11..]).all(|(a, b)| a == b),
         "privilege columns repeat"
     );
+    // Without the email's text its quoted messages cannot be listed: the log is refused rather
+    // than written without them.
+    let blake3 = s.items().iter().find(|i| i["control_number"] == doc.as_str()).unwrap()["blake3"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let saved = s.hide_text(&blake3);
+    let again = s.path("log2.csv");
+    let err = refused(&s.run(&[
+        "export",
+        "privlog",
+        "--out",
+        again.to_str().unwrap(),
+        "--expand-threads",
+    ]));
+    assert!(err.contains(&format!("{doc}: its extracted text is missing")), "{err}");
+    assert!(!again.exists());
+    s.restore_text(saved);
 }
 
 /// A small reader of the DAT format (FORMATS.md §1.1): BOM, þ-qualified fields separated by
