@@ -364,7 +364,7 @@ impl Case {
                     Ok(true) if std::str::from_utf8(&text).is_ok() => continue,
                     Ok(true) => "is not UTF-8".to_owned(),
                     Ok(false) => "is missing from the case store".to_owned(),
-                    Err(e) => format!("cannot be read: {e}"),
+                    Err(e) => format!("cannot be read: {}", crate::verify::chain(&e)),
                 };
                 unreadable.push(format!("{}: its extracted text {why}", d.control));
             }
@@ -932,7 +932,7 @@ impl Case {
                     Ok(true) if std::str::from_utf8(&text).is_ok() => None,
                     Ok(true) => Some("is not UTF-8".to_owned()),
                     Ok(false) => Some("is missing from the case store".to_owned()),
-                    Err(e) => Some(format!("cannot be read: {e}")),
+                    Err(e) => Some(format!("cannot be read: {}", crate::verify::chain(&e))),
                 };
                 if let Some(why) = unreadable {
                     problems.push(format!(

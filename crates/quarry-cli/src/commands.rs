@@ -373,6 +373,10 @@ fn verify(case_dir: &Path, sources: bool, json: bool) -> Result<ExitCode> {
         } else {
             println!("{} problems:", check.problems.len());
             for p in &check.problems {
+                if p.blake3.is_empty() {
+                    println!("  {}: {}", p.kind, p.detail);
+                    continue;
+                }
                 let more = p.items.saturating_sub(p.named.len() as u64);
                 let also = if more > 0 { format!(" and {more} more") } else { String::new() };
                 println!("  {} {} ({}{also}): {}", p.kind, p.blake3, p.named.join(", "), p.detail);

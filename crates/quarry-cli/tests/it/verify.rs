@@ -121,4 +121,19 @@ fn verify_reads_everything_back_and_names_what_changed() {
         log.as_array().unwrap().iter().filter(|e| e["action"] == "case.verify").collect();
     assert_eq!(runs.len(), 4, "{log}");
     assert_eq!(runs[3]["detail"]["problems"]["text_damaged"], 1, "{}", runs[3]);
+
+    // An audit entry edited after the fact breaks the chain, and verify says so.
+    let db = rusqlite::Connection::open(s.case().join("quarry.db")).unwrap();
+    db.execute("UPDATE audit SET detail = '{}' WHERE seq = 1", []).unwrap();
+    drop(db);
+    let (code, report) = verify(&s);
+    assert_eq!(code, 1);
+    let broken: Vec<&Value> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == "audit_log_broken")
+        .collect();
+    assert_eq!(broken.len(), 1, "{report}");
+    assert!(broken[0]["detail"].as_str().unwrap().starts_with("entry 1"), "{report}");
 }
