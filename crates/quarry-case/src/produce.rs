@@ -305,6 +305,17 @@ fn type_label(file_type: &str) -> String {
 }
 
 impl Case {
+    /// Why a native's stored text cannot be used (`is missing ...`), read into `buf`; `None`
+    /// when it reads and is UTF-8.
+    fn unreadable_text(&self, blake3: &str, buf: &mut Vec<u8>) -> Option<String> {
+        match self.store.read_text(blake3, buf) {
+            Ok(true) if std::str::from_utf8(buf).is_ok() => None,
+            Ok(true) => Some("is not UTF-8".to_owned()),
+            Ok(false) => Some("is missing from the case store".to_owned()),
+            Err(e) => Some(format!("cannot be read: {}", crate::verify::chain(&e))),
+        }
+    }
+
     /// The privilege log: one row per master coded privileged (withheld or redacted), and with
     /// `expand_threads` one more row per message quoted in a logged email. Refuses, listing
     /// them, when a privileged document lacks its privilege type, basis or treatment.
@@ -360,13 +371,9 @@ impl Case {
                 .iter()
                 .filter(|d| d.has_text && matches!(d.file_type.as_str(), "email" | "msg"))
             {
-                let why = match self.store.read_text(&d.blake3, &mut text) {
-                    Ok(true) if std::str::from_utf8(&text).is_ok() => continue,
-                    Ok(true) => "is not UTF-8".to_owned(),
-                    Ok(false) => "is missing from the case store".to_owned(),
-                    Err(e) => format!("cannot be read: {}", crate::verify::chain(&e)),
-                };
-                unreadable.push(format!("{}: its extracted text {why}", d.control));
+                if let Some(why) = self.unreadable_text(&d.blake3, &mut text) {
+                    unreadable.push(format!("{}: its extracted text {why}", d.control));
+                }
             }
             if !unreadable.is_empty() {
                 return Err(Error::Coding(format!(
@@ -927,19 +934,13 @@ impl Case {
                 )),
             }
             // Its text file would otherwise be empty, or the production stop half-written.
-            if d.has_text {
-                let unreadable = match self.store.read_text(&d.blake3, &mut text) {
-                    Ok(true) if std::str::from_utf8(&text).is_ok() => None,
-                    Ok(true) => Some("is not UTF-8".to_owned()),
-                    Ok(false) => Some("is missing from the case store".to_owned()),
-                    Err(e) => Some(format!("cannot be read: {}", crate::verify::chain(&e))),
-                };
-                if let Some(why) = unreadable {
-                    problems.push(format!(
-                        "{}: its extracted text {why}; `quarry verify` lists what else is damaged",
-                        d.control
-                    ));
-                }
+            if d.has_text
+                && let Some(why) = self.unreadable_text(&d.blake3, &mut text)
+            {
+                problems.push(format!(
+                    "{}: its extracted text {why}; `quarry verify` lists what else is damaged",
+                    d.control
+                ));
             }
         }
         // A copy of a produced document withheld or called privileged elsewhere (another
