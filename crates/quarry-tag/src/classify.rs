@@ -140,7 +140,6 @@ pub struct Classifier {
     rules: Rules,
     list: Vec<Rule>,
     matcher: Matcher,
-    owners: Vec<u32>,
 }
 
 /// Per-thread scratch space.
@@ -153,7 +152,8 @@ impl Classifier {
     /// Compiles the rules.
     pub fn new(rules: &Rules) -> Result<Classifier> {
         let (list, patterns, owners) = rules.compile()?;
-        Ok(Classifier { rules: rules.clone(), list, matcher: Matcher::new(&patterns), owners })
+        let matcher = Matcher::labelled(&patterns, &owners);
+        Ok(Classifier { rules: rules.clone(), list, matcher })
     }
 
     /// The rules as written.
@@ -180,7 +180,6 @@ impl Classifier {
         let header_end = if email { header_end(text) } else { 0 };
         let min_words = self.rules.boilerplate.min_words;
         let mut sink = Collect {
-            owners: &self.owners,
             hits: Vec::with_capacity(16),
             paragraphs: Vec::with_capacity(16),
             open: 0,
@@ -277,8 +276,7 @@ impl Classifier {
     }
 }
 
-struct Collect<'a> {
-    owners: &'a [u32],
+struct Collect {
     hits: Vec<Hit>,
     paragraphs: Vec<u64>,
     /// First hit of the open paragraph.
@@ -287,11 +285,12 @@ struct Collect<'a> {
     min_words: u32,
 }
 
-impl Sink for Collect<'_> {
+impl Sink for Collect {
     #[inline]
-    fn hit(&mut self, pattern: u32, start: usize, end: usize) {
+    /// `rule`: the matcher's patterns are labelled with the rules they count for.
+    fn hit(&mut self, rule: u32, start: usize, end: usize) {
         self.hits.push(Hit {
-            rule: self.owners[pattern as usize],
+            rule,
             start: start as u32,
             end: end as u32,
             zone: Zone::Text,

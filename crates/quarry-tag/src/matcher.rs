@@ -29,7 +29,8 @@ pub const MAX_WORDS: usize = 16;
 
 /// What the matcher reports to.
 pub trait Sink {
-    /// Pattern `pattern` matched `start..end` (bytes of the text).
+    /// Pattern `pattern` matched `start..end` (bytes of the text). `pattern` is the pattern's
+    /// position, or its label when the matcher was built by [`Matcher::labelled`].
     fn hit(&mut self, pattern: u32, start: usize, end: usize);
     /// A paragraph ended: its hash (over its words), its number of words and its byte range.
     /// Called only when paragraphs are asked for.
@@ -86,18 +87,29 @@ impl Pattern {
     }
 }
 
-/// A table slot: 32 bits of the word's hash (never 0: 0 marks an empty slot) and its id.
-/// Eight bytes, so the table of 10,000 terms' words fits in L2 cache: most words that pass
-/// the filter are not pattern words, and are turned away here without another miss.
+/// A slot of the phrase table: 32 bits of the phrase's hash (never 0) and where its record
+/// starts in `phrase_checks`. The record is read for every tag that matches, so the tag need
+/// not be the whole hash.
 #[derive(Clone, Copy, Default)]
-struct Slot {
+struct PhraseSlot {
     tag: u32,
-    word: u32,
+    check: u32,
 }
 
-/// What a pattern word needs when it is found.
+/// Flag of a phrase record: its separators are exact ([`Gaps::Exact`]).
+const EXACT_GAPS: u8 = 1;
+
+/// A table slot: a word that completes a pattern, with all that finding it needs, so a word of
+/// the text costs one probe (with 100,000 terms the table is out of L2 cache, and a separate
+/// array of details was a second miss after the slot's). 32 bytes, aligned so that a slot
+/// never straddles two cache lines.
 #[derive(Clone, Copy, Default)]
-struct WordInfo {
+#[repr(align(32))]
+struct Slot {
+    /// 32 bits of the word's hash; never 0, which marks an empty slot.
+    tag: u32,
+    /// The word's id, for its text in the arena when it is longer than [`INLINE`].
+    word: u32,
     /// The one-word pattern of this word (`singles_len` 1), or the start of its patterns in
     /// `singles`.
     single: u32,
@@ -109,7 +121,7 @@ struct WordInfo {
     inline: [u8; INLINE],
 }
 
-const INLINE: usize = 11;
+const INLINE: usize = 15;
 
 struct Compiled {
     words: Box<[u32]>,
@@ -127,8 +139,6 @@ pub struct Matcher {
     slots: Box<[Slot]>,
     slot_mask: usize,
     slot_shift: u32,
-    /// Per word id.
-    info: Vec<WordInfo>,
     /// Text of each distinct word, back to back, for checking a hash hit: word `i` is
     /// `arena[offsets[i]..offsets[i + 1]]`.
     arena: Vec<u8>,
@@ -136,9 +146,15 @@ pub struct Matcher {
     /// One-word patterns of words that have several.
     singles: Vec<u32>,
     /// Patterns of several words by the hash of their words' hashes ([`seq_hash`]): open
-    /// addressing, linear probing, (hash, pattern); a hash of 0 marks an empty slot.
-    phrases: Box<[(u64, u32)]>,
+    /// addressing, linear probing; a tag of 0 marks an empty slot.
+    phrases: Box<[PhraseSlot]>,
     phrase_shift: u32,
+    /// What checking a phrase found by its hash needs, one record per phrase, so that the
+    /// check reads one place rather than the pattern, its word ids, their offsets and the
+    /// arena in turn (at 100,000 terms each of those is a cache miss): its label and its pattern
+    /// (u32 each, little endian), its number of words, whether its separators are exact
+    /// ([`EXACT_GAPS`]), then each word but the last as a length byte and the word.
+    phrase_checks: Vec<u8>,
     /// Bit set over the phrases' hashes: most runs of pattern words (a first and a last name
     /// that are both in some pattern) are not a pattern, and are turned away here.
     phrase_filter: Box<[u64]>,
@@ -179,6 +195,20 @@ impl Matcher {
     /// [`crate::Rules`] refuses those with a message first.
     #[must_use]
     pub fn new(patterns: &[Pattern]) -> Matcher {
+        let positions: Vec<u32> = (0..patterns.len() as u32).collect();
+        Matcher::labelled(patterns, &positions)
+    }
+
+    /// Compiles patterns whose hits report `labels[i]` for `patterns[i]` (the rule a pattern
+    /// counts for, say). The label is stored where the pattern is found, so that a caller
+    /// does not look each hit's pattern up in a table of its own: with 100,000 patterns that
+    /// lookup was a cache miss per hit.
+    ///
+    /// # Panics
+    /// As [`Matcher::new`], and when `labels` is not as long as `patterns`.
+    #[must_use]
+    pub fn labelled(patterns: &[Pattern], labels: &[u32]) -> Matcher {
+        assert_eq!(patterns.len(), labels.len(), "a label per pattern");
         let mut ids: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
         let mut words: Vec<Box<str>> = Vec::new();
         let mut compiled = Vec::with_capacity(patterns.len());
@@ -191,7 +221,7 @@ impl Matcher {
             );
             if pattern.prefix {
                 assert_eq!(pattern.words.len(), 1, "a prefix pattern has one word");
-                prefixes.push((pattern.words[0].clone().into_boxed_str(), index as u32));
+                prefixes.push((pattern.words[0].clone().into_boxed_str(), labels[index]));
                 compiled.push(Compiled { words: Box::new([]), gaps: None });
                 continue;
             }
@@ -221,7 +251,7 @@ impl Matcher {
         for (index, p) in compiled.iter().enumerate() {
             match p.words.len() {
                 0 => {}
-                1 => by_word[p.words[0] as usize].push(index as u32),
+                1 => by_word[p.words[0] as usize].push(labels[index]),
                 n => {
                     let last = p.words[n - 1] as usize;
                     lengths[last] |= 1 << (n - 1);
@@ -233,8 +263,13 @@ impl Matcher {
         let mut singles = Vec::new();
         let phrase_capacity = (long.len() * 2).next_power_of_two().max(16);
         let phrase_shift = 64 - phrase_capacity.trailing_zeros();
-        let mut phrases = vec![(0u64, 0u32); phrase_capacity].into_boxed_slice();
-        let phrase_bits = (long.len() * 16).next_power_of_two().clamp(1 << 12, 1 << 22);
+        let mut phrases = vec![PhraseSlot::default(); phrase_capacity].into_boxed_slice();
+        let mut phrase_checks = Vec::new();
+        // 8 to 16 bits per phrase: a phrase's last word is probed here for each phrase length
+        // it ends, and a filter that stays in L2 cache turns the rest away cheaper than a
+        // larger one that lets fewer through (cachegrind, 100,000 terms: a tenth fewer misses
+        // in the scan than with 16 to 32 bits).
+        let phrase_bits = (long.len() * 8).next_power_of_two().clamp(1 << 12, 1 << 22);
         let phrase_filter_shift = 64 - phrase_bits.trailing_zeros();
         let mut phrase_filter = vec![0u64; phrase_bits / 64].into_boxed_slice();
         for &(hash, _) in &long {
@@ -242,11 +277,28 @@ impl Matcher {
             phrase_filter[bit / 64] |= 1 << (bit % 64);
         }
         for (hash, pattern) in long {
+            let p = &compiled[pattern as usize];
+            let head = &p.words[..p.words.len() - 1];
+            if head.iter().any(|&w| words[w as usize].len() > usize::from(u8::MAX)) {
+                // Never in a text: the index drops words of 100 bytes or more, and folding
+                // does not make one longer than 255.
+                continue;
+            }
             let mut at = (hash >> phrase_shift) as usize;
-            while phrases[at].0 != 0 {
+            while phrases[at].tag != 0 {
                 at = (at + 1) & (phrase_capacity - 1);
             }
-            phrases[at] = (hash, pattern);
+            let check = u32::try_from(phrase_checks.len()).expect("phrase records under 4 GiB");
+            phrases[at] = PhraseSlot { tag: tag(hash), check };
+            let flags = if p.gaps.is_some() { EXACT_GAPS } else { 0 };
+            phrase_checks.extend_from_slice(&labels[pattern as usize].to_le_bytes());
+            phrase_checks.extend_from_slice(&pattern.to_le_bytes());
+            phrase_checks.extend_from_slice(&[p.words.len() as u8, flags]);
+            for &w in head {
+                let word = words[w as usize].as_bytes();
+                phrase_checks.push(word.len() as u8);
+                phrase_checks.extend_from_slice(word);
+            }
         }
         let mut arena = Vec::new();
         let mut offsets = vec![0u32];
@@ -255,32 +307,36 @@ impl Matcher {
             offsets.push(arena.len() as u32);
         }
 
-        // The filter: 32 to 64 bits per word lets about 1 in 30 to 60 other words through
-        // to the table with one bit per word (a tenth of that with two, past
-        // [`ONE_BIT_MAX`]), while 2^23 bits (1 MiB) still sits in L2 cache.
-        let bits = (words.len() * 32).next_power_of_two().clamp(1 << 15, 1 << 23);
+        // Only words that complete a pattern are looked up (and in the filter); the words
+        // before a pattern's last word are read back and checked when it arrives.
+        let completes = |id: usize| !by_word[id].is_empty() || lengths[id] != 0;
+        let looked_up = (0..words.len()).filter(|&id| completes(id)).count();
+        // The filter: while it fits in L1 cache ([`ONE_BIT_MAX`] bits, 32 KiB), one bit per
+        // word and 64 to 128 bits per word, which let about 1 in 60 to 120 other words
+        // through to the table. Past that, two bits per word in 16 to 32 bits per word, which
+        // let about as few through in a quarter of the space: at 100,000 terms the filter must
+        // stay in L2 cache beside the tables, or words of the text pay a miss to test it
+        // (cachegrind with a 512 KiB L2, per 32 MB scanned: 403,000 misses with 2^21 bits and
+        // 13,000 with 2^19, for 25,764 words).
+        let (bits, two_bits) = if looked_up * 64 <= ONE_BIT_MAX {
+            ((looked_up * 64).next_power_of_two().max(1 << 15), false)
+        } else {
+            ((looked_up * 16).next_power_of_two().min(1 << 23), true)
+        };
         // Indexed by 64-bit block: the shift keeps the top bits that number the blocks.
         let filter_shift = 64 - (bits / 64).trailing_zeros();
-        let two_bits = bits > ONE_BIT_MAX;
         let mut filter = vec![0u64; bits / 64].into_boxed_slice();
-        let capacity = (words.len() * 2).next_power_of_two().max(16);
+        let capacity = (looked_up * 2).next_power_of_two().max(16);
         let mut slots = vec![Slot::default(); capacity].into_boxed_slice();
         let slot_mask = capacity - 1;
         let slot_shift = 64 - capacity.trailing_zeros();
-        let mut info = Vec::with_capacity(words.len());
         for (id, word) in words.iter().enumerate() {
-            // Only words that complete a pattern are looked up; the words before a pattern's
-            // last word are read back and checked when it arrives.
-            if !by_word[id].is_empty() || lengths[id] != 0 {
-                let hash = hash_word(word.as_bytes());
-                filter[(hash >> filter_shift) as usize] |=
-                    if two_bits { TwoBits::bits(hash) } else { OneBit::bits(hash) };
-                let mut at = (hash >> slot_shift) as usize;
-                while slots[at].tag != 0 {
-                    at = (at + 1) & slot_mask;
-                }
-                slots[at] = Slot { tag: tag(hash), word: id as u32 };
+            if !completes(id) {
+                continue;
             }
+            let hash = hash_word(word.as_bytes());
+            filter[(hash >> filter_shift) as usize] |=
+                if two_bits { TwoBits::bits(hash) } else { OneBit::bits(hash) };
             let own = &by_word[id];
             let single = match own.as_slice() {
                 [one] => *one,
@@ -294,13 +350,19 @@ impl Matcher {
             if bytes.len() <= INLINE {
                 inline[..bytes.len()].copy_from_slice(bytes);
             }
-            info.push(WordInfo {
+            let mut at = (hash >> slot_shift) as usize;
+            while slots[at].tag != 0 {
+                at = (at + 1) & slot_mask;
+            }
+            slots[at] = Slot {
+                tag: tag(hash),
+                word: id as u32,
                 single,
                 singles_len: own.len() as u16,
                 lengths: lengths[id],
                 len: bytes.len().min(255) as u8,
                 inline,
-            });
+            };
         }
         let mut prefix_filter = vec![0u64; PREFIX_BITS / 64].into_boxed_slice();
         for (prefix, _) in &prefixes {
@@ -314,12 +376,12 @@ impl Matcher {
             slots,
             slot_mask,
             slot_shift,
-            info,
             arena,
             offsets,
             singles,
             phrases,
             phrase_shift,
+            phrase_checks,
             phrase_filter,
             phrase_filter_shift,
             patterns: compiled,
@@ -576,27 +638,36 @@ impl Matcher {
         }
         let mask = self.phrases.len() - 1;
         let mut at = (hash >> self.phrase_shift) as usize;
+        let tag = tag(hash);
         loop {
-            let (h, p) = self.phrases[at];
+            let slot = self.phrases[at];
             at = (at + 1) & mask;
-            if h == 0 {
+            if slot.tag == 0 {
                 break;
             }
-            if h != hash {
+            if slot.tag != tag {
                 continue;
             }
-            let pattern = &self.patterns[p as usize];
+            let record = &self.phrase_checks[slot.check as usize..];
+            let (count, flags) = (usize::from(record[8]), record[9]);
+            if count != len {
+                continue;
+            }
             // Word k of the pattern is `words[len - 1 - k]`; the words before the last were
             // not looked up, so their bytes are checked here.
-            let matched = pattern.words.len() == len
-                && pattern.words[..len - 1]
-                    .iter()
-                    .enumerate()
-                    .all(|(k, &w)| self.same_word(text, &words[len - 1 - k], w));
+            let mut rest = &record[10..];
+            let matched = (0..len - 1).all(|k| {
+                let n = usize::from(rest[0]);
+                let (word, after) = rest[1..].split_at(n);
+                rest = after;
+                Self::same_text(text, &words[len - 1 - k], word)
+            });
             if !matched {
                 continue;
             }
-            if let Some(gaps) = &pattern.gaps {
+            if flags & EXACT_GAPS != 0 {
+                let p = u32::from_le_bytes(record[4..8].try_into().expect("4 bytes"));
+                let gaps = self.patterns[p as usize].gaps.as_ref().expect("exact separators");
                 let ok = gaps.iter().enumerate().all(|(k, gap)| {
                     let a = words[len - 1 - k].end;
                     let b = words[len - 2 - k].start;
@@ -606,14 +677,13 @@ impl Matcher {
                     continue;
                 }
             }
-            sink.hit(p, words[len - 1].start, end);
+            let label = u32::from_le_bytes(record[..4].try_into().expect("4 bytes"));
+            sink.hit(label, words[len - 1].start, end);
         }
     }
 
-    /// Whether a word of the text is the pattern word `word`.
-    fn same_word(&self, text: &str, seen: &Seen, word: u32) -> bool {
-        let w = word as usize;
-        let expected = &self.arena[self.offsets[w] as usize..self.offsets[w + 1] as usize];
+    /// Whether a word of the text is the pattern word `expected`.
+    fn same_text(text: &str, seen: &Seen, expected: &[u8]) -> bool {
         let found = &text[seen.start..seen.end];
         if !seen.folded {
             return found.as_bytes().eq_ignore_ascii_case(expected);
@@ -639,27 +709,24 @@ impl Matcher {
     }
 
     #[inline]
-    fn lookup(&self, hash: u64, word: &[u8], fold: bool) -> Option<&WordInfo> {
+    fn lookup(&self, hash: u64, word: &[u8], fold: bool) -> Option<&Slot> {
         let mut at = (hash >> self.slot_shift) as usize;
         let tag = tag(hash);
         loop {
-            let slot = self.slots[at];
+            let slot = &self.slots[at];
             if slot.tag == 0 {
                 return None;
             }
-            if slot.tag == tag {
-                let info = &self.info[slot.word as usize];
-                if usize::from(info.len) == word.len() {
-                    let text = if word.len() <= INLINE {
-                        &info.inline[..word.len()]
-                    } else {
-                        let w = slot.word as usize;
-                        &self.arena[self.offsets[w] as usize..self.offsets[w + 1] as usize]
-                    };
-                    let same = if fold { word.eq_ignore_ascii_case(text) } else { word == text };
-                    if same {
-                        return Some(info);
-                    }
+            if slot.tag == tag && usize::from(slot.len) == word.len() {
+                let text = if word.len() <= INLINE {
+                    &slot.inline[..word.len()]
+                } else {
+                    let w = slot.word as usize;
+                    &self.arena[self.offsets[w] as usize..self.offsets[w + 1] as usize]
+                };
+                let same = if fold { word.eq_ignore_ascii_case(text) } else { word == text };
+                if same {
+                    return Some(slot);
                 }
             }
             at = (at + 1) & self.slot_mask;

@@ -155,10 +155,19 @@ fn matches_the_reference_on_random_texts() {
         if round % 2 == 1 {
             all.extend((0..9_000).map(|i| Pattern::parse(&format!("qz{i}x"), false).unwrap()));
         }
-        let matcher = Matcher::new(&all);
+        // Every other pair of rounds, labelled patterns: hits report the label, here the
+        // position plus an offset that is taken off again.
+        let labelled = round % 4 >= 2;
+        let offset = if labelled { 1_000_000 } else { 0 };
+        let matcher = if labelled {
+            let labels: Vec<u32> = (0..all.len() as u32).map(|i| i + offset).collect();
+            Matcher::labelled(&all, &labels)
+        } else {
+            Matcher::new(&all)
+        };
         let mut hits = Hits::default();
         matcher.scan(&text, true, &mut Scratch::default(), &mut hits);
-        let mut got = hits.hits.clone();
+        let mut got: Vec<_> = hits.hits.iter().map(|&(p, s, e)| (p - offset, s, e)).collect();
         got.sort_unstable();
         assert_eq!(got, reference(&text, &patterns), "round {round}: {patterns:?}\n{text:?}");
         for &(p, _, _) in &got {
