@@ -316,8 +316,8 @@ impl Matcher {
         // through to the table. Past that, two bits per word in 16 to 32 bits per word, which
         // let about as few through in a quarter of the space: at 100,000 terms the filter must
         // stay in L2 cache beside the tables, or words of the text pay a miss to test it
-        // (cachegrind with a 512 KiB L2, per 32 MB scanned: 403,000 misses with 2^21 bits and
-        // 13,000 with 2^19, for 25,764 words).
+        // (cachegrind with a 512 KiB L2, per 32 MB scanned: 413,000 misses with 2^21 bits and
+        // 8,700 with 2^19, for 25,764 words).
         let (bits, two_bits) = if looked_up * 64 <= ONE_BIT_MAX {
             ((looked_up * 64).next_power_of_two().max(1 << 15), false)
         } else {
