@@ -122,7 +122,10 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
             // pdf_oxide 0.3.78): a password counts once text comes out; an encrypted PDF that
             // opens but yields no text under any password is kept, flagged `encrypted`.
             let candidates = std::iter::once(&[][..]).chain(passwords.iter().map(Vec::as_slice));
-            let mut opened = None;
+            let mut opened: Option<Pdf> = None;
+            // The first password pdf_oxide accepted, and why its pages did not read, if not.
+            let mut accepted = None;
+            let mut unreadable = None;
             let mut first = Some(doc);
             for candidate in candidates {
                 let Some(doc) =
@@ -133,9 +136,13 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
                 if !doc.authenticate(candidate).unwrap_or(false) {
                     continue;
                 }
+                accepted.get_or_insert(candidate);
                 let mut attempt = Pdf { decrypted: !candidate.is_empty(), ..Pdf::default() };
-                read_pages(&doc, &mut attempt)?;
-                let has_text = attempt.text.chars().any(char::is_alphanumeric);
+                if let Err(e) = read_pages(&doc, &mut attempt) {
+                    unreadable.get_or_insert(e);
+                    continue;
+                }
+                let has_text = has_text(&attempt.text);
                 if has_text || opened.is_none() {
                     password = Some(candidate);
                     opened = Some(attempt);
@@ -143,6 +150,31 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
                 if has_text {
                     break;
                 }
+            }
+            // pdf_oxide accepted a password and read no text with it: it derives the wrong key
+            // for AES-256 revision 5 (Acrobat 9), and refuses the pages of such a file when
+            // they sit in object streams. lopdf decrypts those: its plain copy is read instead.
+            if let Some(candidate) = accepted
+                && !opened.as_ref().is_some_and(|pdf| has_text(&pdf.text))
+                && let Some(plain) = decrypted_copy(bytes, candidate)
+                && let Ok(doc) = PdfDocument::from_bytes(plain.clone())
+            {
+                let mut attempt = Pdf { decrypted: !candidate.is_empty(), ..Pdf::default() };
+                if read_pages(&doc, &mut attempt).is_ok()
+                    && (has_text(&attempt.text) || opened.is_none())
+                {
+                    opened = Some(attempt);
+                    // The properties are read from the plain copy, which needs no password.
+                    password = None;
+                    readable = std::borrow::Cow::Owned(plain);
+                }
+            }
+            if opened.is_none()
+                && let Some(e) = unreadable
+            {
+                return Err(PdfError::Corrupt(format!(
+                    "encrypted PDF: a known password opens it, but its pages cannot be read: {e}"
+                )));
             }
             match (opened, attachments_only(bytes)) {
                 (Some(attempt), _) => {
@@ -178,11 +210,28 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
             lopdf_pages(&doc, &mut pdf);
         }
     }
-    let password = password.map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default();
-    if pdf.encrypted && !pdf.text.chars().any(char::is_alphanumeric) {
+    if pdf.encrypted && !has_text(&pdf.text) {
         pdf.text.clear();
     }
-    if let Ok(info) = lopdf::Document::load_metadata_mem_with_password(&readable, &password) {
+    let lossy = password.map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default();
+    let mut info = lopdf::Document::load_metadata_mem_with_password(&readable, &lossy).ok();
+    // lopdf reads no properties of a file whose encryption dictionary sits in the trailer
+    // itself (see `decrypted_copy`): they are read from the plain copy.
+    let unread = |info: &lopdf::PdfMetadata| {
+        info.encrypted
+            && [&info.title, &info.author, &info.subject, &info.creator, &info.producer]
+                .iter()
+                .all(|field| field.is_none())
+            && info.creation_date.is_none()
+    };
+    if pdf.encrypted
+        && matches!(readable, std::borrow::Cow::Borrowed(_))
+        && info.as_ref().is_none_or(unread)
+        && let Some(plain) = decrypted_copy(bytes, password.unwrap_or_default())
+    {
+        info = lopdf::Document::load_metadata_mem(&plain).ok().or(info);
+    }
+    if let Some(info) = info {
         let clean = |s: Option<String>| {
             s.map(|s| s.trim_matches(char::from(0)).trim().to_owned()).filter(|s| !s.is_empty())
         };
@@ -198,6 +247,112 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
         }
     }
     Ok(pdf)
+}
+
+/// Whether extracted text holds anything a reader would call text.
+fn has_text(text: &str) -> bool {
+    text.chars().any(char::is_alphanumeric)
+}
+
+/// An encrypted PDF decrypted by lopdf with `password` (or the empty one) and written out
+/// unencrypted, for pdf_oxide to read; `None` when lopdf cannot open it with either.
+///
+/// lopdf 0.47 reads an encryption dictionary only when the trailer refers to it. One written
+/// in the trailer itself (pdfminer's AES samples) is ignored, and the file then loads with no
+/// objects. Such a file is read again with the dictionary moved to an object of its own,
+/// appended at the end, and the cross-reference table rebuilt by scanning.
+fn decrypted_copy(bytes: &[u8], password: &[u8]) -> Option<Vec<u8>> {
+    // lopdf takes passwords as text; AES-256 passwords are UTF-8 (SASLprep) anyway.
+    let password = std::str::from_utf8(password).ok()?;
+    let options = lopdf::LoadOptions::with_password(password);
+    let mut doc = match lopdf::Document::load_mem_with_options(bytes, options) {
+        Ok(doc) => doc,
+        Err(_) => {
+            let moved = encrypt_dictionary_moved(bytes)?;
+            let mut options = lopdf::LoadOptions::with_password(password);
+            options.force_reconstruct = true;
+            lopdf::Document::load_mem_with_options(&moved, options).ok()?
+        }
+    };
+    doc.trailer.remove(b"Encrypt");
+    let mut out = Vec::new();
+    doc.save_to(&mut out).ok()?;
+    Some(out)
+}
+
+/// The object number the moved encryption dictionary takes: above what files use, and not
+/// above 1,000,000, past which lopdf's rebuild ignores objects.
+const MOVED_ENCRYPT: &[u8] = b"999999 0";
+
+/// `bytes` with the last trailer's direct `/Encrypt <<…>>` dictionary replaced by a reference
+/// (padded with spaces, so every offset holds) and appended as that object; `None` when the
+/// last `/Encrypt` is not followed by a dictionary or the dictionary is shorter than the
+/// reference.
+fn encrypt_dictionary_moved(bytes: &[u8]) -> Option<Vec<u8>> {
+    let key = memchr::memmem::find_iter(bytes, b"/Encrypt")
+        .filter(|&at| bytes.get(at + 8).is_some_and(|&b| b == b'<' || b.is_ascii_whitespace()))
+        .last()?;
+    let start = key + 8 + bytes[key + 8..].iter().take_while(|b| b.is_ascii_whitespace()).count();
+    let end = dictionary_end(bytes, start)?;
+    let reference = [b" ", MOVED_ENCRYPT, b" R"].concat();
+    if end - start < reference.len() {
+        return None;
+    }
+    let mut moved = bytes.to_vec();
+    moved[start..end].fill(b' ');
+    moved[start..start + reference.len()].copy_from_slice(&reference);
+    moved.extend_from_slice(&[b"\n", MOVED_ENCRYPT, b" obj\n"].concat());
+    moved.extend_from_slice(&bytes[start..end]);
+    moved.extend_from_slice(b"\nendobj\n");
+    Some(moved)
+}
+
+/// The end (exclusive) of the dictionary that starts at `start` (at its `<<`), stepping over
+/// strings: literal ones, whose bytes may look like `>>` (ISO 32000-1 7.3.4.2: balanced
+/// parentheses, backslash escapes), and hex ones; `None` when it does not start there or does
+/// not end.
+fn dictionary_end(bytes: &[u8], start: usize) -> Option<usize> {
+    if !bytes[start..].starts_with(b"<<") {
+        return None;
+    }
+    let (mut depth, mut at) = (0usize, start);
+    while at < bytes.len() {
+        match bytes[at] {
+            b'(' => {
+                let mut nested = 0usize;
+                while at < bytes.len() {
+                    match bytes[at] {
+                        b'\\' => at += 1,
+                        b'(' => nested += 1,
+                        b')' => {
+                            nested -= 1;
+                            if nested == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    at += 1;
+                }
+            }
+            b'<' if bytes.get(at + 1) == Some(&b'<') => {
+                depth += 1;
+                at += 1;
+            }
+            // A hex string: its closing `>` may be followed by the dictionary's `>>`.
+            b'<' => at += memchr::memchr(b'>', &bytes[at..])?,
+            b'>' if bytes.get(at + 1) == Some(&b'>') => {
+                depth -= 1;
+                at += 1;
+                if depth == 0 {
+                    return Some(at + 1);
+                }
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    None
 }
 
 /// A PDF that encrypts only its embedded files (Acrobat's "encrypt only file attachments":
@@ -373,6 +528,32 @@ mod tests {
         assert_eq!(pdf_date("D:2001").as_deref(), Some("2001-01-01T00:00:00"));
         assert_eq!(pdf_date("D:20000229").as_deref(), Some("2000-02-29T00:00:00"));
         assert_eq!(pdf_date("garbage"), None);
+    }
+
+    #[test]
+    fn dictionary_ends_step_over_strings() {
+        // The literal string holds `>>`, an escaped `)` and a nested pair; the hex string's `>`
+        // is followed by the dictionary's own `>>`.
+        let text = b"x<</U(a>>\\)b(c)>>)/O<ab>>>tail";
+        assert_eq!(dictionary_end(text, 1), Some(text.len() - 4));
+        assert_eq!(dictionary_end(b"<</A<</B 1>>>>", 0), Some(14));
+        assert_eq!(dictionary_end(b"<</A (open >>", 0), None);
+        assert_eq!(dictionary_end(b"/A", 0), None);
+    }
+
+    #[test]
+    fn a_direct_encryption_dictionary_is_moved_to_an_object() {
+        let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer\n<</Root 1 0 R/Encrypt<</Filter/Standard/EncryptMetadata true/U(>>)>>/Size 2>>\n%%EOF\n";
+        let dictionary = "<</Filter/Standard/EncryptMetadata true/U(>>)>>";
+        let moved = String::from_utf8(encrypt_dictionary_moved(pdf).unwrap()).unwrap();
+        // Same offsets: the reference, padded to the dictionary's length.
+        let reference = format!("{:<1$}", " 999999 0 R", dictionary.len());
+        let original = String::from_utf8(pdf.to_vec()).unwrap();
+        let (head, tail) = moved.split_at(pdf.len());
+        assert_eq!(head, original.replace(dictionary, &reference));
+        assert_eq!(tail, format!("\n999999 0 obj\n{dictionary}\nendobj\n"));
+        // A reference already: nothing to move.
+        assert!(encrypt_dictionary_moved(b"trailer<</Encrypt 5 0 R>>").is_none());
     }
 
     #[test]

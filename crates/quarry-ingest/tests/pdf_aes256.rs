@@ -1,0 +1,77 @@
+//! AES-256 revision 5 (Acrobat 9) PDFs: pdf_oxide 0.3.78 accepts their passwords and decrypts
+//! nothing, so quarry reads lopdf's plain copy (`pdf.rs`). Files made with qpdf
+//! (`tests/data/pdf/README.md`); pdfminer's samples, whose encryption dictionary sits in the
+//! trailer itself, when `QUARRY_CORPUS` is set.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use quarry_ingest::pdf::{PdfError, extract};
+use std::path::{Path, PathBuf};
+
+fn data(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pdf").join(name)).unwrap()
+}
+
+/// The memo's text as quarry reads the unencrypted original.
+fn memo() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sample/loose/memo.pdf");
+    let text = extract(&std::fs::read(path).unwrap(), &[]).unwrap().text;
+    assert!(text.starts_with("From the desk of the General Counsel"), "{text}");
+    text
+}
+
+fn passwords(list: &[&str]) -> Vec<Vec<u8>> {
+    list.iter().map(|p| p.as_bytes().to_vec()).collect()
+}
+
+#[test]
+fn revision_5_opens_with_the_user_or_the_owner_password() {
+    let memo = memo();
+    for name in ["r5.pdf", "r5-objstm.pdf"] {
+        for list in [&["wrong", "user-pw"][..], &["owner-pw"]] {
+            let pdf = extract(&data(name), &passwords(list)).unwrap();
+            assert_eq!(pdf.text, memo, "{name} {list:?}");
+            assert!(pdf.encrypted && pdf.decrypted, "{name} {list:?}");
+            // The properties come from the decrypted copy.
+            assert_eq!(pdf.meta.title.as_deref(), Some("Raptor memo"), "{name} {list:?}");
+            assert_eq!(pdf.meta.author.as_deref(), Some("General Counsel"), "{name} {list:?}");
+            assert_eq!(pdf.meta.pages, Some(1), "{name} {list:?}");
+        }
+        let refused = extract(&data(name), &passwords(&["wrong"]));
+        assert!(matches!(refused, Err(PdfError::Encrypted { tried: 1 })), "{name} {refused:?}");
+    }
+}
+
+#[test]
+fn revision_5_with_the_empty_user_password_opens_without_a_list() {
+    let pdf = extract(&data("r5-empty.pdf"), &[]).unwrap();
+    assert_eq!(pdf.text, memo());
+    assert!(pdf.encrypted && !pdf.decrypted);
+}
+
+fn corpus() -> Option<PathBuf> {
+    std::env::var_os("QUARRY_CORPUS").map(PathBuf::from)
+}
+
+/// pdfminer's `encryption/` samples: every one is `base.pdf` ("Secret!") encrypted. Their
+/// AES-256 files are revision 5 with the encryption dictionary written in the trailer. Their
+/// user password is `baz` and their owner password `foo` (the corpus manifest has them the
+/// other way round; poppler opens them with `-upw baz` or `-opw foo`).
+#[test]
+fn pdfminer_aes_256_samples() {
+    let Some(corpus) = corpus() else {
+        eprintln!("skipped: set QUARRY_CORPUS to the shared corpus folder");
+        return;
+    };
+    let dir = corpus.join("pdf/pdfminer-samples/encryption");
+    for name in ["aes-256.pdf", "aes-256-m.pdf", "aes-128.pdf", "rc4-128.pdf"] {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        for password in ["baz", "foo"] {
+            let pdf = extract(&bytes, &passwords(&[password])).unwrap();
+            assert_eq!(pdf.text, "Secret!", "{name} {password}");
+            // `pdfinfo -upw baz`: Producer LibreOffice 4.1, created 2014-05-09 17:37:27 UTC.
+            assert_eq!(pdf.meta.producer.as_deref(), Some("LibreOffice 4.1"), "{name} {password}");
+            assert_eq!(pdf.meta.created.as_deref(), Some("2014-05-09T17:37:27Z"), "{name}");
+        }
+    }
+}
