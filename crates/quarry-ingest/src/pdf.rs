@@ -199,7 +199,19 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
                 (None, None) => return Err(PdfError::Encrypted { tried: passwords.len() }),
             }
         }
-        Ok(doc) => read_pages(&doc, &mut pdf)?,
+        Ok(doc) => {
+            read_pages(&doc, &mut pdf)?;
+            // No text: perhaps none there (a scan), perhaps filters pdf_oxide did not follow.
+            if !has_text(&pdf.text)
+                && let Some(copy) = direct_filters(bytes)
+                && let Ok(doc) = PdfDocument::from_bytes(copy)
+            {
+                let mut attempt = Pdf::default();
+                if read_pages(&doc, &mut attempt).is_ok() && has_text(&attempt.text) {
+                    pdf = attempt;
+                }
+            }
+        }
         Err(oxide) => {
             // Salvage with lopdf, which repairs some damage pdf_oxide refuses.
             let doc = lopdf::Document::load_mem(bytes)
@@ -275,6 +287,44 @@ fn decrypted_copy(bytes: &[u8], password: &[u8]) -> Option<Vec<u8>> {
         }
     };
     doc.trailer.remove(b"Encrypt");
+    let mut out = Vec::new();
+    doc.save_to(&mut out).ok()?;
+    Some(out)
+}
+
+/// A copy of the PDF, written by lopdf, with every stream's `/Filter` and `/DecodeParms` given
+/// directly where the file refers to other objects for them (SAP NetWeaver writes
+/// `/Filter 3 0 R`, as ISO 32000-1 allows): pdf_oxide 0.3.78 does not follow such references
+/// and reads those streams as empty. `None` when no stream refers to its filters, or lopdf
+/// cannot read the file.
+fn direct_filters(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut doc = lopdf::Document::load_mem(bytes).ok()?;
+    let mut changes = Vec::new();
+    for (&id, object) in &doc.objects {
+        let lopdf::Object::Stream(stream) = object else { continue };
+        for key in [&b"Filter"[..], b"DecodeParms"] {
+            let Ok(value) = stream.dict.get(key) else { continue };
+            let direct = match value {
+                lopdf::Object::Reference(_) => doc.dereference(value).ok()?.1.clone(),
+                lopdf::Object::Array(items)
+                    if items.iter().any(|i| matches!(i, lopdf::Object::Reference(_))) =>
+                {
+                    let items = items.iter().map(|i| doc.dereference(i).map(|(_, o)| o.clone()));
+                    lopdf::Object::Array(items.collect::<Result<_, _>>().ok()?)
+                }
+                _ => continue,
+            };
+            changes.push((id, key, direct));
+        }
+    }
+    if changes.is_empty() {
+        return None;
+    }
+    for (id, key, direct) in changes {
+        if let Ok(lopdf::Object::Stream(stream)) = doc.get_object_mut(id) {
+            stream.dict.set(key, direct);
+        }
+    }
     let mut out = Vec::new();
     doc.save_to(&mut out).ok()?;
     Some(out)

@@ -1,10 +1,13 @@
-//! AES-256 revision 5 (Acrobat 9) PDFs: pdf_oxide 0.3.78 accepts their passwords and decrypts
-//! nothing, so quarry reads lopdf's plain copy (`pdf.rs`). Files made with qpdf
-//! (`tests/data/pdf/README.md`); pdfminer's samples, whose encryption dictionary sits in the
-//! trailer itself, when `QUARRY_CORPUS` is set.
+//! PDFs that pdf_oxide 0.3.78 reads as empty, and quarry reads through a copy lopdf writes
+//! (`pdf.rs`):
+//! - AES-256 revision 5 (Acrobat 9): pdf_oxide accepts their passwords and decrypts nothing.
+//!   Files made with qpdf (`tests/data/pdf/README.md`); pdfminer's samples, whose encryption
+//!   dictionary sits in the trailer itself, when `QUARRY_CORPUS` is set.
+//! - Streams whose filters are given by reference (`/Filter 3 0 R`).
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+use lopdf::{Document, Object, Stream, dictionary};
 use quarry_ingest::pdf::{PdfError, extract};
 use std::path::{Path, PathBuf};
 
@@ -74,4 +77,66 @@ fn pdfminer_aes_256_samples() {
             assert_eq!(pdf.meta.created.as_deref(), Some("2014-05-09T17:37:27Z"), "{name}");
         }
     }
+}
+
+/// A one-page PDF whose content stream is ASCIIHex-encoded, its `/Filter` an indirect object.
+fn indirect_filter_pdf() -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let font = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+    });
+    let content = b"BT /F1 12 Tf 72 700 Td (Filters given by reference) Tj ET";
+    let hex: String = content.iter().map(|b| format!("{b:02X}")).collect::<String>() + ">";
+    let filter = doc.add_object(Object::Name(b"ASCIIHexDecode".to_vec()));
+    let stream = Stream::new(dictionary! { "Filter" => filter }, hex.into_bytes());
+    let contents = doc.add_object(stream);
+    let pages = doc.new_object_id();
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages, "Contents" => contents,
+        "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+        "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
+    });
+    doc.objects.insert(
+        pages,
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
+        ),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn filters_given_by_reference_are_followed() {
+    let bytes = indirect_filter_pdf();
+    let doc = Document::load_mem(&bytes).unwrap();
+    let by_reference = doc.objects.values().filter_map(|o| o.as_stream().ok());
+    let by_reference =
+        by_reference.filter(|s| s.dict.get(b"Filter").is_ok_and(|f| f.as_reference().is_ok()));
+    assert_eq!(by_reference.count(), 1, "the test file refers to its filter");
+    let pdf = extract(&bytes, &[]).unwrap();
+    assert_eq!(pdf.text, "Filters given by reference");
+    assert!(!pdf.fallback && !pdf.encrypted);
+}
+
+/// pdfminer's `issue-1062-filters.pdf`, a SAP NetWeaver invoice: every stream's filter is an
+/// object of its own. pdftotext reads 470 words from it.
+#[test]
+fn sap_invoice_with_indirect_filters() {
+    let Some(corpus) = corpus() else {
+        eprintln!("skipped: set QUARRY_CORPUS to the shared corpus folder");
+        return;
+    };
+    let path = corpus.join("pdf/pdfminer-samples/contrib/issue-1062-filters.pdf");
+    let pdf = extract(&std::fs::read(path).unwrap(), &[]).unwrap();
+    assert!(
+        pdf.text.starts_with("Lenze B.V. Postbus 3101, 5203 DC 's-Hertogenbosch"),
+        "{}",
+        pdf.text
+    );
+    assert_eq!(pdf.meta.producer.as_deref(), Some("SAP NetWeaver 740"));
+    assert_eq!(pdf.meta.pages, Some(2));
 }
