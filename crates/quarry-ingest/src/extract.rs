@@ -840,6 +840,9 @@ impl Extractor {
         };
         let mut volume_stamps = Vec::new();
         let parts = std::mem::take(&mut self.parts);
+        // A second handle on a plain (not split) archive, for entries whose local header is
+        // not where the reader looks (`entry_as_recorded`).
+        let mut as_written = None;
         let opened = match (file, split_volumes, source) {
             (Ok(_), _, Some(_)) if !parts.is_empty() => match crate::split::concatenated(&parts) {
                 Ok(joined) => {
@@ -898,9 +901,10 @@ impl Extractor {
                 let message = last_volume_alone(volumes);
                 return run.kept(position, name, ExceptionKind::Unsupported, message, stored);
             }
-            (file, _, _) => file
-                .map_err(ZipError::Io)
-                .and_then(|f| ZipArchive::new(BufReader::new(ArchiveFile::Plain(f)))),
+            (file, _, _) => file.map_err(ZipError::Io).and_then(|f| {
+                as_written = f.file().try_clone().ok();
+                ZipArchive::new(BufReader::new(ArchiveFile::Plain(f)))
+            }),
         };
         let mut archive = match opened {
             Ok(archive) => archive,
@@ -1013,9 +1017,10 @@ impl Extractor {
             .collect();
         let (sets, order) = InnerSets::of(&names);
         let outer = std::mem::replace(&mut self.inner_sets, sets);
-        let read = order
-            .into_iter()
-            .try_for_each(|index| self.zip_entry(run, &mut archive, index, &position, &mut seen));
+        let read = order.into_iter().try_for_each(|index| {
+            let archive = (&mut archive, as_written.as_ref());
+            self.zip_entry(run, archive, index, &position, &mut seen)
+        });
         self.inner_sets = outer;
         read?;
         for (index, name) in hidden {
@@ -1041,18 +1046,27 @@ impl Extractor {
     fn zip_entry(
         &mut self,
         run: &mut Run<'_>,
-        archive: &mut ZipArchive<BufReader<ArchiveFile>>,
+        (archive, as_written): (&mut ZipArchive<BufReader<ArchiveFile>>, Option<&std::fs::File>),
         index: usize,
         parent: &Position,
         seen: &mut HashSet<String>,
     ) -> Result<()> {
+        let mut recorded = None;
         let (name, is_dir, declared, compressed, encrypted, symlink, modified, unreadable) =
             match archive.by_index_data(index) {
                 Ok(entry) => (
-                    entry.name().map_or_else(
-                        |_| String::from_utf8_lossy(entry.name_raw()).into_owned(),
-                        |n| n.into_owned(),
-                    ),
+                    {
+                        recorded = Some(Recorded {
+                            header_start: entry.header_start(),
+                            name: entry.name_raw().to_vec(),
+                            method: entry.compression(),
+                            crc32: entry.crc32(),
+                        });
+                        entry.name().map_or_else(
+                            |_| String::from_utf8_lossy(entry.name_raw()).into_owned(),
+                            |n| n.into_owned(),
+                        )
+                    },
                     entry.is_dir(),
                     entry.size(),
                     entry.compressed_size(),
@@ -1124,14 +1138,34 @@ impl Extractor {
             vec![None]
         };
         let mut last_failure = None;
+        let shift = archive.offset();
         for password in &passwords {
             let opened = match password {
                 Some(password) => archive.by_index_decrypt(index, password),
                 None => archive.by_index(index),
             };
-            let mut entry = match opened {
-                Ok(entry) => entry,
+            let mut repaired = false;
+            let mut entry: Box<dyn Read + '_> = match opened {
+                Ok(entry) => Box::new(entry),
                 Err(ZipError::InvalidPassword) => continue,
+                // Bytes before the archive (the reader shifts every offset by their length)
+                // that the writer counted for some entries and not others: the entry's header
+                // may be where its directory record says, unshifted.
+                Err(e @ ZipError::InvalidArchive(_)) => {
+                    let found = match (password, as_written, &recorded) {
+                        (None, Some(file), Some(recorded)) if shift > 0 => {
+                            entry_as_recorded(file, recorded, shift, compressed, declared)
+                        }
+                        _ => None,
+                    };
+                    let Some(found) = found else {
+                        last_failure =
+                            Some((zip_error_kind(&e), format!("cannot read the entry: {e}")));
+                        break;
+                    };
+                    repaired = true;
+                    Box::new(found)
+                }
                 Err(e) => {
                     last_failure =
                         Some((zip_error_kind(&e), format!("cannot read the entry: {e}")));
@@ -1172,6 +1206,9 @@ impl Extractor {
                     }
                     if password.is_some() {
                         flags.push("decrypted".to_owned());
+                    }
+                    if repaired {
+                        flags.push("zip-offset-repaired".to_owned());
                     }
                     if self.inner_sets.volumes.contains(&name) {
                         // Read through its set's last volume, an entry of this ZIP too.
@@ -3115,6 +3152,110 @@ impl std::error::Error for BombError {}
 
 /// Counts expanded bytes of one entry against the input's budget and refuses bombs while
 /// streaming: declared sizes lie, so only bytes actually produced are trusted.
+/// What an entry's central-directory record says of its local header and data.
+struct Recorded {
+    /// Where the reader looks for the local header: the recorded offset plus the reader's
+    /// shift for bytes before the archive.
+    header_start: u64,
+    name: Vec<u8>,
+    method: zip::CompressionMethod,
+    crc32: u32,
+}
+
+/// A stored or deflated entry read from the local header at the offset its directory record
+/// gives as written (`header_start - shift`), when that header carries the entry's name: its
+/// bytes, checked against the record's size and CRC-32 as they are read. `None` when there is
+/// no such header, or the method is another.
+///
+/// Apache Commons Compress's `bla-stored-dd*.zip` are such archives: each entry is followed by
+/// a 16-byte data descriptor the writer left out of every later offset, the directory's
+/// included. The reader finds the directory 16 bytes past where the end record puts it and
+/// shifts every entry by 16: right for the second entry, wrong for the first. Info-ZIP's
+/// `unzip` reads both the same way ("attempting to re-compensate").
+fn entry_as_recorded(
+    file: &std::fs::File,
+    recorded: &Recorded,
+    shift: u64,
+    compressed: u64,
+    size: u64,
+) -> Option<impl Read> {
+    use std::os::unix::fs::FileExt;
+    let at = recorded.header_start.checked_sub(shift)?;
+    let mut header = [0u8; 30];
+    file.read_exact_at(&mut header, at).ok()?;
+    if header[..4] != *b"PK\x03\x04" {
+        return None;
+    }
+    let name_len = u64::from(u16::from_le_bytes([header[26], header[27]]));
+    let extra_len = u64::from(u16::from_le_bytes([header[28], header[29]]));
+    let mut name = vec![0; usize::try_from(name_len).ok()?];
+    file.read_exact_at(&mut name, at + 30).ok()?;
+    if name != recorded.name {
+        return None;
+    }
+    let start = at + 30 + name_len + extra_len;
+    let data =
+        ReadAt { file: file.try_clone().ok()?, at: start, end: start.checked_add(compressed)? };
+    let inner: Box<dyn Read> = match recorded.method {
+        zip::CompressionMethod::Stored if compressed == size => Box::new(data),
+        zip::CompressionMethod::Deflated => Box::new(flate2::read::DeflateDecoder::new(data)),
+        _ => return None,
+    };
+    Some(Checked { inner, hasher: crc32fast::Hasher::new(), crc32: recorded.crc32, size, read: 0 })
+}
+
+/// `end - at` bytes of a file from `at`, read by position (the file's offset is the ZIP
+/// reader's).
+struct ReadAt {
+    file: std::fs::File,
+    at: u64,
+    end: u64,
+}
+
+impl Read for ReadAt {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let most = usize::try_from(self.end - self.at).unwrap_or(usize::MAX).min(buf.len());
+        let n = self.file.read_at(&mut buf[..most], self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+/// An entry's bytes, checked at their end against the size and CRC-32 its record gives.
+struct Checked<R> {
+    inner: R,
+    hasher: crc32fast::Hasher,
+    crc32: u32,
+    size: u64,
+    read: u64,
+}
+
+impl<R: Read> Read for Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        self.hasher.update(&buf[..n]);
+        let bad = |what: String| Err(io::Error::new(io::ErrorKind::InvalidData, what));
+        if self.read > self.size {
+            return bad(format!("the entry runs past the {} bytes its record gives", self.size));
+        }
+        if n == 0 && !buf.is_empty() {
+            if self.read != self.size {
+                return bad(format!("{} bytes where the record gives {}", self.read, self.size));
+            }
+            let crc32 = self.hasher.clone().finalize();
+            if crc32 != self.crc32 {
+                return bad(format!(
+                    "CRC-32 {crc32:08x} where the record gives {:08x}",
+                    self.crc32
+                ));
+            }
+        }
+        Ok(n)
+    }
+}
+
 struct Metered<'a, R> {
     inner: R,
     budget: &'a mut Budget,

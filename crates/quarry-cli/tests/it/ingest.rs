@@ -241,6 +241,44 @@ fn zip_repeating_a_name() -> Vec<u8> {
     bytes
 }
 
+/// A ZIP whose writer left 16 bytes out of every offset after its first entry (as one that
+/// forgets its data descriptors does): 16 bytes of junk between the entries, offsets as before.
+fn zip_with_uncounted_bytes(method: zip::CompressionMethod) -> Vec<u8> {
+    let entries: [(&str, &[u8]); 2] = [("a.txt", b"first entry\n"), ("b.txt", b"second entry\n")];
+    let bytes = crate::common::zip_with(&entries, method);
+    let second = (1..bytes.len() - 4).find(|&at| bytes[at..at + 4] == *b"PK\x03\x04").unwrap();
+    [&bytes[..second], &[0x55; 16][..], &bytes[second..]].concat()
+}
+
+#[test]
+fn an_entry_where_its_record_says_is_read_from_there() {
+    let s = Scratch::new();
+    s.file("in/deflated.zip", &zip_with_uncounted_bytes(zip::CompressionMethod::Deflated));
+    // The same, stored, with a byte of the first entry's data changed: its CRC fails.
+    let mut damaged = zip_with_uncounted_bytes(zip::CompressionMethod::Stored);
+    let at = damaged.windows(5).position(|w| w == b"first").unwrap();
+    damaged[at] = b'F';
+    s.file("in/stored.zip", &damaged);
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["case"]["reconciled"], true, "{out}");
+    let items = s.items();
+    let item = |locator: &str| items.iter().find(|i| i["locator"] == locator).unwrap();
+    let first = item("in/deflated.zip//a.txt");
+    assert_eq!(first["blake3"], blake3_hex(b"first entry\n"), "{first}");
+    assert_eq!(first["flags"], "zip-offset-repaired", "{first}");
+    let second = item("in/deflated.zip//b.txt");
+    assert_eq!(second["blake3"], blake3_hex(b"second entry\n"), "{second}");
+    assert_eq!(second["flags"], "", "{second}");
+    assert_eq!(item("in/stored.zip//b.txt")["flags"], "");
+    let exceptions = s.exceptions();
+    assert_eq!(exceptions.len(), 1, "{exceptions:?}");
+    assert_eq!(exceptions[0]["locator"], "in/stored.zip//a.txt");
+    assert_eq!(exceptions[0]["kind"], "corrupt");
+    let message = exceptions[0]["message"].as_str().unwrap();
+    assert!(message.contains("CRC-32") && message.contains("where the record gives"), "{message}");
+}
+
 #[test]
 fn repeated_entry_names_are_each_accounted_for() {
     let s = Scratch::new();
