@@ -243,10 +243,10 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
     {
         info = lopdf::Document::load_metadata_mem(&plain).ok().or(info);
     }
+    let clean = |s: Option<String>| {
+        s.map(|s| s.trim_matches(char::from(0)).trim().to_owned()).filter(|s| !s.is_empty())
+    };
     if let Some(info) = info {
-        let clean = |s: Option<String>| {
-            s.map(|s| s.trim_matches(char::from(0)).trim().to_owned()).filter(|s| !s.is_empty())
-        };
         pdf.meta.title = clean(info.title);
         pdf.meta.author = clean(info.author);
         pdf.meta.subject = clean(info.subject);
@@ -258,7 +258,37 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
             pdf.meta.pages = Some(u64::from(info.page_count));
         }
     }
+    // lopdf's metadata reader gives nothing for a value stored as an object of its own
+    // (`/Title 15 0 R`; macOS's Quartz PDFContext writes every one so): when it found no
+    // property at all, they are read from the whole document, references followed.
+    let m = &pdf.meta;
+    let none = [&m.title, &m.author, &m.subject, &m.creator, &m.producer, &m.created, &m.modified]
+        .iter()
+        .all(|field| field.is_none());
+    if none && let Some(fields) = info_fields(&readable, &lossy) {
+        let field = |key: &[u8]| fields.iter().find(|(k, _)| k == key).map(|(_, v)| text_string(v));
+        pdf.meta.title = clean(field(b"Title"));
+        pdf.meta.author = clean(field(b"Author"));
+        pdf.meta.subject = clean(field(b"Subject"));
+        pdf.meta.creator = clean(field(b"Creator"));
+        pdf.meta.producer = clean(field(b"Producer"));
+        pdf.meta.created = field(b"CreationDate").as_deref().and_then(pdf_date);
+        pdf.meta.modified = field(b"ModDate").as_deref().and_then(pdf_date);
+    }
     Ok(pdf)
+}
+
+/// The string values of the trailer's Info dictionary, references followed (the dictionary's
+/// own, and each value's), from a full parse by lopdf (decrypting with `password`).
+fn info_fields(bytes: &[u8], password: &str) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    let options = lopdf::LoadOptions::with_password(password);
+    let doc = lopdf::Document::load_mem_with_options(bytes, options).ok()?;
+    let (_, info) = doc.dereference(doc.trailer.get(b"Info").ok()?).ok()?;
+    let fields = info.as_dict().ok()?.iter().filter_map(|(key, value)| {
+        let (_, value) = doc.dereference(value).ok()?;
+        Some((key.clone(), value.as_str().ok()?.to_vec()))
+    });
+    Some(fields.collect())
 }
 
 /// Whether extracted text holds anything a reader would call text.
@@ -525,7 +555,8 @@ pub fn pdf_date(s: &str) -> Option<String> {
     let field = |from: usize, default: i64| -> i64 {
         digits.get(from..from + 2).and_then(|d| d.parse().ok()).unwrap_or(default)
     };
-    let year: i64 = digits[..4].parse().ok()?;
+    // Year 0 is a placeholder some writers put for "no date".
+    let year: i64 = digits[..4].parse().ok().filter(|&year| year > 0)?;
     let (month, day, hour, minute, second) =
         (field(4, 1), field(6, 1), field(8, 0), field(10, 0), field(12, 0));
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
@@ -534,15 +565,23 @@ pub fn pdf_date(s: &str) -> Option<String> {
     let rest = &s[digits.len()..];
     let offset = match rest.chars().next() {
         Some('Z') => Some(0),
+        // `HH'mm'` by the standard; writers also leave out the apostrophes (`-0100`) or the
+        // minutes. An offset that reads as neither is left out: the time is kept as written.
         Some(sign @ ('+' | '-')) => {
-            let nums: Vec<i64> = rest[1..]
-                .split(|c: char| !c.is_ascii_digit())
-                .filter(|p| !p.is_empty())
-                .filter_map(|p| p.parse().ok())
+            let offset: String = rest[1..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '\'')
+                .filter(char::is_ascii_digit)
                 .collect();
-            let minutes =
-                nums.first().copied().unwrap_or(0) * 60 + nums.get(1).copied().unwrap_or(0);
-            Some(if sign == '-' { -minutes } else { minutes })
+            let part = |from: usize| offset.get(from..from + 2).and_then(|d| d.parse::<i64>().ok());
+            match (offset.len(), part(0), part(2)) {
+                (2, Some(hours), _) if hours <= 23 => Some(hours * 60),
+                (4, Some(hours), Some(minutes)) if hours <= 23 && minutes <= 59 => {
+                    Some(hours * 60 + minutes)
+                }
+                _ => None,
+            }
+            .map(|minutes| if sign == '-' { -minutes } else { minutes })
         }
         _ => None,
     };
@@ -578,6 +617,16 @@ mod tests {
         assert_eq!(pdf_date("D:2001").as_deref(), Some("2001-01-01T00:00:00"));
         assert_eq!(pdf_date("D:20000229").as_deref(), Some("2000-02-29T00:00:00"));
         assert_eq!(pdf_date("garbage"), None);
+        // Offsets without apostrophes, or without minutes (pdf.js's TAMReview.pdf has the
+        // first: pdfinfo reads it as 2010-03-16 03:13:32 UTC).
+        assert_eq!(pdf_date("D:20100316021332-0100").as_deref(), Some("2010-03-16T03:13:32Z"));
+        assert_eq!(pdf_date("D:20100316021332+0530").as_deref(), Some("2010-03-15T20:43:32Z"));
+        assert_eq!(pdf_date("D:20100316021332+02").as_deref(), Some("2010-03-16T00:13:32Z"));
+        assert_eq!(pdf_date("D:20100316021332+02'").as_deref(), Some("2010-03-16T00:13:32Z"));
+        // Offsets that read as no offset: the time as written.
+        assert_eq!(pdf_date("D:20100316021332-99'00'").as_deref(), Some("2010-03-16T02:13:32"));
+        assert_eq!(pdf_date("D:20100316021332+1").as_deref(), Some("2010-03-16T02:13:32"));
+        assert_eq!(pdf_date("D:00000101000000Z"), None);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //!   Files made with qpdf (`tests/data/pdf/README.md`); pdfminer's samples, whose encryption
 //!   dictionary sits in the trailer itself, when `QUARRY_CORPUS` is set.
 //! - Streams whose filters are given by reference (`/Filter 3 0 R`).
+//! - Document properties given by reference (`/Title 15 0 R`), which lopdf's metadata reader
+//!   does not follow.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -139,4 +141,44 @@ fn sap_invoice_with_indirect_filters() {
     );
     assert_eq!(pdf.meta.producer.as_deref(), Some("SAP NetWeaver 740"));
     assert_eq!(pdf.meta.pages, Some(2));
+}
+
+#[test]
+fn properties_given_by_reference_are_followed() {
+    let mut doc = Document::load_mem(&indirect_filter_pdf()).unwrap();
+    // UTF-16BE with its byte-order mark, as a text string may be.
+    let title: Vec<u8> =
+        [0xFE, 0xFF].into_iter().chain("Mémo".encode_utf16().flat_map(u16::to_be_bytes)).collect();
+    let title = doc.add_object(Object::String(title, lopdf::StringFormat::Hexadecimal));
+    let author = doc.add_object(Object::string_literal("General Counsel"));
+    let created = doc.add_object(Object::string_literal("D:20010514163900Z"));
+    let info = doc.add_object(dictionary! {
+        "Title" => title, "Author" => author, "CreationDate" => created,
+    });
+    doc.trailer.set("Info", info);
+    let mut bytes = Vec::new();
+    doc.save_to(&mut bytes).unwrap();
+    let pdf = extract(&bytes, &[]).unwrap();
+    assert_eq!(pdf.meta.title.as_deref(), Some("Mémo"));
+    assert_eq!(pdf.meta.author.as_deref(), Some("General Counsel"));
+    assert_eq!(pdf.meta.created.as_deref(), Some("2001-05-14T16:39:00Z"));
+    assert_eq!(pdf.meta.producer, None);
+}
+
+/// pdf.js's `pdfjsbad1586.pdf` (macOS 10.7 TextEdit, Quartz PDFContext): every property is an
+/// object of its own. `pdfinfo` gives these.
+#[test]
+fn quartz_properties() {
+    let Some(corpus) = corpus() else {
+        eprintln!("skipped: set QUARRY_CORPUS to the shared corpus folder");
+        return;
+    };
+    let pdf = extract(&std::fs::read(corpus.join("pdf/pdfjs/pdfjsbad1586.pdf")).unwrap(), &[]);
+    let meta = pdf.unwrap().meta;
+    assert_eq!(meta.title.as_deref(), Some("Untitled"));
+    assert_eq!(meta.author.as_deref(), Some("Yury"));
+    assert_eq!(meta.creator.as_deref(), Some("TextEdit"));
+    assert_eq!(meta.producer.as_deref(), Some("Mac OS X 10.7.3 Quartz PDFContext"));
+    assert_eq!(meta.created.as_deref(), Some("2012-02-24T01:02:52Z"));
+    assert_eq!(meta.modified.as_deref(), Some("2012-02-24T01:02:52Z"));
 }
