@@ -81,12 +81,12 @@ pub fn parse(raw: &[u8]) -> Result<Email, mailparse::MailParseError> {
         from.name = Some(x_from.trim().to_owned());
     }
     if let Some(date) = value("Date") {
-        match mailparse::dateparse(&date) {
-            Ok(secs) => {
+        match sent(&date) {
+            Some((secs, offset)) => {
                 meta.sent = Some(quarry_types::iso_utc_from_unix(secs));
-                meta.sent_offset = utc_offset(&date);
+                meta.sent_offset = offset;
             }
-            Err(_) => flags.push("date-unparsed".to_owned()),
+            None => flags.push("date-unparsed".to_owned()),
         }
         meta.date_raw = Some(date);
     }
@@ -549,6 +549,53 @@ fn address(info: mailparse::SingleInfo) -> Address {
 }
 
 /// The UTC offset a Date header was written in, as `+hh:mm`.
+/// A Date header's instant (seconds since 1970, UTC) and its offset from UTC as written.
+///
+/// mailparse's parser does the reading, with two things put right around it. RFC 5322 allows
+/// comments anywhere in a date, and its parser took `(EDT)` in `00:19:00 (EDT) -0400` for the
+/// zone and failed: comments are removed first. And it reads a value with no day and month
+/// (`Whenever`, `<HR>`) as 1970-01-01: such a value is no date.
+pub(crate) fn sent(date: &str) -> Option<(i64, Option<String>)> {
+    let date = without_comments(date);
+    // mailparse's first step: the first token that reads as a day of the month (1 to 31),
+    // which must be followed by a month's name.
+    let mut tokens = date.split([' ', ':']).filter(|t| !t.is_empty());
+    tokens.find(|t| t.parse::<u8>().is_ok_and(|d| (1..=31).contains(&d)))?;
+    let month = tokens.next()?.to_ascii_uppercase();
+    const MONTHS: [&str; 12] =
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+    if !MONTHS.iter().any(|m| month.starts_with(m)) {
+        return None;
+    }
+    let secs = mailparse::dateparse(&date).ok()?;
+    Some((secs, utc_offset(&date)))
+}
+
+/// `value` without its RFC 5322 comments (parenthesized, nested, backslash escapes), each
+/// replaced by a space.
+fn without_comments(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains('(') {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let (mut out, mut depth, mut escaped) = (String::with_capacity(value.len()), 0u32, false);
+    for c in value.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if depth > 0 => escaped = true,
+            '(' => depth += 1,
+            ')' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    out.push(' ');
+                }
+            }
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 pub(crate) fn utc_offset(date: &str) -> Option<String> {
     let date = date.split('(').next().unwrap_or(date);
     let last = date.split_whitespace().last()?;
@@ -844,5 +891,33 @@ mod tests {
         assert_eq!(utc_offset("14 May 2001 16:39:00 GMT").as_deref(), Some("+00:00"));
         assert_eq!(utc_offset("14 May 2001 16:39:00 EDT").as_deref(), Some("-04:00"));
         assert_eq!(utc_offset("14 May 2001 16:39:00").as_deref(), None);
+    }
+
+    #[test]
+    fn sent_dates() {
+        let iso = |date: &str| {
+            sent(date).map(|(secs, offset)| (quarry_types::iso_utc_from_unix(secs), offset))
+        };
+        let at =
+            |utc: &str, offset: Option<&str>| Some((utc.to_owned(), offset.map(str::to_owned)));
+        assert_eq!(
+            iso("Fri, 4 May 2001 14:05:44 -0400"),
+            at("2001-05-04T18:05:44Z", Some("-04:00"))
+        );
+        // A comment before the zone (MimeKit's disposition-notification.txt), and after it.
+        assert_eq!(
+            iso("Wed, 20 Sep 1995 00:19:00 (EDT) -0400"),
+            at("1995-09-20T04:19:00Z", Some("-04:00"))
+        );
+        assert_eq!(
+            iso("Mon, 14 May 2001 16:39:00 -0700 (PDT (nested) \\) too)"),
+            at("2001-05-14T23:39:00Z", Some("-07:00"))
+        );
+        assert_eq!(iso("14 May 2001 16:39:00 GMT"), at("2001-05-14T16:39:00Z", Some("+00:00")));
+        // No day and month: no date (mailparse alone gives 1970-01-01 for these).
+        assert_eq!(iso("Whenever"), None);
+        assert_eq!(iso("<HR>"), None);
+        assert_eq!(iso("12 Smarch 2001 10:00:00 +0000"), None);
+        assert_eq!(iso("Tue, 12 Oct 2010 16:21:05 H0500"), None);
     }
 }
