@@ -3150,8 +3150,6 @@ impl std::fmt::Display for BombError {
 
 impl std::error::Error for BombError {}
 
-/// Counts expanded bytes of one entry against the input's budget and refuses bombs while
-/// streaming: declared sizes lie, so only bytes actually produced are trusted.
 /// What an entry's central-directory record says of its local header and data.
 struct Recorded {
     /// Where the reader looks for the local header: the recorded offset plus the reader's
@@ -3256,6 +3254,8 @@ impl<R: Read> Read for Checked<R> {
     }
 }
 
+/// Counts expanded bytes of one entry against the input's budget and refuses bombs while
+/// streaming: declared sizes lie, so only bytes actually produced are trusted.
 struct Metered<'a, R> {
     inner: R,
     budget: &'a mut Budget,
