@@ -548,7 +548,6 @@ fn address(info: mailparse::SingleInfo) -> Address {
     Address { name, address: info.addr.trim().to_owned() }
 }
 
-/// The UTC offset a Date header was written in, as `+hh:mm`.
 /// A Date header's instant (seconds since 1970, UTC) and its offset from UTC as written.
 ///
 /// mailparse's parser does the reading, with two things put right around it. RFC 5322 allows
@@ -596,6 +595,7 @@ fn without_comments(value: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// The UTC offset a Date header was written in, as `+hh:mm`.
 pub(crate) fn utc_offset(date: &str) -> Option<String> {
     let date = date.split('(').next().unwrap_or(date);
     let last = date.split_whitespace().last()?;
