@@ -241,7 +241,7 @@ impl Walk<'_> {
         }
         if is_body_text(part, "text/plain") || is_body_text(part, "text/html") {
             let body = match part.get_body() {
-                Ok(body) => body,
+                Ok(body) => self.mislabelled_utf8(part, body),
                 Err(_) => {
                     self.flags.push("body-decode-error".to_owned());
                     text::decode(part.raw_bytes)
@@ -264,6 +264,27 @@ impl Walk<'_> {
             format!("attachment {n}.{ext}")
         });
         self.attachments.push(Attachment { name, mime_type: mime, bytes, message });
+    }
+
+    /// A text part's body as its declared charset decodes it, unless that decoding failed
+    /// (U+FFFD where bytes did not fit the charset) and the bytes are valid UTF-8: then the
+    /// UTF-8 text, and the message is flagged `charset-mislabelled`. Mail relabelled in
+    /// transit or by a converter, such as UTF-8 declared as ISO-2022-JP (a 7-bit charset: any
+    /// byte above 0x7F is out of it), reads as text instead of a run of U+FFFD. A charset in
+    /// which every byte decodes (ISO-8859-1 and the like) is never second-guessed.
+    fn mislabelled_utf8(&mut self, part: &ParsedMail<'_>, body: String) -> String {
+        if !body.contains('\u{fffd}') {
+            return body;
+        }
+        match part.get_body_raw().map(String::from_utf8) {
+            Ok(Ok(utf8)) if !utf8.contains('\u{fffd}') => {
+                if !self.flags.iter().any(|f| f == "charset-mislabelled") {
+                    self.flags.push("charset-mislabelled".to_owned());
+                }
+                utf8
+            }
+            _ => body,
+        }
     }
 }
 
@@ -733,6 +754,38 @@ mod tests {
         assert_eq!(email.attachments[0].bytes, b"%PDF-1.4\n");
         assert!(email.text.ends_with("\nHello   world\n"), "{}", email.text);
         assert!(email.text.contains("Attachments: memo.pdf\n"));
+    }
+
+    #[test]
+    fn utf8_under_another_charset_label_is_read_as_utf8() {
+        let message = |charset: &str, body: &[u8]| {
+            let head = format!(
+                "From: a@b.com\nSubject: s\nContent-Type: text/plain; charset={charset}\n\n"
+            );
+            parse(&[head.as_bytes(), body].concat()).unwrap()
+        };
+        let japanese = "送信先のメールボックスが一杯のため".as_bytes();
+        // UTF-8 declared as ISO-2022-JP (sisimai's lhost-kddi-01.eml): a 7-bit charset, so
+        // every byte above 0x7F fails it.
+        let read = message("ISO-2022-JP", japanese);
+        assert!(
+            read.text.trim_end().ends_with("送信先のメールボックスが一杯のため"),
+            "{}",
+            read.text
+        );
+        assert_eq!(read.flags, ["charset-mislabelled"]);
+        // Bytes that are not UTF-8 either: the declared charset's reading stands.
+        let read = message("utf-8", b"caf\xe9");
+        assert!(read.text.trim_end().ends_with("caf\u{fffd}"), "{}", read.text);
+        assert!(read.flags.is_empty(), "{:?}", read.flags);
+        // A charset in which every byte decodes is not second-guessed.
+        let read = message("iso-8859-1", "café".as_bytes());
+        assert!(read.text.trim_end().ends_with("cafÃ©"), "{}", read.text);
+        assert!(read.flags.is_empty(), "{:?}", read.flags);
+        // Real ISO-2022-JP is read as such.
+        let read = message("ISO-2022-JP", b"\x1b$B%F%9%H\x1b(B");
+        assert!(read.text.trim_end().ends_with("テスト"), "{}", read.text);
+        assert!(read.flags.is_empty(), "{:?}", read.flags);
     }
 
     #[test]
