@@ -241,7 +241,7 @@ impl Walk<'_> {
         }
         if is_body_text(part, "text/plain") || is_body_text(part, "text/html") {
             let body = match part.get_body() {
-                Ok(body) => self.mislabelled_utf8(part, body),
+                Ok(body) => self.misdeclared(part, body),
                 Err(_) => {
                     self.flags.push("body-decode-error".to_owned());
                     text::decode(part.raw_bytes)
@@ -267,24 +267,40 @@ impl Walk<'_> {
     }
 
     /// A text part's body as its declared charset decodes it, unless that decoding failed
-    /// (U+FFFD where bytes did not fit the charset) and the bytes are valid UTF-8: then the
-    /// UTF-8 text, and the message is flagged `charset-mislabelled`. Mail relabelled in
-    /// transit or by a converter, such as UTF-8 declared as ISO-2022-JP (a 7-bit charset: any
-    /// byte above 0x7F is out of it), reads as text instead of a run of U+FFFD. A charset in
-    /// which every byte decodes (ISO-8859-1 and the like) is never second-guessed.
-    fn mislabelled_utf8(&mut self, part: &ParsedMail<'_>, body: String) -> String {
+    /// (U+FFFD where bytes did not fit the charset) and another reading fits every byte; then
+    /// that reading, and the message is flagged `charset-mislabelled`:
+    /// - bytes that are valid UTF-8 are read as UTF-8: mail relabelled in transit or by a
+    ///   converter, such as UTF-8 declared as ISO-2022-JP (a 7-bit charset: any byte above
+    ///   0x7F is out of it);
+    /// - declared UTF-8 whose bytes hold no valid multi-byte sequence at all, only stray bytes
+    ///   above 0x7F, is read as Windows-1252 (Latin-1 text labelled UTF-8: `Fr=F6sche`).
+    ///   One bad byte in otherwise valid UTF-8 is damage, and stays U+FFFD.
+    ///
+    /// A charset in which every byte decodes (ISO-8859-1 and the like) is never second-guessed.
+    fn misdeclared(&mut self, part: &ParsedMail<'_>, body: String) -> String {
         if !body.contains('\u{fffd}') {
             return body;
         }
-        match part.get_body_raw().map(String::from_utf8) {
-            Ok(Ok(utf8)) if !utf8.contains('\u{fffd}') => {
-                if !self.flags.iter().any(|f| f == "charset-mislabelled") {
-                    self.flags.push("charset-mislabelled".to_owned());
+        let Ok(raw) = part.get_body_raw() else { return body };
+        let read = match std::str::from_utf8(&raw) {
+            Ok(utf8) => utf8.to_owned(),
+            Err(_) => {
+                let charset = part.ctype.charset.trim().to_ascii_lowercase();
+                let lossy = String::from_utf8_lossy(&raw);
+                let stray_bytes_only = lossy.chars().all(|c| c.is_ascii() || c == '\u{fffd}');
+                if !matches!(charset.as_str(), "utf-8" | "utf8") || !stray_bytes_only {
+                    return body;
                 }
-                utf8
+                encoding_rs::WINDOWS_1252.decode_without_bom_handling(&raw).0.into_owned()
             }
-            _ => body,
+        };
+        if read.contains('\u{fffd}') {
+            return body;
         }
+        if !self.flags.iter().any(|f| f == "charset-mislabelled") {
+            self.flags.push("charset-mislabelled".to_owned());
+        }
+        read
     }
 }
 
@@ -757,7 +773,7 @@ mod tests {
     }
 
     #[test]
-    fn utf8_under_another_charset_label_is_read_as_utf8() {
+    fn text_under_a_charset_it_does_not_fit_is_read_as_what_it_is() {
         let message = |charset: &str, body: &[u8]| {
             let head = format!(
                 "From: a@b.com\nSubject: s\nContent-Type: text/plain; charset={charset}\n\n"
@@ -774,8 +790,25 @@ mod tests {
             read.text
         );
         assert_eq!(read.flags, ["charset-mislabelled"]);
-        // Bytes that are not UTF-8 either: the declared charset's reading stands.
-        let read = message("utf-8", b"caf\xe9");
+        // Latin-1 declared as UTF-8 (stalwart's legacy/033.eml): stray high bytes only.
+        let read = message("utf-8", b"Die Hasen und die Fr\xf6sche");
+        assert!(read.text.trim_end().ends_with("Die Hasen und die Frösche"), "{}", read.text);
+        assert_eq!(read.flags, ["charset-mislabelled"]);
+        // One bad byte in valid UTF-8 is damage: it stays U+FFFD.
+        let read = message(
+            "utf-8",
+            "Frösche \u{e9}"
+                .as_bytes()
+                .iter()
+                .chain(b"\xff")
+                .copied()
+                .collect::<Vec<u8>>()
+                .as_slice(),
+        );
+        assert!(read.text.trim_end().ends_with("Frösche é\u{fffd}"), "{}", read.text);
+        assert!(read.flags.is_empty(), "{:?}", read.flags);
+        // Stray bytes under another charset that rejects them: left as decoded.
+        let read = message("ISO-2022-JP", b"caf\xe9");
         assert!(read.text.trim_end().ends_with("caf\u{fffd}"), "{}", read.text);
         assert!(read.flags.is_empty(), "{:?}", read.flags);
         // A charset in which every byte decodes is not second-guessed.
