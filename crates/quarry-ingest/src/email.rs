@@ -305,6 +305,17 @@ impl Walk<'_> {
 }
 
 fn body_bytes(part: &ParsedMail<'_>, flags: &mut Vec<String>) -> Vec<u8> {
+    // uuencode, a transfer encoding older than MIME's that mailparse passes through as text.
+    use mailparse::MailHeaderMap;
+    let encoding = part.headers.get_first_value("Content-Transfer-Encoding").unwrap_or_default();
+    if matches!(encoding.trim().to_ascii_lowercase().as_str(), "x-uuencode" | "uuencode" | "x-uue")
+    {
+        let raw = part.get_body_raw().unwrap_or_default();
+        return uudecode(&raw).unwrap_or_else(|| {
+            flags.push("body-decode-error".to_owned());
+            raw
+        });
+    }
     part.get_body_raw().unwrap_or_else(|_| {
         // A broken transfer encoding: keep the encoded bytes rather than lose the part.
         flags.push("body-decode-error".to_owned());
@@ -315,6 +326,42 @@ fn body_bytes(part: &ParsedMail<'_>, flags: &mut Vec<String>) -> Vec<u8> {
             Body::Binary(b) => b.get_raw().to_vec(),
         }
     })
+}
+
+/// The data of a uuencoded body: the lines between `begin <mode> <name>` and `end`, each a
+/// length character and groups of four characters for three bytes (each character 0x20 plus
+/// six bits; the backquote stands for zero). `None` when there is no `begin` line, a line is
+/// shorter than its length says or holds a character out of the range, or `end` is missing.
+fn uudecode(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut lines = raw.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    lines.find(|l| l.starts_with(b"begin "))?;
+    let six = |c: u8| (0x20..=0x60).contains(&c).then_some((c.wrapping_sub(0x20)) & 0x3F);
+    let mut out = Vec::with_capacity(raw.len() * 3 / 4);
+    for line in lines {
+        if line == b"end" {
+            return Some(out);
+        }
+        let Some(&first) = line.first() else { continue };
+        let len = usize::from(six(first)?);
+        // Writers drop trailing spaces: pad with what they stood for (zero bits).
+        let chars: Vec<u8> = line[1..]
+            .iter()
+            .copied()
+            .chain(std::iter::repeat(b' '))
+            .take(len.div_ceil(3) * 4)
+            .map(six)
+            .collect::<Option<_>>()?;
+        let mut bytes = Vec::with_capacity(len + 2);
+        for group in chars.chunks(4) {
+            let n = (u32::from(group[0]) << 18)
+                | (u32::from(group[1]) << 12)
+                | (u32::from(group[2]) << 6)
+                | u32::from(group[3]);
+            bytes.extend_from_slice(&n.to_be_bytes()[1..]);
+        }
+        out.extend_from_slice(&bytes[..len]);
+    }
+    None
 }
 
 /// A text part meant to be read as the message (not a file attached to it).
@@ -819,6 +866,26 @@ mod tests {
         let read = message("ISO-2022-JP", b"\x1b$B%F%9%H\x1b(B");
         assert!(read.text.trim_end().ends_with("テスト"), "{}", read.text);
         assert!(read.flags.is_empty(), "{:?}", read.flags);
+    }
+
+    #[test]
+    fn uuencoded_attachments_are_decoded() {
+        // `binascii.b2a_uu` of "abc" and of "Hello, uuencoded world!\n".
+        assert_eq!(uudecode(b"begin 644 a.txt\n#86)C\n`\nend\n").unwrap(), b"abc");
+        let hello = b"begin 644 h.txt\r\n82&5L;&\\L('5U96YC;V1E9\"!W;W)L9\"$*\r\n`\r\nend\r\n";
+        assert_eq!(uudecode(hello).unwrap(), b"Hello, uuencoded world!\n");
+        // Trailing spaces dropped on the way (`b2a_uu(b"  ")` is `"("  `).
+        assert_eq!(uudecode(b"begin 644 x\n\"(\"\n`\nend\n").unwrap(), b"  ");
+        assert_eq!(uudecode(b"no begin line\nend\n"), None);
+        assert_eq!(uudecode(b"begin 644 a.txt\n#86)C\n"), None, "no end");
+        assert_eq!(uudecode(b"begin 644 a.txt\n#86)\x7f\nend\n"), None, "out of range");
+
+        let raw = b"From: a@b.com\nSubject: s\nContent-Type: multipart/mixed; boundary=X\n\n--X\nContent-Type: text/plain\n\nSee attached.\n--X\nContent-Type: application/octet-stream; name=a.txt\nContent-Transfer-Encoding: x-uuencode\n\nbegin 644 a.txt\n#86)C\n`\nend\n--X--\n";
+        let email = parse(raw).unwrap();
+        assert_eq!(email.attachments.len(), 1);
+        assert_eq!(email.attachments[0].name, "a.txt");
+        assert_eq!(email.attachments[0].bytes, b"abc");
+        assert!(email.flags.is_empty(), "{:?}", email.flags);
     }
 
     #[test]

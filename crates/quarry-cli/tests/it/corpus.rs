@@ -310,6 +310,23 @@ fn email_suites_agree_with_their_expected_parses() {
         .filter(|k| matches!(k.as_str(), "parser_crash" | "timeout" | "memory_limit"))
         .count();
     assert_eq!(crashes, 0, "no parser crash escapes, none even needs the supervisor");
+    // Stalwart's x-uuencode attachments are the PNG files Python's `email` decodes (these
+    // blake3 digests are of its `get_payload(decode=True)`), not their uuencoded text.
+    let items = s.items();
+    for (name, blake3) in [
+        ("redball.png", "7f91d2f39b22f11f4ca5c30d43651f7fd1a092def2c37a3b2d7465f06075c01e"),
+        ("greenball.png", "1287df4bc9824626e8dfaaec16a80b25e955ae6eddeb18ebf0bf10c5352e95c2"),
+        ("blueball.png", "b6eda5ef4227b5ce1f230ff02fc6db6b9ce99dd16e71614d2af2628d7473c430"),
+    ] {
+        let locator = format!("stalwart-mail-parser/eml/legacy/048.eml//{name}");
+        let item = items.iter().find(|i| i["locator"].as_str().unwrap().ends_with(&locator));
+        let item = item.unwrap_or_else(|| panic!("{locator}"));
+        assert_eq!(
+            (&item["blake3"], &item["file_type"]),
+            (&blake3.into(), &"png".into()),
+            "{item}"
+        );
+    }
 
     let emails = s.json(&["report", "emails", "--format", "json"]);
     let ours: std::collections::HashMap<String, (String, String)> = emails
