@@ -38,6 +38,7 @@
 
 pub mod detect;
 pub mod email;
+mod entities;
 mod extract;
 pub mod mbox;
 pub mod msg;

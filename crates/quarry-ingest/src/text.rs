@@ -48,9 +48,7 @@ pub fn html_to_text(html: &str) -> String {
                 out.push('\n');
             }
         } else if rest.starts_with('&') {
-            let (text, used) = entity(rest);
-            out.push_str(text);
-            i += used;
+            i += entity(rest, &mut out);
         } else {
             let ch = rest.chars().next().expect("rest is not empty");
             out.push(ch);
@@ -60,20 +58,52 @@ pub fn html_to_text(html: &str) -> String {
     out
 }
 
-fn entity(rest: &str) -> (&str, usize) {
-    const ENTITIES: &[(&str, &str)] = &[
-        ("&amp;", "&"),
-        ("&lt;", "<"),
-        ("&gt;", ">"),
-        ("&quot;", "\""),
-        ("&#39;", "'"),
-        ("&apos;", "'"),
-        ("&nbsp;", " "),
-    ];
-    ENTITIES
-        .iter()
-        .find(|(name, _)| rest.starts_with(name))
-        .map_or(("&", 1), |(name, text)| (*text, name.len()))
+/// Decodes the character reference at the start of `rest` (which starts with `&`) into `out`
+/// and returns the bytes it took: a decimal or hexadecimal one (`&#8217;`, `&#x201C;`; 128 to
+/// 159 are read as Windows-1252, as browsers do, so `&#146;` is `’`), or one of HTML 4's named
+/// ones (`&ouml;`, `&rsquo;`). A no-break space is written as a space. Anything else is a
+/// literal `&`.
+fn entity(rest: &str, out: &mut String) -> usize {
+    let body = &rest[1..];
+    let end = body.bytes().take(33).position(|b| b == b';');
+    let Some(end) = end.filter(|&end| end > 0) else {
+        out.push('&');
+        return 1;
+    };
+    let name = &body[..end];
+    let decoded = if let Some(number) = name.strip_prefix('#') {
+        let code = match number.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+            None => number.parse::<u32>().ok(),
+        };
+        code.map(|code| match code {
+            0x80..=0x9F => {
+                let byte = [u8::try_from(code).unwrap_or(b'?')];
+                WINDOWS_1252
+                    .decode_without_bom_handling(&byte)
+                    .0
+                    .chars()
+                    .next()
+                    .unwrap_or('\u{fffd}')
+            }
+            0 => '\u{fffd}',
+            _ => char::from_u32(code).unwrap_or('\u{fffd}'),
+        })
+    } else {
+        crate::entities::NAMED
+            .binary_search_by(|(known, _)| known.cmp(&name))
+            .ok()
+            .map(|at| crate::entities::NAMED[at].1)
+    };
+    match decoded {
+        Some('\u{a0}') => out.push(' '),
+        Some(c) => out.push(c),
+        None => {
+            out.push('&');
+            return 1;
+        }
+    }
+    end + 2
 }
 
 /// UTF-16LE bytes (MAPI's PT_UNICODE) as text; an odd last byte and bad pairs are replaced.
@@ -94,6 +124,21 @@ mod tests {
         assert_eq!(decode(b"caf\xC3\xA9"), "café");
         assert_eq!(decode(b"caf\xE9 \x93quoted\x94"), "café \u{201c}quoted\u{201d}");
         assert_eq!(decode(b"caf\xC3"), "caf\u{fffd}");
+    }
+
+    #[test]
+    fn decodes_character_references() {
+        assert_eq!(html_to_text("Fr&ouml;sche &amp; H&auml;schen"), "Frösche & Häschen");
+        assert_eq!(html_to_text("don&#8217;t &#x201C;q&#X201d; &rsquo;s"), "don’t “q” ’s");
+        // 128 to 159 as Windows-1252, as browsers read them.
+        assert_eq!(html_to_text("it&#146;s &#150; &#128;5"), "it’s – €5");
+        assert_eq!(html_to_text("a&nbsp;b&#160;c"), "a b c");
+        // Unknown or unterminated references stay as written.
+        assert_eq!(
+            html_to_text("&bogus; &amp &#xZZ; AT&T &#0;"),
+            "&bogus; &amp &#xZZ; AT&T \u{fffd}"
+        );
+        assert_eq!(html_to_text("&"), "&");
     }
 
     #[test]
