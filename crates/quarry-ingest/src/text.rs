@@ -43,9 +43,31 @@ pub fn html_to_text(html: &str) -> String {
                 i += lower[i..].find(&close).map_or(html.len() - i, |pos| pos);
             } else if matches!(
                 name.as_str(),
-                "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "table"
+                "br" | "p"
+                    | "div"
+                    | "tr"
+                    | "li"
+                    | "h1"
+                    | "h2"
+                    | "h3"
+                    | "h4"
+                    | "h5"
+                    | "h6"
+                    | "table"
+                    | "ul"
+                    | "ol"
+                    | "dl"
+                    | "dt"
+                    | "dd"
+                    | "hr"
+                    | "pre"
+                    | "blockquote"
+                    | "title"
             ) {
                 out.push('\n');
+            } else if matches!(name.as_str(), "td" | "th") {
+                // Cells side by side: without a separator their words would run together.
+                out.push('\t');
             }
         } else if rest.starts_with('&') {
             i += entity(rest, &mut out);
@@ -146,5 +168,8 @@ mod tests {
         let html = "<html><head><style>p{x:1}</style><script>var a='<p>';</script></head>\
                     <body><p>Fish &amp; chips</p><!-- note --><br>done</body></html>";
         assert_eq!(html_to_text(html), "\nFish & chips\n\ndone");
+        // Table cells are kept apart; inline tags inside a word are not.
+        let table = "<table><tr><td>Name</td><td>Value</td></tr></table><b>bo</b>ld<h4>Next</h4>";
+        assert_eq!(html_to_text(table), "\n\n\tName\t\tValue\t\n\nbold\nNext\n");
     }
 }
