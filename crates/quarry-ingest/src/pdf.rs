@@ -115,6 +115,8 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
     let mut password: Option<&[u8]> = None;
     // What the properties are read from: the bytes, or a plain view of them (below).
     let mut readable = std::borrow::Cow::Borrowed(bytes);
+    // lopdf's full parse of an unencrypted file, when a fallback below needed it: made once.
+    let mut parsed: Option<lopdf::Document> = None;
     match PdfDocument::from_bytes(bytes.to_vec()) {
         Ok(doc) if doc.is_encrypted() => {
             // The empty password first (permissions-only encryption), then the case's list.
@@ -202,8 +204,8 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
         Ok(doc) => {
             read_pages(&doc, &mut pdf)?;
             // No text: perhaps none there (a scan), perhaps filters pdf_oxide did not follow.
-            if !has_text(&pdf.text)
-                && let Some(copy) = direct_filters(bytes)
+            parsed = if has_text(&pdf.text) { None } else { lopdf::Document::load_mem(bytes).ok() };
+            if let Some(copy) = parsed.as_ref().and_then(direct_filters)
                 && let Ok(doc) = PdfDocument::from_bytes(copy)
             {
                 let mut attempt = Pdf::default();
@@ -220,6 +222,7 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
                 return Err(PdfError::Encrypted { tried: passwords.len() });
             }
             lopdf_pages(&doc, &mut pdf);
+            parsed = Some(doc);
         }
     }
     if pdf.encrypted && !has_text(&pdf.text) {
@@ -265,7 +268,11 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
     let none = [&m.title, &m.author, &m.subject, &m.creator, &m.producer, &m.created, &m.modified]
         .iter()
         .all(|field| field.is_none());
-    if none && let Some(fields) = info_fields(&readable, &lossy) {
+    let whole = || {
+        let options = lopdf::LoadOptions::with_password(&lossy);
+        lopdf::Document::load_mem_with_options(&readable, options).ok()
+    };
+    if none && let Some(fields) = parsed.or_else(whole).as_ref().and_then(info_fields) {
         let field = |key: &[u8]| fields.iter().find(|(k, _)| k == key).map(|(_, v)| text_string(v));
         pdf.meta.title = clean(field(b"Title"));
         pdf.meta.author = clean(field(b"Author"));
@@ -279,10 +286,8 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
 }
 
 /// The string values of the trailer's Info dictionary, references followed (the dictionary's
-/// own, and each value's), from a full parse by lopdf (decrypting with `password`).
-fn info_fields(bytes: &[u8], password: &str) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-    let options = lopdf::LoadOptions::with_password(password);
-    let doc = lopdf::Document::load_mem_with_options(bytes, options).ok()?;
+/// own, and each value's), from lopdf's full parse.
+fn info_fields(doc: &lopdf::Document) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
     let (_, info) = doc.dereference(doc.trailer.get(b"Info").ok()?).ok()?;
     let fields = info.as_dict().ok()?.iter().filter_map(|(key, value)| {
         let (_, value) = doc.dereference(value).ok()?;
@@ -325,10 +330,8 @@ fn decrypted_copy(bytes: &[u8], password: &[u8]) -> Option<Vec<u8>> {
 /// A copy of the PDF, written by lopdf, with every stream's `/Filter` and `/DecodeParms` given
 /// directly where the file refers to other objects for them (SAP NetWeaver writes
 /// `/Filter 3 0 R`, as ISO 32000-1 allows): pdf_oxide 0.3.78 does not follow such references
-/// and reads those streams as empty. `None` when no stream refers to its filters, or lopdf
-/// cannot read the file.
-fn direct_filters(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut doc = lopdf::Document::load_mem(bytes).ok()?;
+/// and reads those streams as empty. `None` when no stream refers to its filters.
+fn direct_filters(doc: &lopdf::Document) -> Option<Vec<u8>> {
     let mut changes = Vec::new();
     for (&id, object) in &doc.objects {
         let lopdf::Object::Stream(stream) = object else { continue };
@@ -350,6 +353,7 @@ fn direct_filters(bytes: &[u8]) -> Option<Vec<u8>> {
     if changes.is_empty() {
         return None;
     }
+    let mut doc = doc.clone();
     for (id, key, direct) in changes {
         if let Ok(lopdf::Object::Stream(stream)) = doc.get_object_mut(id) {
             stream.dict.set(key, direct);
