@@ -207,7 +207,7 @@ struct Walk<'f> {
 
 impl Walk<'_> {
     fn part(&mut self, part: &ParsedMail<'_>) {
-        let mime = part.ctype.mimetype.to_ascii_lowercase();
+        let mime = mime_type(part);
         if mime.starts_with("multipart/") && !part.subparts.is_empty() {
             if mime == "multipart/alternative" {
                 // One rendition is the body: plain text if there is one (the sender's own
@@ -366,7 +366,21 @@ fn uudecode(raw: &[u8]) -> Option<Vec<u8>> {
 
 /// A text part meant to be read as the message (not a file attached to it).
 fn is_body_text(part: &ParsedMail<'_>, mime: &str) -> bool {
-    part.ctype.mimetype.eq_ignore_ascii_case(mime) && !is_attachment(part)
+    mime_type(part) == mime && !is_attachment(part)
+}
+
+/// The part's media type, lower-cased. A value that is not `type/subtype` (`Content-Type:
+/// text`, which some mailers write) is read as `text/plain`, as RFC 2045 §5.2 says and as mail
+/// clients show it; mailparse passes it through as written, and the body became an attachment.
+/// A part with such a value and a file name (`application-x-gzip; name="document.xml.gz"`) is
+/// a file all the same, and is read as `application/octet-stream`.
+fn mime_type(part: &ParsedMail<'_>) -> String {
+    let mime = part.ctype.mimetype.trim().to_ascii_lowercase();
+    match mime.split_once('/') {
+        Some((kind, sub)) if !kind.is_empty() && !sub.is_empty() && !sub.contains('/') => mime,
+        _ if file_name(part).is_some() => "application/octet-stream".to_owned(),
+        _ => "text/plain".to_owned(),
+    }
 }
 
 fn is_attachment(part: &ParsedMail<'_>) -> bool {
@@ -915,6 +929,26 @@ mod tests {
         let email = parse(b"From: a@example.com\rSubject: Mac\r\rline one\rline two\r").unwrap();
         assert_eq!(email.meta.subject.as_deref(), Some("Mac"));
         assert!(email.text.ends_with("\nline one\nline two\n"), "{}", email.text);
+    }
+
+    #[test]
+    fn a_media_type_without_subtype_is_plain_text() {
+        // cpython's test_email msg_14.txt: `Content-Type: text`.
+        let raw = "From: a@example.com\nMIME-Version: 1.0\nContent-Type: text; charset=us-ascii\n\nHi,\nno subtype here.\n";
+        let email = parse(raw.as_bytes()).unwrap();
+        assert!(email.text.ends_with("\nHi,\nno subtype here.\n"), "{}", email.text);
+        assert!(email.attachments.is_empty());
+        let part = "From: a@example.com\nContent-Type: multipart/mixed; boundary=X\n\n--X\nContent-Type: text\n\nbody words\n--X--\n";
+        let email = parse(part.as_bytes()).unwrap();
+        assert!(email.text.ends_with("\nbody words\n"), "{}", email.text);
+        assert!(email.attachments.is_empty());
+        // With a file name it is a file (MimeKit's missing-subtype.txt).
+        let named =
+            "From: a@example.com\nContent-Type: application-x-gzip; name=\"d.xml.gz\"\n\nblah\n";
+        let email = parse(named.as_bytes()).unwrap();
+        assert_eq!(email.attachments.len(), 1);
+        assert_eq!(email.attachments[0].name, "d.xml.gz");
+        assert_eq!(email.attachments[0].mime_type, "application/octet-stream");
     }
 
     #[test]

@@ -22,75 +22,131 @@ pub fn decode(bytes: &[u8]) -> String {
     }
 }
 
-/// Visible text of an HTML page: tags, comments, scripts and styles removed, common entities
-/// decoded, block elements turned into line breaks.
+/// Visible text of an HTML page: tags, comments, scripts and styles removed, character
+/// references decoded, block elements turned into line breaks and table cells into tabs.
+///
+/// White space is read as a browser reads it: outside `<pre>`, a run of spaces, tabs and line
+/// breaks in the source is one space, and none at the start or end of a line. Mailers wrap
+/// HTML source at 76 columns and indent it freely, so the source's own line breaks fall in the
+/// middle of sentences; kept as written, they broke the text mid-sentence and left screens of
+/// blank lines between paragraphs. At most one blank line separates blocks. Only white space
+/// changes, so an email's identity, which ignores white space, is the same either way.
 #[must_use]
 pub fn html_to_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len() / 2);
     let lower = html.to_ascii_lowercase();
+    let mut pre = 0usize;
+    // A run of white space seen and not yet written: it becomes one space before the next
+    // character, unless a line or cell starts first.
+    let mut space = false;
     let mut i = 0;
     while i < html.len() {
         let rest = &html[i..];
-        if rest.starts_with("<!--") {
+        let ch = if rest.starts_with("<!--") {
             i += lower[i..].find("-->").map_or(rest.len(), |end| end + 3);
+            continue;
         } else if rest.starts_with('<') {
             let end = rest.find('>').map_or(rest.len(), |end| end + 1);
+            let closing = lower[i + 1..].starts_with('/');
             let tag = lower[i + 1..i + end].trim_start_matches('/');
             let name: String = tag.chars().take_while(char::is_ascii_alphanumeric).collect();
             i += end;
-            if matches!(name.as_str(), "script" | "style") && !lower[i - end..i].starts_with("</") {
+            if matches!(name.as_str(), "script" | "style") && !closing {
                 let close = format!("</{name}");
                 i += lower[i..].find(&close).map_or(html.len() - i, |pos| pos);
-            } else if matches!(
-                name.as_str(),
-                "br" | "p"
-                    | "div"
-                    | "tr"
-                    | "li"
-                    | "h1"
-                    | "h2"
-                    | "h3"
-                    | "h4"
-                    | "h5"
-                    | "h6"
-                    | "table"
-                    | "ul"
-                    | "ol"
-                    | "dl"
-                    | "dt"
-                    | "dd"
-                    | "hr"
-                    | "pre"
-                    | "blockquote"
-                    | "title"
-            ) {
-                out.push('\n');
+            } else if is_block(&name) {
+                if name == "pre" {
+                    pre = if closing { pre.saturating_sub(1) } else { pre + 1 };
+                }
+                space = false;
+                line_break(&mut out);
             } else if matches!(name.as_str(), "td" | "th") {
                 // Cells side by side: without a separator their words would run together.
-                out.push('\t');
+                space = false;
+                trim_line_end(&mut out);
+                if !(out.is_empty() || out.ends_with(['\n', '\t'])) {
+                    out.push('\t');
+                }
             }
+            continue;
         } else if rest.starts_with('&') {
-            i += entity(rest, &mut out);
+            let (ch, len) = entity(rest);
+            i += len;
+            // A no-break space collapses like any other here: text, not layout, is the aim.
+            if ch == '\u{a0}' { ' ' } else { ch }
         } else {
             let ch = rest.chars().next().expect("rest is not empty");
-            out.push(ch);
             i += ch.len_utf8();
+            ch
+        };
+        if pre > 0 {
+            if ch != '\r' {
+                out.push(ch);
+            }
+        } else if ch.is_ascii_whitespace() {
+            space = true;
+        } else {
+            if space && !(out.is_empty() || out.ends_with(['\n', '\t'])) {
+                out.push(' ');
+            }
+            space = false;
+            out.push(ch);
         }
     }
+    trim_line_end(&mut out);
+    let end = out.trim_end_matches('\n').len();
+    out.truncate(end);
     out
 }
 
-/// Decodes the character reference at the start of `rest` (which starts with `&`) into `out`
-/// and returns the bytes it took: a decimal or hexadecimal one (`&#8217;`, `&#x201C;`; 128 to
-/// 159 are read as Windows-1252, as browsers do, so `&#146;` is `’`), or one of HTML 4's named
-/// ones (`&ouml;`, `&rsquo;`). A no-break space is written as a space. Anything else is a
-/// literal `&`.
-fn entity(rest: &str, out: &mut String) -> usize {
+fn is_block(name: &str) -> bool {
+    matches!(
+        name,
+        "br" | "p"
+            | "div"
+            | "tr"
+            | "li"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "table"
+            | "ul"
+            | "ol"
+            | "dl"
+            | "dt"
+            | "dd"
+            | "hr"
+            | "pre"
+            | "blockquote"
+            | "title"
+    )
+}
+
+/// Ends the line, unless the text is empty or already ends with a blank line.
+fn line_break(out: &mut String) {
+    trim_line_end(out);
+    if !(out.is_empty() || out.ends_with("\n\n")) {
+        out.push('\n');
+    }
+}
+
+fn trim_line_end(out: &mut String) {
+    let end = out.trim_end_matches([' ', '\t']).len();
+    out.truncate(end);
+}
+
+/// Reads the character reference at the start of `rest` (which starts with `&`): the character
+/// and the bytes it took: a decimal or hexadecimal one (`&#8217;`, `&#x201C;`; 128 to 159 are
+/// read as Windows-1252, as browsers do, so `&#146;` is `’`), or one of HTML 4's named ones
+/// (`&ouml;`, `&rsquo;`). Anything else is a literal `&`.
+fn entity(rest: &str) -> (char, usize) {
     let body = &rest[1..];
     let end = body.bytes().take(33).position(|b| b == b';');
     let Some(end) = end.filter(|&end| end > 0) else {
-        out.push('&');
-        return 1;
+        return ('&', 1);
     };
     let name = &body[..end];
     let decoded = if let Some(number) = name.strip_prefix('#') {
@@ -118,14 +174,9 @@ fn entity(rest: &str, out: &mut String) -> usize {
             .map(|at| crate::entities::NAMED[at].1)
     };
     match decoded {
-        Some('\u{a0}') => out.push(' '),
-        Some(c) => out.push(c),
-        None => {
-            out.push('&');
-            return 1;
-        }
+        Some(c) => (c, end + 2),
+        None => ('&', 1),
     }
-    end + 2
 }
 
 /// UTF-16LE bytes (MAPI's PT_UNICODE) as text; an odd last byte and bad pairs are replaced.
@@ -167,9 +218,27 @@ mod tests {
     fn strips_html() {
         let html = "<html><head><style>p{x:1}</style><script>var a='<p>';</script></head>\
                     <body><p>Fish &amp; chips</p><!-- note --><br>done</body></html>";
-        assert_eq!(html_to_text(html), "\nFish & chips\n\ndone");
+        assert_eq!(html_to_text(html), "Fish & chips\n\ndone");
         // Table cells are kept apart; inline tags inside a word are not.
         let table = "<table><tr><td>Name</td><td>Value</td></tr></table><b>bo</b>ld<h4>Next</h4>";
-        assert_eq!(html_to_text(table), "\n\n\tName\t\tValue\t\n\nbold\nNext\n");
+        assert_eq!(html_to_text(table), "Name\tValue\n\nbold\nNext");
+    }
+
+    #[test]
+    fn reads_white_space_as_a_browser_does() {
+        // Source wrapped and indented by the mailer, as quoted-printable HTML decodes.
+        let html = "<html>\r\n <body>\r\n  <p class=3DMsoNormal>We were unable to deliver your\r\n  \
+                    message to <b>the\r\n following</b>   address.</p>\r\n\r\n  \r\n \
+                    <p>&nbsp;</p>\r\n<p> \t </p>\r\n<div>Regards,<br>\r\n  Postmaster </div>\r\n";
+        assert_eq!(
+            html_to_text(html),
+            "We were unable to deliver your message to the following address.\n\nRegards,\nPostmaster"
+        );
+        // Inside <pre> the source's spacing is the text.
+        let pre = "<p>Log:</p><pre>  a  b\r\n    c</pre>  after";
+        assert_eq!(html_to_text(pre), "Log:\n\n  a  b\n    c\nafter");
+        // A cell's white space does not start the cell; cells of a row stay on one line.
+        let row = "<tr>\n <td> Name </td>\n <td>\n  Value\n </td>\n</tr>";
+        assert_eq!(html_to_text(row), "Name\tValue");
     }
 }
