@@ -17,5 +17,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         pdf.failed_pages,
         pdf.meta
     );
+    for (name, bytes) in &pdf.embedded {
+        eprintln!("embedded: {name:?}, {} bytes", bytes.len());
+    }
+    if pdf.embedded_unreadable {
+        eprintln!("embedded files unreadable");
+    }
     Ok(())
 }

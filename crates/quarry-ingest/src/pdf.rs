@@ -87,11 +87,153 @@ fn read_pages(doc: &PdfDocument, pdf: &mut Pdf) -> Result<(), PdfError> {
             Err(_) => pdf.failed_pages += 1,
         }
     }
+    embedded_files(doc, pdf);
+    Ok(())
+}
+
+/// A file specification that carries an embedded file (ISO 32000-1 7.11.3-4).
+struct FileSpec {
+    /// `UF`, else `F`: the bytes of a PDF text string.
+    name: Option<Vec<u8>>,
+    /// Its key in the `EmbeddedFiles` name tree, if it is there.
+    key: Option<Vec<u8>>,
+    /// The embedded file stream (`EF` → `F`, else `UF`).
+    stream: Option<pdf_oxide::object::ObjectRef>,
+    /// It has an `EF` entry: it embeds a file rather than pointing to one outside.
+    embeds: bool,
+}
+
+impl FileSpec {
+    fn read(doc: &PdfDocument, spec: &pdf_oxide::object::Object, key: Option<Vec<u8>>) -> Self {
+        let resolve = |o: &pdf_oxide::object::Object| doc.resolve_object(o).ok();
+        let dict = spec.as_dict();
+        let string = |k: &str| {
+            let value = resolve(dict?.get(k)?)?;
+            value.as_string().map(<[u8]>::to_vec)
+        };
+        let stream = dict.and_then(|d| resolve(d.get("EF")?)).and_then(|ef| {
+            let ef = ef.as_dict()?;
+            ef.get("F").or_else(|| ef.get("UF"))?.as_reference()
+        });
+        let embeds = dict.is_some_and(|d| d.contains_key("EF"));
+        FileSpec { name: string("UF").or_else(|| string("F")), key, stream, embeds }
+    }
+
+    /// The name a reviewer sees: `UF`, else `F`, else the tree key, decoded as a PDF text
+    /// string.
+    fn file_name(&self) -> String {
+        self.name
+            .as_deref()
+            .or(self.key.as_deref())
+            .map_or_else(|| "attachment".into(), text_string)
+    }
+}
+
+/// The files a document embeds, as children of its item:
+/// - those of its `EmbeddedFiles` name tree (7.7.4), whose bytes pdf_oxide reads and decrypts.
+///   pdf_oxide reads their names as UTF-8, so a name written as UTF-16 (`FE FF 00 30 00 31 …`,
+///   as Acrobat writes any name outside Latin-1) or in PDFDocEncoding came out as U+FFFD
+///   characters; each gets the name its specification holds, decoded as a PDF text string;
+/// - those of file attachment annotations (12.5.6.15: the paper clip on a page), which
+///   pdf_oxide does not look for. Read here from unencrypted documents; in an encrypted one
+///   they are counted as unreadable.
+///
+/// A specification whose file cannot be read flags the item `embedded-files-unreadable`: a
+/// file that the document lists is never dropped without a trace.
+fn embedded_files(doc: &PdfDocument, pdf: &mut Pdf) {
+    let resolve = |o: &pdf_oxide::object::Object| doc.resolve_object(o).ok();
+    // The name tree, depth-first as pdf_oxide walks it, each node at most 32 levels deep.
+    let mut tree = Vec::new();
+    let root = doc
+        .catalog()
+        .ok()
+        .and_then(|catalog| resolve(catalog.as_dict()?.get("Names")?))
+        .and_then(|names| resolve(names.as_dict()?.get("EmbeddedFiles")?));
+    let mut pending: Vec<(pdf_oxide::object::Object, usize)> =
+        root.into_iter().map(|r| (r, 0)).collect();
+    while let Some((node, depth)) = pending.pop() {
+        let Some(node) = node.as_dict() else { continue };
+        if depth > 32 || tree.len() > 100_000 {
+            break;
+        }
+        if let Some(pairs) = node.get("Names").and_then(resolve) {
+            for pair in pairs.as_array().map_or(&[][..], Vec::as_slice).chunks(2) {
+                let key =
+                    pair.first().and_then(resolve).and_then(|k| k.as_string().map(<[u8]>::to_vec));
+                if let Some(spec) = pair.get(1).and_then(resolve) {
+                    tree.push(FileSpec::read(doc, &spec, key));
+                }
+            }
+        }
+        if let Some(kids) = node.get("Kids").and_then(resolve) {
+            let kids = kids.as_array().map_or(&[][..], Vec::as_slice);
+            pending.extend(kids.iter().rev().filter_map(|kid| Some((resolve(kid)?, depth + 1))));
+        }
+    }
     match doc.extract_embedded_files() {
-        Ok(files) => pdf.embedded = files,
+        Ok(files) => {
+            let mut unnamed: Vec<&FileSpec> = tree.iter().filter(|s| s.stream.is_some()).collect();
+            let read = files.len();
+            for (name, bytes) in files {
+                // pdf_oxide's name for a spec: `UF`, else `F`, as lossy UTF-8, else "attachment".
+                let theirs = |spec: &&FileSpec| {
+                    spec.name
+                        .as_deref()
+                        .map_or_else(|| "attachment".into(), String::from_utf8_lossy)
+                        == name
+                };
+                let name = match unnamed.iter().position(theirs) {
+                    Some(at) => unnamed.remove(at).file_name(),
+                    None => name,
+                };
+                pdf.embedded.push((name, bytes));
+            }
+            if read < tree.iter().filter(|s| s.stream.is_some()).count() {
+                pdf.embedded_unreadable = true;
+            }
+        }
         Err(_) => pdf.embedded_unreadable = true,
     }
-    Ok(())
+    let in_tree: Vec<_> = tree.iter().filter_map(|s| s.stream).collect();
+    let pages = doc.page_count().unwrap_or(0);
+    let mut attached: Vec<FileSpec> = Vec::new();
+    for page in 0..pages {
+        let Some(annots) =
+            doc.get_page(page).ok().and_then(|page| resolve(page.as_dict()?.get("Annots")?))
+        else {
+            continue;
+        };
+        for annot in annots.as_array().map_or(&[][..], Vec::as_slice) {
+            let Some(annot) = resolve(annot) else { continue };
+            let Some(annot) = annot.as_dict() else { continue };
+            if annot.get("Subtype").and_then(|s| s.as_name()) != Some("FileAttachment") {
+                continue;
+            }
+            let Some(spec) = annot.get("FS").and_then(resolve) else { continue };
+            let spec = FileSpec::read(doc, &spec, None);
+            if !spec.embeds {
+                continue;
+            }
+            // The same file listed twice (in the tree too, or on two pages) is one child.
+            let seen = |stream| {
+                in_tree.contains(&stream) || attached.iter().any(|a| a.stream == Some(stream))
+            };
+            match spec.stream {
+                Some(stream) if seen(stream) => {}
+                _ => attached.push(spec),
+            }
+        }
+    }
+    for spec in attached {
+        let bytes = spec
+            .stream
+            .filter(|_| !doc.is_encrypted())
+            .and_then(|stream| doc.load_object(stream).ok()?.decode_stream_data().ok());
+        match bytes {
+            Some(bytes) => pdf.embedded.push((spec.file_name(), bytes)),
+            None => pdf.embedded_unreadable = true,
+        }
+    }
 }
 
 /// lopdf's own text extraction, page by page (the fallback engine: flag `text-fallback`).
