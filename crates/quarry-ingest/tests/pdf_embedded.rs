@@ -2,7 +2,8 @@
 //! - those of the `EmbeddedFiles` name tree, named as their specification's text string says
 //!   (pdf_oxide 0.3.78 reads names as UTF-8, so a UTF-16 name came out as U+FFFD);
 //! - those of file attachment annotations, which pdf_oxide does not look for;
-//! - a listed file that cannot be read flags the PDF instead of vanishing.
+//! - a listed file that cannot be read flags the PDF instead of vanishing;
+//! - files embedded in a PDF read through a copy (lines ending in CR alone) are the file's own.
 //!
 //! Checked against poppler's `pdfdetach -list` and `-saveall` on the corpus files.
 
@@ -114,6 +115,33 @@ fn a_listed_file_that_cannot_be_read_flags_the_pdf() {
     let pdf = extract(&bytes, &[]).unwrap();
     assert!(pdf.embedded.is_empty());
     assert!(pdf.embedded_unreadable);
+}
+
+/// A Mac-made PDF: every line ends in a lone CR. pdf_oxide reads each object's header up to the
+/// next LF, so quarry reads such a file through a copy whose headers end in LF; the files it
+/// embeds are still read from the file as it is.
+#[test]
+fn lines_ending_in_cr_alone() {
+    // An uncompressed PDF of its own embedded, whose headers end in CR too: the copy changes
+    // them, the child must not.
+    let inner = b"%PDF-1.4\r1 0 obj\r<</Type/Catalog>>\rendobj\r".repeat(3);
+    let bytes = pdf(|doc| {
+        for n in 0..300 {
+            doc.add_object(Object::Integer(n));
+        }
+        let inner = spec(doc, "F", Object::string_literal("inner.pdf"), &inner);
+        (vec![("inner.pdf".into(), inner)], Vec::new())
+    });
+    let as_lf = extract(&bytes, &[]).unwrap();
+    assert_eq!(as_lf.text, "Cover");
+    // Every LF becomes a CR, byte for byte, so every offset holds (the streams hold no LF).
+    assert!(!inner.contains(&b'\n'));
+    let mac: Vec<u8> = bytes.iter().map(|&b| if b == b'\n' { b'\r' } else { b }).collect();
+    let as_cr = extract(&mac, &[]).unwrap();
+    assert_eq!(as_cr.text, as_lf.text);
+    assert_eq!(as_cr.meta.pages, Some(1));
+    assert_eq!(as_cr.embedded, [("inner.pdf".to_owned(), inner)]);
+    assert!(!as_cr.embedded_unreadable);
 }
 
 fn corpus() -> Option<PathBuf> {
