@@ -424,10 +424,29 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
             }
         }
         Ok(doc) => {
-            read_pages(&doc, &mut pdf)?;
+            // TeX's math fonts: the text comes from a copy that says how to read them, the
+            // embedded files from the file itself.
+            if memchr::memmem::find(bytes, b"/Type1C").is_some() {
+                parsed = lopdf::Document::load_mem(bytes).ok();
+            }
+            let tex = parsed.as_ref().and_then(cff_to_unicode);
+            match tex.and_then(|copy| PdfDocument::from_bytes(copy).ok()) {
+                Some(copy) if read_pages(&copy, &mut pdf).is_ok() => {
+                    pdf.embedded.clear();
+                    pdf.embedded_unreadable = false;
+                    embedded_files(&doc, &mut pdf);
+                }
+                _ => {
+                    pdf = Pdf::default();
+                    read_pages(&doc, &mut pdf)?;
+                }
+            }
             // No text: perhaps none there (a scan), perhaps filters pdf_oxide did not follow.
-            parsed = if has_text(&pdf.text) { None } else { lopdf::Document::load_mem(bytes).ok() };
-            if let Some(copy) = parsed.as_ref().and_then(direct_filters)
+            if !has_text(&pdf.text) && parsed.is_none() {
+                parsed = lopdf::Document::load_mem(bytes).ok();
+            }
+            if !has_text(&pdf.text)
+                && let Some(copy) = parsed.as_ref().and_then(direct_filters)
                 && let Ok(doc) = PdfDocument::from_bytes(copy)
             {
                 let mut attempt = Pdf::default();
@@ -547,6 +566,89 @@ fn decrypted_copy(bytes: &[u8], password: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     doc.save_to(&mut out).ok()?;
     Some(out)
+}
+
+/// A copy of the PDF, written by lopdf, in which every Type 1 font whose program is CFF
+/// (`FontFile3`, `/Type1C`) and that names neither an encoding nor a `ToUnicode` map gets a
+/// `ToUnicode` map read from its program's own encoding; `None` when there is no such font.
+///
+/// pdfTeX embeds TeX's math fonts (CMMI, CMSY, CMEX, MSBM) so, and ISO 32000-1 9.6.6.1 says
+/// their built-in encoding applies. pdf_oxide 0.3.78 picks the reader of a font program by the
+/// font's `/Subtype` rather than by its file: it reads a CFF program as a Type 1 one, finds no
+/// encoding, and falls back to the standard encoding. Greek letters came out as nothing, `,` as
+/// `;` and `→` as `!` (in py-pdf's GeoTopo lecture notes, 316 `γ` were lost). Its own CFF
+/// reader, given the program, gets the encoding right: a `ToUnicode` map, which every reader
+/// prefers, carries that reading to it.
+///
+/// The stream dictionary of a font program is never inside an object stream, so a file without
+/// `/Type1C` in its bytes has no such font and is not parsed for it.
+fn cff_to_unicode(doc: &lopdf::Document) -> Option<Vec<u8>> {
+    let get = |dict: &lopdf::Dictionary, key: &[u8]| -> Option<lopdf::Object> {
+        doc.dereference(dict.get(key).ok()?).ok().map(|(_, o)| o.clone())
+    };
+    let mut maps = Vec::new();
+    for (&id, object) in &doc.objects {
+        let Ok(font) = object.as_dict() else { continue };
+        let name = |key: &[u8]| get(font, key).and_then(|o| o.as_name().ok().map(<[u8]>::to_vec));
+        if name(b"Type").as_deref() != Some(b"Font")
+            || !matches!(name(b"Subtype").as_deref(), Some(b"Type1" | b"MMType1"))
+            || font.has(b"Encoding")
+            || font.has(b"ToUnicode")
+        {
+            continue;
+        }
+        let Some(lopdf::Object::Stream(program)) =
+            get(font, b"FontDescriptor").and_then(|d| get(d.as_dict().ok()?, b"FontFile3"))
+        else {
+            continue;
+        };
+        if program.dict.get(b"Subtype").and_then(lopdf::Object::as_name).ok() != Some(b"Type1C") {
+            continue;
+        }
+        let data = program.decompressed_content().unwrap_or_else(|_| program.content.clone());
+        let Some(encoding) = pdf_oxide::fonts::cff_encoding::parse_cff_encoding(&data) else {
+            continue;
+        };
+        maps.push((id, to_unicode_cmap(&encoding)));
+    }
+    if maps.is_empty() {
+        return None;
+    }
+    let mut doc = doc.clone();
+    for (id, cmap) in maps {
+        let cmap = doc.add_object(lopdf::Stream::new(lopdf::Dictionary::new(), cmap));
+        if let Ok(lopdf::Object::Dictionary(font)) = doc.get_object_mut(id) {
+            font.set("ToUnicode", cmap);
+        }
+    }
+    let mut out = Vec::new();
+    doc.save_to(&mut out).ok()?;
+    Some(out)
+}
+
+/// A `ToUnicode` CMap (ISO 32000-1 9.10.3) for one-byte codes.
+fn to_unicode_cmap(encoding: &std::collections::HashMap<u8, char>) -> Vec<u8> {
+    let mut codes: Vec<(u8, char)> = encoding.iter().map(|(&code, &c)| (code, c)).collect();
+    codes.sort_unstable();
+    let mut out = String::from(
+        "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n\
+         /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n\
+         /CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n\
+         1 begincodespacerange\n<00> <FF>\nendcodespacerange\n",
+    );
+    // At most 100 mappings a block.
+    for block in codes.chunks(100) {
+        out.push_str(&format!("{} beginbfchar\n", block.len()));
+        for (code, c) in block {
+            let mut units = [0u16; 2];
+            let utf16: String =
+                c.encode_utf16(&mut units).iter().map(|u| format!("{u:04X}")).collect();
+            out.push_str(&format!("<{code:02X}> <{utf16}>\n"));
+        }
+        out.push_str("endbfchar\n");
+    }
+    out.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
+    out.into_bytes()
 }
 
 /// A copy of the PDF, written by lopdf, with every stream's `/Filter` and `/DecodeParms` given
@@ -913,6 +1015,42 @@ mod tests {
         assert!(line_feeds_after_headers(lines.as_bytes()).is_none());
         // A few headers read to the end cost less than the bound.
         assert!(line_feeds_after_headers(&pdf[..crs[40]]).is_none());
+    }
+
+    #[test]
+    fn to_unicode_maps_are_read() {
+        let map: std::collections::HashMap<u8, char> =
+            [(b'a', 'γ'), (b'b', '→'), (b'c', '𝔄')].into_iter().collect();
+        let cmap = String::from_utf8(to_unicode_cmap(&map)).unwrap();
+        assert!(cmap.contains("3 beginbfchar\n<61> <03B3>\n<62> <2192>\n<63> <D835DD04>\n"));
+        // pdf_oxide reads a simple font's codes through it.
+        use lopdf::dictionary;
+        let mut doc = lopdf::Document::with_version("1.5");
+        let cmap = doc.add_object(lopdf::Stream::new(lopdf::Dictionary::new(), cmap.into()));
+        let font = doc.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "ToUnicode" => cmap,
+        });
+        let content = b"BT /F1 12 Tf 72 700 Td (abc) Tj ET".to_vec();
+        let contents = doc.add_object(lopdf::Stream::new(lopdf::Dictionary::new(), content));
+        let pages = doc.new_object_id();
+        let page = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages, "Contents" => contents,
+            "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+            "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
+        });
+        doc.objects.insert(
+            pages,
+            lopdf::Object::Dictionary(
+                dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
+            ),
+        );
+        let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages });
+        doc.trailer.set("Root", catalog);
+        let mut bytes = Vec::new();
+        doc.save_to(&mut bytes).unwrap();
+        assert_eq!(extract(&bytes, &[]).unwrap().text, "γ→𝔄");
+        // A font without a CFF program is left alone: no copy.
+        assert!(cff_to_unicode(&lopdf::Document::load_mem(&bytes).unwrap()).is_none());
     }
 
     #[test]

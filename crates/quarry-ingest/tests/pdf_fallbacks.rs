@@ -6,6 +6,8 @@
 //! - Streams whose filters are given by reference (`/Filter 3 0 R`).
 //! - Document properties given by reference (`/Title 15 0 R`), which lopdf's metadata reader
 //!   does not follow.
+//! - TeX's math fonts (Type 1 fonts with a CFF program and its built-in encoding), which
+//!   pdf_oxide reads in the standard encoding: quarry adds `ToUnicode` maps.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -181,4 +183,21 @@ fn quartz_properties() {
     assert_eq!(meta.producer.as_deref(), Some("Mac OS X 10.7.3 Quartz PDFContext"));
     assert_eq!(meta.created.as_deref(), Some("2012-02-24T01:02:52Z"));
     assert_eq!(meta.modified.as_deref(), Some("2012-02-24T01:02:52Z"));
+}
+
+/// pdfTeX's lecture notes `GeoTopo` (py-pdf's sample 009): its math is set in CMMI and CMSY, CFF
+/// programs read by their built-in encoding. py-pdf's hand-checked transcript has
+/// `a) Ein Weg in X ist eine stetige Abbildung γ : [0, 1]→ X.`; pdf_oxide alone gave
+/// `Abbildung \n : [0; 1] ! X .`
+#[test]
+fn tex_math_fonts() {
+    let Some(corpus) = corpus() else {
+        eprintln!("skipped: set QUARRY_CORPUS to the shared corpus folder");
+        return;
+    };
+    let path = corpus.join("pdf/py-pdf-sample-files/009-pdflatex-geotopo/GeoTopo-komprimiert.pdf");
+    let pdf = extract(&std::fs::read(path).unwrap(), &[]).unwrap();
+    assert!(pdf.text.contains("Ein Weg in X ist eine stetige Abbildung γ : [0, 1] → X"));
+    assert!(pdf.text.matches('γ').count() > 200);
+    assert_eq!(pdf.meta.pages, Some(117));
 }
