@@ -466,6 +466,9 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
             parsed = Some(doc);
         }
     }
+    if pdf.text.contains(|c| ('\u{fb00}'..='\u{fb06}').contains(&c)) {
+        pdf.text = expand_ligatures(&pdf.text);
+    }
     if pdf.encrypted && !has_text(&pdf.text) {
         pdf.text.clear();
     }
@@ -566,6 +569,26 @@ fn decrypted_copy(bytes: &[u8], password: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     doc.save_to(&mut out).ok()?;
     Some(out)
+}
+
+/// The text with the Latin ligatures a typesetter uses (`ﬁ`, `ﬂ`, `ﬀ`, `ﬃ`, `ﬄ`, `ﬅ`, `ﬆ`: one
+/// glyph each in the font, so one character in the PDF's text) written as their letters, as
+/// pdftotext writes them. Search folds them anyway; a text export, and whatever reads it, would
+/// otherwise hold `ﬁrst` where the page says *first*.
+fn expand_ligatures(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\u{fb00}' => out.push_str("ff"),
+            '\u{fb01}' => out.push_str("fi"),
+            '\u{fb02}' => out.push_str("fl"),
+            '\u{fb03}' => out.push_str("ffi"),
+            '\u{fb04}' => out.push_str("ffl"),
+            '\u{fb05}' | '\u{fb06}' => out.push_str("st"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A copy of the PDF, written by lopdf, in which every Type 1 font whose program is CFF
@@ -984,6 +1007,15 @@ mod tests {
     }
 
     #[test]
+    fn ligatures_are_letters() {
+        assert_eq!(
+            expand_ligatures("ﬁrst ﬂow oﬀ oﬃce baﬄe ﬅ ﬆ"),
+            "first flow off office baffle st st"
+        );
+        assert_eq!(expand_ligatures("ﬁ\u{c}é"), "fi\u{c}é");
+    }
+
+    #[test]
     fn object_headers() {
         assert!(is_header(b"12 0 "));
         assert!(is_header(b"endobj\r12 0 "));
@@ -1020,9 +1052,9 @@ mod tests {
     #[test]
     fn to_unicode_maps_are_read() {
         let map: std::collections::HashMap<u8, char> =
-            [(b'a', 'γ'), (b'b', '→'), (b'c', '𝔄')].into_iter().collect();
+            [(b'a', 'γ'), (b'b', '→'), (b'c', '𝔄'), (b'd', '\u{fb01}')].into_iter().collect();
         let cmap = String::from_utf8(to_unicode_cmap(&map)).unwrap();
-        assert!(cmap.contains("3 beginbfchar\n<61> <03B3>\n<62> <2192>\n<63> <D835DD04>\n"));
+        assert!(cmap.contains("4 beginbfchar\n<61> <03B3>\n<62> <2192>\n<63> <D835DD04>\n"));
         // pdf_oxide reads a simple font's codes through it.
         use lopdf::dictionary;
         let mut doc = lopdf::Document::with_version("1.5");
@@ -1030,7 +1062,7 @@ mod tests {
         let font = doc.add_object(dictionary! {
             "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "ToUnicode" => cmap,
         });
-        let content = b"BT /F1 12 Tf 72 700 Td (abc) Tj ET".to_vec();
+        let content = b"BT /F1 12 Tf 72 700 Td (abcd) Tj ET".to_vec();
         let contents = doc.add_object(lopdf::Stream::new(lopdf::Dictionary::new(), content));
         let pages = doc.new_object_id();
         let page = doc.add_object(dictionary! {
@@ -1048,7 +1080,8 @@ mod tests {
         doc.trailer.set("Root", catalog);
         let mut bytes = Vec::new();
         doc.save_to(&mut bytes).unwrap();
-        assert_eq!(extract(&bytes, &[]).unwrap().text, "γ→𝔄");
+        // The ligature comes out as its letters.
+        assert_eq!(extract(&bytes, &[]).unwrap().text, "γ→𝔄fi");
         // A font without a CFF program is left alone: no copy.
         assert!(cff_to_unicode(&lopdf::Document::load_mem(&bytes).unwrap()).is_none());
     }
