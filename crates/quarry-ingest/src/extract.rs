@@ -1052,7 +1052,7 @@ impl Extractor {
         seen: &mut HashSet<String>,
     ) -> Result<()> {
         let mut recorded = None;
-        let (name, is_dir, declared, compressed, encrypted, symlink, modified, unreadable) =
+        let (name, is_dir, declared, compressed, encrypted, symlink, mut modified, unreadable) =
             match archive.by_index_data(index) {
                 Ok(entry) => (
                     {
@@ -1146,7 +1146,12 @@ impl Extractor {
             };
             let mut repaired = false;
             let mut entry: Box<dyn Read + '_> = match opened {
-                Ok(entry) => Box::new(entry),
+                Ok(entry) => {
+                    if let Some(exact) = zip_exact_modified(entry.extra_data_fields()) {
+                        modified = Some(exact);
+                    }
+                    Box::new(entry)
+                }
                 Err(ZipError::InvalidPassword) => continue,
                 // Bytes before the archive (the reader shifts every offset by their length)
                 // that the writer counted for some entries and not others: the entry's header
@@ -3170,6 +3175,27 @@ struct Recorded {
 /// included. The reader finds the directory 16 bytes past where the end record puts it and
 /// shifts every entry by 16: right for the second entry, wrong for the first. Info-ZIP's
 /// `unzip` reads both the same way ("attempting to re-compensate").
+/// An entry's modification time, exact and in UTC, from its NTFS extra field (0x000a: 7-Zip and
+/// WinZip write it, in 100 ns ticks) or its extended timestamp (0x5455, "UT": Info-ZIP's zip, in
+/// seconds), as 7-Zip and Info-ZIP's unzip read them. Without either, an entry has only its DOS
+/// date and time: the local time of the machine that made the archive, with no zone, kept as
+/// written (`2013-01-08T17:00:56`). With one, that local time is not what the entry is dated
+/// (`2013-01-09T01:00:56Z`, the same moment seen in UTC).
+fn zip_exact_modified<'a>(fields: impl Iterator<Item = &'a zip::ExtraField>) -> Option<String> {
+    let mut unix = None;
+    for field in fields {
+        match field {
+            zip::ExtraField::Ntfs(ntfs) if ntfs.mtime() > 0 => {
+                let secs = i64::try_from(ntfs.mtime() / 10_000_000).ok()? - 11_644_473_600;
+                return Some(quarry_types::iso_utc_from_unix(secs));
+            }
+            zip::ExtraField::ExtendedTimestamp(stamp) => unix = unix.or(stamp.mod_time()),
+            _ => {}
+        }
+    }
+    unix.map(|secs| quarry_types::iso_utc_from_unix(i64::from(secs)))
+}
+
 fn entry_as_recorded(
     file: &std::fs::File,
     recorded: &Recorded,

@@ -279,6 +279,48 @@ fn an_entry_where_its_record_says_is_read_from_there() {
     assert!(message.contains("CRC-32") && message.contains("where the record gives"), "{message}");
 }
 
+/// Entries dated by their DOS time alone, by an extended timestamp (Info-ZIP, "UT") and by an
+/// NTFS field (7-Zip, WinZip), all with the DOS time `2013-01-08 17:00:56`.
+fn zip_with_timestamps() -> Vec<u8> {
+    use std::io::Write as _;
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut writer = zip::ZipWriter::new(&mut out);
+    let dos = zip::DateTime::from_date_and_time(2013, 1, 8, 17, 0, 56).unwrap();
+    let base = zip::write::FullFileOptions::default().last_modified_time(dos);
+    // 2013-01-09T01:00:56Z, the same moment for a zipper eight hours behind UTC.
+    let unix: u32 = 1_357_693_256;
+    let mut ut = base.clone();
+    ut.add_extra_field(0x5455, [&[1u8][..], &unix.to_le_bytes()].concat(), false).unwrap();
+    // 2013-01-09T02:00:57Z, in 100 ns ticks since 1601.
+    let ticks = (u64::from(unix) + 3_601 + 11_644_473_600) * 10_000_000;
+    let ntfs =
+        [&[0u8; 4][..], &1u16.to_le_bytes(), &24u16.to_le_bytes(), &ticks.to_le_bytes()].concat();
+    let ntfs = [ntfs, ticks.to_le_bytes().to_vec(), ticks.to_le_bytes().to_vec()].concat();
+    let mut nt = base.clone();
+    nt.add_extra_field(0x000a, ntfs, false).unwrap();
+    for (name, options) in [("dos.txt", base), ("ut.txt", ut), ("ntfs.txt", nt)] {
+        writer.start_file(name, options).unwrap();
+        writer.write_all(name.as_bytes()).unwrap();
+    }
+    writer.finish().unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn zip_entries_are_dated_by_their_exact_timestamps() {
+    let s = Scratch::new();
+    s.file("in/dated.zip", &zip_with_timestamps());
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 0, "{out}");
+    let items = s.items();
+    let modified =
+        |locator: &str| items.iter().find(|i| i["locator"] == locator).unwrap()["modified"].clone();
+    // The DOS time is the zipping machine's local time: kept as written, without a zone.
+    assert_eq!(modified("in/dated.zip//dos.txt"), "2013-01-08T17:00:56");
+    assert_eq!(modified("in/dated.zip//ut.txt"), "2013-01-09T01:00:56Z");
+    assert_eq!(modified("in/dated.zip//ntfs.txt"), "2013-01-09T02:00:57Z");
+}
+
 #[test]
 fn repeated_entry_names_are_each_accounted_for() {
     let s = Scratch::new();
