@@ -72,13 +72,15 @@ pub fn html_to_text(html: &str) -> String {
         } else if rest.starts_with('&') {
             let (ch, len) = entity(rest);
             i += len;
-            // A no-break space collapses like any other here: text, not layout, is the aim.
-            if ch == '\u{a0}' { ' ' } else { ch }
+            ch
         } else {
             let ch = rest.chars().next().expect("rest is not empty");
             i += ch.len_utf8();
             ch
         };
+        // A no-break space, written out or as a reference, collapses like any other here:
+        // text, not layout, is the aim.
+        let ch = if ch == '\u{a0}' { ' ' } else { ch };
         if pre > 0 {
             if ch != '\r' {
                 out.push(ch);
@@ -238,7 +240,7 @@ mod tests {
         let pre = "<p>Log:</p><pre>  a  b\r\n    c</pre>  after";
         assert_eq!(html_to_text(pre), "Log:\n\n  a  b\n    c\nafter");
         // A cell's white space does not start the cell; cells of a row stay on one line.
-        let row = "<tr>\n <td> Name </td>\n <td>\n  Value\n </td>\n</tr>";
+        let row = "<tr>\n <td>\u{a0}Name </td>\n <td>\n  Value&nbsp;\n </td>\n</tr>";
         assert_eq!(html_to_text(row), "Name\tValue");
     }
 }
