@@ -239,7 +239,12 @@ impl Walk<'_> {
             self.bodies.push(text::decode(body_bytes(part, self.flags).as_slice()));
             return;
         }
-        if is_body_text(part, "text/plain") || is_body_text(part, "text/html") {
+        // A text part with a file name is a file the sender attached, shown inline or not,
+        // unless the message has no body before it: then it is the body (a bounce's
+        // `deliveryproblems.txt`). So Python's `get_body` and `iter_attachments` split them,
+        // and stalwart lists them; mail clients list them as attachments.
+        let named_file = file_name(part).is_some() && !self.bodies.is_empty();
+        if (is_body_text(part, "text/plain") || is_body_text(part, "text/html")) && !named_file {
             let body = match part.get_body() {
                 Ok(body) => self.misdeclared(part, body),
                 Err(_) => {
@@ -949,6 +954,28 @@ mod tests {
         assert_eq!(email.attachments.len(), 1);
         assert_eq!(email.attachments[0].name, "d.xml.gz");
         assert_eq!(email.attachments[0].mime_type, "application/octet-stream");
+    }
+
+    #[test]
+    fn named_text_parts_after_the_body_are_attachments() {
+        // Apple Mail sends files inline with their names (stalwart's legacy/030.eml).
+        let raw = concat!(
+            "From: a@example.com\nContent-Type: multipart/mixed; boundary=M\n\n",
+            "--M\nContent-Type: text/plain\n\nSee the fable.\n",
+            "--M\nContent-Type: text/plain; name=\"hare.txt\"\nContent-Disposition: inline; ",
+            "filename=\"hare.txt\"\n\nThe hare and the tortoise.\n--M--\n",
+        );
+        let email = parse(raw.as_bytes()).unwrap();
+        assert!(email.text.ends_with("\nSee the fable.\n"), "{}", email.text);
+        assert_eq!(email.attachments.len(), 1);
+        assert_eq!(email.attachments[0].name, "hare.txt");
+        assert_eq!(email.attachments[0].bytes, b"The hare and the tortoise.");
+        // With no body before it, a named text part is the body (a bounce's report).
+        let raw =
+            "From: a@example.com\nContent-Type: text/plain; name=\"report.txt\"\n\nUnknown user.\n";
+        let email = parse(raw.as_bytes()).unwrap();
+        assert!(email.text.ends_with("\nUnknown user.\n"), "{}", email.text);
+        assert!(email.attachments.is_empty());
     }
 
     #[test]
