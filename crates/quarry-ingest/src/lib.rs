@@ -50,6 +50,7 @@ pub mod smime;
 mod split;
 pub mod text;
 pub mod tnef;
+pub mod xmp;
 mod zipdir;
 
 pub use extract::{

@@ -16,7 +16,8 @@ pub const PAGE_BREAK: char = '\u{c}';
 /// What a PDF yielded.
 #[derive(Debug, Default)]
 pub struct Pdf {
-    /// Properties from the Info dictionary, and the page count.
+    /// Properties from the Info dictionary (those it lacks from the XMP packet), and the page
+    /// count.
     pub meta: DocumentMeta,
     /// Text of every page, pages separated by [`PAGE_BREAK`].
     pub text: String,
@@ -35,6 +36,8 @@ pub struct Pdf {
     /// Embedded files that are encrypted when the document itself is not (Acrobat's "encrypt
     /// only file attachments") and that no known password opens: their names.
     pub embedded_encrypted: Vec<String>,
+    /// The document's XMP packet (its catalog's `/Metadata` stream), as read with the pages.
+    xmp: Option<Vec<u8>>,
 }
 
 /// Why a PDF yielded nothing.
@@ -168,6 +171,11 @@ fn read_pages(doc: &PdfDocument, pdf: &mut Pdf) -> Result<(), PdfError> {
         }
     }
     embedded_files(doc, pdf);
+    pdf.xmp = doc
+        .catalog()
+        .ok()
+        .and_then(|catalog| catalog.as_dict()?.get("Metadata")?.as_reference())
+        .and_then(|metadata| doc.load_object(metadata).ok()?.decode_stream_data().ok());
     Ok(())
 }
 
@@ -525,6 +533,23 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
         pdf.meta.producer = clean(field(b"Producer"));
         pdf.meta.created = field(b"CreationDate").as_deref().and_then(pdf_date);
         pdf.meta.modified = field(b"ModDate").as_deref().and_then(pdf_date);
+    }
+    // What the Info dictionary lacks, from the XMP packet: PDF 2.0 deprecates Info, and some
+    // writers put the title and authors in XMP alone. Info comes first, as pdfinfo reads it.
+    let m = &mut pdf.meta;
+    let lacking =
+        [&m.title, &m.author, &m.subject, &m.creator, &m.producer, &m.created, &m.modified]
+            .iter()
+            .any(|field| field.is_none());
+    if lacking && let Some(xmp) = pdf.xmp.take().map(|packet| crate::xmp::read(&packet)) {
+        let date = |d: Option<String>| d.and_then(|d| pdf_date(&crate::xmp::as_pdf_date(&d)));
+        m.title = m.title.take().or_else(|| clean(xmp.title));
+        m.author = m.author.take().or_else(|| clean(xmp.author));
+        m.subject = m.subject.take().or_else(|| clean(xmp.subject));
+        m.creator = m.creator.take().or_else(|| clean(xmp.creator));
+        m.producer = m.producer.take().or_else(|| clean(xmp.producer));
+        m.created = m.created.take().or_else(|| date(xmp.created));
+        m.modified = m.modified.take().or_else(|| date(xmp.modified));
     }
     Ok(pdf)
 }

@@ -8,6 +8,7 @@
 //!   does not follow.
 //! - TeX's math fonts (Type 1 fonts with a CFF program and its built-in encoding), which
 //!   pdf_oxide reads in the standard encoding: quarry adds `ToUnicode` maps.
+//! - Properties that the Info dictionary lacks and the XMP packet holds.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -165,6 +166,48 @@ fn properties_given_by_reference_are_followed() {
     assert_eq!(pdf.meta.author.as_deref(), Some("General Counsel"));
     assert_eq!(pdf.meta.created.as_deref(), Some("2001-05-14T16:39:00Z"));
     assert_eq!(pdf.meta.producer, None);
+}
+
+#[test]
+fn properties_info_lacks_come_from_xmp() {
+    let mut doc = Document::load_mem(&indirect_filter_pdf()).unwrap();
+    let packet = r#"<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/">
+<dc:title><rdf:Alt><rdf:li xml:lang="x-default">XMP title</rdf:li></rdf:Alt></dc:title>
+<dc:creator><rdf:Seq><rdf:li>John Doe</rdf:li></rdf:Seq></dc:creator>
+<xmp:ModifyDate>2023-04-10T07:46:54+02:00</xmp:ModifyDate>
+</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>"#;
+    let metadata = doc.add_object(Stream::new(
+        dictionary! { "Type" => "Metadata", "Subtype" => "XML" },
+        packet.as_bytes().to_vec(),
+    ));
+    let info = doc.add_object(dictionary! { "Author" => Object::string_literal("Info author") });
+    doc.trailer.set("Info", info);
+    let root = doc.trailer.get(b"Root").unwrap().as_reference().unwrap();
+    doc.get_dictionary_mut(root).unwrap().set("Metadata", metadata);
+    let mut bytes = Vec::new();
+    doc.save_to(&mut bytes).unwrap();
+    let meta = extract(&bytes, &[]).unwrap().meta;
+    // Info first, as pdfinfo reads it; XMP for what Info lacks.
+    assert_eq!(meta.author.as_deref(), Some("Info author"));
+    assert_eq!(meta.title.as_deref(), Some("XMP title"));
+    assert_eq!(meta.modified.as_deref(), Some("2023-04-10T05:46:54Z"));
+    assert_eq!(meta.subject, None);
+}
+
+/// py-pdf's sample 020, written by PyMuPDF: Info holds only the creation date.
+#[test]
+fn xmp_only_properties() {
+    let Some(corpus) = corpus() else {
+        eprintln!("skipped: set QUARRY_CORPUS to the shared corpus folder");
+        return;
+    };
+    let path = corpus.join("pdf/py-pdf-sample-files/020-xmp/output_with_metadata_pymupdf.pdf");
+    let meta = extract(&std::fs::read(path).unwrap(), &[]).unwrap().meta;
+    assert_eq!(meta.title.as_deref(), Some("Sample PDF with XMP Metadata"));
+    assert_eq!(meta.author.as_deref(), Some("John Doe"));
+    assert_eq!(meta.subject.as_deref(), Some("This is a text"));
 }
 
 /// pdf.js's `pdfjsbad1586.pdf` (macOS 10.7 TextEdit, Quartz PDFContext): every property is an
