@@ -230,6 +230,25 @@ mod tests {
     }
 
     #[test]
+    fn damaged_packets_read_without_panic() {
+        let packet = br#"<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:pdf="http://ns.adobe.com/pdf/1.3/" pdf:Producer="P &#x41; &amp;"><dc:title><rdf:Alt><rdf:li xml:lang="x-default">T<![CDATA[<c>]]></rdf:li></rdf:Alt></dc:title></rdf:Description></rdf:RDF></x:xmpmeta>"#;
+        let whole = read(packet);
+        assert_eq!(whole.title.as_deref(), Some("T<c>"));
+        assert_eq!(whole.producer.as_deref(), Some("P A &"));
+        // Every truncation, and every byte replaced by each of a few others.
+        for end in 0..packet.len() {
+            let _ = read(&packet[..end]);
+        }
+        for at in 0..packet.len() {
+            for b in [b'<', b'>', b'&', b'"', b'/', b':', 0, 0xff] {
+                let mut damaged = packet.to_vec();
+                damaged[at] = b;
+                let _ = read(&damaged);
+            }
+        }
+    }
+
+    #[test]
     fn dates() {
         assert_eq!(as_pdf_date("2023-04-10T07:46:54+02:00"), "D:20230410074654+02'00'");
         assert_eq!(as_pdf_date("2023-04-10T07:46:54.25Z"), "D:20230410074654Z");
