@@ -3165,16 +3165,6 @@ struct Recorded {
     crc32: u32,
 }
 
-/// A stored or deflated entry read from the local header at the offset its directory record
-/// gives as written (`header_start - shift`), when that header carries the entry's name: its
-/// bytes, checked against the record's size and CRC-32 as they are read. `None` when there is
-/// no such header, or the method is another.
-///
-/// Apache Commons Compress's `bla-stored-dd*.zip` are such archives: each entry is followed by
-/// a 16-byte data descriptor the writer left out of every later offset, the directory's
-/// included. The reader finds the directory 16 bytes past where the end record puts it and
-/// shifts every entry by 16: right for the second entry, wrong for the first. Info-ZIP's
-/// `unzip` reads both the same way ("attempting to re-compensate").
 /// An entry's modification time, exact and in UTC, from its NTFS extra field (0x000a: 7-Zip and
 /// WinZip write it, in 100 ns ticks) or its extended timestamp (0x5455, "UT": Info-ZIP's zip, in
 /// seconds), as 7-Zip and Info-ZIP's unzip read them. Without either, an entry has only its DOS
@@ -3196,6 +3186,16 @@ fn zip_exact_modified<'a>(fields: impl Iterator<Item = &'a zip::ExtraField>) -> 
     unix.map(|secs| quarry_types::iso_utc_from_unix(i64::from(secs)))
 }
 
+/// A stored or deflated entry read from the local header at the offset its directory record
+/// gives as written (`header_start - shift`), when that header carries the entry's name: its
+/// bytes, checked against the record's size and CRC-32 as they are read. `None` when there is
+/// no such header, or the method is another.
+///
+/// Apache Commons Compress's `bla-stored-dd*.zip` are such archives: each entry is followed by
+/// a 16-byte data descriptor the writer left out of every later offset, the directory's
+/// included. The reader finds the directory 16 bytes past where the end record puts it and
+/// shifts every entry by 16: right for the second entry, wrong for the first. Info-ZIP's
+/// `unzip` reads both the same way ("attempting to re-compensate").
 fn entry_as_recorded(
     file: &std::fs::File,
     recorded: &Recorded,
