@@ -79,7 +79,9 @@ pub fn read(packet: &[u8]) -> Xmp {
             Err(_) => break,
         };
         match event {
-            Event::Start(element) | Event::Empty(element) => {
+            Event::Start(ref element) | Event::Empty(ref element) => {
+                // An empty element has no content: it opens nothing.
+                let starts = matches!(event, Event::Start(_));
                 let local = element.local_name();
                 let local = local.as_ref();
                 if namespace == RDF && local == "Description" {
@@ -94,7 +96,7 @@ pub fn read(packet: &[u8]) -> Xmp {
                             values.push((p, None, value.trim().to_owned()));
                         }
                     }
-                } else if let Some(p) = prop(&namespace, local) {
+                } else if let Some(p) = prop(&namespace, local).filter(|_| starts) {
                     open = Some((p, false));
                 } else if namespace == RDF && local == "li" {
                     lang = element.attributes().flatten().find_map(|a| {
@@ -208,7 +210,8 @@ mod tests {
    <rdf:li xml:lang="x-default">Sample PDF with XMP Metadata</rdf:li></rdf:Alt></d:title>
   <d:description><rdf:Alt><rdf:li xml:lang="x-default">This is a text</rdf:li></rdf:Alt></d:description>
   <xap:CreatorTool>Writer</xap:CreatorTool>
-  <xap:ModifyDate></xap:ModifyDate>
+  <xap:ModifyDate/><xap:MetadataDate/>
+  <p:Keywords/><d:subject><rdf:Bag><rdf:li>a keyword</rdf:li></rdf:Bag></d:subject>
  </rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>"#;
         let xmp = read(packet.as_bytes());
         assert_eq!(
