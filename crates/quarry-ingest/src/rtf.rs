@@ -150,6 +150,12 @@ pub fn to_text(rtf: &[u8]) -> String {
                             encoding = e;
                         }
                     }
+                    // `\binN`: N bytes of binary data follow (a picture, an object), which
+                    // may hold anything, braces included: they are stepped over unread.
+                    b"bin" => {
+                        let n = usize::try_from(param.unwrap_or(0)).unwrap_or(0);
+                        i = i.saturating_add(n).min(rtf.len());
+                    }
                     b"uc" => {
                         if let Some(top) = stack.last_mut() {
                             top.1 = param.unwrap_or(1).max(0) as usize;
@@ -210,5 +216,15 @@ mod tests {
     fn text_of_rtf() {
         let rtf = b"{\\rtf1\\ansi\\ansicpg1252{\\fonttbl{\\f0 Arial;}}{\\*\\generator x;}Caf\\'e9 \\b bold\\b0\\par second\\tab line \\u8364?\\par}";
         assert_eq!(to_text(rtf), "Café bold\nsecond\tline €");
+    }
+
+    #[test]
+    fn binary_data_is_stepped_over() {
+        // Five bytes of picture data holding braces and letters: without the count they would
+        // close the picture's groups early and read as a word.
+        let rtf = br"{\rtf1\ansi before {\*\shppict{\pict\pngblip\bin5 }}xyz}} after\par}";
+        assert_eq!(to_text(rtf), "before  after");
+        // A count past the end stops at the end.
+        assert_eq!(to_text(br"{\rtf1 text\bin999 ab"), "text");
     }
 }
