@@ -2014,7 +2014,7 @@ impl Extractor {
         let modified_of = |entry: &sevenz_rust2::ArchiveEntry| {
             entry.has_last_modified_date.then(|| {
                 let ticks = u64::from(entry.last_modified_date);
-                quarry_types::iso_utc_from_unix((ticks / 10_000_000) as i64 - 11_644_473_600)
+                quarry_types::iso_utc_from_unix(quarry_types::unix_from_filetime(ticks))
             })
         };
         // Name, whether it is a folder (or a deletion marker), size: in the archive's order.
@@ -3176,7 +3176,7 @@ fn zip_exact_modified<'a>(fields: impl Iterator<Item = &'a zip::ExtraField>) -> 
     for field in fields {
         match field {
             zip::ExtraField::Ntfs(ntfs) if ntfs.mtime() > 0 => {
-                let secs = i64::try_from(ntfs.mtime() / 10_000_000).ok()? - 11_644_473_600;
+                let secs = quarry_types::unix_from_filetime(ntfs.mtime());
                 return Some(quarry_types::iso_utc_from_unix(secs));
             }
             zip::ExtraField::ExtendedTimestamp(stamp) => unix = unix.or(stamp.mod_time()),

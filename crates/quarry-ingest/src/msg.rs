@@ -599,7 +599,7 @@ impl Props {
         if ticks == 0 {
             return None;
         }
-        Some((ticks / 10_000_000) as i64 - 11_644_473_600)
+        Some(quarry_types::unix_from_filetime(ticks))
     }
 
     fn stream(&self, file: &mut Cfb<'_>, id: u16, kind: u16) -> Option<Vec<u8>> {

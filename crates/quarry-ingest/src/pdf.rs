@@ -542,14 +542,20 @@ fn extract_inner(bytes: &[u8], passwords: &[Vec<u8>]) -> Result<Pdf, PdfError> {
             .iter()
             .any(|field| field.is_none());
     if lacking && let Some(xmp) = pdf.xmp.take().map(|packet| crate::xmp::read(&packet)) {
-        let date = |d: Option<String>| d.and_then(|d| pdf_date(&crate::xmp::as_pdf_date(&d)));
-        m.title = m.title.take().or_else(|| clean(xmp.title));
-        m.author = m.author.take().or_else(|| clean(xmp.author));
-        m.subject = m.subject.take().or_else(|| clean(xmp.subject));
-        m.creator = m.creator.take().or_else(|| clean(xmp.creator));
-        m.producer = m.producer.take().or_else(|| clean(xmp.producer));
-        m.created = m.created.take().or_else(|| date(xmp.created));
-        m.modified = m.modified.take().or_else(|| date(xmp.modified));
+        let fields = [
+            (&mut m.title, xmp.title),
+            (&mut m.author, xmp.author),
+            (&mut m.subject, xmp.subject),
+            (&mut m.creator, xmp.creator),
+            (&mut m.producer, xmp.producer),
+            (&mut m.created, xmp.created),
+            (&mut m.modified, xmp.modified),
+        ];
+        for (field, from_xmp) in fields {
+            if field.is_none() {
+                *field = clean(from_xmp);
+            }
+        }
     }
     Ok(pdf)
 }

@@ -6,6 +6,7 @@
 //! author. Properties are read by namespace, whatever prefixes the packet uses, as element
 //! content or as attributes of `rdf:Description`.
 
+use quarry_types::DocumentMeta;
 use quick_xml::XmlVersion;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
@@ -15,25 +16,6 @@ const XMP: &str = "http://ns.adobe.com/xap/1.0/";
 const PDF: &str = "http://ns.adobe.com/pdf/1.3/";
 const RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
 const XML: &str = "http://www.w3.org/XML/1998/namespace";
-
-/// The properties quarry records, as the packet writes them (dates unconverted).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Xmp {
-    /// `dc:title` (the `x-default` language, else the first).
-    pub title: Option<String>,
-    /// `dc:creator`: the authors, in order, joined by `; `.
-    pub author: Option<String>,
-    /// `dc:description` (the `x-default` language, else the first).
-    pub subject: Option<String>,
-    /// `xmp:CreatorTool`.
-    pub creator: Option<String>,
-    /// `pdf:Producer`.
-    pub producer: Option<String>,
-    /// `xmp:CreateDate`, ISO 8601 as written.
-    pub created: Option<String>,
-    /// `xmp:ModifyDate`, ISO 8601 as written.
-    pub modified: Option<String>,
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Prop {
@@ -60,9 +42,17 @@ fn prop(namespace: &str, local: &str) -> Option<Prop> {
 }
 
 /// Reads the properties of a packet; what cannot be read (not UTF-8, malformed XML from the
-/// point of damage on) is left out.
+/// point of damage on) is left out:
+/// - title: `dc:title` (the `x-default` language, else the first);
+/// - author: `dc:creator`, the authors in order joined by `; `;
+/// - subject: `dc:description` (the `x-default` language, else the first);
+/// - creator: `xmp:CreatorTool`; producer: `pdf:Producer`;
+/// - created, modified: `xmp:CreateDate`, `xmp:ModifyDate`, in UTC when they carry an offset,
+///   as [`crate::pdf::pdf_date`] writes PDF dates.
+///
+/// The page count is not an XMP property: it is left `None`.
 #[must_use]
-pub fn read(packet: &[u8]) -> Xmp {
+pub fn read(packet: &[u8]) -> DocumentMeta {
     let mut reader = quick_xml::NsReader::from_reader(packet);
     let mut buf = Vec::new();
     // (property, language, value), in the packet's order.
@@ -161,21 +151,22 @@ pub fn read(packet: &[u8]) -> Xmp {
     };
     let authors: Vec<&str> =
         values.iter().filter(|(p, _, _)| *p == Prop::Author).map(|(_, _, v)| v.as_str()).collect();
-    Xmp {
+    let date = |p: Prop| one(p).and_then(|d| crate::pdf::pdf_date(&as_pdf_date(&d)));
+    DocumentMeta {
         title: one(Prop::Title),
         author: (!authors.is_empty()).then(|| authors.join("; ")),
         subject: one(Prop::Subject),
         creator: one(Prop::Creator),
         producer: one(Prop::Producer),
-        created: one(Prop::Created),
-        modified: one(Prop::Modified),
+        created: date(Prop::Created),
+        modified: date(Prop::Modified),
+        pages: None,
     }
 }
 
 /// An XMP date (`2023-04-10T07:46:54+02:00`, any part after the year optional) as a PDF date
 /// (`D:20230410074654+02'00'`), for `pdf::pdf_date` to convert.
-#[must_use]
-pub fn as_pdf_date(date: &str) -> String {
+fn as_pdf_date(date: &str) -> String {
     let date = date.trim();
     let (stamp, zone) = match date.find(['Z', '+']).or_else(|| date.rfind('-').filter(|&at| at > 9))
     {
@@ -216,20 +207,21 @@ mod tests {
         let xmp = read(packet.as_bytes());
         assert_eq!(
             xmp,
-            Xmp {
+            DocumentMeta {
                 title: Some("Sample PDF with XMP Metadata".into()),
                 author: Some("John Doe; Jane Roe".into()),
                 subject: Some("This is a text".into()),
                 creator: Some("Writer".into()),
                 producer: Some("Acme & Co".into()),
-                created: Some("2023-04-10T07:46:54+02:00".into()),
+                created: Some("2023-04-10T05:46:54Z".into()),
                 modified: None,
+                pages: None,
             }
         );
         // Damage keeps what came before it.
         let cut = &packet.as_bytes()[..packet.find("<d:title>").unwrap()];
         assert_eq!(read(cut).author.as_deref(), Some("John Doe; Jane Roe"));
-        assert_eq!(read(b"\xff\xfe not xml"), Xmp::default());
+        assert_eq!(read(b"\xff\xfe not xml"), DocumentMeta::default());
     }
 
     #[test]

@@ -479,6 +479,13 @@ pub fn iso_utc_from_unix(secs: i64) -> String {
     civil(days, rem)
 }
 
+/// A Windows FILETIME (100 ns ticks since 1601-01-01 UTC: NTFS, Outlook, 7z, ZIP's NTFS
+/// field) as signed seconds since the Unix epoch.
+#[must_use]
+pub fn unix_from_filetime(ticks: u64) -> i64 {
+    (ticks / 10_000_000).cast_signed() - 11_644_473_600
+}
+
 /// Seconds since the Unix epoch as ISO 8601 UTC, e.g. `2001-05-14T16:39:00Z` (proleptic
 /// Gregorian; Howard Hinnant's civil-from-days).
 #[must_use]
