@@ -16,7 +16,9 @@
 //! at weight N/10), `auc` (the prior scaled by how well the seed query separates the coding so
 //! far), `exploreN` (N thousandths of each batch drawn at random from the rest, as a case's
 //! prioritized batches draw 50), `lcbN` (with `auc`, the AUC taken N/10 standard errors
-//! below its estimate). Example: `bmi cap20 cap20+prior50+auc`. `FIRST_SEED=K` starts the
+//! below its estimate), `rankN` (N thousandths of the exploration draw's probability spread by
+//! rank rather than evenly; quarry's is 500), `fit` (the prior's weight fitted to the coding
+//! instead of `auc`). Example: `bmi cap20 cap20+prior50+auc`. `FIRST_SEED=K` starts the
 //! seeds at K; `TOPICS=3.8,1.2` runs those topics only; `PER_SEED=1` lists each topic's
 //! differences seed by seed.
 
@@ -61,6 +63,7 @@ fn variant(spec: &str) -> Protocol {
             "bmi" => {}
             "taper" => p.taper_presumed = true,
             "auc" => p.prior_trust = true,
+            "fit" => p.prior_fit = true,
             s if s.starts_with("cap") => p.max_batch = s[3..].parse().expect("cap N"),
             s if s.starts_with("iter") => p.train.iterations = s[4..].parse().expect("iter N"),
             s if s.starts_with("lambda") => {
@@ -74,6 +77,9 @@ fn variant(spec: &str) -> Protocol {
             }
             s if s.starts_with("lcb") => {
                 p.prior_trust_z = s[3..].parse::<f32>().expect("lcb N") / 10.0;
+            }
+            s if s.starts_with("rank") => {
+                p.explore_rank_permille = s[4..].parse().expect("rank N");
             }
             s if s.starts_with("pn") => p.presumed_negatives = s[2..].parse().expect("pn N"),
             s if s.starts_with("explore") => {
@@ -118,12 +124,16 @@ fn main() {
         }
     }
     let started = std::time::Instant::now();
-    let results: Vec<(&str, u64, usize, usize)> = jobs
+    // Per run: topic, seed, variant, effort to 80% recall, and the running recall estimate a
+    // case would show where the run stopped (None without draws).
+    let results: Vec<(&str, u64, usize, usize, Option<f64>)> = jobs
         .par_iter()
         .map(|&(topic, seed, v)| {
             let (truth, seeds_v): &(Vec<bool>, Vec<Sparse>) = &truths[topic];
-            let order = quarry_learn::simulate(m, seeds_v, truth, &variants[v], seed, 0.8);
-            (topic, seed, v, quarry_learn::effort(&order, truth, 0.8))
+            let (order, draws, stopped) =
+                quarry_learn::cal::simulate_traced(m, seeds_v, truth, &variants[v], seed, 0.8);
+            let estimate = running_recall(&order[..stopped], &draws, truth);
+            (topic, seed, v, quarry_learn::effort(&order, truth, 0.8), estimate)
         })
         .collect();
     eprintln!("{} runs in {:.0} s", jobs.len(), started.elapsed().as_secs_f64());
@@ -179,4 +189,38 @@ fn main() {
         print!(" {w:>16}");
     }
     println!();
+    // The running estimate of recall where each run stopped (true recall just past 80%):
+    // mean, standard deviation and range over the runs that drew anything.
+    for (v, variant) in variants.iter().enumerate() {
+        let e: Vec<f64> = results.iter().filter(|r| r.2 == v).filter_map(|r| r.4).collect();
+        if e.is_empty() {
+            continue;
+        }
+        let mean = e.iter().sum::<f64>() / e.len() as f64;
+        let sd = (e.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / e.len() as f64).sqrt();
+        let (lo, hi) = e.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        println!(
+            "running recall estimate at 80% ({}): mean {mean:.3}, sd {sd:.3}, range {lo:.3}-{hi:.3} over {} runs",
+            variant.name,
+            e.len()
+        );
+    }
+}
+
+/// What `learn status` would estimate after reviewing `reviewed`: relevant found over found
+/// plus the draws' weighted relevant rate times the documents not reviewed.
+fn running_recall(reviewed: &[usize], draws: &[(usize, f64)], truth: &[bool]) -> Option<f64> {
+    if draws.is_empty() {
+        return None;
+    }
+    let (mut hits, mut total) = (0.0, 0.0);
+    for &(row, p) in draws {
+        total += 1.0 / p;
+        if truth[row] {
+            hits += 1.0 / p;
+        }
+    }
+    let found = reviewed.iter().filter(|&&i| truth[i]).count() as f64;
+    let missed = hits / total * (truth.len() - reviewed.len()) as f64;
+    Some(if found + missed > 0.0 { found / (found + missed) } else { 1.0 })
 }

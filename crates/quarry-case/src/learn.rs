@@ -415,9 +415,10 @@ pub struct LearnStatus {
     /// Estimated prevalence: (found + estimated missed) / documents, once validated.
     pub estimated_prevalence: Option<f64>,
     /// A running estimate before any validation, from the documents drawn at random into
-    /// prioritized batches (the exploration share): their relevant rate stands for the rate
-    /// among the documents not reviewed. Indicative only: the draws come from shrinking,
-    /// changing remainders, not one sample of today's.
+    /// this session's prioritized batches (the exploration share): their relevant rate, each
+    /// draw weighted by one over its chance, stands for the rate among the documents not
+    /// reviewed. Indicative only: the draws come from shrinking, changing remainders, not
+    /// one sample of today's.
     pub running: Option<RunningEstimate>,
 }
 
@@ -699,6 +700,29 @@ fn weights_hash(model: &quarry_learn::Model) -> String {
     h.finalize().to_hex().to_string()
 }
 
+/// The relevant rate among the documents not reviewed, from the exploration draws (whether
+/// each was relevant, and the probability it was drawn with). When every draw has its
+/// probability, each counts with weight `1 / p` (the Hajek estimator), so draws that favour
+/// the top of the rest do not inflate the rate; draws recorded without one (batches made
+/// before probabilities were recorded, all drawn uniformly) count alike.
+fn running_rate(draws: &[(bool, Option<f64>)]) -> f64 {
+    if draws.is_empty() {
+        return 0.0;
+    }
+    if draws.iter().all(|d| d.1.is_some()) {
+        let (mut hits, mut total) = (0.0, 0.0);
+        for &(r, p) in draws {
+            let w = 1.0 / p.unwrap_or(1.0);
+            total += w;
+            if r {
+                hits += w;
+            }
+        }
+        return hits / total;
+    }
+    draws.iter().filter(|d| d.0).count() as f64 / draws.len() as f64
+}
+
 /// The latest validation: its estimate once fully coded, else the sample pending (batch,
 /// coded, size).
 type Validation = (Option<quarry_learn::Elusion>, Option<(String, u64, u64)>);
@@ -770,15 +794,20 @@ impl Case {
         let explore = protocol.explored(size);
         let mut picked: Vec<u64> =
             order.iter().take(size - explore).map(|&k| collection.items[open[k]]).collect();
-        let mut rest: Vec<u64> =
+        let rest: Vec<u64> =
             order.iter().skip(size - explore).map(|&k| collection.items[open[k]]).collect();
         let mut rng = quarry_learn::Rng::new(record.id as u64 ^ 0xe7);
         let mut explored = Vec::new();
-        for _ in 0..explore.min(rest.len()) {
-            let k = rng.below(rest.len());
-            let id = rest.swap_remove(k);
-            explored.push(id);
-            picked.push(id);
+        let mut explored_p = Vec::new();
+        for (k, p) in quarry_learn::cal::draw_explored(
+            rest.len(),
+            explore,
+            protocol.explore_rank_permille,
+            &mut rng,
+        ) {
+            explored.push(rest[k]);
+            explored_p.push(p);
+            picked.push(rest[k]);
         }
         let mut items: Vec<u64> = Vec::new();
         let mut seen = HashSet::new();
@@ -823,7 +852,7 @@ impl Case {
         log.push(&tx, &crate::audit::NewEntry {
             actor: reviewer,
             action: "batch.create",
-            detail: Some(serde_json::json!({"batch": name, "query": query, "level": 1, "documents": items.len(), "prioritized": true, "model": record.id, "prior_weight": prior, "explored": explored})),
+            detail: Some(serde_json::json!({"batch": name, "query": query, "level": 1, "documents": items.len(), "prioritized": true, "model": record.id, "prior_weight": prior, "explored": explored, "explored_p": explored_p})),
             ..Default::default()
         })?;
         log.push(
@@ -882,8 +911,15 @@ impl Case {
         let estimated_prevalence = validation
             .as_ref()
             .map(|v| (v.found as f64 + v.estimated_missed) / documents.max(1) as f64);
-        // The exploration draws of the prioritized batches, as coded now.
-        let (mut drawn, mut drawn_relevant) = (0u64, 0u64);
+        // The exploration draws of this session's prioritized batches, as coded now, each
+        // with the probability it was drawn with where the batch recorded one.
+        let session_models: HashSet<u64> = {
+            let mut stmt = conn.prepare("SELECT id FROM learn_models WHERE session_id = ?1")?;
+            stmt.query_map([session.id], |r| r.get::<_, i64>(0))?
+                .map(|r| r.map(i64::cast_unsigned))
+                .collect::<Result<_, _>>()?
+        };
+        let mut draws: Vec<(bool, Option<f64>)> = Vec::new();
         {
             let mut stmt = conn
                 .prepare("SELECT detail FROM audit WHERE action = 'batch.create' ORDER BY seq")?;
@@ -893,21 +929,28 @@ impl Case {
                 else {
                     continue;
                 };
-                for id in list.iter().filter_map(serde_json::Value::as_u64) {
+                let model = detail.get("model").and_then(serde_json::Value::as_u64);
+                if !model.is_some_and(|m| session_models.contains(&m)) {
+                    continue;
+                }
+                let p = detail.get("explored_p").and_then(serde_json::Value::as_array);
+                for (k, id) in list.iter().enumerate() {
+                    let Some(id) = id.as_u64() else { continue };
                     if let Some(&r) = relevant.get(&id) {
-                        drawn += 1;
-                        drawn_relevant += u64::from(r);
+                        let p = p.and_then(|p| p.get(k)).and_then(serde_json::Value::as_f64);
+                        draws.push((r, p.filter(|&p| p > 0.0)));
                     }
                 }
             }
         }
         let found_now = relevant.values().filter(|&&r| r).count() as u64;
         let not_reviewed = documents - relevant.len() as u64;
-        let running = (drawn > 0).then(|| {
-            let missed = drawn_relevant as f64 / drawn as f64 * not_reviewed as f64;
+        let running = (!draws.is_empty()).then(|| {
+            let rate = running_rate(&draws);
+            let missed = rate * not_reviewed as f64;
             RunningEstimate {
-                drawn,
-                relevant: drawn_relevant,
+                drawn: draws.len() as u64,
+                relevant: draws.iter().filter(|d| d.0).count() as u64,
                 estimated_missed: missed,
                 recall: if found_now == 0 && missed == 0.0 {
                     1.0
@@ -1058,5 +1101,20 @@ mod tests {
         let json = r#"{"bits":20,"pairs":false,"min_df":2}"#;
         let parsed: FeatureConfig = serde_json::from_str(json).expect("parses");
         assert_eq!(parsed.version, 1);
+    }
+
+    #[test]
+    fn the_running_rate_weighs_each_draw_by_its_chance() {
+        // One relevant document drawn at odds of one in two, two irrelevant ones at one in a
+        // hundred: each irrelevant draw stands for a hundred documents, the relevant for two.
+        let draws = [(true, Some(0.5)), (false, Some(0.01)), (false, Some(0.01))];
+        assert!((super::running_rate(&draws) - 2.0 / 202.0).abs() < 1e-12);
+        // Uniform draws from one rest: the plain share.
+        let uniform = [(true, Some(0.01)), (false, Some(0.01)), (false, Some(0.01))];
+        assert!((super::running_rate(&uniform) - 1.0 / 3.0).abs() < 1e-12);
+        // A draw without its probability (an older batch): all count alike.
+        let older = [(true, Some(0.5)), (false, None), (false, Some(0.01))];
+        assert!((super::running_rate(&older) - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(super::running_rate(&[]), 0.0);
     }
 }

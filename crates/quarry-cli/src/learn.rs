@@ -81,7 +81,7 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
             }
             if let (None, Some(r)) = (&s.validation, &s.running) {
                 println!(
-                    "  running estimate     recall {:.1}%, prevalence {:.1}% ({} of {} documents drawn at random into prioritized batches were relevant; indicative, not a validation)",
+                    "  running estimate     recall {:.1}%, prevalence {:.1}% ({} of {} documents drawn at random into prioritized batches were relevant, each weighted by its chance; indicative, not a validation)",
                     100.0 * r.recall,
                     100.0 * r.prevalence,
                     r.relevant,

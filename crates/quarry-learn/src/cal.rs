@@ -59,6 +59,18 @@ pub struct Protocol {
     /// once that is more (0: a fixed cap).
     #[serde(default)]
     pub cap_growth_permille: u32,
+    /// Of the exploration draw's probability, the share (in thousandths) spread over the rest
+    /// by rank, `1/r` for the r-th, rather than evenly: 0 draws uniformly. Every document
+    /// keeps a chance of at least `(1000 - this) / 1000 / n`, and each draw's probability is
+    /// known, so an estimate can weigh each draw by one over it ([`draw_explored`]).
+    #[serde(default)]
+    pub explore_rank_permille: u32,
+    /// Fit the prior's weight to the coding so far instead of trusting it by the seed query's
+    /// AUC: of a few fractions of the fading weight, the one whose mix of the model's and the
+    /// seed query's standardized scores, as they were when each coded document was ranked,
+    /// orders the coded documents best (AUC).
+    #[serde(default)]
+    pub prior_fit: bool,
 }
 
 impl Protocol {
@@ -79,6 +91,8 @@ impl Protocol {
             prior_trust: false,
             prior_trust_z: 0.0,
             cap_growth_permille: 0,
+            explore_rank_permille: 0,
+            prior_fit: false,
         }
     }
 
@@ -92,12 +106,16 @@ impl Protocol {
     ///   a vague one stops once coding shows it does not help.
     ///
     /// And, as a case's prioritized batches need for their running recall estimate, 5% of
-    /// each batch of 10 or more is drawn at random (one in a batch of 20).
+    /// each batch of 10 or more is drawn at random from the rest of the ranking (one in a
+    /// batch of 20): half of the draw's probability spread evenly, half by rank
+    /// ([`Protocol::explore_rank_permille`]), so a draw is more often worth reading while
+    /// every document keeps a known chance.
     #[must_use]
     pub fn quarry() -> Protocol {
         Protocol {
             name: "quarry".into(),
             explore_permille: 50,
+            explore_rank_permille: 500,
             max_batch: 20,
             prior_weight: 5.0,
             prior_trust: true,
@@ -148,6 +166,11 @@ impl Protocol {
 pub struct State {
     /// Per row: None while uncoded.
     pub coded: Vec<Option<bool>>,
+    /// Per row handed out in a batch: the model's and the seed query's standardized scores
+    /// when it was ranked ([`Protocol::prior_fit`]).
+    pub ranked: Vec<Option<(f32, f32)>>,
+    /// The exploration draws so far: row and the probability it was drawn with.
+    pub draws: Vec<(usize, f64)>,
 }
 
 /// Ranks the uncoded rows for the next batch of `size`: trains on the seed vectors (relevant),
@@ -157,7 +180,7 @@ pub struct State {
 pub fn next_batch(
     m: &Matrix,
     seeds: &[Sparse],
-    state: &State,
+    state: &mut State,
     protocol: &Protocol,
     size: usize,
     rng: &mut Rng,
@@ -192,17 +215,133 @@ pub fn next_batch(
         pool.truncate(size);
         return pool;
     };
-    let (scores, _) = ranking_scores(m, &model, seeds, &state.coded, &uncoded, protocol);
+    let scores = if protocol.prior_fit && protocol.prior_weight > 0.0 && !seeds.is_empty() {
+        fitted_scores(m, &model, seeds, state, &uncoded, protocol)
+    } else {
+        ranking_scores(m, &model, seeds, &state.coded, &uncoded, protocol).0
+    };
     let mut order: Vec<usize> = (0..uncoded.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let explore = protocol.explored(size);
     let mut batch: Vec<usize> = order.iter().take(size - explore).map(|&k| uncoded[k]).collect();
-    let mut rest: Vec<usize> = order.iter().skip(size - explore).map(|&k| uncoded[k]).collect();
-    for _ in 0..explore.min(rest.len()) {
-        let k = rng.below(rest.len());
-        batch.push(rest.swap_remove(k));
+    let rest: Vec<usize> = order.iter().skip(size - explore).map(|&k| uncoded[k]).collect();
+    for (k, p) in draw_explored(rest.len(), explore, protocol.explore_rank_permille, rng) {
+        batch.push(rest[k]);
+        state.draws.push((rest[k], p));
     }
     batch
+}
+
+/// Of the fractions tried, the one of `base` whose mix `model + fraction · base · seed query`
+/// of the `history` pairs orders `labels` best (AUC); ties take their mean, and without both
+/// classes the whole weight stays.
+fn fitted_fraction(history: &[(f32, f32)], labels: &[bool], base: f32) -> f32 {
+    const GRID: [f32; 7] = [0.0, 0.1, 0.2, 0.35, 0.5, 0.7, 1.0];
+    let mut best: Option<(f32, Vec<f32>)> = None;
+    for &c in &GRID {
+        let mixed: Vec<f32> = history.iter().map(|&(a, b)| a + c * base * b).collect();
+        let Some(a) = auc(&mixed, labels) else { break };
+        match &mut best {
+            Some((top, ties)) if a > *top + 1e-6 => {
+                *top = a;
+                *ties = vec![c];
+            }
+            Some((top, ties)) if (a - *top).abs() <= 1e-6 => ties.push(c),
+            Some(_) => {}
+            None => best = Some((a, vec![c])),
+        }
+    }
+    best.map_or(1.0, |(_, ties)| ties.iter().sum::<f32>() / ties.len() as f32)
+}
+
+/// [`Protocol::prior_fit`]: the model's and the seed query's scores standardized over `rows`,
+/// mixed with the weight that best orders the coded documents by their scores when ranked.
+/// Records each row's pair in `state.ranked`.
+fn fitted_scores(
+    m: &Matrix,
+    model: &Model,
+    seeds: &[Sparse],
+    state: &mut State,
+    rows: &[usize],
+    protocol: &Protocol,
+) -> Vec<f32> {
+    let standard = |mut v: Vec<f32>| {
+        let (mean, sd) = mean_sd(&v);
+        for x in &mut v {
+            *x = (*x - mean) / sd;
+        }
+        v
+    };
+    let zm = standard(model.score(m, rows));
+    let zk = standard(seed_model(m, seeds).score(m, rows));
+    let found = state.coded.iter().filter(|&&c| c == Some(true)).count();
+    let base = protocol.prior_weight * PRIOR_HALF / (PRIOR_HALF + found as f32);
+    let mut history: Vec<(f32, f32)> = Vec::new();
+    let mut labels: Vec<bool> = Vec::new();
+    for (i, r) in state.ranked.iter().enumerate() {
+        if let (Some(pair), Some(c)) = (r, state.coded[i]) {
+            history.push(*pair);
+            labels.push(c);
+        }
+    }
+    let weight = base * fitted_fraction(&history, &labels, base);
+    for (k, &row) in rows.iter().enumerate() {
+        state.ranked[row] = Some((zm[k], zk[k]));
+    }
+    zm.iter().zip(&zk).map(|(a, b)| a + weight * b).collect()
+}
+
+/// Draws `count` of `n` documents ranked `0..n` (best first) without replacement, for the
+/// exploration share: each draw takes the k-th still undrawn with probability proportional
+/// to `(1000 - rank_permille) / 1000 / n + rank_permille / 1000 · (1 / (k + 1)) / H_n`
+/// (H_n the n-th harmonic number), over the ones left. Returns each draw's position and the
+/// probability it had, in draw order. With `rank_permille` 0 this is a uniform draw.
+#[must_use]
+pub fn draw_explored(
+    n: usize,
+    count: usize,
+    rank_permille: u32,
+    rng: &mut Rng,
+) -> Vec<(usize, f64)> {
+    let count = count.min(n);
+    if count == 0 {
+        return Vec::new();
+    }
+    if rank_permille == 0 {
+        let mut left: Vec<usize> = (0..n).collect();
+        let mut out = Vec::with_capacity(count);
+        for _ in 0..count {
+            let p = 1.0 / left.len() as f64;
+            out.push((left.swap_remove(rng.below(left.len())), p));
+        }
+        // Drawn positions in rank order do not matter to the caller; keep draw order.
+        return out;
+    }
+    let share = f64::from(rank_permille.min(1000)) / 1000.0;
+    let harmonic: f64 = (1..=n).map(|r| 1.0 / r as f64).sum();
+    let mut weights: Vec<f64> =
+        (0..n).map(|k| (1.0 - share) / n as f64 + share / ((k + 1) as f64 * harmonic)).collect();
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let total: f64 = weights.iter().sum();
+        // A uniform in [0, total): 53 random bits.
+        let mut at = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * total;
+        let mut pick = n - 1;
+        for (k, &w) in weights.iter().enumerate() {
+            if w > 0.0 && at < w {
+                pick = k;
+                break;
+            }
+            at -= w;
+        }
+        // Rounding can leave `at` past the last weight: take the last one still undrawn.
+        while weights[pick] == 0.0 {
+            pick -= 1;
+        }
+        out.push((pick, weights[pick] / total));
+        weights[pick] = 0.0;
+    }
+    out
 }
 
 /// The scores `rows` are ranked by, and the weight the seed query's prior had: the model's
@@ -315,15 +454,31 @@ pub fn simulate(
     seed: u64,
     until: f64,
 ) -> Vec<usize> {
-    let mut state = State { coded: vec![None; m.rows()] };
+    simulate_traced(m, seeds, relevant, protocol, seed, until).0
+}
+
+/// [`simulate`], also returning the exploration draws (row, probability) made on the way and
+/// how many rows were reviewed when `until` was reached (the rest of the order is random).
+#[must_use]
+pub fn simulate_traced(
+    m: &Matrix,
+    seeds: &[Sparse],
+    relevant: &[bool],
+    protocol: &Protocol,
+    seed: u64,
+    until: f64,
+) -> (Vec<usize>, Vec<(usize, f64)>, usize) {
+    let mut state =
+        State { coded: vec![None; m.rows()], ranked: vec![None; m.rows()], draws: Vec::new() };
     let mut rng = Rng::new(seed);
     let mut order = Vec::with_capacity(m.rows());
     let mut size = protocol.first_batch.max(1);
     let total = relevant.iter().filter(|&&r| r).count();
     let enough = ((until * total as f64) - 1e-9).ceil().max(0.0) as usize;
     let mut found = 0;
+    let mut stopped = m.rows();
     while order.len() < m.rows() {
-        let batch = next_batch(m, seeds, &state, protocol, size, &mut rng);
+        let batch = next_batch(m, seeds, &mut state, protocol, size, &mut rng);
         if batch.is_empty() {
             break;
         }
@@ -333,6 +488,7 @@ pub fn simulate(
             order.push(i);
         }
         if found >= enough {
+            stopped = order.len();
             let mut rest: Vec<usize> =
                 (0..m.rows()).filter(|&i| state.coded[i].is_none()).collect();
             rng.shuffle(&mut rest);
@@ -341,7 +497,7 @@ pub fn simulate(
         }
         size = protocol.next_size_after(size, order.len());
     }
-    order
+    (order, state.draws, stopped)
 }
 
 /// Documents in descending similarity to the seed vectors (ties and zeros in seeded random
@@ -498,6 +654,65 @@ mod tests {
         }
         let (_, weight) = ranking_scores(&m, &model, &seeds, &coded, &rows, &prior);
         assert!((weight - 5.0 * 10.0 / 15.0).abs() < 1e-6, "{weight}");
+    }
+
+    #[test]
+    fn a_fitted_prior_follows_whichever_score_ordered_the_coding() {
+        let labels: Vec<bool> = (0..10).map(|i| i < 5).collect();
+        // (model, seed query) when ranked; the relevant rows are 0-4.
+        let by_keyword: Vec<(f32, f32)> =
+            (0..10).map(|i| if i < 5 { (-1.0, 1.0) } else { (1.0, -1.0) }).collect();
+        let by_model: Vec<(f32, f32)> = by_keyword.iter().map(|&(a, b)| (b, a)).collect();
+        // The seed query ordered the coding and the model ordered it backwards: the largest
+        // fraction of the weight that still puts the relevant rows first. At base 2.0 a
+        // fraction f gives relevant rows -1 + 2f and the others 1 - 2f: above 0.5 only.
+        assert_eq!(fitted_fraction(&by_keyword, &labels, 2.0), 0.85, "0.7 and 1.0 tie");
+        // The model ordered it: only fractions below 0.5 keep that order, and they tie.
+        assert_eq!(fitted_fraction(&by_model, &labels, 2.0), (0.1 + 0.2 + 0.35) / 4.0);
+        // One class only: nothing to judge by, full weight.
+        assert_eq!(fitted_fraction(&by_model[..5], &labels[..5], 2.0), 1.0);
+    }
+
+    #[test]
+    fn exploration_draws_follow_their_stated_probabilities() {
+        // Uniform: the draw the simulation and a case made before ranked draws existed.
+        let mut rng = Rng::new(7);
+        let drawn = draw_explored(10, 3, 0, &mut rng);
+        let probabilities: Vec<f64> = drawn.iter().map(|d| d.1).collect();
+        assert_eq!(probabilities, vec![0.1, 1.0 / 9.0, 0.125]);
+        let mut positions: Vec<usize> = drawn.iter().map(|d| d.0).collect();
+        positions.sort_unstable();
+        positions.dedup();
+        assert_eq!(positions.len(), 3, "no document drawn twice");
+
+        // Half the probability by rank: over 20,000 single draws from 50, each position comes
+        // up at the rate it was given, and the rates are the formula's.
+        let n = 50;
+        let harmonic: f64 = (1..=n).map(|r| 1.0 / r as f64).sum();
+        let expected = |k: usize| 0.5 / n as f64 + 0.5 / ((k + 1) as f64 * harmonic);
+        let mut hits = vec![0u32; n];
+        let mut rng = Rng::new(11);
+        for _ in 0..20_000 {
+            let d = draw_explored(n, 1, 500, &mut rng);
+            assert_eq!(d.len(), 1);
+            assert!((d[0].1 - expected(d[0].0)).abs() < 1e-12);
+            hits[d[0].0] += 1;
+        }
+        for (k, &h) in hits.iter().enumerate() {
+            let p = expected(k);
+            let sd = (20_000.0 * p * (1.0 - p)).sqrt();
+            assert!((f64::from(h) - 20_000.0 * p).abs() < 4.5 * sd, "{k}: {h} for p {p}");
+        }
+        assert!(hits[0] > 5 * hits[n - 1], "the top of the rest is drawn far more often");
+
+        // Several draws: none repeats, each probability is over the ones left, and asking for
+        // more than there are draws them all.
+        let mut rng = Rng::new(3);
+        let all = draw_explored(4, 9, 500, &mut rng);
+        let mut positions: Vec<usize> = all.iter().map(|d| d.0).collect();
+        positions.sort_unstable();
+        assert_eq!(positions, vec![0, 1, 2, 3]);
+        assert!((all[3].1 - 1.0).abs() < 1e-12, "the last one left is certain");
     }
 
     #[test]

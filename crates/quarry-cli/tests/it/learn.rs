@@ -111,6 +111,9 @@ fn prioritized_review_finds_relevant_documents_first_and_validates() {
     assert_eq!(u(&s.json(&["learn", "status", "--json"]), "unreadable_texts"), 1);
     s.restore_text(saved);
     let mut found = 0;
+    // Per batch: whether its drawn document (the last: the top of the ranking comes first)
+    // is relevant.
+    let mut drawn_relevant = Vec::new();
     for round in 0..3 {
         let next = s.json(&[
             "review",
@@ -127,6 +130,9 @@ fn prioritized_review_finds_relevant_documents_first_and_validates() {
         let name = next["batch"]["name"].as_str().unwrap().to_owned();
         assert_eq!(name, format!("PRI-{:04}", round + 1));
         assert_eq!(u(&next["batch"], "documents"), 10);
+        let docs = s.json(&["review", "batch", "show", &name, "--format", "json"]);
+        let last = docs.as_array().unwrap().last().unwrap()["control_number"].as_str().unwrap();
+        drawn_relevant.push(truth[last]);
         found += code_batch(&s, &name, &truth);
     }
     // 30 of 150 are relevant: a random order finds 6 in 30 on average; the ranking finds most.
@@ -137,10 +143,20 @@ fn prioritized_review_finds_relevant_documents_first_and_validates() {
     assert_eq!(status["gain"].as_array().unwrap().len(), 30);
     assert_eq!(u(&status, "models"), 3);
     assert_eq!(u(&status, "unreadable_texts"), 0, "read on a later use");
-    // One document of each batch of 10 was drawn at random: the running estimate rests on them.
+    // One document of each batch of 10 was drawn at random, favouring the top of the rest:
+    // the running estimate rests on them, each weighted by one over the probability it had.
     let running = &status["running"];
     assert_eq!(u(running, "drawn"), 3, "{status}");
-    let expected = found as f64 / (found as f64 + u(running, "relevant") as f64 / 3.0 * 120.0);
+    let draws = audit(&s, &["--action", "batch.create"]);
+    let p: Vec<f64> =
+        draws.iter().map(|b| b["detail"]["explored_p"][0].as_f64().unwrap()).collect();
+    assert!(p.iter().all(|&p| p > 0.0 && p < 1.0), "{p:?}");
+    // Every document of a rest of n keeps a chance of at least 0.5 / n, and n <= 141 here.
+    assert!(p.iter().all(|&p| p >= 0.5 / 141.0), "{p:?}");
+    let weight: f64 = p.iter().map(|p| 1.0 / p).sum();
+    let hits: f64 = p.iter().zip(&drawn_relevant).filter(|x| *x.1).map(|x| 1.0 / x.0).sum();
+    assert_eq!(u(running, "relevant"), drawn_relevant.iter().filter(|&&r| r).count() as u64);
+    let expected = found as f64 / (found as f64 + hits / weight * 120.0);
     assert!((running["recall"].as_f64().unwrap() - expected).abs() < 1e-9, "{running}");
     assert!(std::fs::read(&chart).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
     let text = ok(&s.run(&["learn", "status"]));
@@ -186,6 +202,17 @@ fn prioritized_review_finds_relevant_documents_first_and_validates() {
     assert!(
         v["recall_low"].as_f64().unwrap() <= recall && recall <= v["recall_high"].as_f64().unwrap()
     );
+
+    // A question started afresh has no draws of its own yet: the earlier session's do not
+    // make its running estimate, though their coding counts as reviewed.
+    ok(&as_reviewer(
+        &s,
+        "manager",
+        &["learn", "start", "--field", "responsiveness", "--positive", "responsive"],
+    ));
+    let fresh = s.json(&["learn", "status", "--json"]);
+    assert_eq!(u(&fresh, "reviewed"), 70, "{fresh}");
+    assert!(fresh["running"].is_null(), "{fresh}");
 }
 
 #[test]
