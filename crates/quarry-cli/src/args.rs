@@ -195,7 +195,8 @@ pub(crate) enum BatchCommand {
         #[arg(long)]
         level: Option<u32>,
         /// A new batch of the highest-ranked documents not yet reviewed (`quarry learn start`
-        /// first), with 5% (one in a batch of 20) drawn at random from the rest.
+        /// first), with 5% (one in a batch of 20) drawn at random from the rest, favouring
+        /// its top.
         #[arg(long)]
         prioritized: bool,
         /// Documents in a prioritized batch. Small batches keep the ranking fresh: quarry's
