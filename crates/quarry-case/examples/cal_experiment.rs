@@ -213,14 +213,10 @@ fn running_recall(reviewed: &[usize], draws: &[(usize, f64)], truth: &[bool]) ->
     if draws.is_empty() {
         return None;
     }
-    let (mut hits, mut total) = (0.0, 0.0);
-    for &(row, p) in draws {
-        total += 1.0 / p;
-        if truth[row] {
-            hits += 1.0 / p;
-        }
-    }
+    let draws: Vec<(bool, Option<f64>)> =
+        draws.iter().map(|&(row, p)| (truth[row], Some(p))).collect();
+    let rate = quarry_learn::cal::running_rate(&draws);
     let found = reviewed.iter().filter(|&&i| truth[i]).count() as f64;
-    let missed = hits / total * (truth.len() - reviewed.len()) as f64;
+    let missed = rate * (truth.len() - reviewed.len()) as f64;
     Some(if found + missed > 0.0 { found / (found + missed) } else { 1.0 })
 }

@@ -700,29 +700,6 @@ fn weights_hash(model: &quarry_learn::Model) -> String {
     h.finalize().to_hex().to_string()
 }
 
-/// The relevant rate among the documents not reviewed, from the exploration draws (whether
-/// each was relevant, and the probability it was drawn with). When every draw has its
-/// probability, each counts with weight `1 / p` (the Hajek estimator), so draws that favour
-/// the top of the rest do not inflate the rate; draws recorded without one (batches made
-/// before probabilities were recorded, all drawn uniformly) count alike.
-fn running_rate(draws: &[(bool, Option<f64>)]) -> f64 {
-    if draws.is_empty() {
-        return 0.0;
-    }
-    if draws.iter().all(|d| d.1.is_some()) {
-        let (mut hits, mut total) = (0.0, 0.0);
-        for &(r, p) in draws {
-            let w = 1.0 / p.unwrap_or(1.0);
-            total += w;
-            if r {
-                hits += w;
-            }
-        }
-        return hits / total;
-    }
-    draws.iter().filter(|d| d.0).count() as f64 / draws.len() as f64
-}
-
 /// The latest validation: its estimate once fully coded, else the sample pending (batch,
 /// coded, size).
 type Validation = (Option<quarry_learn::Elusion>, Option<(String, u64, u64)>);
@@ -946,7 +923,7 @@ impl Case {
         let found_now = relevant.values().filter(|&&r| r).count() as u64;
         let not_reviewed = documents - relevant.len() as u64;
         let running = (!draws.is_empty()).then(|| {
-            let rate = running_rate(&draws);
+            let rate = quarry_learn::cal::running_rate(&draws);
             let missed = rate * not_reviewed as f64;
             RunningEstimate {
                 drawn: draws.len() as u64,
@@ -1101,20 +1078,5 @@ mod tests {
         let json = r#"{"bits":20,"pairs":false,"min_df":2}"#;
         let parsed: FeatureConfig = serde_json::from_str(json).expect("parses");
         assert_eq!(parsed.version, 1);
-    }
-
-    #[test]
-    fn the_running_rate_weighs_each_draw_by_its_chance() {
-        // One relevant document drawn at odds of one in two, two irrelevant ones at one in a
-        // hundred: each irrelevant draw stands for a hundred documents, the relevant for two.
-        let draws = [(true, Some(0.5)), (false, Some(0.01)), (false, Some(0.01))];
-        assert!((super::running_rate(&draws) - 2.0 / 202.0).abs() < 1e-12);
-        // Uniform draws from one rest: the plain share.
-        let uniform = [(true, Some(0.01)), (false, Some(0.01)), (false, Some(0.01))];
-        assert!((super::running_rate(&uniform) - 1.0 / 3.0).abs() < 1e-12);
-        // A draw without its probability (an older batch): all count alike.
-        let older = [(true, Some(0.5)), (false, None), (false, Some(0.01))];
-        assert!((super::running_rate(&older) - 1.0 / 3.0).abs() < 1e-12);
-        assert_eq!(super::running_rate(&[]), 0.0);
     }
 }

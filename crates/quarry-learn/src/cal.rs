@@ -254,6 +254,24 @@ fn fitted_fraction(history: &[(f32, f32)], labels: &[bool], base: f32) -> f32 {
     best.map_or(1.0, |(_, ties)| ties.iter().sum::<f32>() / ties.len() as f32)
 }
 
+/// The relevant rate among the documents not reviewed, from the exploration draws (whether
+/// each was relevant, and the probability it was drawn with). When every draw has its
+/// probability, each counts with weight `1 / p` (the Hajek estimator), so draws that favour
+/// the top of the rest do not inflate the rate; draws recorded without one (batches made
+/// before probabilities were recorded, all drawn uniformly) count alike.
+#[must_use]
+pub fn running_rate(draws: &[(bool, Option<f64>)]) -> f64 {
+    if draws.is_empty() {
+        return 0.0;
+    }
+    let weights: Vec<f64> = match draws.iter().map(|d| d.1).collect::<Option<Vec<f64>>>() {
+        Some(p) => p.iter().map(|p| 1.0 / p).collect(),
+        None => vec![1.0; draws.len()],
+    };
+    let hits: f64 = draws.iter().zip(&weights).filter(|(d, _)| d.0).map(|(_, w)| w).sum();
+    hits / weights.iter().sum::<f64>()
+}
+
 /// [`Protocol::prior_fit`]: the model's and the seed query's scores standardized over `rows`,
 /// mixed with the weight that best orders the coded documents by their scores when ranked.
 /// Records each row's pair in `state.ranked`.
@@ -314,7 +332,6 @@ pub fn draw_explored(
             let p = 1.0 / left.len() as f64;
             out.push((left.swap_remove(rng.below(left.len())), p));
         }
-        // Drawn positions in rank order do not matter to the caller; keep draw order.
         return out;
     }
     let share = f64::from(rank_permille.min(1000)) / 1000.0;
@@ -671,6 +688,21 @@ mod tests {
         assert_eq!(fitted_fraction(&by_model, &labels, 2.0), (0.1 + 0.2 + 0.35) / 4.0);
         // One class only: nothing to judge by, full weight.
         assert_eq!(fitted_fraction(&by_model[..5], &labels[..5], 2.0), 1.0);
+    }
+
+    #[test]
+    fn the_running_rate_weighs_each_draw_by_its_chance() {
+        // One relevant document drawn at odds of one in two, two irrelevant ones at one in a
+        // hundred: each irrelevant draw stands for a hundred documents, the relevant for two.
+        let draws = [(true, Some(0.5)), (false, Some(0.01)), (false, Some(0.01))];
+        assert!((running_rate(&draws) - 2.0 / 202.0).abs() < 1e-12);
+        // Uniform draws from one rest: the plain share.
+        let uniform = [(true, Some(0.01)), (false, Some(0.01)), (false, Some(0.01))];
+        assert!((running_rate(&uniform) - 1.0 / 3.0).abs() < 1e-12);
+        // A draw without its probability (an older batch): all count alike.
+        let older = [(true, Some(0.5)), (false, None), (false, Some(0.01))];
+        assert!((running_rate(&older) - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(running_rate(&[]), 0.0);
     }
 
     #[test]
