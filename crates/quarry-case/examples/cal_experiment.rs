@@ -61,6 +61,8 @@ fn variant(spec: &str) -> Protocol {
     for part in spec.split('+') {
         match part {
             "bmi" => {}
+            // quarry's configuration as a case runs it; parts after it modify it.
+            "quarry" => p = Protocol { name: p.name.clone(), ..Protocol::quarry() },
             "taper" => p.taper_presumed = true,
             "auc" => p.prior_trust = true,
             "fit" => p.prior_fit = true,

@@ -754,14 +754,32 @@ impl Case {
             .map(|q| collection.matrix.vector(q, &collection.config))
             .into_iter()
             .collect();
-        let (scores, prior) = quarry_learn::cal::ranking_scores(
-            &collection.matrix,
-            &model,
-            &seeds,
-            &coded,
-            &open,
-            &session.protocol,
-        );
+        // With a fitted prior, each document handed out keeps its two standardized scores
+        // (`ranked` in the batch's audit entry); once coded, they are what later batches fit
+        // the prior's weight to.
+        let (scores, prior, pairs) = if session.protocol.fits_prior(&seeds) {
+            let history = self.fit_history(&session, &collection.items, &coded)?;
+            let fitted = quarry_learn::cal::fitted_ranking(
+                &collection.matrix,
+                &model,
+                &seeds,
+                &coded,
+                &open,
+                &session.protocol,
+                &history,
+            );
+            (fitted.scores, fitted.prior_weight, fitted.pairs)
+        } else {
+            let (scores, prior) = quarry_learn::cal::ranking_scores(
+                &collection.matrix,
+                &model,
+                &seeds,
+                &coded,
+                &open,
+                &session.protocol,
+            );
+            (scores, prior, Vec::new())
+        };
         let mut order: Vec<usize> = (0..open.len()).collect();
         order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
         let mut protocol = session.protocol.clone();
@@ -769,10 +787,9 @@ impl Case {
             protocol.explore_permille = EARLIER_EXPLORE_PERMILLE;
         }
         let explore = protocol.explored(size);
-        let mut picked: Vec<u64> =
-            order.iter().take(size - explore).map(|&k| collection.items[open[k]]).collect();
-        let rest: Vec<u64> =
-            order.iter().skip(size - explore).map(|&k| collection.items[open[k]]).collect();
+        // Positions in `open`, best first, then the draws.
+        let mut chosen: Vec<usize> = order[..(size - explore).min(order.len())].to_vec();
+        let rest = order.get(size - explore..).unwrap_or_default();
         let mut rng = quarry_learn::Rng::new(record.id as u64 ^ 0xe7);
         let mut explored = Vec::new();
         let mut explored_p = Vec::new();
@@ -782,10 +799,19 @@ impl Case {
             protocol.explore_rank_permille,
             &mut rng,
         ) {
-            explored.push(rest[k]);
+            explored.push(collection.items[open[rest[k]]]);
             explored_p.push(p);
-            picked.push(rest[k]);
+            chosen.push(rest[k]);
         }
+        let picked: Vec<u64> = chosen.iter().map(|&k| collection.items[open[k]]).collect();
+        let ranked: Vec<serde_json::Value> = if pairs.is_empty() {
+            Vec::new()
+        } else {
+            chosen
+                .iter()
+                .map(|&k| serde_json::json!([collection.items[open[k]], pairs[k].0, pairs[k].1]))
+                .collect()
+        };
         let mut items: Vec<u64> = Vec::new();
         let mut seen = HashSet::new();
         let mut members = conn.prepare("SELECT m.id FROM items i JOIN items m ON m.doc_root_id = i.doc_root_id WHERE i.id = ?1 ORDER BY m.id")?;
@@ -825,13 +851,20 @@ impl Case {
                 insert.execute(rusqlite::params![batch_id, k as i64, id.cast_signed()])?;
             }
         }
+        let mut detail = serde_json::json!({"batch": name, "query": query, "level": 1, "documents": items.len(), "prioritized": true, "model": record.id, "prior_weight": prior, "explored": explored, "explored_p": explored_p});
+        if !ranked.is_empty() {
+            detail["ranked"] = serde_json::Value::Array(ranked);
+        }
         let mut log = crate::audit::Appender::new(&tx)?;
-        log.push(&tx, &crate::audit::NewEntry {
-            actor: reviewer,
-            action: "batch.create",
-            detail: Some(serde_json::json!({"batch": name, "query": query, "level": 1, "documents": items.len(), "prioritized": true, "model": record.id, "prior_weight": prior, "explored": explored, "explored_p": explored_p})),
-            ..Default::default()
-        })?;
+        log.push(
+            &tx,
+            &crate::audit::NewEntry {
+                actor: reviewer,
+                action: "batch.create",
+                detail: Some(detail),
+                ..Default::default()
+            },
+        )?;
         log.push(
             &tx,
             &crate::audit::NewEntry {
@@ -849,6 +882,57 @@ impl Case {
             .find(|b| b.name == name)
             .ok_or_else(|| Error::Internal("batch vanished".into()))?;
         Ok((batch, true, Some(record)))
+    }
+
+    /// The audit details of the session's prioritized batches (`batch.create`), oldest first:
+    /// those whose model the session built.
+    fn session_batches(&self, session: &LearnSession) -> Result<Vec<serde_json::Value>> {
+        let conn = self.reader()?;
+        let models: HashSet<u64> = {
+            let mut stmt = conn.prepare("SELECT id FROM learn_models WHERE session_id = ?1")?;
+            stmt.query_map([session.id], |r| r.get::<_, i64>(0))?
+                .map(|r| r.map(i64::cast_unsigned))
+                .collect::<Result<_, _>>()?
+        };
+        let mut stmt =
+            conn.prepare("SELECT detail FROM audit WHERE action = 'batch.create' ORDER BY seq")?;
+        let mut out = Vec::new();
+        for detail in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            let detail: serde_json::Value = serde_json::from_str(&detail?).unwrap_or_default();
+            let model = detail.get("model").and_then(serde_json::Value::as_u64);
+            if model.is_some_and(|m| models.contains(&m)) {
+                out.push(detail);
+            }
+        }
+        Ok(out)
+    }
+
+    /// What a fitted prior fits to ([`quarry_learn::cal::fitted_ranking`]): each coded
+    /// document that a prioritized batch of the session handed out, with the model's and the
+    /// seed query's standardized scores recorded when it was ranked (its latest batch's, if
+    /// it was handed out twice), in collection order. Documents coded by other routes (search,
+    /// validation samples) have no such scores and take no part.
+    fn fit_history(
+        &self,
+        session: &LearnSession,
+        items: &[u64],
+        coded: &[Option<bool>],
+    ) -> Result<Vec<((f32, f32), bool)>> {
+        let mut ranked: HashMap<u64, (f32, f32)> = HashMap::new();
+        for detail in self.session_batches(session)? {
+            let Some(list) = detail.get("ranked").and_then(serde_json::Value::as_array) else {
+                continue;
+            };
+            for entry in list {
+                let number = |k: usize| entry.get(k).and_then(serde_json::Value::as_f64);
+                if let (Some(id), Some(zm), Some(zk)) =
+                    (entry.get(0).and_then(serde_json::Value::as_u64), number(1), number(2))
+                {
+                    ranked.insert(id, (zm as f32, zk as f32));
+                }
+            }
+        }
+        Ok(items.iter().zip(coded).filter_map(|(id, c)| Some((*ranked.get(id)?, (*c)?))).collect())
     }
 
     /// Where the prioritized review stands: reviewed, found, the gain curve in review order,
@@ -890,33 +974,17 @@ impl Case {
             .map(|v| (v.found as f64 + v.estimated_missed) / documents.max(1) as f64);
         // The exploration draws of this session's prioritized batches, as coded now, each
         // with the probability it was drawn with where the batch recorded one.
-        let session_models: HashSet<u64> = {
-            let mut stmt = conn.prepare("SELECT id FROM learn_models WHERE session_id = ?1")?;
-            stmt.query_map([session.id], |r| r.get::<_, i64>(0))?
-                .map(|r| r.map(i64::cast_unsigned))
-                .collect::<Result<_, _>>()?
-        };
         let mut draws: Vec<(bool, Option<f64>)> = Vec::new();
-        {
-            let mut stmt = conn
-                .prepare("SELECT detail FROM audit WHERE action = 'batch.create' ORDER BY seq")?;
-            for detail in stmt.query_map([], |r| r.get::<_, String>(0))? {
-                let detail: serde_json::Value = serde_json::from_str(&detail?).unwrap_or_default();
-                let Some(list) = detail.get("explored").and_then(serde_json::Value::as_array)
-                else {
-                    continue;
-                };
-                let model = detail.get("model").and_then(serde_json::Value::as_u64);
-                if !model.is_some_and(|m| session_models.contains(&m)) {
-                    continue;
-                }
-                let p = detail.get("explored_p").and_then(serde_json::Value::as_array);
-                for (k, id) in list.iter().enumerate() {
-                    let Some(id) = id.as_u64() else { continue };
-                    if let Some(&r) = relevant.get(&id) {
-                        let p = p.and_then(|p| p.get(k)).and_then(serde_json::Value::as_f64);
-                        draws.push((r, p.filter(|&p| p > 0.0)));
-                    }
+        for detail in self.session_batches(&session)? {
+            let Some(list) = detail.get("explored").and_then(serde_json::Value::as_array) else {
+                continue;
+            };
+            let p = detail.get("explored_p").and_then(serde_json::Value::as_array);
+            for (k, id) in list.iter().enumerate() {
+                let Some(id) = id.as_u64() else { continue };
+                if let Some(&r) = relevant.get(&id) {
+                    let p = p.and_then(|p| p.get(k)).and_then(serde_json::Value::as_f64);
+                    draws.push((r, p.filter(|&p| p > 0.0)));
                 }
             }
         }

@@ -100,10 +100,12 @@ impl Protocol {
     /// behind both):
     /// - batches stop growing at 20 documents, so the model is retrained at least every 20
     ///   (retraining takes a fraction of a second);
-    /// - the seed query's score is a prior on the ranking, at weight 5 (in standard
-    ///   deviations) scaled by how well it separates the documents coded so far, and fading
-    ///   as relevant documents are found. A sharp seed query ("confidential") keeps steering;
-    ///   a vague one stops once coding shows it does not help.
+    /// - the seed query's score is a prior on the ranking, at up to 5 standard deviations,
+    ///   fading as relevant documents are found. Its share of that weight is fitted each round
+    ///   to the documents handed out so far ([`Protocol::prior_fit`]): the share whose mix of
+    ///   the two scores, as they were when each was ranked, would have ordered their coding
+    ///   best. A sharp seed query ("confidential") keeps steering; a vague one ("operations")
+    ///   stops once coding shows it does not help.
     ///
     /// And, as a case's prioritized batches need for their running recall estimate, 5% of
     /// each batch of 10 or more is drawn at random from the rest of the ranking (one in a
@@ -118,7 +120,7 @@ impl Protocol {
             explore_rank_permille: 500,
             max_batch: 20,
             prior_weight: 5.0,
-            prior_trust: true,
+            prior_fit: true,
             ..Protocol::bmi()
         }
     }
@@ -132,6 +134,13 @@ impl Protocol {
             return 0;
         }
         (size * self.explore_permille as usize / 1000).clamp(1, size)
+    }
+
+    /// Whether rankings fit the prior's weight ([`fitted_ranking`]) rather than trust it by
+    /// AUC ([`ranking_scores`]): with `prior_fit`, a prior and a seed query.
+    #[must_use]
+    pub fn fits_prior(&self, seeds: &[Sparse]) -> bool {
+        self.prior_fit && self.prior_weight > 0.0 && !seeds.is_empty()
     }
 
     /// The features this protocol learns from.
@@ -215,8 +224,18 @@ pub fn next_batch(
         pool.truncate(size);
         return pool;
     };
-    let scores = if protocol.prior_fit && protocol.prior_weight > 0.0 && !seeds.is_empty() {
-        fitted_scores(m, &model, seeds, state, &uncoded, protocol)
+    let scores = if protocol.fits_prior(seeds) {
+        let history: Vec<((f32, f32), bool)> = state
+            .ranked
+            .iter()
+            .zip(&state.coded)
+            .filter_map(|(r, c)| Some(((*r)?, (*c)?)))
+            .collect();
+        let fitted = fitted_ranking(m, &model, seeds, &state.coded, &uncoded, protocol, &history);
+        for (&row, &pair) in uncoded.iter().zip(&fitted.pairs) {
+            state.ranked[row] = Some(pair);
+        }
+        fitted.scores
     } else {
         ranking_scores(m, &model, seeds, &state.coded, &uncoded, protocol).0
     };
@@ -233,14 +252,17 @@ pub fn next_batch(
 }
 
 /// Of the fractions tried, the one of `base` whose mix `model + fraction · base · seed query`
-/// of the `history` pairs orders `labels` best (AUC); ties take their mean, and without both
-/// classes the whole weight stays.
-fn fitted_fraction(history: &[(f32, f32)], labels: &[bool], base: f32) -> f32 {
+/// orders the `history` (each coded document's two standardized scores when it was ranked, and
+/// its coding) best by AUC; ties take their mean, and without both classes the whole weight
+/// stays. [`fitted_ranking`] weighs the seed query by `base` times this.
+#[must_use]
+pub fn fitted_fraction(history: &[((f32, f32), bool)], base: f32) -> f32 {
     const GRID: [f32; 7] = [0.0, 0.1, 0.2, 0.35, 0.5, 0.7, 1.0];
+    let labels: Vec<bool> = history.iter().map(|h| h.1).collect();
     let mut best: Option<(f32, Vec<f32>)> = None;
     for &c in &GRID {
-        let mixed: Vec<f32> = history.iter().map(|&(a, b)| a + c * base * b).collect();
-        let Some(a) = auc(&mixed, labels) else { break };
+        let mixed: Vec<f32> = history.iter().map(|&((a, b), _)| a + c * base * b).collect();
+        let Some(a) = auc(&mixed, &labels) else { break };
         match &mut best {
             Some((top, ties)) if a > *top + 1e-6 => {
                 *top = a;
@@ -272,17 +294,35 @@ pub fn running_rate(draws: &[(bool, Option<f64>)]) -> f64 {
     hits / weights.iter().sum::<f64>()
 }
 
-/// [`Protocol::prior_fit`]: the model's and the seed query's scores standardized over `rows`,
-/// mixed with the weight that best orders the coded documents by their scores when ranked.
-/// Records each row's pair in `state.ranked`.
-fn fitted_scores(
+/// A ranking under [`Protocol::prior_fit`].
+#[derive(Clone, Debug)]
+pub struct FittedRanking {
+    /// Per row ranked: the model's standardized score plus the weighted seed query's.
+    pub scores: Vec<f32>,
+    /// The seed query's weight in `scores`.
+    pub prior_weight: f32,
+    /// Per row ranked: the model's and the seed query's standardized scores. Keep those of
+    /// the rows handed out: once coded, they are the `history` later rankings fit to.
+    pub pairs: Vec<(f32, f32)>,
+}
+
+/// [`Protocol::prior_fit`]: the model's and the seed query's scores, each standardized over
+/// `rows`, mixed with the share of the fading weight that best orders `history`: the pair of
+/// each coded document as it was when that document was ranked, and its coding. Only the
+/// documents the ranking handed out belong in `history`, whatever else was coded: their pairs
+/// were read under the same selection, so a seed query that only rode along with the model
+/// gets no credit for it. `coded` holds every row's coding (the weight fades with the relevant
+/// found).
+#[must_use]
+pub fn fitted_ranking(
     m: &Matrix,
     model: &Model,
     seeds: &[Sparse],
-    state: &mut State,
+    coded: &[Option<bool>],
     rows: &[usize],
     protocol: &Protocol,
-) -> Vec<f32> {
+    history: &[((f32, f32), bool)],
+) -> FittedRanking {
     let standard = |mut v: Vec<f32>| {
         let (mean, sd) = mean_sd(&v);
         for x in &mut v {
@@ -292,21 +332,14 @@ fn fitted_scores(
     };
     let zm = standard(model.score(m, rows));
     let zk = standard(seed_model(m, seeds).score(m, rows));
-    let found = state.coded.iter().filter(|&&c| c == Some(true)).count();
+    let found = coded.iter().filter(|&&c| c == Some(true)).count();
     let base = protocol.prior_weight * PRIOR_HALF / (PRIOR_HALF + found as f32);
-    let mut history: Vec<(f32, f32)> = Vec::new();
-    let mut labels: Vec<bool> = Vec::new();
-    for (i, r) in state.ranked.iter().enumerate() {
-        if let (Some(pair), Some(c)) = (r, state.coded[i]) {
-            history.push(*pair);
-            labels.push(c);
-        }
+    let weight = base * fitted_fraction(history, base);
+    FittedRanking {
+        scores: zm.iter().zip(&zk).map(|(a, b)| a + weight * b).collect(),
+        prior_weight: weight,
+        pairs: zm.into_iter().zip(zk).collect(),
     }
-    let weight = base * fitted_fraction(&history, &labels, base);
-    for (k, &row) in rows.iter().enumerate() {
-        state.ranked[row] = Some((zm[k], zk[k]));
-    }
-    zm.iter().zip(&zk).map(|(a, b)| a + weight * b).collect()
 }
 
 /// Draws `count` of `n` documents ranked `0..n` (best first) without replacement, for the
@@ -560,6 +593,11 @@ pub fn effort(order: &[usize], relevant: &[bool], recall: f64) -> usize {
 mod tests {
     use super::*;
 
+    /// quarry's protocol as it was until the prior was fitted: trusted by the seed query's AUC.
+    fn trusted_by_auc() -> Protocol {
+        Protocol { prior_trust: true, prior_fit: false, ..Protocol::quarry() }
+    }
+
     #[test]
     fn auc_counts_pairs_and_halves_ties() {
         assert_eq!(auc(&[0.1, 0.2, 0.9, 0.8], &[false, false, true, true]), Some(1.0));
@@ -592,7 +630,7 @@ mod tests {
         let model = Model { weights: vec![0.0; m.dims] };
         let rows: Vec<usize> = (0..60).collect();
         let weight = |coded: &[Option<bool>], z: f32| {
-            let p = Protocol { prior_trust_z: z, ..Protocol::quarry() };
+            let p = Protocol { prior_trust_z: z, ..trusted_by_auc() };
             ranking_scores(&m, &model, &seeds, coded, &rows, &p).1
         };
         // Three relevant (two with the word), three not (one with it): AUC 6/9, trust 1/3 by
@@ -649,7 +687,7 @@ mod tests {
         assert_eq!(weight, 0.0);
         assert!((10..20).contains(&best(&scores).unwrap()), "no prior: the model's order");
 
-        let prior = Protocol::quarry();
+        let prior = trusted_by_auc();
         let (scores, weight) = ranking_scores(&m, &model, &seeds, &coded, &rows, &prior);
         assert_eq!(weight, 5.0, "nothing coded: full weight");
         assert!(best(&scores).unwrap() < 10, "the prior puts seed matches first");
@@ -677,17 +715,20 @@ mod tests {
     fn a_fitted_prior_follows_whichever_score_ordered_the_coding() {
         let labels: Vec<bool> = (0..10).map(|i| i < 5).collect();
         // (model, seed query) when ranked; the relevant rows are 0-4.
-        let by_keyword: Vec<(f32, f32)> =
-            (0..10).map(|i| if i < 5 { (-1.0, 1.0) } else { (1.0, -1.0) }).collect();
-        let by_model: Vec<(f32, f32)> = by_keyword.iter().map(|&(a, b)| (b, a)).collect();
+        let by_keyword: Vec<((f32, f32), bool)> = (0..10)
+            .map(|i| if i < 5 { (-1.0, 1.0) } else { (1.0, -1.0) })
+            .zip(labels.iter().copied())
+            .collect();
+        let by_model: Vec<((f32, f32), bool)> =
+            by_keyword.iter().map(|&((a, b), l)| ((b, a), l)).collect();
         // The seed query ordered the coding and the model ordered it backwards: the largest
         // fraction of the weight that still puts the relevant rows first. At base 2.0 a
         // fraction f gives relevant rows -1 + 2f and the others 1 - 2f: above 0.5 only.
-        assert_eq!(fitted_fraction(&by_keyword, &labels, 2.0), 0.85, "0.7 and 1.0 tie");
+        assert_eq!(fitted_fraction(&by_keyword, 2.0), 0.85, "0.7 and 1.0 tie");
         // The model ordered it: only fractions below 0.5 keep that order, and they tie.
-        assert_eq!(fitted_fraction(&by_model, &labels, 2.0), (0.1 + 0.2 + 0.35) / 4.0);
+        assert_eq!(fitted_fraction(&by_model, 2.0), (0.1 + 0.2 + 0.35) / 4.0);
         // One class only: nothing to judge by, full weight.
-        assert_eq!(fitted_fraction(&by_model[..5], &labels[..5], 2.0), 1.0);
+        assert_eq!(fitted_fraction(&by_model[..5], 2.0), 1.0);
     }
 
     #[test]

@@ -162,14 +162,39 @@ fn prioritized_review_finds_relevant_documents_first_and_validates() {
     let text = ok(&s.run(&["learn", "status"]));
     assert!(text.contains("gain curve") && text.contains("knee rule"), "{text}");
 
-    // The seed query's prior: full weight for the first batch (nothing coded), then scaled
-    // by how well "pipeline safety" separated the coding, and faded by the relevant found.
+    // The seed query's prior: full weight for the first batch (nothing coded), then faded by
+    // the relevant found, and of that the share that best orders the documents handed out
+    // so far by the two scores each had when it was ranked. Each batch's audit entry keeps
+    // those scores for every document it handed out, in the batch's order.
     let batches = audit(&s, &["--action", "batch.create"]);
-    let weights: Vec<f64> =
-        batches.iter().map(|b| b["detail"]["prior_weight"].as_f64().unwrap()).collect();
-    assert_eq!(weights.len(), 3);
-    assert!((weights[0] - 5.0).abs() < 1e-6, "{weights:?}");
-    assert!(weights[1] < 5.0 && weights[2] < weights[1], "{weights:?}");
+    assert_eq!(batches.len(), 3);
+    let control_of: HashMap<u64, String> = audit(&s, &["--action", "code"])
+        .iter()
+        .map(|c| (c["item_id"].as_u64().unwrap(), c["control_number"].as_str().unwrap().into()))
+        .collect();
+    let mut history: Vec<((f32, f32), bool)> = Vec::new();
+    let mut fractions = Vec::new();
+    for b in &batches {
+        let detail = &b["detail"];
+        let found = history.iter().filter(|h| h.1).count();
+        let base = 5.0 * 10.0 / (10.0 + found as f32);
+        let fraction = quarry_learn::cal::fitted_fraction(&history, base);
+        let weight = detail["prior_weight"].as_f64().unwrap();
+        assert!((weight - f64::from(base * fraction)).abs() < 1e-5, "{weight} {base} {fraction}");
+        fractions.push(fraction);
+        let name = detail["batch"].as_str().unwrap();
+        let shown = s.json(&["review", "batch", "show", name, "--format", "json"]);
+        let ranked = detail["ranked"].as_array().unwrap();
+        assert_eq!(ranked.len(), 10, "{detail}");
+        for (entry, doc) in ranked.iter().zip(shown.as_array().unwrap()) {
+            let control = &control_of[&entry[0].as_u64().unwrap()];
+            assert_eq!(control, doc["control_number"].as_str().unwrap());
+            let (zm, zk) = (entry[1].as_f64().unwrap(), entry[2].as_f64().unwrap());
+            history.push(((zm as f32, zk as f32), truth[control]));
+        }
+    }
+    assert_eq!(fractions[0], 1.0, "nothing coded: the whole weight");
+    assert!(fractions[1..].iter().any(|&f| f < 1.0), "{fractions:?}");
 
     // Every model is in the audit log with its training set's hash, and rebuilds bit for bit.
     let models = audit(&s, &["--action", "learn.model"]);
