@@ -139,6 +139,10 @@ pub struct Matcher {
     slots: Box<[Slot]>,
     slot_mask: usize,
     slot_shift: u32,
+    /// Whether the table is too large for L2 cache: words that pass the filter are then
+    /// looked up [`DEFER`] at a time, their slots loaded together first so that the cache
+    /// misses overlap instead of following one another.
+    defer: bool,
     /// Text of each distinct word, back to back, for checking a hash hit: word `i` is
     /// `arena[offsets[i]..offsets[i + 1]]`.
     arena: Vec<u8>,
@@ -177,6 +181,7 @@ impl std::fmt::Debug for Matcher {
             .field("patterns", &self.patterns.len())
             .field("words", &(self.offsets.len() - 1))
             .field("prefixes", &self.prefixes.len())
+            .field("deferred", &self.defer)
             .finish_non_exhaustive()
     }
 }
@@ -376,6 +381,7 @@ impl Matcher {
             slots,
             slot_mask,
             slot_shift,
+            defer: capacity * std::mem::size_of::<Slot>() > DEFER_ABOVE,
             arena,
             offsets,
             singles,
@@ -423,7 +429,12 @@ impl Matcher {
     ) {
         let bytes = text.as_bytes();
         let mut folded = std::mem::take(&mut scratch.folded);
-        let mut state = State { para: ParagraphState::default(), paragraphs };
+        let mut state = State {
+            para: ParagraphState::default(),
+            paragraphs,
+            pending: [(0, 0, 0); DEFER],
+            queued: 0,
+        };
         let mut prev_end = 0usize;
         let mut newlines = 0u32; // line feeds since the last word
 
@@ -459,6 +470,7 @@ impl Matcher {
                     open = None;
                     gap_from = at;
                     if paragraphs && newlines >= 2 && state.para.words > 0 {
+                        self.drain(text, &mut state, sink);
                         state.para.finish(prev_end, sink);
                     }
                     newlines = 0;
@@ -484,11 +496,13 @@ impl Matcher {
         if let Some((start, ascii)) = open {
             // The text ends inside a word (its last block had no byte after it).
             if paragraphs && newlines >= 2 && state.para.words > 0 {
+                self.drain(text, &mut state, sink);
                 state.para.finish(prev_end, sink);
             }
             prev_end = bytes.len();
             self.word::<P>(text, start, bytes.len(), ascii, &mut folded, &mut state, sink);
         }
+        self.drain(text, &mut state, sink);
         if paragraphs && state.para.words > 0 {
             state.para.finish(prev_end, sink);
         }
@@ -510,6 +524,7 @@ impl Matcher {
     ) {
         let bytes = text.as_bytes();
         if !ascii {
+            self.drain(text, state, sink);
             self.folded_words::<P>(text, start, end, folded, state, sink);
             return;
         }
@@ -521,11 +536,20 @@ impl Matcher {
             state.para.add(start, hash);
         }
         if self.passes::<P>(hash) {
-            let seen = Seen { hash, start, end, folded: false };
-            let before = Before { run_start: start, in_run: &[] };
-            self.table_word(text, &bytes[start..end], seen, true, before, sink);
+            if self.defer {
+                state.pending[state.queued] = (hash, start, end);
+                state.queued += 1;
+                if state.queued == DEFER {
+                    self.drain(text, state, sink);
+                }
+            } else {
+                let seen = Seen { hash, start, end, folded: false };
+                let before = Before { run_start: start, in_run: &[] };
+                self.table_word(text, &bytes[start..end], seen, true, before, sink);
+            }
         }
-        if !self.prefixes.is_empty() && end - start >= 3 {
+        if !self.prefixes.is_empty() && end - start >= 3 && self.may_prefix(&bytes[start..end]) {
+            self.drain(text, state, sink);
             self.prefix_word(&bytes[start..end], start, end, sink);
         }
     }
@@ -561,6 +585,34 @@ impl Matcher {
                 self.prefix_word(key, *s, *e, sink);
             }
         }
+    }
+
+    /// Looks up the words [`Matcher::defer`] queued, if any. Called before anything else
+    /// reports to the sink, so hits still come in text order and before their paragraph.
+    #[inline(always)]
+    fn drain(&self, text: &str, state: &mut State, sink: &mut impl Sink) {
+        if state.queued > 0 {
+            self.drain_queued(text, state, sink);
+        }
+    }
+
+    /// [`Matcher::drain`]: first a load of each queued word's slot, all independent of one
+    /// another so that their cache misses overlap, then each word in text order as
+    /// [`Matcher::table_word`] would have taken it.
+    #[inline(never)]
+    fn drain_queued(&self, text: &str, state: &mut State, sink: &mut impl Sink) {
+        let pending = &state.pending[..state.queued];
+        let mut touched = 0u32;
+        for &(hash, _, _) in pending {
+            touched |= self.slots[(hash >> self.slot_shift) as usize].tag;
+        }
+        std::hint::black_box(touched);
+        for &(hash, start, end) in pending {
+            let seen = Seen { hash, start, end, folded: false };
+            let before = Before { run_start: start, in_run: &[] };
+            self.table_word(text, &text.as_bytes()[start..end], seen, true, before, sink);
+        }
+        state.queued = 0;
     }
 
     /// Whether a word's hash passes the filter: its bits are set in its block.
@@ -696,8 +748,7 @@ impl Matcher {
     /// Prefix patterns (`privilege*`) the word starts with.
     #[inline]
     fn prefix_word(&self, key: &[u8], start: usize, end: usize, sink: &mut impl Sink) {
-        let k = prefix_key(&key[..3]);
-        if self.prefix_filter[k / 64] & (1 << (k % 64)) == 0 {
+        if !self.may_prefix(key) {
             return;
         }
         for (prefix, pattern) in &self.prefixes {
@@ -706,6 +757,13 @@ impl Matcher {
                 sink.hit(*pattern, start, end);
             }
         }
+    }
+
+    /// Whether a word of three bytes or more may start with a prefix pattern.
+    #[inline]
+    fn may_prefix(&self, key: &[u8]) -> bool {
+        let k = prefix_key(&key[..3]);
+        self.prefix_filter[k / 64] & (1 << (k % 64)) != 0
     }
 
     #[inline]
@@ -835,7 +893,17 @@ static WORD_BYTES: [bool; 256] = {
 struct State {
     para: ParagraphState,
     paragraphs: bool,
+    /// Words that passed the filter, not looked up yet ([`Matcher::defer`]): hash, start, end.
+    pending: [(u64, usize, usize); DEFER],
+    queued: usize,
 }
+
+/// Words looked up together when the table is deferred ([`Matcher::defer`]).
+const DEFER: usize = 16;
+
+/// Tables larger than this many bytes are deferred: the L2 cache per core of the machine the
+/// figures in docs/BENCHMARKS.md come from. Smaller tables stay in L2, and gain nothing.
+const DEFER_ABOVE: usize = 512 << 10;
 
 /// ASCII words of this many bytes or more are dropped, as the index's analyzer drops them
 /// (tantivy's `RemoveLongFilter` keeps words shorter than its limit).
