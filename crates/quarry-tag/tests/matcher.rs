@@ -175,8 +175,10 @@ fn matches_the_reference_on_random_texts() {
             // A table this large is looked up a few words at a time (its cache misses
             // overlapped): hits and paragraphs come in the same order as from a small one.
             assert!(format!("{matcher:?}").contains("deferred: true"), "{matcher:?}");
+            let small_matcher = Matcher::new(&patterns);
+            assert!(format!("{small_matcher:?}").contains("deferred: false"));
             let mut small = Hits::default();
-            Matcher::new(&patterns).scan(&text, true, &mut Scratch::default(), &mut small);
+            small_matcher.scan(&text, true, &mut Scratch::default(), &mut small);
             assert_eq!(hits.events, small.events, "round {round}: {patterns:?}\n{text:?}");
         }
         let mut got: Vec<_> = hits.hits.iter().map(|&(p, s, e)| (p - offset, s, e)).collect();
