@@ -757,9 +757,13 @@ impl Case {
         // With a fitted prior, each document handed out keeps its two standardized scores
         // (`ranked` in the batch's audit entry); once coded, they are what later batches fit
         // the prior's weight to.
-        let (scores, prior, pairs) = if session.protocol.fits_prior(&seeds) {
-            let history = self.fit_history(&session, &collection.items, &coded)?;
-            let fitted = quarry_learn::cal::fitted_ranking(
+        let history = if session.protocol.fits_prior(&seeds) {
+            self.fit_history(&session, &collection.items, &coded)?
+        } else {
+            Vec::new()
+        };
+        let quarry_learn::cal::Ranking { scores, prior_weight: prior, pairs } =
+            quarry_learn::cal::rank(
                 &collection.matrix,
                 &model,
                 &seeds,
@@ -768,18 +772,6 @@ impl Case {
                 &session.protocol,
                 &history,
             );
-            (fitted.scores, fitted.prior_weight, fitted.pairs)
-        } else {
-            let (scores, prior) = quarry_learn::cal::ranking_scores(
-                &collection.matrix,
-                &model,
-                &seeds,
-                &coded,
-                &open,
-                &session.protocol,
-            );
-            (scores, prior, Vec::new())
-        };
         let mut order: Vec<usize> = (0..open.len()).collect();
         order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
         let mut protocol = session.protocol.clone();

@@ -224,21 +224,13 @@ pub fn next_batch(
         pool.truncate(size);
         return pool;
     };
-    let scores = if protocol.fits_prior(seeds) {
-        let history: Vec<((f32, f32), bool)> = state
-            .ranked
-            .iter()
-            .zip(&state.coded)
-            .filter_map(|(r, c)| Some(((*r)?, (*c)?)))
-            .collect();
-        let fitted = fitted_ranking(m, &model, seeds, &state.coded, &uncoded, protocol, &history);
-        for (&row, &pair) in uncoded.iter().zip(&fitted.pairs) {
-            state.ranked[row] = Some(pair);
-        }
-        fitted.scores
-    } else {
-        ranking_scores(m, &model, seeds, &state.coded, &uncoded, protocol).0
-    };
+    let history: Vec<((f32, f32), bool)> =
+        state.ranked.iter().zip(&state.coded).filter_map(|(r, c)| Some(((*r)?, (*c)?))).collect();
+    let ranking = rank(m, &model, seeds, &state.coded, &uncoded, protocol, &history);
+    for (&row, &pair) in uncoded.iter().zip(&ranking.pairs) {
+        state.ranked[row] = Some(pair);
+    }
+    let scores = ranking.scores;
     let mut order: Vec<usize> = (0..uncoded.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let explore = protocol.explored(size);
@@ -294,16 +286,38 @@ pub fn running_rate(draws: &[(bool, Option<f64>)]) -> f64 {
     hits / weights.iter().sum::<f64>()
 }
 
-/// A ranking under [`Protocol::prior_fit`].
+/// The scores rows are ranked by ([`rank`]).
 #[derive(Clone, Debug)]
-pub struct FittedRanking {
-    /// Per row ranked: the model's standardized score plus the weighted seed query's.
+pub struct Ranking {
+    /// Per row ranked: the model's score, plus the weighted seed query's under a prior.
     pub scores: Vec<f32>,
-    /// The seed query's weight in `scores`.
+    /// The seed query's weight in `scores` (0 without a prior).
     pub prior_weight: f32,
-    /// Per row ranked: the model's and the seed query's standardized scores. Keep those of
-    /// the rows handed out: once coded, they are the `history` later rankings fit to.
+    /// Under [`Protocol::prior_fit`], per row ranked: the model's and the seed query's
+    /// standardized scores (else empty). Keep those of the rows handed out: once coded, they
+    /// are the `history` later rankings fit to.
     pub pairs: Vec<(f32, f32)>,
+}
+
+/// The scores `rows` are ranked by under `protocol`: [`fitted_ranking`] when it fits the
+/// prior ([`Protocol::fits_prior`]; `history` as that function says), else
+/// [`ranking_scores`], which ignores `history`. The simulation and a case's prioritized
+/// batches both rank through here.
+#[must_use]
+pub fn rank(
+    m: &Matrix,
+    model: &Model,
+    seeds: &[Sparse],
+    coded: &[Option<bool>],
+    rows: &[usize],
+    protocol: &Protocol,
+    history: &[((f32, f32), bool)],
+) -> Ranking {
+    if protocol.fits_prior(seeds) {
+        return fitted_ranking(m, model, seeds, coded, rows, protocol, history);
+    }
+    let (scores, prior_weight) = ranking_scores(m, model, seeds, coded, rows, protocol);
+    Ranking { scores, prior_weight, pairs: Vec::new() }
 }
 
 /// [`Protocol::prior_fit`]: the model's and the seed query's scores, each standardized over
@@ -322,7 +336,7 @@ pub fn fitted_ranking(
     rows: &[usize],
     protocol: &Protocol,
     history: &[((f32, f32), bool)],
-) -> FittedRanking {
+) -> Ranking {
     let standard = |mut v: Vec<f32>| {
         let (mean, sd) = mean_sd(&v);
         for x in &mut v {
@@ -335,7 +349,7 @@ pub fn fitted_ranking(
     let found = coded.iter().filter(|&&c| c == Some(true)).count();
     let base = protocol.prior_weight * PRIOR_HALF / (PRIOR_HALF + found as f32);
     let weight = base * fitted_fraction(history, base);
-    FittedRanking {
+    Ranking {
         scores: zm.iter().zip(&zk).map(|(a, b)| a + weight * b).collect(),
         prior_weight: weight,
         pairs: zm.into_iter().zip(zk).collect(),
