@@ -581,7 +581,7 @@ impl Matcher {
                 let before = Before { run_start: start, in_run: &folded[..i] };
                 self.table_word(text, key, seen, false, before, sink);
             }
-            if !self.prefixes.is_empty() && key.len() >= 3 {
+            if !self.prefixes.is_empty() && key.len() >= 3 && self.may_prefix(key) {
                 self.prefix_word(key, *s, *e, sink);
             }
         }
@@ -745,12 +745,10 @@ impl Matcher {
         same
     }
 
-    /// Prefix patterns (`privilege*`) the word starts with.
+    /// Prefix patterns (`privilege*`) the word starts with; for words that
+    /// [`Matcher::may_prefix`] lets through.
     #[inline]
     fn prefix_word(&self, key: &[u8], start: usize, end: usize, sink: &mut impl Sink) {
-        if !self.may_prefix(key) {
-            return;
-        }
         for (prefix, pattern) in &self.prefixes {
             let p = prefix.as_bytes();
             if key.len() >= p.len() && key[..p.len()].eq_ignore_ascii_case(p) {
