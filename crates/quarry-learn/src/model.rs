@@ -79,23 +79,88 @@ pub struct Model {
     pub weights: Vec<f32>,
 }
 
-fn parts<'a>(
-    m: &'a Matrix,
-    e: &'a Example<'a>,
-    scratch: &'a mut (Vec<u32>, Vec<f32>),
-) -> (&'a [u32], &'a [f32]) {
-    match e {
-        Example::Row(i) => m.row(*i),
-        Example::Vector(v) => {
-            scratch.0.clear();
-            scratch.1.clear();
-            for &(id, w) in v.iter() {
-                scratch.0.push(id);
-                scratch.1.push(w);
+/// One side of the training set (the relevant or the other examples) with its feature ids
+/// renumbered densely, over the features some example of either side has.
+///
+/// Pegasos reads and writes the weight of every feature of the two examples of each step. Over
+/// the 2^20 hashed dimensions the weights take 4 MB, and a word's id is as good as random, so
+/// on real mail (330 features a message in the labelled Enron set) most of those accesses
+/// missed the L2 cache: 1.8 s for 10,000 coded email-like rows in the benchmark, against 0.4 s
+/// on rows whose ids crowd the low dimensions. Renumbered, the weights in play sit together
+/// (0.8 s). The arithmetic is the same, in the same order, so the weights are bit for bit
+/// those of the plain loop: models recorded before still rebuild.
+struct Side {
+    offsets: Vec<usize>,
+    ids: Vec<u32>,
+    values: Vec<f32>,
+}
+
+impl Side {
+    /// `examples` renumbered through `dense` (original id to dense id, `u32::MAX` where not
+    /// numbered yet), numbering new features in order of appearance into `features`.
+    fn new(
+        m: &Matrix,
+        examples: &[Example<'_>],
+        dense: &mut [u32],
+        features: &mut Vec<u32>,
+    ) -> Side {
+        let mut side = Side { offsets: vec![0], ids: Vec::new(), values: Vec::new() };
+        let mut number = |id: u32| {
+            let slot = &mut dense[id as usize];
+            if *slot == u32::MAX {
+                *slot = u32::try_from(features.len()).expect("fewer than 2^32 features");
+                features.push(id);
             }
-            (&scratch.0, &scratch.1)
+            *slot
+        };
+        for e in examples {
+            match e {
+                Example::Row(i) => {
+                    let (ids, values) = m.row(*i);
+                    side.ids.extend(ids.iter().map(|&id| number(id)));
+                    side.values.extend_from_slice(values);
+                }
+                Example::Vector(v) => {
+                    side.ids.extend(v.iter().map(|&(id, _)| number(id)));
+                    side.values.extend(v.iter().map(|&(_, x)| x));
+                }
+            }
+            side.offsets.push(side.ids.len());
         }
+        side
     }
+
+    fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    fn example(&self, k: usize) -> (&[u32], &[f32]) {
+        let (a, b) = (self.offsets[k], self.offsets[k + 1]);
+        (&self.ids[a..b], &self.values[a..b])
+    }
+}
+
+/// `v · a - v · b`, each dot product summed in its own order (as `Iterator::sum` would), but
+/// the two side by side: each sum is a chain of dependent additions, and two chains run in
+/// the time of one.
+#[inline]
+fn dots(v: &[f32], a: (&[u32], &[f32]), b: (&[u32], &[f32])) -> f64 {
+    let term = |(ids, vals): (&[u32], &[f32]), k: usize| {
+        f64::from(v[ids[k] as usize]) * f64::from(vals[k])
+    };
+    let (mut sa, mut sb) = (-0.0f64, -0.0f64);
+    let common = a.0.len().min(b.0.len());
+    for k in 0..common {
+        sa += term(a, k);
+        sb += term(b, k);
+    }
+    for k in common..a.0.len() {
+        sa += term(a, k);
+    }
+    for k in common..b.0.len() {
+        sb += term(b, k);
+    }
+    sa - sb
 }
 
 /// Trains on relevant and non-relevant examples; `None` when either side is empty.
@@ -110,21 +175,20 @@ pub fn train(
         return None;
     }
     let lambda = params.lambda;
-    let mut v = vec![0f32; m.dims];
+    let mut dense = vec![u32::MAX; m.dims];
+    let mut features = Vec::new();
+    let pos = Side::new(m, positives, &mut dense, &mut features);
+    let neg = Side::new(m, negatives, &mut dense, &mut features);
+    drop(dense);
+    let mut v = vec![0f32; features.len()];
     let mut scale = 1f64;
     let mut sq = 0f64; // |v|^2
     let mut rng = Rng::new(params.seed);
-    let (mut sa, mut sb) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
     let max_norm = 1.0 / f64::from(lambda).sqrt();
     for t in 1..=params.iterations {
-        let a = &positives[rng.below(positives.len())];
-        let b = &negatives[rng.below(negatives.len())];
-        let (ai, av) = parts(m, a, &mut sa);
-        let (bi, bv) = parts(m, b, &mut sb);
-        let dot = |ids: &[u32], vals: &[f32], v: &[f32]| -> f64 {
-            ids.iter().zip(vals).map(|(&i, &x)| f64::from(v[i as usize]) * f64::from(x)).sum()
-        };
-        let margin = scale * (dot(ai, av, &v) - dot(bi, bv, &v));
+        let (ai, av) = pos.example(rng.below(pos.len()));
+        let (bi, bv) = neg.example(rng.below(neg.len()));
+        let margin = scale * dots(&v, (ai, av), (bi, bv));
         let eta = 1.0 / (f64::from(lambda) * f64::from(t));
         // Shrink: w <- (1 - eta lambda) w, kept as a scale factor.
         let shrink = 1.0 - eta * f64::from(lambda);
@@ -157,7 +221,12 @@ pub fn train(
             scale = 1.0;
         }
     }
-    Some(Model { weights: v.into_iter().map(|x| (f64::from(x) * scale) as f32).collect() })
+    // Features no example has keep the weight 0, as the plain loop left them.
+    let mut weights = vec![0f32; m.dims];
+    for (&id, &x) in features.iter().zip(&v) {
+        weights[id as usize] = (f64::from(x) * scale) as f32;
+    }
+    Some(Model { weights })
 }
 
 impl Model {
@@ -235,6 +304,98 @@ mod tests {
             .collect();
         let docs: Vec<_> = texts.iter().map(|t| count(t, &config)).collect();
         Matrix::build(&docs, &config)
+    }
+
+    /// Pegasos over all `m.dims` weights, written as simply as it can be: what [`train`] must
+    /// equal bit for bit, so that models recorded before its renumbering still rebuild.
+    fn train_plain(
+        m: &Matrix,
+        positives: &[Example<'_>],
+        negatives: &[Example<'_>],
+        params: &TrainParams,
+    ) -> Model {
+        let vector = |e: &Example<'_>| -> Vec<(u32, f32)> {
+            match e {
+                Example::Row(i) => {
+                    let (ids, values) = m.row(*i);
+                    ids.iter().copied().zip(values.iter().copied()).collect()
+                }
+                Example::Vector(v) => v.to_vec(),
+            }
+        };
+        let lambda = f64::from(params.lambda);
+        let (mut v, mut scale, mut sq) = (vec![0f32; m.dims], 1f64, 0f64);
+        let mut rng = Rng::new(params.seed);
+        for t in 1..=params.iterations {
+            let a = vector(&positives[rng.below(positives.len())]);
+            let b = vector(&negatives[rng.below(negatives.len())]);
+            let dot = |x: &[(u32, f32)], v: &[f32]| -> f64 {
+                x.iter().map(|&(i, w)| f64::from(v[i as usize]) * f64::from(w)).sum()
+            };
+            let margin = scale * (dot(&a, &v) - dot(&b, &v));
+            let eta = 1.0 / (lambda * f64::from(t));
+            let shrink = 1.0 - eta * lambda;
+            if shrink <= 1e-12 {
+                v.fill(0.0);
+                (scale, sq) = (1.0, 0.0);
+            } else {
+                scale *= shrink;
+            }
+            let step = eta / (1.0 + margin.exp()) / scale;
+            for (x, sign) in [(&a, 1.0), (&b, -1.0)] {
+                for &(i, w) in x {
+                    let old = f64::from(v[i as usize]);
+                    let new = old + sign * step * f64::from(w);
+                    sq += new * new - old * old;
+                    v[i as usize] = new as f32;
+                }
+            }
+            let norm = scale * sq.max(0.0).sqrt();
+            if norm > 1.0 / lambda.sqrt() {
+                scale *= 1.0 / lambda.sqrt() / norm;
+            }
+            if scale < 1e-6 {
+                v.iter_mut().for_each(|x| *x = (f64::from(*x) * scale) as f32);
+                sq *= scale * scale;
+                scale = 1.0;
+            }
+        }
+        Model { weights: v.into_iter().map(|x| (f64::from(x) * scale) as f32).collect() }
+    }
+
+    #[test]
+    fn renumbered_training_gives_the_plain_loops_weights_bit_for_bit() {
+        // Rows with ids spread over the whole space and of very different lengths, a seed
+        // vector with ids no row has, and a presumed negative listed twice.
+        let config = FeatureConfig::default();
+        let mut rng = Rng::new(7);
+        let docs: Vec<Vec<(u32, u32)>> = (0..300)
+            .map(|i| {
+                let n = 5 + rng.below(if i % 10 == 0 { 900 } else { 120 });
+                let mut ids: Vec<u32> = (0..n).map(|_| rng.below(1 << 20) as u32).collect();
+                ids.push(i as u32 % 50); // shared features, so that documents overlap
+                ids.sort_unstable();
+                ids.dedup();
+                ids.into_iter().map(|id| (id, 1 + id % 4)).collect()
+            })
+            .collect();
+        let m = Matrix::build(&docs, &config);
+        let seed: Sparse = vec![(3, 0.6), (999_999, 0.8)];
+        let mut pos = vec![Example::Vector(&seed)];
+        pos.extend((0..40).map(|i| Example::Row(i * 7)));
+        let mut neg: Vec<Example<'_>> = (0..120).map(|i| Example::Row(i * 2 + 1)).collect();
+        neg.push(Example::Row(1));
+        for (lambda, iterations) in [(1e-4, 20_000), (1e-2, 5_000), (1.0, 3_000)] {
+            let params = TrainParams { lambda, iterations, seed: 5 };
+            let fast = train(&m, &pos, &neg, &params).unwrap();
+            let plain = train_plain(&m, &pos, &neg, &params);
+            assert!(fast.weights.iter().any(|&w| w != 0.0));
+            assert_eq!(
+                fast.weights.iter().map(|w| w.to_bits()).collect::<Vec<_>>(),
+                plain.weights.iter().map(|w| w.to_bits()).collect::<Vec<_>>(),
+                "lambda {lambda}"
+            );
+        }
     }
 
     #[test]
