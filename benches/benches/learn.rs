@@ -5,16 +5,16 @@
 //!   million documents by default, ~120 distinct features each over 2^20 dimensions, drawn
 //!   Zipf-like by a fixed generator): what `review batch next --prioritized` does after each
 //!   training. Baseline in the same run: summing every stored weight (the same memory read with
-//!   no model lookups), the floor.
+//!   no model lookups), the floor. Then the same over 100,000 email-like rows (`email_like`,
+//!   `QUARRY_BENCH_MAIL_DOCS`), whose ids are spread as feature hashing spreads them: the rows
+//!   above crowd theirs into the low dimensions, where every weight they read stays in cache.
 //! - `score/text`: from raw text, feature extraction included (finding and counting words as
 //!   the index's analyzer does, weighting, normalizing, scoring: `Model::text_scorer`), over
 //!   English-like documents of 2 to 6 KB (64 MB by default). Baseline: the analyzer alone over
 //!   the same text (`quarry_index::words`).
 //! - `train`: retraining on 10,000 coded documents (half relevant), BMI's 200,000 Pegasos
-//!   steps, on the rows above and on email-like rows (`email_like`): as many distinct words
-//!   as real messages have, each word's id a hash, spread over all 2^20 dimensions as feature
-//!   hashing spreads them. The rows above crowd their ids into the low dimensions, where every
-//!   weight stays in cache; real mail does not.
+//!   steps, on the rows above and on the first 10,000 email-like rows: as many distinct words
+//!   as real messages have, each word's id a hash, spread over all 2^20 dimensions.
 //!
 //! **Counts asserted.** Every document gets a score; the scores are bit-identical with 1 and 2
 //! threads; the text path counts the same words the analyzer finds.
@@ -62,10 +62,10 @@ fn stored(n: usize) -> Matrix {
     Matrix::build(&docs, &config)
 }
 
-/// Stored features of `n` email-like documents: nine in ten with 30 to 400 distinct words,
-/// one in ten with 400 to 2,000 (a mean of about 310; the labelled Enron messages have a
-/// median of 162 and a mean of 328 once words in a single message are dropped). Words are
-/// drawn Zipf-like from 100,000, and a word's id is its hash, uniform over 2^20.
+/// Stored features of `n` email-like documents: nine in ten draw 45 to 600 words, one in ten
+/// 600 to 3,000, Zipf-like from 100,000, and a word's id is its hash, uniform over 2^20. With
+/// repeats and words of a single document dropped, 319 features a document at 100,000 (the
+/// labelled Enron messages: a mean of 328, a median of 162).
 fn email_like(n: usize) -> Matrix {
     let config = FeatureConfig::default();
     let mut rng = Rng::new(13);
@@ -113,6 +113,20 @@ fn main() {
     let rows: Vec<usize> = (0..matrix.rows()).collect();
     let reference: Vec<u32> =
         pools[0].1.install(|| model.score(&matrix, &rows)).iter().map(|s| s.to_bits()).collect();
+    let mail_docs = env_usize("QUARRY_BENCH_MAIL_DOCS", 100_000);
+    let mail = email_like(mail_docs);
+    eprintln!(
+        "email-like rows: {mail_docs} documents, {:.1} features each",
+        mail.ids.len() as f64 / mail_docs as f64
+    );
+    let mail_model = model_for(&mail);
+    let mail_rows: Vec<usize> = (0..mail.rows()).collect();
+    let mail_reference: Vec<u32> = pools[0]
+        .1
+        .install(|| mail_model.score(&mail, &mail_rows))
+        .iter()
+        .map(|s| s.to_bits())
+        .collect();
 
     // English-like documents of 2 to 6 KB.
     let mut rng = Rng::new(5);
@@ -148,54 +162,60 @@ fn main() {
         .warm_up_time(Duration::from_millis(1))
         .measurement_time(Duration::from_secs(2));
     {
-        let mut g = c.benchmark_group("learn/score-stored");
-        g.throughput(Throughput::Elements(docs as u64));
-        for (threads, pool) in &pools {
-            g.bench_function(format!("quarry/{threads}t"), |b| {
-                b.iter_custom(|iters| {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        let scores = pool.install(|| model.score(&matrix, &rows));
-                        assert_eq!(scores.len(), docs);
-                        assert!(
-                            scores.iter().map(|s| s.to_bits()).eq(reference.iter().copied()),
-                            "scores differ across threads"
+        let sets = [
+            ("", &matrix, &model, &rows, &reference),
+            ("-email-like", &mail, &mail_model, &mail_rows, &mail_reference),
+        ];
+        for (set, matrix, model, rows, reference) in sets {
+            let mut g = c.benchmark_group(format!("learn/score-stored{set}"));
+            g.throughput(Throughput::Elements(rows.len() as u64));
+            for (threads, pool) in &pools {
+                g.bench_function(format!("quarry/{threads}t"), |b| {
+                    b.iter_custom(|iters| {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            let scores = pool.install(|| model.score(matrix, rows));
+                            assert_eq!(scores.len(), rows.len());
+                            assert!(
+                                scores.iter().map(|s| s.to_bits()).eq(reference.iter().copied()),
+                                "scores differ across threads"
+                            );
+                        }
+                        let t = start.elapsed();
+                        record(
+                            &format!("score-stored{set} quarry {threads}t"),
+                            t.as_secs_f64() / iters as f64,
                         );
-                    }
-                    let t = start.elapsed();
-                    record(
-                        &format!("score-stored quarry {threads}t"),
-                        t.as_secs_f64() / iters as f64,
-                    );
-                    t
+                        t
+                    });
                 });
-            });
-            g.bench_function(format!("floor/{threads}t"), |b| {
-                b.iter_custom(|iters| {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        let sum: f64 = pool.install(|| {
-                            (0..matrix.rows())
-                                .into_par_iter()
-                                .with_min_len(4096)
-                                .map(|i| {
-                                    let (_, v) = matrix.row(i);
-                                    v.iter().map(|&x| f64::from(x)).sum::<f64>()
-                                })
-                                .sum()
-                        });
-                        assert!(sum > 0.0);
-                    }
-                    let t = start.elapsed();
-                    record(
-                        &format!("score-stored floor {threads}t"),
-                        t.as_secs_f64() / iters as f64,
-                    );
-                    t
+                g.bench_function(format!("floor/{threads}t"), |b| {
+                    b.iter_custom(|iters| {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            let sum: f64 = pool.install(|| {
+                                (0..matrix.rows())
+                                    .into_par_iter()
+                                    .with_min_len(4096)
+                                    .map(|i| {
+                                        let (_, v) = matrix.row(i);
+                                        v.iter().map(|&x| f64::from(x)).sum::<f64>()
+                                    })
+                                    .sum()
+                            });
+                            assert!(sum > 0.0);
+                        }
+                        let t = start.elapsed();
+                        record(
+                            &format!("score-stored{set} floor {threads}t"),
+                            t.as_secs_f64() / iters as f64,
+                        );
+                        t
+                    });
                 });
-            });
+            }
+            g.finish();
         }
-        g.finish();
     }
     {
         let mut g = c.benchmark_group("learn/score-text");
@@ -258,11 +278,7 @@ fn main() {
         let mut g = c.benchmark_group("learn/train");
         let pos: Vec<Example<'_>> = (0..5_000).map(|i| Example::Row(i * 2)).collect();
         let neg: Vec<Example<'_>> = (0..5_000).map(|i| Example::Row(i * 2 + 1)).collect();
-        let mail = email_like(10_000);
-        eprintln!(
-            "email-like rows: 10000 documents, {:.1} features each",
-            mail.ids.len() as f64 / 10_000.0
-        );
+        assert!(mail.rows() >= 10_000, "QUARRY_BENCH_MAIL_DOCS of at least 10,000");
         for (name, rows) in [("10000-coded", &matrix), ("10000-coded-email-like", &mail)] {
             g.bench_function(format!("quarry/{name}"), |b| {
                 b.iter_custom(|iters| {
@@ -293,14 +309,16 @@ fn summary(docs: usize, bytes: usize) {
         "\nactive learning, {docs} stored documents, {:.0} MB of text (2 cores)",
         bytes as f64 / 1e6
     );
-    for t in [1, 2] {
-        let q = best(&format!("score-stored quarry {t}t"));
-        let f = best(&format!("score-stored floor {t}t"));
-        println!(
-            "  score stored, {t} thread(s): {q:.3} s ({:.1} M docs/s; floor {f:.3} s, ratio {:.2}x)",
-            docs as f64 / q / 1e6,
-            q / f
-        );
+    for (set, n) in [("", docs), ("-email-like", env_usize("QUARRY_BENCH_MAIL_DOCS", 100_000))] {
+        for t in [1, 2] {
+            let q = best(&format!("score-stored{set} quarry {t}t"));
+            let f = best(&format!("score-stored{set} floor {t}t"));
+            println!(
+                "  score stored{set}, {n} documents, {t} thread(s): {q:.3} s ({:.1} M docs/s; floor {f:.3} s, ratio {:.2}x)",
+                n as f64 / q / 1e6,
+                q / f
+            );
+        }
     }
     for t in [1, 2] {
         let q = best(&format!("score-text quarry {t}t"));
