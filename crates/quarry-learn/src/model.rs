@@ -6,6 +6,8 @@
 //! document, run in parallel; each score depends on its document alone, so any number of
 //! threads gives the same scores.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -79,65 +81,39 @@ pub struct Model {
     pub weights: Vec<f32>,
 }
 
-/// One side of the training set (the relevant or the other examples) with its feature ids
-/// renumbered densely, over the features some example of either side has.
-///
-/// Pegasos reads and writes the weight of every feature of the two examples of each step. Over
-/// the 2^20 hashed dimensions the weights take 4 MB, and a word's id is as good as random, so
-/// on real mail (330 features a message in the labelled Enron set) most of those accesses
-/// missed the L2 cache: 1.8 s for 10,000 coded email-like rows in the benchmark, against 0.4 s
-/// on rows whose ids crowd the low dimensions. Renumbered, the weights in play sit together
-/// (0.8 s). The arithmetic is the same, in the same order, so the weights are bit for bit
-/// those of the plain loop: models recorded before still rebuild.
-struct Side {
-    offsets: Vec<usize>,
-    ids: Vec<u32>,
-    values: Vec<f32>,
+/// The examples of one side of the training set (the relevant or the other ones) that the
+/// sampler drew, each as (feature ids, values), the ids possibly renumbered (see [`train`]).
+/// `None` for an example never drawn.
+type Side<'a> = Vec<Option<(Cow<'a, [u32]>, Cow<'a, [f32]>)>>;
+
+/// Example `k` of a side, which the sampler drew.
+fn example<'s>(side: &'s Side<'_>, k: u32) -> (&'s [u32], &'s [f32]) {
+    let (ids, values) = side[k as usize].as_ref().expect("a drawn example");
+    (ids, values)
 }
 
-impl Side {
-    /// `examples` renumbered through `dense` (original id to dense id, `u32::MAX` where not
-    /// numbered yet), numbering new features in order of appearance into `features`.
-    fn new(
-        m: &Matrix,
-        examples: &[Example<'_>],
-        dense: &mut [u32],
-        features: &mut Vec<u32>,
-    ) -> Side {
-        let mut side = Side { offsets: vec![0], ids: Vec::new(), values: Vec::new() };
-        let mut number = |id: u32| {
-            let slot = &mut dense[id as usize];
-            if *slot == u32::MAX {
-                *slot = u32::try_from(features.len()).expect("fewer than 2^32 features");
-                features.push(id);
-            }
-            *slot
-        };
-        for e in examples {
-            match e {
+/// Renumbered ids of all drawn examples together stay under this many: 64 MB. Past it (a few
+/// hundred thousand coded documents), training keeps the original ids rather than copy them.
+const RENUMBER_MAX: usize = 1 << 24;
+
+/// The drawn examples of one side, with their original ids.
+fn drawn<'a>(m: &'a Matrix, examples: &'a [Example<'a>], used: &[bool]) -> Side<'a> {
+    examples
+        .iter()
+        .zip(used)
+        .map(|(e, &used)| {
+            used.then(|| match e {
                 Example::Row(i) => {
                     let (ids, values) = m.row(*i);
-                    side.ids.extend(ids.iter().map(|&id| number(id)));
-                    side.values.extend_from_slice(values);
+                    (Cow::Borrowed(ids), Cow::Borrowed(values))
                 }
                 Example::Vector(v) => {
-                    side.ids.extend(v.iter().map(|&(id, _)| number(id)));
-                    side.values.extend(v.iter().map(|&(_, x)| x));
+                    let (ids, values): (Vec<u32>, Vec<f32>) = v.iter().copied().unzip();
+                    (Cow::Owned(ids), Cow::Owned(values))
                 }
-            }
-            side.offsets.push(side.ids.len());
-        }
-        side
-    }
-
-    fn len(&self) -> usize {
-        self.offsets.len() - 1
-    }
-
-    fn example(&self, k: usize) -> (&[u32], &[f32]) {
-        let (a, b) = (self.offsets[k], self.offsets[k + 1]);
-        (&self.ids[a..b], &self.values[a..b])
-    }
+            })
+        })
+        .collect()
 }
 
 /// `v · a - v · b`, each dot product summed in its own order (as `Iterator::sum` would), but
@@ -164,6 +140,17 @@ fn dots(v: &[f32], a: (&[u32], &[f32]), b: (&[u32], &[f32])) -> f64 {
 }
 
 /// Trains on relevant and non-relevant examples; `None` when either side is empty.
+///
+/// Pegasos reads and writes the weight of every feature of the two examples of each step. Over
+/// the 2^20 hashed dimensions the weights take 4 MB, and a word's id is as good as random, so
+/// on real mail (330 features a message in the labelled Enron set) most of those accesses
+/// missed the L2 cache: 1.9 s for 10,000 coded email-like rows in the benchmark, against 0.45 s
+/// on rows whose ids crowd the low dimensions. So the pairs are drawn first, and the features
+/// of the drawn examples numbered densely, in order of appearance: the weights in play then
+/// sit together (0.8 s). The arithmetic is the same, in the same order, so the weights are bit
+/// for bit those of the plain loop, and models recorded before still rebuild. Past
+/// [`RENUMBER_MAX`] ids the copy would cost more memory than it saves time, and the original
+/// ids are kept.
 #[must_use]
 pub fn train(
     m: &Matrix,
@@ -171,23 +158,60 @@ pub fn train(
     negatives: &[Example<'_>],
     params: &TrainParams,
 ) -> Option<Model> {
+    train_renumbering_up_to(m, positives, negatives, params, RENUMBER_MAX)
+}
+
+/// [`train`], renumbering when the drawn examples have at most `renumber_max` ids in all.
+fn train_renumbering_up_to(
+    m: &Matrix,
+    positives: &[Example<'_>],
+    negatives: &[Example<'_>],
+    params: &TrainParams,
+    renumber_max: usize,
+) -> Option<Model> {
     if positives.is_empty() || negatives.is_empty() {
         return None;
     }
+    let mut rng = Rng::new(params.seed);
+    let pairs: Vec<(u32, u32)> = (0..params.iterations)
+        .map(|_| (rng.below(positives.len()) as u32, rng.below(negatives.len()) as u32))
+        .collect();
+    let (mut used_pos, mut used_neg) = (vec![false; positives.len()], vec![false; negatives.len()]);
+    for &(a, b) in &pairs {
+        used_pos[a as usize] = true;
+        used_neg[b as usize] = true;
+    }
+    let mut pos = drawn(m, positives, &used_pos);
+    let mut neg = drawn(m, negatives, &used_neg);
+    let ids: usize = pos.iter().chain(&neg).flatten().map(|(ids, _)| ids.len()).sum();
+    // Dense numbers, or none: `features[k]` is the original id of weight `k`.
+    let features = (ids <= renumber_max).then(|| {
+        let mut dense = vec![u32::MAX; m.dims];
+        let mut features = Vec::new();
+        for (ids, _) in pos.iter_mut().chain(neg.iter_mut()).flatten() {
+            let renumbered = ids
+                .iter()
+                .map(|&id| {
+                    let slot = &mut dense[id as usize];
+                    if *slot == u32::MAX {
+                        *slot = u32::try_from(features.len()).expect("under 2^32 features");
+                        features.push(id);
+                    }
+                    *slot
+                })
+                .collect();
+            *ids = Cow::Owned(renumbered);
+        }
+        features
+    });
     let lambda = params.lambda;
-    let mut dense = vec![u32::MAX; m.dims];
-    let mut features = Vec::new();
-    let pos = Side::new(m, positives, &mut dense, &mut features);
-    let neg = Side::new(m, negatives, &mut dense, &mut features);
-    drop(dense);
-    let mut v = vec![0f32; features.len()];
+    let mut v = vec![0f32; features.as_ref().map_or(m.dims, Vec::len)];
     let mut scale = 1f64;
     let mut sq = 0f64; // |v|^2
-    let mut rng = Rng::new(params.seed);
     let max_norm = 1.0 / f64::from(lambda).sqrt();
-    for t in 1..=params.iterations {
-        let (ai, av) = pos.example(rng.below(pos.len()));
-        let (bi, bv) = neg.example(rng.below(neg.len()));
+    for (t, &(a, b)) in (1..=params.iterations).zip(&pairs) {
+        let (ai, av) = example(&pos, a);
+        let (bi, bv) = example(&neg, b);
         let margin = scale * dots(&v, (ai, av), (bi, bv));
         let eta = 1.0 / (f64::from(lambda) * f64::from(t));
         // Shrink: w <- (1 - eta lambda) w, kept as a scale factor.
@@ -221,11 +245,18 @@ pub fn train(
             scale = 1.0;
         }
     }
-    // Features no example has keep the weight 0, as the plain loop left them.
-    let mut weights = vec![0f32; m.dims];
-    for (&id, &x) in features.iter().zip(&v) {
-        weights[id as usize] = (f64::from(x) * scale) as f32;
-    }
+    let weight = |x: f32| (f64::from(x) * scale) as f32;
+    let weights = match features {
+        None => v.into_iter().map(weight).collect(),
+        Some(features) => {
+            // Features no drawn example has keep the weight 0, as the plain loop left them.
+            let mut weights = vec![0f32; m.dims];
+            for (&id, &x) in features.iter().zip(&v) {
+                weights[id as usize] = weight(x);
+            }
+            weights
+        }
+    };
     Some(Model { weights })
 }
 
@@ -385,16 +416,20 @@ mod tests {
         pos.extend((0..40).map(|i| Example::Row(i * 7)));
         let mut neg: Vec<Example<'_>> = (0..120).map(|i| Example::Row(i * 2 + 1)).collect();
         neg.push(Example::Row(1));
-        for (lambda, iterations) in [(1e-4, 20_000), (1e-2, 5_000), (1.0, 3_000)] {
+        // The last has fewer steps than examples: some are never drawn.
+        for (lambda, iterations) in [(1e-4, 20_000), (1e-2, 5_000), (1.0, 3_000), (1e-3, 60)] {
             let params = TrainParams { lambda, iterations, seed: 5 };
-            let fast = train(&m, &pos, &neg, &params).unwrap();
             let plain = train_plain(&m, &pos, &neg, &params);
-            assert!(fast.weights.iter().any(|&w| w != 0.0));
-            assert_eq!(
-                fast.weights.iter().map(|w| w.to_bits()).collect::<Vec<_>>(),
-                plain.weights.iter().map(|w| w.to_bits()).collect::<Vec<_>>(),
-                "lambda {lambda}"
-            );
+            assert!(plain.weights.iter().any(|&w| w != 0.0));
+            // Renumbered (the default), and with the original ids (past the budget).
+            for budget in [RENUMBER_MAX, 0] {
+                let fast = train_renumbering_up_to(&m, &pos, &neg, &params, budget).unwrap();
+                assert_eq!(
+                    fast.weights.iter().map(|w| w.to_bits()).collect::<Vec<_>>(),
+                    plain.weights.iter().map(|w| w.to_bits()).collect::<Vec<_>>(),
+                    "lambda {lambda}, budget {budget}"
+                );
+            }
         }
     }
 
