@@ -38,28 +38,44 @@ fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
 }
 
-fn record(name: &str, seconds: f64) {
-    TIMES.lock().expect("times").push((name.to_owned(), seconds));
+/// Runs `run` `iters` times for criterion and keeps the mean time under `name` for the
+/// summary; returns the total.
+fn timed(name: &str, iters: u64, mut run: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        run();
+    }
+    let t = start.elapsed();
+    TIMES.lock().expect("times").push((name.to_owned(), t.as_secs_f64() / iters as f64));
+    t
 }
 
-/// Stored features of `n` documents: ~120 distinct ids each, Zipf-like over 2^20.
-fn stored(n: usize) -> Matrix {
+/// Stored features of `n` generated documents: `len(rng)` draws each, a draw's id `id(r)` for
+/// `r` uniform in [0, 1), repeats dropped, each feature counted 1 to 3 times.
+fn generated(
+    n: usize,
+    seed: u64,
+    mut len: impl FnMut(&mut Rng) -> u64,
+    id: impl Fn(f64) -> u32,
+) -> Matrix {
     let config = FeatureConfig::default();
-    let mut rng = Rng::new(11);
+    let mut rng = Rng::new(seed);
     let docs: Vec<Vec<(u32, u32)>> = (0..n)
         .map(|_| {
-            let mut ids: Vec<u32> = (0..120)
-                .map(|_| {
-                    let r = rng.below(1 << 20) as f64 / f64::from(1 << 20);
-                    ((f64::from(1 << 20)).powf(r) as u32).min((1 << 20) - 1)
-                })
-                .collect();
+            let len = len(&mut rng);
+            let mut ids: Vec<u32> =
+                (0..len).map(|_| id(rng.below(1 << 20) as f64 / f64::from(1 << 20))).collect();
             ids.sort_unstable();
             ids.dedup();
             ids.into_iter().map(|i| (i, 1 + (i % 3))).collect()
         })
         .collect();
     Matrix::build(&docs, &config)
+}
+
+/// Stored features of `n` documents: ~120 distinct ids each, Zipf-like over 2^20.
+fn stored(n: usize) -> Matrix {
+    generated(n, 11, |_| 120, |r| ((f64::from(1 << 20)).powf(r) as u32).min((1 << 20) - 1))
 }
 
 /// Stored features of `n` email-like documents: nine in ten draw 45 to 600 words, one in ten
@@ -67,25 +83,13 @@ fn stored(n: usize) -> Matrix {
 /// repeats and words of a single document dropped, 319 features a document at 100,000 (the
 /// labelled Enron messages: a mean of 328, a median of 162).
 fn email_like(n: usize) -> Matrix {
-    let config = FeatureConfig::default();
-    let mut rng = Rng::new(13);
-    let docs: Vec<Vec<(u32, u32)>> = (0..n)
-        .map(|_| {
-            let len = if rng.below(10) == 0 { 600 + rng.below(2_400) } else { 45 + rng.below(555) };
-            let mut ids: Vec<u32> = (0..len)
-                .map(|_| {
-                    let r = rng.below(1 << 20) as f64 / f64::from(1 << 20);
-                    let word = 100_000f64.powf(r) as u64;
-                    let h = (word + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                    (h >> 44) as u32
-                })
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            ids.into_iter().map(|i| (i, 1 + (i % 3))).collect()
-        })
-        .collect();
-    Matrix::build(&docs, &config)
+    let len = |rng: &mut Rng| {
+        if rng.below(10) == 0 { 600 + rng.below(2_400) } else { 45 + rng.below(555) }
+    };
+    generated(n, 13, len, |r| {
+        let word = 100_000f64.powf(r) as u64;
+        ((word + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 44) as u32
+    })
 }
 
 fn model_for(m: &Matrix) -> Model {
@@ -172,27 +176,19 @@ fn main() {
             for (threads, pool) in &pools {
                 g.bench_function(format!("quarry/{threads}t"), |b| {
                     b.iter_custom(|iters| {
-                        let start = Instant::now();
-                        for _ in 0..iters {
+                        timed(&format!("score-stored{set} quarry {threads}t"), iters, || {
                             let scores = pool.install(|| model.score(matrix, rows));
                             assert_eq!(scores.len(), rows.len());
                             assert!(
                                 scores.iter().map(|s| s.to_bits()).eq(reference.iter().copied()),
                                 "scores differ across threads"
                             );
-                        }
-                        let t = start.elapsed();
-                        record(
-                            &format!("score-stored{set} quarry {threads}t"),
-                            t.as_secs_f64() / iters as f64,
-                        );
-                        t
+                        })
                     });
                 });
                 g.bench_function(format!("floor/{threads}t"), |b| {
                     b.iter_custom(|iters| {
-                        let start = Instant::now();
-                        for _ in 0..iters {
+                        timed(&format!("score-stored{set} floor {threads}t"), iters, || {
                             let sum: f64 = pool.install(|| {
                                 (0..matrix.rows())
                                     .into_par_iter()
@@ -204,13 +200,7 @@ fn main() {
                                     .sum()
                             });
                             assert!(sum > 0.0);
-                        }
-                        let t = start.elapsed();
-                        record(
-                            &format!("score-stored{set} floor {threads}t"),
-                            t.as_secs_f64() / iters as f64,
-                        );
-                        t
+                        })
                     });
                 });
             }
@@ -223,8 +213,7 @@ fn main() {
         for (threads, pool) in &pools {
             g.bench_function(format!("quarry/{threads}t"), |b| {
                 b.iter_custom(|iters| {
-                    let start = Instant::now();
-                    for _ in 0..iters {
+                    timed(&format!("score-text quarry {threads}t"), iters, || {
                         let (n, words): (usize, u64) = pool.install(|| {
                             texts
                                 .par_iter()
@@ -236,19 +225,12 @@ fn main() {
                         });
                         assert_eq!(n, texts.len());
                         assert_eq!(words as usize, words_expected, "every word counted");
-                    }
-                    let t = start.elapsed();
-                    record(
-                        &format!("score-text quarry {threads}t"),
-                        t.as_secs_f64() / iters as f64,
-                    );
-                    t
+                    })
                 });
             });
             g.bench_function(format!("analyzer/{threads}t"), |b| {
                 b.iter_custom(|iters| {
-                    let start = Instant::now();
-                    for _ in 0..iters {
+                    timed(&format!("score-text analyzer {threads}t"), iters, || {
                         let n: usize = pool.install(|| {
                             texts
                                 .par_iter()
@@ -262,13 +244,7 @@ fn main() {
                                 .sum()
                         });
                         assert_eq!(n, words_expected);
-                    }
-                    let t = start.elapsed();
-                    record(
-                        &format!("score-text analyzer {threads}t"),
-                        t.as_secs_f64() / iters as f64,
-                    );
-                    t
+                    })
                 });
             });
         }
@@ -282,15 +258,11 @@ fn main() {
         for (name, rows) in [("10000-coded", &matrix), ("10000-coded-email-like", &mail)] {
             g.bench_function(format!("quarry/{name}"), |b| {
                 b.iter_custom(|iters| {
-                    let start = Instant::now();
-                    for _ in 0..iters {
+                    timed(&format!("train {name}"), iters, || {
                         let m = train(rows, &pos, &neg, &TrainParams::default()).expect("model");
                         assert_eq!(m.weights.len(), rows.dims);
                         assert!(m.weights.iter().any(|&w| w != 0.0), "a model learned");
-                    }
-                    let t = start.elapsed();
-                    record(&format!("train {name}"), t.as_secs_f64() / iters as f64);
-                    t
+                    })
                 });
             });
         }
