@@ -265,7 +265,9 @@ impl Case {
             let legacy = if self.store.has_native(blake3)? {
                 Some(self.store.legacy_hashes(blake3)?)
             } else {
-                source.as_deref().and_then(|path| hash_source(Path::new(path), blake3))
+                source
+                    .as_deref()
+                    .and_then(|key| hash_source(&quarry_types::paths::source_path(key), blake3))
             };
             let Some(legacy) = legacy else {
                 unavailable += 1;

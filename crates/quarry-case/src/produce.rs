@@ -1227,7 +1227,7 @@ impl Case {
             return Ok(Some(Native::Stored));
         }
         if d.inner.is_empty() {
-            let source = PathBuf::from(&d.source);
+            let source = quarry_types::paths::source_path(&d.source);
             let Ok(hashes) = quarry_store::hash_file(&source) else { return Ok(None) };
             return Ok((hashes.blake3 == d.blake3).then_some(Native::AtSource(source)));
         }

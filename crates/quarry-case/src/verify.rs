@@ -194,13 +194,15 @@ impl Case {
             Ok(Some(bytes)) => Outcome::Stored(bytes),
             Ok(None) => match &native.source {
                 Some(_) if !sources => Outcome::Skipped,
-                Some(source) => match at_source(Path::new(source), &native.blake3) {
-                    Ok(bytes) => Outcome::AtSource(bytes),
-                    Err((kind, detail)) => {
-                        problems.push((kind, detail));
-                        Outcome::Bad
+                Some(source) => {
+                    match at_source(&quarry_types::paths::source_path(source), &native.blake3) {
+                        Ok(bytes) => Outcome::AtSource(bytes),
+                        Err((kind, detail)) => {
+                            problems.push((kind, detail));
+                            Outcome::Bad
+                        }
                     }
-                },
+                }
                 None => {
                     problems.push(("native_missing", "the store does not hold it".to_owned()));
                     Outcome::Bad
@@ -270,17 +272,15 @@ fn note<'a>(
 
 /// Hashes a native read in place at its source: its size when it still has its blake3.
 fn at_source(path: &Path, blake3: &str) -> std::result::Result<u64, (&'static str, String)> {
+    let shown = quarry_types::paths::name_text(path.as_os_str());
     let mut file = std::fs::File::open(path).map_err(|e| {
-        (
-            "source_missing",
-            format!("read in place from {}, which cannot be opened: {e}", path.display()),
-        )
+        ("source_missing", format!("read in place from {shown}, which cannot be opened: {e}"))
     })?;
     let mut hasher = blake3::Hasher::new();
     let size = std::io::copy(&mut file, &mut hasher)
-        .map_err(|e| ("source_missing", format!("cannot read {}: {e}", path.display())))?;
+        .map_err(|e| ("source_missing", format!("cannot read {shown}: {e}")))?;
     if hasher.finalize().to_hex().as_str() != blake3 {
-        let detail = format!("read in place from {}, which has changed since", path.display());
+        let detail = format!("read in place from {shown}, which has changed since");
         return Err(("source_changed", detail));
     }
     Ok(size)

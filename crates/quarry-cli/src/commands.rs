@@ -219,7 +219,7 @@ fn ingest(case_dir: &Path, args: &IngestArgs) -> Result<ExitCode> {
         serde_json::json!({
             "run": report.run,
             "custodian": args.custodian,
-            "paths": args.paths,
+            "paths": args.paths.iter().map(|p| quarry_types::paths::name_text(p.as_os_str())).collect::<Vec<_>>(),
             "inputs_added": report.inputs_added,
             "items_added": report.items_added,
             "exceptions_added": report.exceptions_added,

@@ -137,7 +137,12 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
     let command = format!(
         "ingest --custodian {} {}",
         options.custodian,
-        options.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
+        options
+            .paths
+            .iter()
+            .map(|p| quarry_types::paths::name_text(p.as_os_str()))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let run = writer.begin_run(&command)?;
     let config = WorkerConfig {
@@ -303,7 +308,7 @@ fn walk(
                 }
             };
             found += 1;
-            let source_path = path.to_string_lossy().into_owned();
+            let source_path = quarry_types::paths::source_key(&path);
             let mut retry = None;
             if resuming && lookup.contains(custodian, &source_path)? {
                 retry = if retry_exceptions {
@@ -316,8 +321,9 @@ fn walk(
                     continue;
                 }
             }
-            let locator =
-                path.strip_prefix(&parent).unwrap_or(&path).to_string_lossy().into_owned();
+            let locator = quarry_types::paths::name_text(
+                path.strip_prefix(&parent).unwrap_or(&path).as_os_str(),
+            );
             if credits.recv().is_err() {
                 return Ok(found);
             }
@@ -351,10 +357,7 @@ fn supervise(
         let records = match job.exception {
             Some((kind, message)) => Ok(vec![Record::Exception(ExceptionRecord {
                 position: Position { inner: String::new(), parent: None, index: 0, depth: 0 },
-                name: job
-                    .path
-                    .file_name()
-                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                name: job.path.file_name().map_or_else(String::new, quarry_types::paths::name_text),
                 kind,
                 message,
                 size: None,

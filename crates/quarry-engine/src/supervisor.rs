@@ -228,7 +228,7 @@ impl Supervisor {
             let sent = writeln!(process.stdin, "{request}").and_then(|()| process.stdin.flush());
             // Until the worker announces an entry, a failure is the input's own.
             let input_name =
-                path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                path.file_name().map_or_else(String::new, quarry_types::paths::name_text);
             let timeout = self.timeout;
             let input_size = size;
             let mut wait = allowance(timeout, Some(input_size));

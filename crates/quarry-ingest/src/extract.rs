@@ -374,9 +374,7 @@ impl Extractor {
         resume: &Resume,
         sink: &mut dyn FnMut(Event) -> io::Result<()>,
     ) -> Result<()> {
-        let name = path
-            .file_name()
-            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = quarry_types::paths::name_text(path.file_name().unwrap_or(path.as_os_str()));
         let position = Position { inner: String::new(), parent: None, index: 0, depth: 0 };
         let mut run = Run {
             resume,

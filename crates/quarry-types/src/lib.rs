@@ -8,6 +8,7 @@
 //!   that is the accounting rule the whole engine rests on.
 //! - [`Limits`]: the bounds that keep hostile inputs (zip bombs, hangs) from taking the machine.
 //! - [`DedupScope`]: which instance of a duplicated document counts as its master.
+//! - [`paths`]: file names that are not UTF-8, as the case shows and stores them.
 //!
 //! # Example
 //! ```
@@ -17,6 +18,8 @@
 //! assert_eq!(ExceptionKind::DecompressionBomb.as_str(), "decompression_bomb");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+pub mod paths;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1169,3 +1169,42 @@ fn a_first_part_without_the_rest_says_so() {
     let m = message("in/bundle.zip//parts/inner.7z.001", "unsupported");
     assert!(m.contains("inside a container"), "{m}");
 }
+
+/// File and folder names that are not UTF-8 (Latin-1 from old Windows media) are ingested like
+/// any other: two names a lossy conversion would merge stay two inputs, locators show the bytes
+/// as `\xNN`, a mailbox read in place is found again at its source, and a second run skips them.
+#[test]
+fn names_that_are_not_utf8_are_each_ingested_and_found_again() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Scratch::new();
+    let named = |rel: &[u8]| s.path("in").join(std::ffi::OsStr::from_bytes(rel));
+    std::fs::create_dir_all(named(b"d\xe9p\xf4t")).unwrap();
+    std::fs::write(named(b"caf\xe9.txt"), b"first\n").unwrap();
+    std::fs::write(named(b"caf\xe8.txt"), b"second\n").unwrap();
+    let mbox = "From a@x Mon Jan  1 00:00:00 2001\nFrom: a@x\nSubject: one\n\nbody one\n\n\
+                From b@x Mon Jan  1 00:00:00 2001\nFrom: b@x\nSubject: two\n\nbody two\n";
+    std::fs::write(named(b"d\xe9p\xf4t/mail\xff.mbox"), mbox).unwrap();
+
+    let (code, first) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(u(&first["run"], "inputs_added"), 3, "{first}");
+    let items = s.items();
+    let located = |locator: &str| {
+        items.iter().find(|i| i["locator"] == locator).unwrap_or_else(|| panic!("{locator}"))
+    };
+    assert_eq!(s.text(located("in/caf\\xE9.txt")["blake3"].as_str().unwrap()), "first\n");
+    assert_eq!(s.text(located("in/caf\\xE8.txt")["blake3"].as_str().unwrap()), "second\n");
+    let mailbox = located("in/d\\xE9p\\xF4t/mail\\xFF.mbox");
+    assert!(mailbox["flags"].as_str().unwrap().contains("native-at-source"), "{mailbox}");
+    assert_eq!(items.len(), 5, "two texts, the mailbox and its two messages");
+
+    let out = s.run(&["verify", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(u(&report, "natives_at_source"), 1, "{report}");
+
+    let (code, second) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(u(&second["run"], "inputs_skipped"), 3, "{second}");
+    assert_eq!(first["case"], second["case"]);
+}
