@@ -117,6 +117,7 @@ struct Finished {
 /// Ingests `options.paths` into `case`.
 pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
     let started = Instant::now();
+    check_custodian(&options.custodian)?;
     for path in &options.paths {
         if std::fs::symlink_metadata(path).is_err() {
             return Err(Error::User(format!("{} does not exist; check the path", path.display())));
@@ -235,6 +236,25 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
     let status = if result.is_ok() { "finished" } else { "failed" };
     writer.finish_run(run, status)?;
     result.map(|()| report)
+}
+
+/// Refuses a custodian name that is empty, has spaces at either end or holds a control
+/// character. Each is a slip (an unset shell variable, a stray space, a pasted line break) that
+/// would otherwise file the collection under a custodian of its own, `"sanders-r "` beside
+/// `"sanders-r"`, in every report and load file.
+fn check_custodian(name: &str) -> Result<()> {
+    let problem = if name.trim().is_empty() {
+        "is empty"
+    } else if name.trim() != name {
+        "starts or ends with a space"
+    } else if name.chars().any(char::is_control) {
+        "holds a control character (a tab or line break)"
+    } else {
+        return Ok(());
+    };
+    Err(Error::User(format!(
+        "the custodian name {name:?} {problem}; give it as it should appear in reports"
+    )))
 }
 
 /// Walks the inputs in a deterministic order and hands them out, one credit each.

@@ -229,6 +229,27 @@ fn a_missing_path_is_fatal_before_anything_is_written() {
     assert_eq!(u(&s.summary(), "input_files"), 0);
 }
 
+#[test]
+fn a_custodian_name_that_is_a_slip_is_refused_before_anything_is_written() {
+    let s = Scratch::new();
+    let input = s.file("in/a.txt", b"a\n");
+    let input = input.to_str().unwrap();
+    for (name, said) in [
+        ("", "is empty"),
+        ("  ", "is empty"),
+        ("sanders-r ", "starts or ends with a space"),
+        ("sanders\nr", "control character"),
+    ] {
+        let out = s.run(&["ingest", "--custodian", name, input]);
+        assert_eq!(out.status.code(), Some(2), "{name:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(said), "{name:?}: {stderr}");
+    }
+    assert_eq!(u(&s.summary(), "input_files"), 0);
+    let (code, _) = s.ingest("Sanders, Richard B.", &[&s.path("in")], &[]);
+    assert_eq!(code, 0);
+}
+
 /// A ZIP of `a.txt` ("first") and `a.txt` again ("second"). The zip writer refuses duplicate
 /// names, so it writes two names of one length and the second is patched.
 fn zip_repeating_a_name() -> Vec<u8> {
