@@ -1168,7 +1168,7 @@ impl Case {
                 action: "export.production",
                 detail: Some(serde_json::json!({
                     "production": production,
-                    "out": std::path::absolute(out)?,
+                    "out": quarry_types::paths::name_text(std::path::absolute(out)?.as_os_str()),
                     "first": bates_of(spec.start),
                     "last": bates_of(last),
                     "documents": count,
@@ -1243,7 +1243,8 @@ impl Case {
         bytes: &[u8],
         mut detail: serde_json::Value,
     ) -> Result<u64> {
-        detail["out"] = serde_json::to_value(std::path::absolute(out)?).unwrap_or_default();
+        detail["out"] =
+            quarry_types::paths::name_text(std::path::absolute(out)?.as_os_str()).into();
         detail["blake3"] = blake3::hash(bytes).to_hex().to_string().into();
         detail["bytes"] = bytes.len().into();
         self.audit(actor, action, detail)

@@ -409,7 +409,7 @@ pub(crate) fn export_text(case_dir: &Path, out: &Path, json: bool) -> Result<Exi
         &crate::review::actor(),
         "export.text",
         serde_json::json!({
-            "out": std::path::absolute(out)?,
+            "out": quarry_types::paths::name_text(std::path::absolute(out)?.as_os_str()),
             "items": report.items,
             "bytes": report.bytes,
             "text_unreadable": report.unreadable.len(),

@@ -41,7 +41,7 @@ pub(crate) fn export(case_dir: &Path, command: ExportCommand) -> Result<ExitCode
                     "rows": rows.len(),
                     "documents": log.documents,
                     "expand_threads": expand_threads,
-                    "diff_from": diff_from,
+                    "diff_from": diff_from.as_deref().map(|p| quarry_types::paths::name_text(p.as_os_str())),
                     "diff": diff,
                 }),
             )?;
@@ -49,7 +49,7 @@ pub(crate) fn export(case_dir: &Path, command: ExportCommand) -> Result<ExitCode
                 output::json(&serde_json::json!({
                     "rows": rows.len(),
                     "documents": log.documents,
-                    "out": out,
+                    "out": quarry_types::paths::name_text(out.as_os_str()),
                     "diff": diff,
                 }))?;
             } else {

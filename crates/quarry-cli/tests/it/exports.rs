@@ -593,3 +593,41 @@ fn chronology_lists_hot_documents_in_date_order() {
     ok(&s.run(&["export", "chronology", "--out", by_query.to_str().unwrap(), "--query", "gas"]));
     assert_eq!(csv_rows(&by_query).len(), 4);
 }
+
+/// Exports to folders and files whose names are not UTF-8 are written and recorded in the audit
+/// log with the name's bad bytes as `\xNN`; the record once panicked after the files were
+/// written (a production then left its Bates range unrecorded).
+#[test]
+fn exports_to_names_that_are_not_utf8_are_written_and_audited() {
+    use std::os::unix::ffi::OsStrExt;
+    let (s, _) = production_case();
+    let named = |rel: &[u8]| s.path("out").join(std::ffi::OsStr::from_bytes(rel));
+    std::fs::create_dir_all(s.path("out")).unwrap();
+    let run = |args: &[&str], out: &Path, more: &[&str]| {
+        let mut cmd = s.command(args);
+        cmd.arg(out).args(more).env("QUARRY_REVIEWER", "rev");
+        ok(&cmd.output().unwrap());
+    };
+    run(&["export", "production", "--out"], &named(b"prod\xe9"), &["--prefix", "ABC"]);
+    run(&["export", "text", "--out"], &named(b"text\xe9"), &[]);
+    run(&["export", "chronology", "--query", "*", "--out"], &named(b"chron\xe9.csv"), &[]);
+    run(&["export", "privlog", "--out"], &named(b"log\xe9.csv"), &[]);
+    let mut diff = s.command(&["export", "privlog", "--json", "--out"]);
+    diff.arg(named(b"log2.csv")).arg("--diff-from").arg(named(b"log\xe9.csv"));
+    let report: serde_json::Value = serde_json::from_str(&ok(&diff.output().unwrap())).unwrap();
+    assert!(report["out"].as_str().unwrap().ends_with("/out/log2.csv"), "{report}");
+    assert!(named(b"prod\xe9/DATA/loadfile.dat").is_file());
+    assert!(named(b"text\xe9/index.csv").is_file());
+    for (action, name) in [
+        ("export.production", "prod\\xE9"),
+        ("export.text", "text\\xE9"),
+        ("export.chronology", "chron\\xE9.csv"),
+        ("export.privlog", "log\\xE9.csv"),
+    ] {
+        let entries = audit(&s, &["--action", action]);
+        let out = entries[0]["detail"]["out"].as_str().unwrap_or_else(|| panic!("{entries:?}"));
+        assert!(out.ends_with(&format!("/out/{name}")), "{action}: {out}");
+    }
+    let diffed = &audit(&s, &["--action", "export.privlog"])[1]["detail"];
+    assert!(diffed["diff_from"].as_str().unwrap().ends_with("/out/log\\xE9.csv"), "{diffed}");
+}
