@@ -2,7 +2,10 @@
 //! docs/LEARN.md, each variant on the same seeds, all runs in parallel. Prints each topic's
 //! mean effort to 80% recall per variant, the last variant's effort less the first's taken
 //! seed by seed (mean and standard error), the means, and on how many topics each variant
-//! needs more than the first.
+//! needs more than the first. Then, per variant, the running recall estimate `learn status`
+//! would show where each run reached 80% recall, and its 95% interval read at a tenth, a
+//! quarter, a half and all of each run's effort: how often it holds the true recall, and how
+//! wide it is.
 //!
 //! ```text
 //! cargo run --release -p quarry-case --example cal_experiment -- CASE LABELS SEEDS VARIANT...
@@ -128,14 +131,30 @@ fn main() {
     let started = std::time::Instant::now();
     // Per run: topic, seed, variant, effort to 80% recall, and the running recall estimate a
     // case would show where the run stopped (None without draws).
-    let results: Vec<(&str, u64, usize, usize, Option<f64>)> = jobs
+    let results: Vec<Run<'_>> = jobs
         .par_iter()
         .map(|&(topic, seed, v)| {
             let (truth, seeds_v): &(Vec<bool>, Vec<Sparse>) = &truths[topic];
             let (order, draws, stopped) =
                 quarry_learn::cal::simulate_traced(m, seeds_v, truth, &variants[v], seed, 0.8);
-            let estimate = running_recall(&order[..stopped], &draws, truth);
-            (topic, seed, v, quarry_learn::effort(&order, truth, 0.8), estimate)
+            let estimate = running_recall(&order[..stopped], &draws, truth).map(|e| e.0);
+            let checkpoints = CHECKPOINTS
+                .iter()
+                .filter_map(|&f| {
+                    let k = ((stopped as f64 * f).round() as usize).clamp(1, stopped);
+                    let mut at = vec![usize::MAX; truth.len()];
+                    for (i, &row) in order.iter().enumerate() {
+                        at[row] = i;
+                    }
+                    let drawn: Vec<(usize, f64)> =
+                        draws.iter().copied().filter(|&(row, _)| at[row] < k).collect();
+                    let (est, low, high) = running_recall(&order[..k], &drawn, truth)?;
+                    let total = truth.iter().filter(|&&r| r).count() as f64;
+                    let found = order[..k].iter().filter(|&&i| truth[i]).count() as f64;
+                    Some(Checkpoint { fraction: f, truth: found / total, est, low, high })
+                })
+                .collect();
+            (topic, seed, v, quarry_learn::effort(&order, truth, 0.8), estimate, checkpoints)
         })
         .collect();
     eprintln!("{} runs in {:.0} s", jobs.len(), started.elapsed().as_secs_f64());
@@ -206,19 +225,69 @@ fn main() {
             variant.name,
             e.len()
         );
+        // The 95% interval status shows, at fractions of each run's effort to 80% recall: how
+        // often it holds the true recall, and how wide it is.
+        for &f in CHECKPOINTS {
+            let c: Vec<&Checkpoint> = results
+                .iter()
+                .filter(|r| r.2 == v)
+                .flat_map(|r| &r.5)
+                .filter(|c| c.fraction == f)
+                .collect();
+            if c.is_empty() {
+                continue;
+            }
+            let n = c.len() as f64;
+            let held = c.iter().filter(|c| c.low <= c.truth && c.truth <= c.high).count() as f64;
+            let below = c.iter().filter(|c| c.truth < c.low).count() as f64;
+            println!(
+                "  at {:>3.0}% of the effort: true recall {:.3}, estimate {:.3}, interval holds it in {:.1}% of {} runs ({:.1}% above it), mean width {:.3}",
+                100.0 * f,
+                c.iter().map(|c| c.truth).sum::<f64>() / n,
+                c.iter().map(|c| c.est).sum::<f64>() / n,
+                100.0 * held / n,
+                c.len(),
+                100.0 * below / n,
+                c.iter().map(|c| c.high - c.low).sum::<f64>() / n,
+            );
+        }
     }
+}
+
+/// One run: topic, seed, variant, effort to 80% recall, the running recall estimate where it
+/// stopped, and the estimate at each of [`CHECKPOINTS`].
+type Run<'a> = (&'a str, u64, usize, usize, Option<f64>, Vec<Checkpoint>);
+
+/// Fractions of a run's effort to 80% recall at which the running estimate is checked.
+const CHECKPOINTS: &[f64] = &[0.1, 0.25, 0.5, 1.0];
+
+/// The running estimate at one checkpoint of one run, and the true recall there.
+struct Checkpoint {
+    fraction: f64,
+    truth: f64,
+    est: f64,
+    low: f64,
+    high: f64,
 }
 
 /// What `learn status` would estimate after reviewing `reviewed`: relevant found over found
 /// plus the draws' weighted relevant rate times the documents not reviewed.
-fn running_recall(reviewed: &[usize], draws: &[(usize, f64)], truth: &[bool]) -> Option<f64> {
+fn running_recall(
+    reviewed: &[usize],
+    draws: &[(usize, f64)],
+    truth: &[bool],
+) -> Option<(f64, f64, f64)> {
     if draws.is_empty() {
         return None;
     }
     let draws: Vec<(bool, Option<f64>)> =
         draws.iter().map(|&(row, p)| (truth[row], Some(p))).collect();
-    let rate = quarry_learn::cal::running_rate(&draws);
+    let (rate, low, high) = quarry_learn::cal::running_interval(&draws);
     let found = reviewed.iter().filter(|&&i| truth[i]).count() as f64;
-    let missed = rate * (truth.len() - reviewed.len()) as f64;
-    Some(if found + missed > 0.0 { found / (found + missed) } else { 1.0 })
+    let rest = (truth.len() - reviewed.len()) as f64;
+    let recall = |rate: f64| {
+        let missed = rate * rest;
+        if found + missed > 0.0 { found / (found + missed) } else { 1.0 }
+    };
+    Some((recall(rate), recall(high), recall(low)))
 }

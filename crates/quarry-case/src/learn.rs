@@ -450,8 +450,17 @@ pub struct RunningEstimate {
     pub estimated_missed: f64,
     /// found / (found + estimated missed).
     pub recall: f64,
+    /// The recall's 95% interval: Wilson's on the weighted relevant rate, over the draws'
+    /// effective number (`quarry_learn::cal::running_interval`).
+    pub recall_low: f64,
+    /// Its upper end.
+    pub recall_high: f64,
     /// (found + estimated missed) / documents.
     pub prevalence: f64,
+    /// The prevalence's 95% interval, from the same interval of the rate.
+    pub prevalence_low: f64,
+    /// Its upper end.
+    pub prevalence_high: f64,
 }
 
 impl Case {
@@ -993,18 +1002,29 @@ impl Case {
         let found_now = relevant.values().filter(|&&r| r).count() as u64;
         let not_reviewed = documents - relevant.len() as u64;
         let running = (!draws.is_empty()).then(|| {
-            let rate = quarry_learn::cal::running_rate(&draws);
+            let (rate, low, high) = quarry_learn::cal::running_interval(&draws);
+            let recall_at = |rate: f64| {
+                let missed = rate * not_reviewed as f64;
+                if found_now == 0 && missed == 0.0 {
+                    1.0
+                } else {
+                    found_now as f64 / (found_now as f64 + missed)
+                }
+            };
             let missed = rate * not_reviewed as f64;
+            let prevalence_at = |rate: f64| {
+                (found_now as f64 + rate * not_reviewed as f64) / documents.max(1) as f64
+            };
             RunningEstimate {
                 drawn: draws.len() as u64,
                 relevant: draws.iter().filter(|d| d.0).count() as u64,
                 estimated_missed: missed,
-                recall: if found_now == 0 && missed == 0.0 {
-                    1.0
-                } else {
-                    found_now as f64 / (found_now as f64 + missed)
-                },
-                prevalence: (found_now as f64 + missed) / documents.max(1) as f64,
+                recall: recall_at(rate),
+                recall_low: recall_at(high),
+                recall_high: recall_at(low),
+                prevalence: prevalence_at(rate),
+                prevalence_low: prevalence_at(low),
+                prevalence_high: prevalence_at(high),
             }
         });
         Ok(LearnStatus {

@@ -81,9 +81,13 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
             }
             if let (None, Some(r)) = (&s.validation, &s.running) {
                 println!(
-                    "  running estimate     recall {:.1}%, prevalence {:.1}% ({} of {} documents drawn at random into prioritized batches were relevant, each weighted by its chance; indicative, not a validation)",
+                    "  running estimate     recall {:.1}% (95% interval {:.1}% to {:.1}%), prevalence {:.1}% ({:.1}% to {:.1}%) ({} of {} documents drawn at random into prioritized batches were relevant, each weighted by its chance; indicative, not a validation)",
                     100.0 * r.recall,
+                    100.0 * r.recall_low,
+                    100.0 * r.recall_high,
                     100.0 * r.prevalence,
+                    100.0 * r.prevalence_low,
+                    100.0 * r.prevalence_high,
                     r.relevant,
                     r.drawn
                 );

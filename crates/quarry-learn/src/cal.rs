@@ -278,12 +278,35 @@ pub fn running_rate(draws: &[(bool, Option<f64>)]) -> f64 {
     if draws.is_empty() {
         return 0.0;
     }
-    let weights: Vec<f64> = match draws.iter().map(|d| d.1).collect::<Option<Vec<f64>>>() {
+    let weights = draw_weights(draws);
+    // A fold from 0.0, not `sum`, whose empty total is -0.0 (printed as such in `--json`).
+    let hits = draws.iter().zip(&weights).filter(|(d, _)| d.0).fold(0.0, |a, (_, w)| a + w);
+    hits / weights.iter().sum::<f64>()
+}
+
+/// [`running_rate`] with a 95% interval: (rate, low, high). Wilson's score interval on the
+/// weighted rate, the draws counted as Kish's effective sample size, (sum of weights)^2 / sum
+/// of squared weights: draws weighted unequally tell less than as many even draws. A handful of
+/// draws gives an interval as wide as it should be, where the rate alone read as precise: ten
+/// draws, two of them relevant from near the top of the ranking (small weights), put the rate
+/// near zero and the recall near 80% while a fifth of the collection was still to be found.
+#[must_use]
+pub fn running_interval(draws: &[(bool, Option<f64>)]) -> (f64, f64, f64) {
+    let rate = running_rate(draws);
+    let weights = draw_weights(draws);
+    let sum: f64 = weights.iter().sum();
+    let squares: f64 = weights.iter().map(|w| w * w).sum();
+    let effective = if squares > 0.0 { sum * sum / squares } else { 0.0 };
+    crate::stats::wilson_rate(rate, effective)
+}
+
+/// Each draw's weight in [`running_rate`]: one over its probability when every draw has one,
+/// else one each.
+fn draw_weights(draws: &[(bool, Option<f64>)]) -> Vec<f64> {
+    match draws.iter().map(|d| d.1).collect::<Option<Vec<f64>>>() {
         Some(p) => p.iter().map(|p| 1.0 / p).collect(),
         None => vec![1.0; draws.len()],
-    };
-    let hits: f64 = draws.iter().zip(&weights).filter(|(d, _)| d.0).map(|(_, w)| w).sum();
-    hits / weights.iter().sum::<f64>()
+    }
 }
 
 /// The scores rows are ranked by ([`rank`]).
@@ -606,6 +629,23 @@ pub fn effort(order: &[usize], relevant: &[bool], recall: f64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn running_interval_counts_unequal_draws_as_fewer() {
+        // Even draws: the plain Wilson interval of k relevant in n.
+        let even: Vec<(bool, Option<f64>)> = (0..40).map(|i| (i < 10, Some(0.01))).collect();
+        assert_eq!(running_interval(&even), crate::stats::wilson(10, 40));
+        // Two relevant draws from the top of the ranking (chance 0.05 each) and eight even ones
+        // from a rest of 15,000 (chance 1 / 15,000): the rate is near zero, but the ten draws
+        // are worth eight even ones (the two light ones count for almost nothing), and the
+        // interval says the rate could be near a third.
+        let mut skewed = vec![(true, Some(0.05)); 2];
+        skewed.extend(vec![(false, Some(1.0 / 15_000.0)); 8]);
+        let (rate, low, high) = running_interval(&skewed);
+        assert!(rate < 0.001 && low < 0.001, "{rate} {low}");
+        assert!((high - crate::stats::wilson(0, 8).2).abs() < 0.001, "{high}");
+        assert!(high > 0.3, "{high}");
+    }
 
     /// quarry's protocol as it was until the prior was fitted: trusted by the seed query's AUC.
     fn trusted_by_auc() -> Protocol {

@@ -77,13 +77,24 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64, f64) {
     if n == 0 {
         return (0.0, 0.0, 1.0);
     }
-    let (k, n) = (k as f64, n as f64);
+    wilson_rate(k as f64 / n as f64, n as f64)
+}
+
+/// Wilson score interval at 95% around a rate `p` measured on `n` draws, `n` not necessarily
+/// whole (an effective sample size): (p, low, high).
+#[must_use]
+pub fn wilson_rate(p: f64, n: f64) -> (f64, f64, f64) {
+    if n <= 0.0 {
+        return (p, 0.0, 1.0);
+    }
     let z = 1.959_963_984_540_054_f64;
-    let p = k / n;
     let denom = 1.0 + z * z / n;
     let center = (p + z * z / (2.0 * n)) / denom;
     let half = z * ((p * (1.0 - p) / n) + z * z / (4.0 * n * n)).sqrt() / denom;
-    (p, (center - half).max(0.0), (center + half).min(1.0))
+    // At a rate of 0 or 1 the interval ends there exactly; rounding would leave it a hair off.
+    let low = if p <= 0.0 { 0.0 } else { (center - half).max(0.0) };
+    let high = if p >= 1.0 { 1.0 } else { (center + half).min(1.0) };
+    (p, low, high)
 }
 
 /// Mean and standard error of differences taken pair by pair (one protocol's effort less

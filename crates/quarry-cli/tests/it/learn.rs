@@ -158,6 +158,24 @@ fn prioritized_review_finds_relevant_documents_first_and_validates() {
     assert_eq!(u(running, "relevant"), drawn_relevant.iter().filter(|&&r| r).count() as u64);
     let expected = found as f64 / (found as f64 + hits / weight * 120.0);
     assert!((running["recall"].as_f64().unwrap() - expected).abs() < 1e-9, "{running}");
+    // Its 95% interval: Wilson's on the weighted rate, the three draws counted as their
+    // effective number, (sum of weights)^2 / sum of squared weights.
+    let (rate, n) = (hits / weight, weight * weight / p.iter().map(|p| p.powi(-2)).sum::<f64>());
+    let z = 1.959_963_984_540_054_f64;
+    let center = (rate + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z * (rate * (1.0 - rate) / n + z * z / (4.0 * n * n)).sqrt() / (1.0 + z * z / n);
+    let recall_at = |rate: f64| found as f64 / (found as f64 + rate * 120.0);
+    let (low, high) =
+        (running["recall_low"].as_f64().unwrap(), running["recall_high"].as_f64().unwrap());
+    assert!((low - recall_at((center + half).min(1.0))).abs() < 1e-9, "{running}");
+    assert!((high - recall_at((center - half).max(0.0))).abs() < 1e-9, "{running}");
+    assert!(low < expected && expected <= high, "{running}");
+    let prevalence_at = |rate: f64| (found as f64 + rate * 120.0) / 150.0;
+    for (key, rate) in
+        [("prevalence_low", (center - half).max(0.0)), ("prevalence_high", center + half)]
+    {
+        assert!((running[key].as_f64().unwrap() - prevalence_at(rate)).abs() < 1e-9, "{running}");
+    }
     assert!(std::fs::read(&chart).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
     let text = ok(&s.run(&["learn", "status"]));
     assert!(text.contains("gain curve") && text.contains("knee rule"), "{text}");
