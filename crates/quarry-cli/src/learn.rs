@@ -80,17 +80,33 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
                 ),
             }
             if let (None, Some(r)) = (&s.validation, &s.running) {
-                println!(
-                    "  running estimate     recall {:.1}% (95% interval {:.1}% to {:.1}%), prevalence {:.1}% ({:.1}% to {:.1}%) ({} of {} documents drawn at random into prioritized batches were relevant, each weighted by its chance; indicative, not a validation)",
-                    100.0 * r.recall,
-                    100.0 * r.recall_low,
-                    100.0 * r.recall_high,
-                    100.0 * r.prevalence,
-                    100.0 * r.prevalence_low,
-                    100.0 * r.prevalence_high,
-                    r.relevant,
-                    r.drawn
+                let pct = |x: f64| format!("{:.1}%", 100.0 * x);
+                let drawn = format!(
+                    "{} of {} documents drawn at random into prioritized batches were relevant, each weighted by its chance",
+                    r.relevant, r.drawn
                 );
+                // A point figure is shown once its interval is within 20 points: before that
+                // it reads as precise (a recall near 100% from a few draws with nothing
+                // relevant among them) when the draws say little.
+                if r.recall_high - r.recall_low > 0.2 {
+                    println!(
+                        "  running estimate     recall {} to {}, prevalence {} to {} (95% intervals; too few draws to say more: {drawn})",
+                        pct(r.recall_low),
+                        pct(r.recall_high),
+                        pct(r.prevalence_low),
+                        pct(r.prevalence_high),
+                    );
+                } else {
+                    println!(
+                        "  running estimate     recall {} ({} to {}), prevalence {} ({} to {}) (95% intervals; {drawn}; indicative, not a validation)",
+                        pct(r.recall),
+                        pct(r.recall_low),
+                        pct(r.recall_high),
+                        pct(r.prevalence),
+                        pct(r.prevalence_low),
+                        pct(r.prevalence_high),
+                    );
+                }
             }
             println!("\ngain curve (relevant found against documents reviewed; | marks the knee)");
             print!("{}", terminal_chart(&s.gain, s.knee.1));

@@ -179,6 +179,9 @@ fn prioritized_review_finds_relevant_documents_first_and_validates() {
     assert!(std::fs::read(&chart).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
     let text = ok(&s.run(&["learn", "status"]));
     assert!(text.contains("gain curve") && text.contains("knee rule"), "{text}");
+    // Three draws say little: the interval is shown, not a point figure.
+    let shown = format!("recall {:.1}% to {:.1}%", 100.0 * low, 100.0 * high);
+    assert!(text.contains(&shown) && text.contains("too few draws to say more"), "{text}");
 
     // The seed query's prior: full weight for the first batch (nothing coded), then faded by
     // the relevant found, and of that the share that best orders the documents handed out
