@@ -245,10 +245,10 @@ pub fn ingest(case: &Case, options: &IngestOptions) -> Result<IngestReport> {
 fn check_custodian(name: &str) -> Result<()> {
     let problem = if name.trim().is_empty() {
         "is empty"
-    } else if name.trim() != name {
-        "starts or ends with a space"
     } else if name.chars().any(char::is_control) {
         "holds a control character (a tab or line break)"
+    } else if name.trim() != name {
+        "starts or ends with a space"
     } else {
         return Ok(());
     };
