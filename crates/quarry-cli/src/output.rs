@@ -118,9 +118,12 @@ pub(crate) fn rows(header: &[&str], rows: &[Vec<String>], format: Format) -> io:
         return Ok(());
     }
     // Table: every column but the last padded to its widest cell (capped, so one long path
-    // does not push the message off screen).
+    // does not push the message off screen). One row a line: a line break or tab in a cell (a
+    // file name can hold one) is shown escaped; CSV and JSON keep it as it is.
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|row| row.iter().map(|c| table_cell(c)).collect()).collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count()).min(60);
         }
@@ -139,10 +142,28 @@ pub(crate) fn rows(header: &[&str], rows: &[Vec<String>], format: Format) -> io:
             .join("  ")
     };
     writeln!(out, "{}", line(header.to_vec()))?;
-    for row in rows {
+    for row in &rows {
         writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
     }
     writeln!(out, "{} rows", rows.len())
+}
+
+/// A table cell on one line: `\n`, `\r`, `\t` for those characters, `\u{..}` for any other
+/// control character.
+fn table_cell(cell: &str) -> String {
+    if !cell.chars().any(char::is_control) {
+        return cell.to_owned();
+    }
+    cell.chars().fold(String::with_capacity(cell.len() + 4), |mut out, c| {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+        out
+    })
 }
 
 pub(crate) fn exceptions(list: &[ExceptionRow], format: Format) -> io::Result<()> {

@@ -1229,3 +1229,19 @@ fn names_that_are_not_utf8_are_each_ingested_and_found_again() {
     assert_eq!(u(&second["run"], "inputs_skipped"), 3, "{second}");
     assert_eq!(first["case"], second["case"]);
 }
+
+/// A file name with a line break or a tab is kept as it is, and the table reports show it
+/// escaped, one row a line; CSV quotes it.
+#[test]
+fn names_with_line_breaks_keep_tables_one_row_a_line() {
+    let s = Scratch::new();
+    s.file("in/two\nlines.txt", b"one\n");
+    s.file("in/tab\there.txt", b"two\n");
+    s.ingest("c", &[&s.path("in")], &[]);
+    let table = crate::review::ok(&s.run(&["report", "items"]));
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    assert!(lines[1].ends_with("in/tab\\there.txt") && lines[2].ends_with("in/two\\nlines.txt"));
+    let csv = crate::review::ok(&s.run(&["report", "items", "--format", "csv"]));
+    assert!(csv.contains("\"in/two\nlines.txt\""), "{csv}");
+}
