@@ -820,6 +820,69 @@ impl Case {
         Ok(Batch { assignee: None, checked_out_at: None, status: "available".into(), ..batch })
     }
 
+    /// Checks a batch out to a named reviewer on a manager's say (`actor`): a batch that no one
+    /// holds and that still has documents to review. The reviewer gets it from `batch next` (a
+    /// reviewer holding several gets them in the order they were cut). A batch someone holds is
+    /// refused: releasing it first keeps the hand-over in the log as two steps.
+    pub fn batch_assign(&self, actor: &str, name: &str, reviewer: &str) -> Result<Batch> {
+        if actor.trim().is_empty() {
+            return Err(Error::NoReviewer);
+        }
+        if reviewer.trim().is_empty() || reviewer.trim() != reviewer {
+            return Err(Error::Batch(format!(
+                "{reviewer:?} is not a reviewer's name (empty, or spaces at either end)"
+            )));
+        }
+        let mut conn = crate::connect(&self.dir.join(crate::DB_FILE), false)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found: Option<(i64, Option<String>, bool)> = tx
+            .query_row(
+                "SELECT b.id, b.assignee,
+                        EXISTS (SELECT 1 FROM batch_items bi WHERE bi.batch_id = b.id AND bi.reviewed_at IS NULL)
+                 FROM batches b WHERE b.name = ?1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((id, holder, open)) = found else {
+            return Err(Error::Batch(format!("no batch {name}; see `quarry review batch list`")));
+        };
+        match holder {
+            Some(holder) if holder == reviewer => {
+                return Err(Error::Batch(format!("{reviewer} already holds batch {name}")));
+            }
+            Some(holder) => {
+                return Err(Error::Batch(format!(
+                    "batch {name} is checked out to {holder}; release it first (`quarry review batch release {name}`)"
+                )));
+            }
+            None if !open => {
+                return Err(Error::Batch(format!("batch {name} has nothing left to review")));
+            }
+            None => {}
+        }
+        tx.execute(
+            "UPDATE batches SET assignee = ?1, checked_out_at = ?2 WHERE id = ?3 AND assignee IS NULL",
+            params![reviewer, now_utc(), id],
+        )?;
+        let mut log = Appender::new(&tx)?;
+        log.push(
+            &tx,
+            &NewEntry {
+                actor,
+                action: "batch.assign",
+                detail: Some(serde_json::json!({ "batch": name, "to": reviewer })),
+                ..NewEntry::default()
+            },
+        )?;
+        log.finish(&tx)?;
+        tx.commit()?;
+        self.batches()?
+            .into_iter()
+            .find(|b| b.name == name)
+            .ok_or_else(|| Error::Internal(format!("batch {name} vanished")))
+    }
+
     /// A batch's documents in order: item id, control number, reviewed.
     pub fn batch_documents(&self, name: &str) -> Result<Vec<(u64, String, bool)>> {
         let conn = self.reader()?;

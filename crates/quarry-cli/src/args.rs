@@ -229,6 +229,15 @@ pub(crate) enum BatchCommand {
         /// The batch.
         batch: Option<String>,
     },
+    /// Check a batch that no one holds out to a named reviewer (a manager's hand-out); it is
+    /// theirs at their next `batch next` or `review next`.
+    Assign {
+        /// The batch.
+        batch: String,
+        /// The reviewer who gets it.
+        #[arg(long, value_name = "REVIEWER")]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

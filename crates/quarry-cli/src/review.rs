@@ -179,6 +179,14 @@ fn batch(case: &Case, args: &ReviewArgs, command: &BatchCommand) -> Result<ExitC
                 )?,
             }
         }
+        BatchCommand::Assign { batch, to } => {
+            let who = reviewer(args)?;
+            let assigned = case.batch_assign(&who, batch, to)?;
+            println!(
+                "assigned {} to {to} ({} of {} reviewed); it is theirs at their next `quarry review batch next` or `quarry review next`",
+                assigned.name, assigned.reviewed, assigned.documents
+            );
+        }
         BatchCommand::Release { batch } => {
             let who = reviewer(args)?;
             let released = case.batch_release(&who, batch.as_deref())?;

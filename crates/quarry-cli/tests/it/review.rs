@@ -502,6 +502,56 @@ fn reviewers_in_parallel_processes_lose_no_update() {
 }
 
 /// Opens the case database for tampering.
+/// A manager hands a batch to a named reviewer: it is theirs at their next `batch next`, ahead
+/// of the queue; a held or finished batch is refused, and the hand-out is in the log.
+#[test]
+fn a_manager_assigns_a_batch_to_a_named_reviewer() {
+    let s = collection(2);
+    s.json(&["review", "batch", "create", "--query", "pipeline", "--size", "2", "--json"]);
+    let names: Vec<String> = s
+        .json(&["review", "batch", "list", "--format", "json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(names.len() >= 3, "{names:?}");
+    let assign = |batch: &str, to: &str| {
+        as_reviewer(&s, "mgr", &["review", "batch", "assign", batch, "--to", to])
+    };
+    let said = ok(&assign(&names[2], "bob"));
+    assert!(said.contains(&format!("assigned {} to bob", names[2])), "{said}");
+    // Bob gets the batch assigned to him, not the first in the queue; Alice gets the first.
+    let next = |who: &str| s.json(&["review", "batch", "next", "--json", "--reviewer", who]);
+    let bob = next("bob");
+    assert_eq!(
+        (&bob["batch"]["name"], &bob["checked_out"]),
+        (&Value::from(names[2].as_str()), &Value::from(false))
+    );
+    assert_eq!(next("alice")["batch"]["name"], names[0].as_str());
+    // Held by someone else, held already, unknown: refused, and nothing changes hands.
+    assert!(refused(&assign(&names[2], "carol")).contains("checked out to bob"));
+    assert!(refused(&assign(&names[0], "alice")).contains("already holds"));
+    assert!(refused(&assign("REV-9999", "carol")).contains("no batch REV-9999"));
+    assert!(refused(&assign(&names[1], " ")).contains("not a reviewer's name"));
+    // A second batch for Bob waits behind the first he holds.
+    ok(&assign(&names[1], "bob"));
+    assert_eq!(next("bob")["batch"]["name"], names[1].as_str(), "the earlier-cut batch first");
+    let list = s.json(&["review", "batch", "list", "--format", "json"]);
+    let holder = |n: &str| {
+        list.as_array().unwrap().iter().find(|b| b["name"] == n).unwrap()["assignee"].clone()
+    };
+    assert_eq!((holder(&names[1]), holder(&names[2])), (Value::from("bob"), Value::from("bob")));
+    let log = audit(&s, &["--action", "batch.assign"]);
+    assert_eq!(log.len(), 2, "refusals are not logged");
+    assert_eq!(
+        (&log[0]["actor"], &log[0]["detail"]["to"]),
+        (&Value::from("mgr"), &Value::from("bob"))
+    );
+    assert_eq!(log[0]["detail"]["batch"], names[2].as_str());
+    assert_eq!(verify(&s).0, 0);
+}
+
 fn db(s: &Scratch) -> rusqlite::Connection {
     rusqlite::Connection::open(s.case().join("quarry.db")).unwrap()
 }
