@@ -542,6 +542,18 @@ fn a_manager_assigns_a_batch_to_a_named_reviewer() {
         list.as_array().unwrap().iter().find(|b| b["name"] == n).unwrap()["assignee"].clone()
     };
     assert_eq!((holder(&names[1]), holder(&names[2])), (Value::from("bob"), Value::from("bob")));
+    // A batch with nothing left to review is refused too.
+    let first = s.json(&["review", "batch", "show", &names[0], "--format", "json"]);
+    for doc in first.as_array().unwrap() {
+        let doc = doc["control_number"].as_str().unwrap();
+        ok(&as_reviewer(
+            &s,
+            "alice",
+            &["review", "code", doc, "--set", "responsiveness=not-responsive"],
+        ));
+    }
+    ok(&as_reviewer(&s, "mgr", &["review", "batch", "release", &names[0]]));
+    assert!(refused(&assign(&names[0], "carol")).contains("nothing left to review"));
     let log = audit(&s, &["--action", "batch.assign"]);
     assert_eq!(log.len(), 2, "refusals are not logged");
     assert_eq!(
