@@ -1223,6 +1223,12 @@ fn names_that_are_not_utf8_are_each_ingested_and_found_again() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{report}");
     assert_eq!(u(&report, "natives_at_source"), 1, "{report}");
+    // MD5 and SHA-1 on demand read the mailbox at its source too.
+    crate::review::ok(&s.run(&["hashes"]));
+    let hashed = s.items();
+    let mailbox =
+        hashed.iter().find(|i| i["locator"] == "in/d\\xE9p\\xF4t/mail\\xFF.mbox").unwrap();
+    assert_eq!(mailbox["md5"], "f4ef922a1e2aac5280a5983f2190d934", "{mailbox}");
 
     let (code, second) = s.ingest("c", &[&s.path("in")], &[]);
     assert_eq!(code, 0);
