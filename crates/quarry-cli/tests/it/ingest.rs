@@ -1229,6 +1229,14 @@ fn names_that_are_not_utf8_are_each_ingested_and_found_again() {
     let mailbox =
         hashed.iter().find(|i| i["locator"] == "in/d\\xE9p\\xF4t/mail\\xFF.mbox").unwrap();
     assert_eq!(mailbox["md5"], "f4ef922a1e2aac5280a5983f2190d934", "{mailbox}");
+    // And a production copies it from there.
+    let control = mailbox["control_number"].as_str().unwrap();
+    let code = ["review", "code", control, "--set", "responsiveness=responsive"];
+    crate::review::ok(&crate::review::as_reviewer(&s, "r", &code));
+    let out = s.path("prod");
+    let produce = ["export", "production", "--prefix", "ABC", "--out", out.to_str().unwrap()];
+    crate::review::ok(&crate::review::as_reviewer(&s, "r", &produce));
+    assert_eq!(std::fs::read(out.join("NATIVES/0001/ABC0000001.mbox")).unwrap(), mbox.as_bytes());
 
     let (code, second) = s.ingest("c", &[&s.path("in")], &[]);
     assert_eq!(code, 0);
