@@ -506,7 +506,8 @@ pub(crate) struct IngestArgs {
     /// Files and folders to ingest.
     #[arg(required = true, value_name = "PATH")]
     pub(crate) paths: Vec<PathBuf>,
-    /// File of passwords to try on encrypted archive entries, one per line.
+    /// File of passwords to try on encrypted archive entries, one per line (a UTF-8 or UTF-16
+    /// file from Notepad is read as text; docs/CASE.md).
     #[arg(long, value_name = "FILE")]
     pub(crate) passwords: Option<PathBuf>,
     /// Extraction worker processes (default: one per core).

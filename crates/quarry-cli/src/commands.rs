@@ -237,13 +237,36 @@ fn ingest(case_dir: &Path, args: &IngestArgs) -> Result<ExitCode> {
 
 /// One password a line; a trailing CR is dropped, empty lines are ignored.
 fn read_passwords(file: &Path) -> Result<Vec<Vec<u8>>> {
-    let bytes = fs::read(file)?;
+    let bytes = passwords_text(fs::read(file)?);
     Ok(bytes
         .split(|&b| b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
         .filter(|line| !line.is_empty())
         .map(<[u8]>::to_vec)
         .collect())
+}
+
+/// A passwords file's bytes, as lines of UTF-8 when the file says it is text: a UTF-8
+/// byte-order mark is dropped (Notepad writes one, and it would be taken for the first
+/// password's first bytes), and a file in UTF-16 with its mark (Notepad's "Unicode") is read as
+/// UTF-16. Anything else is kept byte for byte: a ZIP password is bytes.
+fn passwords_text(bytes: Vec<u8>) -> Vec<u8> {
+    let utf16 = |rest: &[u8], unit: fn([u8; 2]) -> u16| {
+        let units = rest.chunks_exact(2).map(|c| unit([c[0], c[1]]));
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect::<String>()
+            .into_bytes()
+    };
+    if let Some(rest) = bytes.strip_prefix(b"\xef\xbb\xbf") {
+        rest.to_vec()
+    } else if let Some(rest) = bytes.strip_prefix(b"\xff\xfe") {
+        utf16(rest, u16::from_le_bytes)
+    } else if let Some(rest) = bytes.strip_prefix(b"\xfe\xff") {
+        utf16(rest, u16::from_be_bytes)
+    } else {
+        bytes
+    }
 }
 
 fn report_command(case_dir: &Path, report: ReportCommand) -> Result<ExitCode> {

@@ -39,6 +39,31 @@ fn passwords_open_encrypted_entries() {
     assert!(items[1]["flags"].as_str().unwrap().contains("decrypted"));
 }
 
+/// A passwords file saved by Windows Notepad: with a UTF-8 byte-order mark and CRLF, or in
+/// UTF-16 ("Unicode"). The password on the first line opens the archive either way.
+#[test]
+fn passwords_files_from_notepad_are_read_as_text() {
+    let locked = fixtures().join("sample/locked.zip");
+    let utf16 = |big: bool| {
+        let mut bytes = if big { vec![0xfe, 0xff] } else { vec![0xff, 0xfe] };
+        for unit in "quarry-sample\r\nnot-this-one\r\n".encode_utf16() {
+            bytes.extend(if big { unit.to_be_bytes() } else { unit.to_le_bytes() });
+        }
+        bytes
+    };
+    for (name, bytes) in [
+        ("utf8-bom.txt", b"\xef\xbb\xbfquarry-sample\r\nnot-this-one\r\n".to_vec()),
+        ("utf16le.txt", utf16(false)),
+        ("utf16be.txt", utf16(true)),
+    ] {
+        let s = Scratch::new();
+        let passwords = s.file(name, &bytes);
+        let (code, out) = s.ingest("c", &[&locked], &["--passwords", passwords.to_str().unwrap()]);
+        assert_eq!(code, 0, "{name}: {out}");
+        assert!(s.items()[1]["flags"].as_str().unwrap().contains("decrypted"), "{name}");
+    }
+}
+
 #[test]
 fn same_content_through_every_route() {
     let s = Scratch::new();
