@@ -45,10 +45,7 @@ fn classify(case_dir: &Path, args: &ClassifyArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let rules = match &args.rules {
-        Some(file) => Some(
-            fs::read_to_string(file)
-                .with_context(|| format!("cannot read the rules file {}", file.display()))?,
-        ),
+        Some(file) => Some(read_user_text(file, "rules file")?),
         None => None,
     };
     let options = quarry_case::ClassifyOptions {
@@ -237,7 +234,7 @@ fn ingest(case_dir: &Path, args: &IngestArgs) -> Result<ExitCode> {
 
 /// One password a line; a trailing CR is dropped, empty lines are ignored.
 fn read_passwords(file: &Path) -> Result<Vec<Vec<u8>>> {
-    let bytes = passwords_text(fs::read(file)?);
+    let bytes = user_text(fs::read(file)?);
     Ok(bytes
         .split(|&b| b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
@@ -246,11 +243,11 @@ fn read_passwords(file: &Path) -> Result<Vec<Vec<u8>>> {
         .collect())
 }
 
-/// A passwords file's bytes, as lines of UTF-8 when the file says it is text: a UTF-8
-/// byte-order mark is dropped (Notepad writes one, and it would be taken for the first
-/// password's first bytes), and a file in UTF-16 with its mark (Notepad's "Unicode") is read as
-/// UTF-16. Anything else is kept byte for byte: a ZIP password is bytes.
-fn passwords_text(bytes: Vec<u8>) -> Vec<u8> {
+/// A file the user wrote, as the text it is: a UTF-8 byte-order mark at its start is dropped
+/// (Windows Notepad writes one, and it would stick to the first line's first word), and a file
+/// in UTF-16 with its mark (Notepad's "Unicode", Excel's "Unicode Text") is decoded to UTF-8.
+/// Anything else is returned byte for byte.
+pub(crate) fn user_text(bytes: Vec<u8>) -> Vec<u8> {
     let utf16 = |rest: &[u8], unit: fn([u8; 2]) -> u16| {
         let units = rest.chunks_exact(2).map(|c| unit([c[0], c[1]]));
         char::decode_utf16(units)
@@ -269,6 +266,19 @@ fn passwords_text(bytes: Vec<u8>) -> Vec<u8> {
     }
 }
 
+/// A text file the user wrote (rules, terms, labels, a previous privilege log), through
+/// [`user_text`]; `what` names it in the error.
+pub(crate) fn read_user_text(path: &Path, what: &str) -> Result<String> {
+    let bytes =
+        fs::read(path).with_context(|| format!("cannot read the {what} {}", path.display()))?;
+    String::from_utf8(user_text(bytes)).map_err(|_| {
+        anyhow::anyhow!(
+            "the {what} {} is neither UTF-8 nor UTF-16 text; save it as UTF-8",
+            path.display()
+        )
+    })
+}
+
 fn report_command(case_dir: &Path, report: ReportCommand) -> Result<ExitCode> {
     let case = open(case_dir)?;
     match report {
@@ -284,7 +294,7 @@ fn report_command(case_dir: &Path, report: ReportCommand) -> Result<ExitCode> {
             }
         }
         ReportCommand::Terms { terms, format, dedup } => {
-            let text = fs::read_to_string(&terms)?;
+            let text = read_user_text(&terms, "terms file")?;
             let lines: Vec<String> = text
                 .lines()
                 .map(str::trim)

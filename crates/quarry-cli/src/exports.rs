@@ -174,7 +174,7 @@ pub(crate) fn read_table(path: &Path) -> Result<Vec<BTreeMap<String, String>>> {
             .with_context(|| format!("cannot read {}", path.display()))?;
         range.rows().map(|r| r.iter().map(ToString::to_string).collect()).collect()
     } else {
-        quarry_case::parse_csv(&fs::read_to_string(path)?)
+        quarry_case::parse_csv(&crate::commands::read_user_text(path, "previous privilege log")?)
     };
     let mut rows = rows.into_iter();
     let header = rows.next().unwrap_or_default();

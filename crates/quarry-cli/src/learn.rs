@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use fs_err as fs;
 
 use crate::args::LearnCommand;
@@ -141,8 +141,7 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
             }
         }
         LearnCommand::Simulate { labels, field, positive, seed_query, seeds, json } => {
-            let text = fs::read_to_string(&labels)
-                .with_context(|| format!("cannot read the labels file {}", labels.display()))?;
+            let text = crate::commands::read_user_text(&labels, "labels file")?;
             let (relevant, unmatched) = case.read_labels(&text, &field, &positive)?;
             let seeds: Vec<u64> = (1..=seeds).collect();
             let sim = case.learn_simulate(&relevant, unmatched, &seed_query, &seeds)?;

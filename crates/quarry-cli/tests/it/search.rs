@@ -260,6 +260,24 @@ fn terms_report_counts_unique_hits_and_families_with_lint() {
     assert!(table.status.success());
     let table = String::from_utf8(table.stdout).unwrap();
     assert!(table.contains("(any term)"), "{table}");
+
+    // The same list saved by Notepad (a byte-order mark, CRLF) or by Excel as "Unicode Text"
+    // (UTF-16): the same report, the first term without the mark.
+    let text = "# negotiated terms\r\npipeline\r\ncontract*\r\nprivileged\r\ngas and oil\r\n(broken\r\n\r\n*ine\r\n";
+    let mut utf16 = vec![0xff, 0xfe];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    for (name, bytes) in
+        [("bom.txt", [&b"\xef\xbb\xbf"[..], text.as_bytes()].concat()), ("utf16.txt", utf16)]
+    {
+        s.file(name, &bytes);
+        let again =
+            s.json(&["report", "terms", "--terms", name, "--format", "json", "--dedup", "global"]);
+        assert_eq!(again, report, "{name}");
+    }
+    s.file("latin1.txt", b"caf\xe9\n");
+    let out = s.run(&["report", "terms", "--terms", "latin1.txt"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("neither UTF-8 nor UTF-16"));
 }
 
 #[test]
