@@ -532,7 +532,9 @@ pub fn diff_privilege_logs(
                     .iter()
                     .zip(row.values())
                     .filter(|(c, v)| {
-                        **c != "LOG_ID" && before.get(**c).map_or("", String::as_str) != v
+                        // A value an earlier XLSX log cut to fit its cell compares as cut.
+                        let was = before.get(**c).map_or("", String::as_str);
+                        **c != "LOG_ID" && was != v && xlsx_cell(v).is_none_or(|cut| was != cut)
                     })
                     .map(|(c, _)| (*c).to_owned())
                     .collect();
@@ -602,9 +604,39 @@ pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
     rows
 }
 
+/// The most text one XLSX cell holds: Excel's limit, 32,767 characters counted in UTF-16 units.
+pub const XLSX_CELL_LIMIT: usize = 32_767;
+
+/// `value` cut to fit one XLSX cell, ending in a note of what was cut; `None` when it fits.
+/// A message to a distribution list can name thousands of recipients, more than a cell holds,
+/// and the XLSX writer refuses such a cell: the whole log was then not written. The CSV export
+/// holds every value whole.
+#[must_use]
+pub fn xlsx_cell(value: &str) -> Option<String> {
+    let units = value.encode_utf16().count();
+    if units <= XLSX_CELL_LIMIT {
+        return None;
+    }
+    let note = format!(
+        " [... cut: Excel holds {XLSX_CELL_LIMIT} characters a cell and this value has {units}; the CSV export holds it whole]"
+    );
+    let room = XLSX_CELL_LIMIT - note.encode_utf16().count();
+    let mut kept = String::with_capacity(room);
+    let mut used = 0;
+    for c in value.chars() {
+        used += c.len_utf16();
+        if used > room {
+            break;
+        }
+        kept.push(c);
+    }
+    Some(kept + &note)
+}
+
 /// A table as an XLSX workbook of one sheet: bold header row frozen, columns sized to their
-/// contents (up to 60 characters), text wrapped. `created` is the document's creation time
-/// (ISO 8601 UTC): a fixed input, so the same table gives the same bytes.
+/// contents (up to 60 characters), text wrapped, a value longer than a cell holds cut with a
+/// note ([`xlsx_cell`]). `created` is the document's creation time (ISO 8601 UTC): a fixed
+/// input, so the same table gives the same bytes.
 pub fn table_xlsx(
     sheet: &str,
     header: &[&str],
@@ -633,6 +665,8 @@ pub fn table_xlsx(
             if let Some(w) = widths.get_mut(c) {
                 *w = (*w).max(longest);
             }
+            let cut = xlsx_cell(value);
+            let value = cut.as_deref().unwrap_or(value);
             ws.write_string_with_format(r as u32 + 1, c as u16, value, &wrap).map_err(xlsx)?;
         }
     }

@@ -146,7 +146,27 @@ fn table_bytes(
     Ok(match format {
         TableFormat::Csv => quarry_case::table_csv(header, rows),
         // The case's creation time stands in for "now", so the same case gives the same bytes.
-        TableFormat::Xlsx => quarry_case::table_xlsx(sheet, header, rows, &case.config().created)?,
+        TableFormat::Xlsx => {
+            let cut: Vec<String> = rows
+                .iter()
+                .flat_map(|row| {
+                    row.iter().zip(header).filter(|(v, _)| quarry_case::xlsx_cell(v).is_some()).map(
+                        |(_, column)| {
+                            format!("{} ({column})", row.first().map_or("", String::as_str))
+                        },
+                    )
+                })
+                .collect();
+            if !cut.is_empty() {
+                eprintln!(
+                    "warning: {} value(s) longer than the {} characters an XLSX cell holds were cut, each with a note saying so; the CSV export holds them whole: {}",
+                    cut.len(),
+                    quarry_case::XLSX_CELL_LIMIT,
+                    cut.join(", ")
+                );
+            }
+            quarry_case::table_xlsx(sheet, header, rows, &case.config().created)?
+        }
     })
 }
 

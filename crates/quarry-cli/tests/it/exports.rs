@@ -631,3 +631,44 @@ fn exports_to_names_that_are_not_utf8_are_written_and_audited() {
     let diffed = &audit(&s, &["--action", "export.privlog"])[1]["detail"];
     assert!(diffed["diff_from"].as_str().unwrap().ends_with("/out/log\\xE9.csv"), "{diffed}");
 }
+
+/// A message to a distribution list names more recipients than an XLSX cell holds (32,767
+/// characters): the XLSX log cuts that value with a note and says so, the CSV keeps it whole.
+/// The XLSX writer refused such a cell, and the whole log was then not written.
+#[test]
+fn a_recipient_list_longer_than_a_cell_is_cut_with_a_note_in_xlsx_only() {
+    let s = Scratch::new();
+    let to: Vec<String> =
+        (0..2000).map(|n| format!("Person {n} <person.{n}@example.com>")).collect();
+    let message = format!(
+        "From: Counsel <counsel@example.com>\nTo: {}\nSubject: All hands\n\
+         Date: Tue, 12 Dec 2000 04:03:00 -0800\nMessage-ID: <all@test>\n\nLegal advice to everyone.\n",
+        to.join(",\n ")
+    );
+    s.file("in/all.eml", message.as_bytes());
+    s.ingest("alpha", &[&s.path("in")], &[]);
+    let doc = s.items()[0]["control_number"].as_str().unwrap().to_owned();
+    code(&s, &[&doc], PRIVILEGED, false);
+    let csv = s.path("log.csv");
+    ok(&as_reviewer(&s, "rev", &["export", "privlog", "--out", csv.to_str().unwrap()]));
+    let whole = csv_rows(&csv)[1][6].clone();
+    assert_eq!(whole, to.join("; "), "the CSV holds every recipient");
+    assert!(whole.len() > quarry_case::XLSX_CELL_LIMIT);
+    let xlsx = s.path("log.xlsx");
+    let out = as_reviewer(&s, "rev", &["export", "privlog", "--out", xlsx.to_str().unwrap()]);
+    ok(&out);
+    let warned = String::from_utf8_lossy(&out.stderr);
+    assert!(warned.contains("1 value(s) longer") && warned.contains("PRIV-0001 (TO)"), "{warned}");
+    let cell = xlsx_rows(&xlsx)[1][6].clone();
+    assert!(cell.encode_utf16().count() <= quarry_case::XLSX_CELL_LIMIT, "{}", cell.len());
+    assert!(cell.ends_with("the CSV export holds it whole]"), "{}", &cell[cell.len() - 200..]);
+    assert!(whole.starts_with(cell.split(" [... cut").next().unwrap()));
+    // Against that XLSX log, the same log has no change: the cut value compares as cut.
+    let again = s.path("again.csv");
+    let diff = ["export", "privlog", "--json", "--out", again.to_str().unwrap(), "--diff-from"];
+    let mut diff: Vec<&str> = diff.to_vec();
+    diff.push(xlsx.to_str().unwrap());
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(&as_reviewer(&s, "rev", &diff))).unwrap();
+    assert_eq!(report["diff"]["changed"], serde_json::json!([]), "{report}");
+}
