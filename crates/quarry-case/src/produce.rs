@@ -1038,7 +1038,9 @@ impl Case {
         let bates: HashMap<i64, String> =
             ids.iter().copied().zip(numbers.iter().cloned()).collect();
         let mut rows = Vec::with_capacity(docs.len());
-        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        // Files go to a staging folder as they are made, not into memory: a production of
+        // many gigabytes once had to fit in it whole.
+        let mut staging = Staging::new(out)?;
         let mut produced = Vec::new();
         let mut slips = 0;
         let mut markers = 0;
@@ -1053,7 +1055,7 @@ impl Case {
                 slips += 1;
                 (
                     "pdf".to_owned(),
-                    slip_sheet_pdf(b, SLIP_SHEET_TEXT),
+                    NativeBytes::Made(slip_sheet_pdf(b, SLIP_SHEET_TEXT)),
                     format!("{b}\r\n{SLIP_SHEET_TEXT}\r\n").into_bytes(),
                 )
             } else {
@@ -1066,25 +1068,38 @@ impl Case {
                 } else {
                     String::new()
                 };
-                let bytes = match native {
-                    Native::AtSource(path) => fs::read(path)?,
-                    Native::Stored => {
-                        let mut bytes = Vec::new();
-                        if !self.store.read_native(&d.blake3, &mut bytes)? {
-                            return Err(Error::Internal(format!(
-                                "the native of {} left the store during the production",
-                                d.control
-                            )));
-                        }
-                        bytes
-                    }
-                };
-                (ext, bytes, text.into_bytes())
+                (ext, NativeBytes::From(native), text.into_bytes())
             };
             let native_rel = format!("NATIVES\\{folder}\\{b}.{ext}");
             let text_rel = format!("TEXT\\{folder}\\{b}.txt");
-            files.push((native_rel.replace('\\', "/"), native));
-            files.push((text_rel.replace('\\', "/"), text));
+            match native {
+                NativeBytes::Made(bytes) => {
+                    staging.write(&native_rel.replace('\\', "/"), &bytes)?
+                }
+                NativeBytes::From(Native::AtSource(path)) => {
+                    let copied = staging.copy(&native_rel.replace('\\', "/"), |w| {
+                        Ok(std::io::copy(&mut fs::File::open(path)?, w)?)
+                    })?;
+                    if copied != d.blake3 {
+                        return Err(Error::Qc(format!(
+                            "{}: its source {} changed during the production; nothing was written",
+                            d.control,
+                            quarry_types::paths::name_text(path.as_os_str())
+                        )));
+                    }
+                }
+                NativeBytes::From(Native::Stored) => {
+                    staging.copy(&native_rel.replace('\\', "/"), |w| {
+                        self.store.copy_native(&d.blake3, w)?.ok_or_else(|| {
+                            Error::Internal(format!(
+                                "the native of {} left the store during the production",
+                                d.control
+                            ))
+                        })
+                    })?;
+                }
+            }
+            staging.write(&text_rel.replace('\\', "/"), &text)?;
             let multi =
                 |s: &str| s.split("; ").filter(|p| !p.is_empty()).collect::<Vec<_>>().join(";");
             let row = if slip {
@@ -1145,40 +1160,17 @@ impl Case {
         }
         let dat = dat_bytes(DAT_COLUMNS, &rows);
         let dat_blake3 = blake3::hash(&dat).to_hex().to_string();
-        files.push(("DATA/loadfile.dat".to_owned(), dat));
-        files.sort_by(|a, b| a.0.cmp(&b.0));
+        staging.write("DATA/loadfile.dat", &dat)?;
+        let mut listed = staging.files.clone();
+        listed.sort();
         let mut manifest = String::from("path,bytes,blake3\r\n");
-        for (path, bytes) in &files {
-            manifest.push_str(&format!(
-                "{path},{},{}\r\n",
-                bytes.len(),
-                blake3::hash(bytes).to_hex()
-            ));
+        for (path, bytes, blake3) in &listed {
+            manifest.push_str(&format!("{path},{bytes},{blake3}\r\n"));
         }
         let manifest_blake3 = blake3::hash(manifest.as_bytes()).to_hex().to_string();
-        files.push(("DATA/manifest.csv".to_owned(), manifest.into_bytes()));
-        // Write beside the target, then move into place: a reader never sees half a production.
-        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        fs::create_dir_all(parent)?;
-        let name = out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "production".into());
-        let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
-        if staging.exists() {
-            fs::remove_dir_all(&staging)?;
-        }
-        for (path, bytes) in &files {
-            let target = staging.join(path);
-            if let Some(dir) = target.parent() {
-                fs::create_dir_all(dir)?;
-            }
-            fs::write(&target, bytes)?;
-        }
-        if out.exists() {
-            fs::remove_dir(out)?;
-        }
-        fs::rename(&staging, out)?;
+        staging.write("DATA/manifest.csv", manifest.as_bytes())?;
+        // Moved into place whole: a reader never sees half a production.
+        staging.finish(out)?;
         // Record it: the Bates numbers are taken from now on.
         let mut conn = crate::connect(&self.dir.join(crate::DB_FILE), false)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -1282,6 +1274,84 @@ impl Case {
         detail["blake3"] = blake3::hash(bytes).to_hex().to_string().into();
         detail["bytes"] = bytes.len().into();
         self.audit(actor, action, detail)
+    }
+}
+
+/// A produced native: made here (a slip sheet) or copied from where the case keeps it.
+enum NativeBytes<'a> {
+    Made(Vec<u8>),
+    From(&'a Native),
+}
+
+/// A production being written: each file goes into a staging folder beside the target as it
+/// is made, hashed on the way for the manifest (path, bytes, blake3), and the folder is moved
+/// into place once everything is written. Dropped before that (an error), it removes itself.
+struct Staging {
+    dir: PathBuf,
+    files: Vec<(String, u64, String)>,
+    done: bool,
+}
+
+impl Staging {
+    fn new(out: &Path) -> Result<Staging> {
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        fs::create_dir_all(parent)?;
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "production".into());
+        let dir = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
+        fs::create_dir_all(&dir)?;
+        Ok(Staging { dir, files: Vec::new(), done: false })
+    }
+
+    fn write(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
+        self.copy(rel, |w| {
+            w.write_all(bytes)?;
+            Ok(bytes.len() as u64)
+        })?;
+        Ok(())
+    }
+
+    /// Writes the file `rel` through `fill`; returns its blake3 (hex).
+    fn copy(
+        &mut self,
+        rel: &str,
+        fill: impl FnOnce(&mut dyn std::io::Write) -> Result<u64>,
+    ) -> Result<String> {
+        use std::io::Write as _;
+        let target = self.dir.join(rel);
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let file = std::io::BufWriter::with_capacity(1 << 16, fs::File::create(&target)?);
+        let mut tee = quarry_store::HashingWriter::new(file);
+        let bytes = fill(&mut tee)?;
+        let (mut file, hash) = tee.finish();
+        file.flush()?;
+        let hash = hash.to_hex().to_string();
+        self.files.push((rel.to_owned(), bytes, hash.clone()));
+        Ok(hash)
+    }
+
+    fn finish(mut self, out: &Path) -> Result<()> {
+        if out.exists() {
+            fs::remove_dir(out)?;
+        }
+        fs::rename(&self.dir, out)?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -35,6 +35,36 @@ use std::sync::Arc;
 
 mod packs;
 
+/// A writer that passes bytes on and hashes them (blake3) on the way.
+pub struct HashingWriter<W: Write> {
+    out: W,
+    hasher: blake3::Hasher,
+}
+
+impl<W: Write> HashingWriter<W> {
+    /// Wraps `out`.
+    pub fn new(out: W) -> Self {
+        HashingWriter { out, hasher: blake3::Hasher::new() }
+    }
+
+    /// The writer back, and the blake3 of everything written through it.
+    pub fn finish(self) -> (W, blake3::Hash) {
+        (self.out, self.hasher.finalize())
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(bytes)?;
+        self.hasher.update(&bytes[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
 /// Errors of the content store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -360,6 +390,35 @@ impl ContentStore {
             return Err(Error::Damaged(blake3.to_owned()));
         }
         Ok(found)
+    }
+
+    /// Writes a stored native to `out`, streaming a file rather than holding it, and checks it
+    /// against its blake3 on the way: its size, `None` when the store does not hold it,
+    /// [`Error::Damaged`] when its bytes no longer hash to their key. The bytes are written by
+    /// then, so on an error the caller discards what it wrote (a production writes into a
+    /// staging folder it removes). Packed natives (at most 1 MiB) are read whole, as by
+    /// [`ContentStore::read_native`].
+    pub fn copy_native(&self, blake3: &str, out: &mut dyn Write) -> Result<Option<u64>> {
+        let key = digest(blake3)?;
+        match std::fs::File::open(self.native_path(blake3)) {
+            Ok(mut file) => {
+                let mut tee = HashingWriter::new(out);
+                let size = io::copy(&mut file, &mut tee)?;
+                if tee.finish().1.as_bytes() != &key {
+                    return Err(Error::Damaged(blake3.to_owned()));
+                }
+                Ok(Some(size))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let mut buf = Vec::new();
+                if !self.read_native(blake3, &mut buf)? {
+                    return Ok(None);
+                }
+                out.write_all(&buf)?;
+                Ok(Some(buf.len() as u64))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Checks a stored native against its blake3, streaming a file rather than holding it:

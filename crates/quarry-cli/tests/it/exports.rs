@@ -672,3 +672,75 @@ fn a_recipient_list_longer_than_a_cell_is_cut_with_a_note_in_xlsx_only() {
         serde_json::from_str(&ok(&as_reviewer(&s, "rev", &diff))).unwrap();
     assert_eq!(report["diff"]["changed"], serde_json::json!([]), "{report}");
 }
+
+/// A production is written file by file, not held in memory. Three natives of 40 MB each are
+/// produced by a process held to 120 MB of address space (`ulimit -v`): the whole production,
+/// once built in memory before anything was written, does not fit beside the program.
+#[test]
+fn a_production_larger_than_its_memory_is_written_file_by_file() {
+    let s = Scratch::new();
+    // A mebibyte of noise (no text to extract), repeated, behind a byte that tells them apart.
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let noise: Vec<u8> = (0..1 << 17)
+        .flat_map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed.to_le_bytes()
+        })
+        .collect();
+    let natives: Vec<Vec<u8>> = (0..3u8)
+        .map(|n| {
+            let mut native = Vec::with_capacity(40_000_000);
+            native.push(n);
+            while native.len() < 40_000_000 {
+                let more = noise.len().min(40_000_000 - native.len());
+                native.extend_from_slice(&noise[..more]);
+            }
+            native
+        })
+        .collect();
+    for (n, bytes) in natives.iter().enumerate() {
+        s.file(&format!("in/blob{n}.bin"), bytes);
+    }
+    s.ingest("alpha", &[&s.path("in")], &[]);
+    let docs: Vec<String> =
+        s.items().iter().map(|i| i["control_number"].as_str().unwrap().to_owned()).collect();
+    let docs: Vec<&str> = docs.iter().map(String::as_str).collect();
+    code(&s, &docs, &["responsiveness=responsive"], false);
+    let out = s.path("prod");
+    let limited = std::process::Command::new("sh")
+        .args(["-c", "ulimit -v 122880 && exec \"$0\" \"$@\"", crate::common::BIN, "--case"])
+        .arg(s.case())
+        .args(["export", "production", "--prefix", "ABC", "--out"])
+        .arg(&out)
+        .env("QUARRY_REVIEWER", "rev")
+        .output()
+        .unwrap();
+    ok(&limited);
+    for (n, bytes) in natives.iter().enumerate() {
+        let produced =
+            std::fs::read(out.join(format!("NATIVES/0001/ABC{:07}.bin", n + 1))).unwrap();
+        assert!(produced == *bytes, "native {n}");
+    }
+    let manifest = std::fs::read_to_string(out.join("DATA/manifest.csv")).unwrap();
+    let blake3 = s.items()[0]["blake3"].as_str().unwrap().to_owned();
+    let line = format!("NATIVES/0001/ABC0000001.bin,40000000,{blake3}");
+    assert!(manifest.contains(&line), "{manifest}");
+    // A stored native changed on disk is found as it is copied: the production stops, and its
+    // staging folder, half written by then, is removed.
+    let stored = s.case().join("natives").join(&blake3[..2]).join(&blake3);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    bytes[39_999_999] ^= 1;
+    std::fs::write(&stored, bytes).unwrap();
+    let again = s.path("prod2");
+    let produce = ["export", "production", "--prefix", "ABC", "--start", "4", "--out"];
+    let out = as_reviewer(&s, "rev", &[&produce[..], &[again.to_str().unwrap()]].concat());
+    assert!(refused(&out).contains(&blake3), "{}", String::from_utf8_lossy(&out.stderr));
+    let left: Vec<String> = std::fs::read_dir(s.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("prod2"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
