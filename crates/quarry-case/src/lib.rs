@@ -62,7 +62,7 @@ pub use learn::{
 };
 pub use produce::{
     CHRONOLOGY_COLUMNS, DAT_COLUMNS, PRIVLOG_COLUMNS, PrivLog, PrivLogDiff, PrivLogRow, Produced,
-    ProductionReport, ProductionSpec, SLIP_SHEET_TEXT, XLSX_CELL_LIMIT, dat_bytes,
+    ProductionReport, ProductionSpec, SLIP_SHEET_TEXT, TableCell, XLSX_CELL_LIMIT, dat_bytes,
     diff_privilege_logs, parse_csv, table_csv, table_xlsx, xlsx_cell,
 };
 pub use report::{DuplicateGroup, ExceptionRow, ItemRow, Summary, Table};

@@ -604,6 +604,9 @@ pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
     rows
 }
 
+/// A cell of a table: (row, column) indexes into its rows.
+pub type TableCell = (usize, usize);
+
 /// The most text one XLSX cell holds: Excel's limit, 32,767 characters counted in UTF-16 units.
 pub const XLSX_CELL_LIMIT: usize = 32_767;
 
@@ -637,12 +640,13 @@ pub fn xlsx_cell(value: &str) -> Option<String> {
 /// contents (up to 60 characters), text wrapped, a value longer than a cell holds cut with a
 /// note ([`xlsx_cell`]). `created` is the document's creation time (ISO 8601 UTC): a fixed
 /// input, so the same table gives the same bytes.
+/// Returns the workbook and the cells cut ([`TableCell`]).
 pub fn table_xlsx(
     sheet: &str,
     header: &[&str],
     rows: &[Vec<String>],
     created: &str,
-) -> Result<Vec<u8>> {
+) -> Result<(Vec<u8>, Vec<TableCell>)> {
     use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
     let xlsx = |e: rust_xlsxwriter::XlsxError| Error::Internal(format!("writing XLSX: {e}"));
     let mut book = Workbook::new();
@@ -656,6 +660,7 @@ pub fn table_xlsx(
     let ws = book.add_worksheet();
     ws.set_name(sheet).map_err(xlsx)?;
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    let mut cut = Vec::new();
     for (c, h) in header.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, *h, &bold).map_err(xlsx)?;
     }
@@ -665,8 +670,11 @@ pub fn table_xlsx(
             if let Some(w) = widths.get_mut(c) {
                 *w = (*w).max(longest);
             }
-            let cut = xlsx_cell(value);
-            let value = cut.as_deref().unwrap_or(value);
+            let short = xlsx_cell(value);
+            if short.is_some() {
+                cut.push((r, c));
+            }
+            let value = short.as_deref().unwrap_or(value);
             ws.write_string_with_format(r as u32 + 1, c as u16, value, &wrap).map_err(xlsx)?;
         }
     }
@@ -674,7 +682,7 @@ pub fn table_xlsx(
         ws.set_column_width(c as u16, (*w).clamp(6, 60) as f64 + 2.0).map_err(xlsx)?;
     }
     ws.set_freeze_panes(1, 0).map_err(xlsx)?;
-    book.save_to_buffer().map_err(xlsx)
+    Ok((book.save_to_buffer().map_err(xlsx)?, cut))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1077,7 +1085,7 @@ impl Case {
                     staging.write(&native_rel.replace('\\', "/"), &bytes)?
                 }
                 NativeBytes::From(Native::AtSource(path)) => {
-                    let copied = staging.copy(&native_rel.replace('\\', "/"), |w| {
+                    let copied = staging.copy(&native_rel.replace('\\', "/"), None, |w| {
                         Ok(std::io::copy(&mut fs::File::open(path)?, w)?)
                     })?;
                     if copied != d.blake3 {
@@ -1089,7 +1097,7 @@ impl Case {
                     }
                 }
                 NativeBytes::From(Native::Stored) => {
-                    staging.copy(&native_rel.replace('\\', "/"), |w| {
+                    staging.copy(&native_rel.replace('\\', "/"), Some(&d.blake3), |w| {
                         self.store.copy_native(&d.blake3, w)?.ok_or_else(|| {
                             Error::Internal(format!(
                                 "the native of {} left the store during the production",
@@ -1309,17 +1317,19 @@ impl Staging {
     }
 
     fn write(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
-        self.copy(rel, |w| {
+        self.copy(rel, None, |w| {
             w.write_all(bytes)?;
             Ok(bytes.len() as u64)
         })?;
         Ok(())
     }
 
-    /// Writes the file `rel` through `fill`; returns its blake3 (hex).
+    /// Writes the file `rel` through `fill` and returns its blake3 (hex): hashed on the way,
+    /// unless `known` gives it (a stored native, which the store checks as it copies).
     fn copy(
         &mut self,
         rel: &str,
+        known: Option<&str>,
         fill: impl FnOnce(&mut dyn std::io::Write) -> Result<u64>,
     ) -> Result<String> {
         use std::io::Write as _;
@@ -1327,12 +1337,16 @@ impl Staging {
         if let Some(dir) = target.parent() {
             fs::create_dir_all(dir)?;
         }
-        let file = std::io::BufWriter::with_capacity(1 << 16, fs::File::create(&target)?);
-        let mut tee = quarry_store::HashingWriter::new(file);
-        let bytes = fill(&mut tee)?;
-        let (mut file, hash) = tee.finish();
+        let mut file = std::io::BufWriter::with_capacity(1 << 16, fs::File::create(&target)?);
+        let (bytes, hash) = match known {
+            Some(hash) => (fill(&mut file)?, hash.to_owned()),
+            None => {
+                let mut tee = quarry_store::HashingWriter::new(&mut file);
+                let bytes = fill(&mut tee)?;
+                (bytes, tee.finish().1.to_hex().to_string())
+            }
+        };
         file.flush()?;
-        let hash = hash.to_hex().to_string();
         self.files.push((rel.to_owned(), bytes, hash.clone()));
         Ok(hash)
     }

@@ -147,16 +147,10 @@ fn table_bytes(
         TableFormat::Csv => quarry_case::table_csv(header, rows),
         // The case's creation time stands in for "now", so the same case gives the same bytes.
         TableFormat::Xlsx => {
-            let cut: Vec<String> = rows
-                .iter()
-                .flat_map(|row| {
-                    row.iter().zip(header).filter(|(v, _)| quarry_case::xlsx_cell(v).is_some()).map(
-                        |(_, column)| {
-                            format!("{} ({column})", row.first().map_or("", String::as_str))
-                        },
-                    )
-                })
-                .collect();
+            let (bytes, cut) =
+                quarry_case::table_xlsx(sheet, header, rows, &case.config().created)?;
+            let cut: Vec<String> =
+                cut.iter().map(|&(r, c)| format!("{} ({})", rows[r][0], header[c])).collect();
             if !cut.is_empty() {
                 eprintln!(
                     "warning: {} value(s) longer than the {} characters an XLSX cell holds were cut, each with a note saying so; the CSV export holds them whole: {}",
@@ -165,7 +159,7 @@ fn table_bytes(
                     cut.join(", ")
                 );
             }
-            quarry_case::table_xlsx(sheet, header, rows, &case.config().created)?
+            bytes
         }
     })
 }
