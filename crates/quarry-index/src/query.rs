@@ -710,10 +710,10 @@ pub(crate) fn parse_date(s: &str) -> Option<(i64, i64)> {
     let y: i64 = it.next()?.parse().ok()?;
     let m: u32 = it.next()?.parse().ok()?;
     let d: u32 = it.next()?.parse().ok()?;
-    if it.next().is_some() || !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+    if it.next().is_some() {
         return None;
     }
-    let day = days_from_civil(y, m, d) * 86_400;
+    let day = quarry_types::unix_from_civil(y, m, d, 0, 0, 0)?;
     match time {
         None => Some((day, day + 86_400)),
         Some(t) => {
@@ -728,26 +728,6 @@ pub(crate) fn parse_date(s: &str) -> Option<(i64, i64)> {
             Some((at, at + 1))
         }
     }
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// A range bound as written back: the date alone at midnight, else the full UTC time.

@@ -81,7 +81,7 @@ pub fn parse(raw: &[u8]) -> Result<Email, mailparse::MailParseError> {
         from.name = Some(x_from.trim().to_owned());
     }
     if let Some(date) = value("Date") {
-        match sent(&date) {
+        match crate::maildate::sent(&date) {
             Some((secs, offset)) => {
                 meta.sent = Some(quarry_types::iso_utc_from_unix(secs));
                 meta.sent_offset = offset;
@@ -651,76 +651,6 @@ fn address(info: mailparse::SingleInfo) -> Address {
     Address { name, address: info.addr.trim().to_owned() }
 }
 
-/// A Date header's instant (seconds since 1970, UTC) and its offset from UTC as written.
-///
-/// mailparse's parser does the reading, with two things put right around it. RFC 5322 allows
-/// comments anywhere in a date, and its parser took `(EDT)` in `00:19:00 (EDT) -0400` for the
-/// zone and failed: comments are removed first. And it reads a value with no day and month
-/// (`Whenever`, `<HR>`) as 1970-01-01: such a value is no date.
-pub(crate) fn sent(date: &str) -> Option<(i64, Option<String>)> {
-    let date = without_comments(date);
-    // mailparse's first step: the first token that reads as a day of the month (1 to 31),
-    // which must be followed by a month's name.
-    let mut tokens = date.split([' ', ':']).filter(|t| !t.is_empty());
-    tokens.find(|t| t.parse::<u8>().is_ok_and(|d| (1..=31).contains(&d)))?;
-    let month = tokens.next()?.to_ascii_uppercase();
-    const MONTHS: [&str; 12] =
-        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
-    if !MONTHS.iter().any(|m| month.starts_with(m)) {
-        return None;
-    }
-    let secs = mailparse::dateparse(&date).ok()?;
-    Some((secs, utc_offset(&date)))
-}
-
-/// `value` without its RFC 5322 comments (parenthesized, nested, backslash escapes), each
-/// replaced by a space.
-fn without_comments(value: &str) -> std::borrow::Cow<'_, str> {
-    if !value.contains('(') {
-        return std::borrow::Cow::Borrowed(value);
-    }
-    let (mut out, mut depth, mut escaped) = (String::with_capacity(value.len()), 0u32, false);
-    for c in value.chars() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if depth > 0 => escaped = true,
-            '(' => depth += 1,
-            ')' if depth > 0 => {
-                depth -= 1;
-                if depth == 0 {
-                    out.push(' ');
-                }
-            }
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// The UTC offset a Date header was written in, as `+hh:mm`.
-pub(crate) fn utc_offset(date: &str) -> Option<String> {
-    let date = date.split('(').next().unwrap_or(date);
-    let last = date.split_whitespace().last()?;
-    let bytes = last.as_bytes();
-    if bytes.len() == 5 && (bytes[0] == b'+' || bytes[0] == b'-') {
-        let digits = &last[1..];
-        if digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Some(format!("{}{}:{}", &last[..1], &digits[..2], &digits[2..]));
-        }
-    }
-    let named = match last.to_ascii_uppercase().as_str() {
-        "UT" | "UTC" | "GMT" | "Z" => "+00:00",
-        "EDT" => "-04:00",
-        "EST" | "CDT" => "-05:00",
-        "CST" | "MDT" => "-06:00",
-        "MST" | "PDT" => "-07:00",
-        "PST" => "-08:00",
-        _ => return None,
-    };
-    Some(named.to_owned())
-}
-
 /// The stored text of a message: the headers a reader expects above the body.
 /// How the sender marked a message's sensitivity (none is no mark).
 #[derive(Clone, Copy)]
@@ -1097,41 +1027,5 @@ mod tests {
         assert_eq!(decode_words("no =? word"), "no =? word");
         assert_eq!(decode_words("=?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?="), "テスト");
         assert_eq!(decode_words("=?iso-8859-1?Q?Fr\u{f6}sche_=E9t=E9?="), "Frösche été");
-    }
-
-    #[test]
-    fn offsets() {
-        assert_eq!(utc_offset("Mon, 14 May 2001 16:39:00 -0700 (PDT)").as_deref(), Some("-07:00"));
-        assert_eq!(utc_offset("14 May 2001 16:39:00 GMT").as_deref(), Some("+00:00"));
-        assert_eq!(utc_offset("14 May 2001 16:39:00 EDT").as_deref(), Some("-04:00"));
-        assert_eq!(utc_offset("14 May 2001 16:39:00").as_deref(), None);
-    }
-
-    #[test]
-    fn sent_dates() {
-        let iso = |date: &str| {
-            sent(date).map(|(secs, offset)| (quarry_types::iso_utc_from_unix(secs), offset))
-        };
-        let at =
-            |utc: &str, offset: Option<&str>| Some((utc.to_owned(), offset.map(str::to_owned)));
-        assert_eq!(
-            iso("Fri, 4 May 2001 14:05:44 -0400"),
-            at("2001-05-04T18:05:44Z", Some("-04:00"))
-        );
-        // A comment before the zone (MimeKit's disposition-notification.txt), and after it.
-        assert_eq!(
-            iso("Wed, 20 Sep 1995 00:19:00 (EDT) -0400"),
-            at("1995-09-20T04:19:00Z", Some("-04:00"))
-        );
-        assert_eq!(
-            iso("Mon, 14 May 2001 16:39:00 -0700 (PDT (nested) \\) too)"),
-            at("2001-05-14T23:39:00Z", Some("-07:00"))
-        );
-        assert_eq!(iso("14 May 2001 16:39:00 GMT"), at("2001-05-14T16:39:00Z", Some("+00:00")));
-        // No day and month: no date (mailparse alone gives 1970-01-01 for these).
-        assert_eq!(iso("Whenever"), None);
-        assert_eq!(iso("<HR>"), None);
-        assert_eq!(iso("12 Smarch 2001 10:00:00 +0000"), None);
-        assert_eq!(iso("Tue, 12 Oct 2010 16:21:05 H0500"), None);
     }
 }

@@ -40,6 +40,7 @@ pub mod detect;
 pub mod email;
 mod entities;
 mod extract;
+mod maildate;
 pub mod mbox;
 pub mod msg;
 pub mod pdf;

@@ -243,7 +243,7 @@ pub fn parse(bytes: &[u8]) -> Result<Email, MsgError> {
         if let Ok((parsed, _)) = mailparse::parse_headers(headers.as_bytes()) {
             use mailparse::MailHeaderMap;
             meta.date_raw = parsed.get_first_value("Date");
-            if let Some(offset) = meta.date_raw.as_deref().and_then(crate::email::utc_offset) {
+            if let Some(offset) = meta.date_raw.as_deref().and_then(crate::maildate::utc_offset) {
                 meta.sent_offset = Some(offset);
             }
             if meta.thread_index.is_none() {

@@ -934,16 +934,15 @@ pub fn pdf_date(s: &str) -> Option<String> {
     if digits.len() < 4 {
         return None;
     }
-    let field = |from: usize, default: i64| -> i64 {
+    let field = |from: usize, default: u32| -> u32 {
         digits.get(from..from + 2).and_then(|d| d.parse().ok()).unwrap_or(default)
     };
     // Year 0 is a placeholder some writers put for "no date".
     let year: i64 = digits[..4].parse().ok().filter(|&year| year > 0)?;
     let (month, day, hour, minute, second) =
         (field(4, 1), field(6, 1), field(8, 0), field(10, 0), field(12, 0));
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
+    // Checked against the calendar: 31 April is no date.
+    let local = quarry_types::unix_from_civil(year, month, day, hour, minute, second)?;
     let rest = &s[digits.len()..];
     let offset = match rest.chars().next() {
         Some('Z') => Some(0),
@@ -967,7 +966,6 @@ pub fn pdf_date(s: &str) -> Option<String> {
         }
         _ => None,
     };
-    let local = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
     Some(match offset {
         Some(minutes) => quarry_types::iso_utc_from_unix(local - minutes * 60),
         None => {
@@ -975,17 +973,6 @@ pub fn pdf_date(s: &str) -> Option<String> {
             iso.trim_end_matches('Z').to_owned()
         }
     })
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -1009,6 +996,10 @@ mod tests {
         assert_eq!(pdf_date("D:20100316021332-99'00'").as_deref(), Some("2010-03-16T02:13:32"));
         assert_eq!(pdf_date("D:20100316021332+1").as_deref(), Some("2010-03-16T02:13:32"));
         assert_eq!(pdf_date("D:00000101000000Z"), None);
+        // Not on the calendar, or not a time: no date, rather than another day.
+        for date in ["D:20010230", "D:20010431120000Z", "D:20010514126000Z", "D:20010514120099Z"] {
+            assert_eq!(pdf_date(date), None, "{date}");
+        }
     }
 
     #[test]

@@ -484,19 +484,15 @@ fn utc_of(date: &str) -> Option<String> {
     let (y, m, dd) = (d.next()??, d.next()??, d.next()??);
     let mut t = time.split(':').map(num);
     let (h, mi, s) = (t.next()??, t.next()??, t.next()??);
-    if offset.len() != 5 || !(1..=12).contains(&m) || !(1..=31).contains(&dd) {
+    if offset.len() != 5 || !offset.is_ascii() {
         return None;
     }
     let sign = if offset.starts_with('-') { -1 } else { 1 };
     let off = sign * (num(&offset[1..3])? * 3600 + num(&offset[3..5])? * 60);
-    // Days from 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + dd - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(quarry_types::iso_utc_from_unix(days * 86_400 + h * 3600 + mi * 60 + s - off))
+    let field = |n: i64| u32::try_from(n).ok();
+    let local =
+        quarry_types::unix_from_civil(y, field(m)?, field(dd)?, field(h)?, field(mi)?, field(s)?)?;
+    Some(quarry_types::iso_utc_from_unix(local - off))
 }
 
 #[cfg(test)]

@@ -482,6 +482,50 @@ pub fn iso_utc_from_unix(secs: i64) -> String {
     civil(days, rem)
 }
 
+/// Seconds since the Unix epoch of a UTC date and time (proleptic Gregorian; Howard Hinnant's
+/// days-from-civil), or `None` when it is no such time: month 1 to 12, day within its month
+/// (no 30 February), hour 0 to 23, minute 0 to 59, second 0 to 60 (a leap second, read as the
+/// next minute's first). Dates written by people and programs are checked here rather than
+/// carried forward: a lenient sum would turn 30 February into 2 March without a word.
+#[must_use]
+pub fn unix_from_civil(
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+) -> Option<i64> {
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (i64::from(month) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second))
+}
+
+/// Days in `month` (1 to 12) of `year`, proleptic Gregorian.
+#[must_use]
+pub fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 /// A Windows FILETIME (100 ns ticks since 1601-01-01 UTC: NTFS, Outlook, 7z, ZIP's NTFS
 /// field) as signed seconds since the Unix epoch.
 #[must_use]
@@ -525,6 +569,39 @@ mod tests {
         assert_eq!(iso_utc_from_secs(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(iso_utc_from_unix(989_858_340), "2001-05-14T16:39:00Z");
         assert_eq!(iso_utc_from_unix(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn civil_times() {
+        assert_eq!(unix_from_civil(1970, 1, 1, 0, 0, 0), Some(0));
+        assert_eq!(unix_from_civil(2001, 5, 14, 16, 39, 0), Some(989_858_340));
+        assert_eq!(unix_from_civil(2000, 2, 29, 0, 0, 0), Some(951_782_400));
+        assert_eq!(unix_from_civil(1969, 12, 31, 23, 59, 59), Some(-1));
+        // A leap second is the next minute's first.
+        assert_eq!(unix_from_civil(2016, 12, 31, 23, 59, 60), unix_from_civil(2017, 1, 1, 0, 0, 0));
+        for (y, m, d, h, mi, s) in [
+            (2001, 2, 29, 0, 0, 0),
+            (1900, 2, 29, 0, 0, 0),
+            (2001, 4, 31, 0, 0, 0),
+            (2001, 13, 1, 0, 0, 0),
+            (2001, 0, 1, 0, 0, 0),
+            (2001, 1, 0, 0, 0, 0),
+            (2001, 5, 14, 24, 0, 0),
+            (2001, 5, 14, 23, 60, 0),
+            (2001, 5, 14, 23, 59, 61),
+        ] {
+            assert_eq!(unix_from_civil(y, m, d, h, mi, s), None, "{y}-{m}-{d} {h}:{mi}:{s}");
+        }
+        for year in [1600, 1899, 1900, 1969, 1970, 2000, 2100, 9999] {
+            for month in 1..=12 {
+                let last = days_in_month(year, month);
+                let at = unix_from_civil(year, month, last, 23, 59, 59).unwrap();
+                let iso = iso_utc_from_unix(at);
+                assert_eq!(iso, format!("{year:04}-{month:02}-{last:02}T23:59:59Z"));
+                let next = iso_utc_from_unix(at + 1);
+                assert!(next.ends_with("-01T00:00:00Z"), "{next}");
+            }
+        }
     }
 
     #[test]
