@@ -2010,10 +2010,11 @@ impl Extractor {
             flags.push("decrypted".to_owned());
         }
         let modified_of = |entry: &sevenz_rust2::ArchiveEntry| {
-            entry.has_last_modified_date.then(|| {
-                let ticks = u64::from(entry.last_modified_date);
-                quarry_types::iso_utc_from_unix(quarry_types::unix_from_filetime(ticks))
-            })
+            if !entry.has_last_modified_date {
+                return None;
+            }
+            let ticks = u64::from(entry.last_modified_date);
+            quarry_types::iso_utc_checked(quarry_types::unix_from_filetime(ticks))
         };
         // Name, whether it is a folder (or a deletion marker), size: in the archive's order.
         let files: Vec<(String, bool, u64)> = reader
@@ -2431,8 +2432,11 @@ impl Extractor {
             }
             let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             let declared = header.size().unwrap_or(0);
-            let modified =
-                header.mtime().ok().map(|secs| quarry_types::iso_utc_from_unix(secs as i64));
+            let modified = header
+                .mtime()
+                .ok()
+                .and_then(|secs| i64::try_from(secs).ok())
+                .and_then(quarry_types::iso_utc_checked);
             let dates = Dates { modified, ..Dates::default() };
             let position = parent.member(&entry_label(&name, index, &mut seen), index as u64);
             if kind.is_symlink() || kind.is_hard_link() {
@@ -3175,7 +3179,7 @@ fn zip_exact_modified<'a>(fields: impl Iterator<Item = &'a zip::ExtraField>) -> 
         match field {
             zip::ExtraField::Ntfs(ntfs) if ntfs.mtime() > 0 => {
                 let secs = quarry_types::unix_from_filetime(ntfs.mtime());
-                return Some(quarry_types::iso_utc_from_unix(secs));
+                return quarry_types::iso_utc_checked(secs);
             }
             zip::ExtraField::ExtendedTimestamp(stamp) => unix = unix.or(stamp.mod_time()),
             _ => {}
@@ -3335,11 +3339,20 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// A file-system time as ISO 8601 UTC, e.g. `2001-05-14T16:39:00Z`.
+/// A file-system time as ISO 8601 UTC, e.g. `2001-05-14T16:39:00Z`; before 1970 too (`None`
+/// outside 1601 to 9999).
 #[must_use]
 pub fn iso_utc(time: SystemTime) -> Option<String> {
-    let secs = time.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
-    Some(quarry_types::iso_utc_from_secs(secs))
+    let secs = match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).ok()?,
+        // Rounded down to the second, as after the epoch.
+        Err(before) => {
+            let before = before.duration();
+            let whole = i64::try_from(before.as_secs()).ok()?;
+            -whole - i64::from(before.subsec_nanos() > 0)
+        }
+    };
+    quarry_types::iso_utc_checked(secs)
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ const PT_BINARY: u16 = 0x0102;
 const PT_OBJECT: u16 = 0x000D;
 const PT_SYSTIME: u16 = 0x0040;
 const PT_LONG: u16 = 0x0003;
+/// The PT_SYSTIME Outlook writes for "None" (a task without a due date, say): 4501-01-01.
+const OUTLOOK_NONE: u64 = 0x0CB3_4557_A3DD_4000;
 const PT_MV_STRING8: u16 = 0x101E;
 const PT_MV_UNICODE: u16 = 0x101F;
 const PT_MV_BINARY: u16 = 0x1102;
@@ -596,10 +598,12 @@ impl Props {
     fn time(&self, id: u16) -> Option<i64> {
         let (_, _, v) = self.fixed.iter().find(|(i, k, _)| *i == id && *k == PT_SYSTIME)?;
         let ticks = u64::from_le_bytes(*v);
-        if ticks == 0 {
+        // 0, and Outlook's "None" (4501-01-01), are no time.
+        if ticks == 0 || ticks == OUTLOOK_NONE {
             return None;
         }
-        Some(quarry_types::unix_from_filetime(ticks))
+        let secs = quarry_types::unix_from_filetime(ticks);
+        quarry_types::iso_utc_checked(secs).is_some().then_some(secs)
     }
 
     fn stream(&self, file: &mut Cfb<'_>, id: u16, kind: u16) -> Option<Vec<u8>> {
@@ -719,6 +723,21 @@ mod tests {
 
     fn utf16(s: &str) -> Vec<u8> {
         s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    /// Outlook's "None" time and times outside 1601 to 9999 are no time.
+    #[test]
+    fn systimes() {
+        let ticks = |t: u64| Props {
+            path: String::new(),
+            fixed: vec![(0x0039, PT_SYSTIME, t.to_le_bytes())],
+            codepage: None,
+        };
+        // 2001-05-14T16:39:00Z.
+        assert_eq!(ticks(126_343_319_400_000_000).time(0x0039), Some(989_858_340));
+        for none in [0, OUTLOOK_NONE, u64::MAX, 0x7FFF_FFFF_FFFF_FFFF] {
+            assert_eq!(ticks(none).time(0x0039), None, "{none:#x}");
+        }
     }
 
     /// A message with one attachment and one attached Outlook item, built with `cfb`.

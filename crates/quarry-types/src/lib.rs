@@ -526,6 +526,17 @@ pub fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
+/// [`iso_utc_from_unix`] for a time read from a file system or an archive's header, where
+/// garbage is common (a tar header's mtime can be any 64-bit number): `None` outside the years
+/// 1601 (the start of Windows' FILETIME) to 9999, so that every date quarry writes is a real
+/// one with four digits of year, and dates sort as text.
+#[must_use]
+pub fn iso_utc_checked(secs: i64) -> Option<String> {
+    const FROM: i64 = -11_644_473_600; // 1601-01-01T00:00:00Z
+    const UNTIL: i64 = 253_402_300_800; // 10000-01-01T00:00:00Z
+    (FROM..UNTIL).contains(&secs).then(|| iso_utc_from_unix(secs))
+}
+
 /// A Windows FILETIME (100 ns ticks since 1601-01-01 UTC: NTFS, Outlook, 7z, ZIP's NTFS
 /// field) as signed seconds since the Unix epoch.
 #[must_use]
@@ -569,6 +580,16 @@ mod tests {
         assert_eq!(iso_utc_from_secs(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(iso_utc_from_unix(989_858_340), "2001-05-14T16:39:00Z");
         assert_eq!(iso_utc_from_unix(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn checked_dates() {
+        assert_eq!(iso_utc_checked(0).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(iso_utc_checked(-11_644_473_600).as_deref(), Some("1601-01-01T00:00:00Z"));
+        assert_eq!(iso_utc_checked(253_402_300_799).as_deref(), Some("9999-12-31T23:59:59Z"));
+        for secs in [-11_644_473_601, 253_402_300_800, i64::MAX, i64::MIN, 1 << 62] {
+            assert_eq!(iso_utc_checked(secs), None, "{secs}");
+        }
     }
 
     #[test]

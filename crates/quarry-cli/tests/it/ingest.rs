@@ -719,6 +719,36 @@ fn tar_and_gzip_are_opened() {
     assert!(!cut.is_empty() && cut.iter().all(|(_, k)| k == "corrupt"), "{cut:?}");
 }
 
+/// Modification dates that are no dates (a tar header's mtime can be any 64-bit number) are
+/// left empty rather than written as `146138514283-06-19T07:45:04Z`; a file dated before 1970
+/// keeps its date.
+#[test]
+fn impossible_modification_dates_are_left_empty() {
+    let s = Scratch::new();
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, mtime) in [("dated.txt", 989_858_340u64), ("garbage.txt", 1 << 62)] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(name.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(mtime);
+        builder.append_data(&mut header, name, name.as_bytes()).unwrap();
+    }
+    s.file("in/dates.tar", &builder.into_inner().unwrap());
+    let old = s.file("in/old.txt", b"typed in 1969\n");
+    let before = std::time::UNIX_EPOCH - std::time::Duration::from_secs(86_400 * 200 + 1);
+    std::fs::File::options().write(true).open(&old).unwrap().set_modified(before).unwrap();
+    let (code, out) = s.ingest("c", &[&s.path("in")], &[]);
+    assert_eq!(code, 0, "{out}");
+    let items = s.items();
+    let modified = |locator: &str| {
+        let item = items.iter().find(|i| i["locator"] == locator).unwrap();
+        item["modified"].as_str().map(str::to_owned)
+    };
+    assert_eq!(modified("in/dates.tar//dated.txt").as_deref(), Some("2001-05-14T16:39:00Z"));
+    assert_eq!(modified("in/dates.tar//garbage.txt"), None);
+    assert_eq!(modified("in/old.txt").as_deref(), Some("1969-06-14T23:59:59Z"));
+}
+
 /// A tar read in place is checked against the stamp of the file hashed, before and after it is
 /// read: changed, it is an exception kept as it now is, and none of its entries is read.
 #[test]
