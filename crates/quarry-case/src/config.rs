@@ -35,6 +35,25 @@ pub struct CaseConfig {
     /// The coding layout reviewers fill in (`quarry review code`).
     #[serde(default)]
     pub coding: CodingLayout,
+    /// Export settings.
+    #[serde(default)]
+    pub exports: ExportConfig,
+}
+
+/// Export settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportConfig {
+    /// The time zone privilege logs, load files and chronologies give dates in: an IANA name
+    /// (`America/New_York`), as the ESI protocol says. Dates are stored in UTC either way
+    /// ([`crate::ExportZone`]).
+    pub time_zone: String,
+}
+
+impl Default for ExportConfig {
+    fn default() -> Self {
+        ExportConfig { time_zone: "UTC".into() }
+    }
 }
 
 /// Full-text index settings.
@@ -93,6 +112,7 @@ impl CaseConfig {
             limits: Limits::default(),
             index: IndexConfig::default(),
             coding: CodingLayout::default(),
+            exports: ExportConfig::default(),
         }
     }
 
@@ -108,7 +128,8 @@ impl CaseConfig {
         Ok(format!(
             "# quarry case settings. Limits are in bytes and seconds; see docs/CASE.md.\n\
              # dedup.scope is a view (none | custodial | global), switchable at any time.\n\
-             # [[coding.fields]] is the coding layout of `quarry review`; see docs/REVIEW.md.\n\n{body}"
+             # [[coding.fields]] is the coding layout of `quarry review`; see docs/REVIEW.md.\n\
+             # exports.time_zone is the IANA time zone exports give dates in; see docs/EXPORTS.md.\n\n{body}"
         ))
     }
 }

@@ -46,14 +46,15 @@ mod search;
 mod thread;
 mod verify;
 mod writer;
+mod zone;
 
 pub use audit::{AuditEntry, AuditFilter, AuditVerify, GENESIS};
 pub use classify::{
     ClassifyOptions, ClassifyReport, DocClassification, HitRow, RULES_FILE, RuleRow, TagCount,
 };
 pub use config::{
-    CONFIG_FORMAT, CaseConfig, CodingLayout, Condition, DedupConfig, FieldDef, FieldKind,
-    HashConfig, IndexConfig,
+    CONFIG_FORMAT, CaseConfig, CodingLayout, Condition, DedupConfig, ExportConfig, FieldDef,
+    FieldKind, HashConfig, IndexConfig,
 };
 pub use export::{TEXT_INDEX_COLUMNS, TextExport, Unreadable, csv_field};
 pub use learn::{
@@ -77,6 +78,7 @@ pub use search::{
 pub use thread::{Segment, embedded_messages};
 pub use verify::{StoreCheck, StoreProblem};
 pub use writer::{Committed, InputLookup, InputRecords, Writer};
+pub use zone::ExportZone;
 
 use fs_err as fs;
 use quarry_store::ContentStore;
@@ -205,6 +207,7 @@ impl Case {
         }
         let config: CaseConfig = toml::from_str(&text).map_err(|e| Error::Config(e.to_string()))?;
         config.coding.check().map_err(Error::Config)?;
+        ExportZone::named(&config.exports.time_zone).map_err(Error::Config)?;
         let mut conn = connect(&dir.join(DB_FILE), false)?;
         schema::migrate(&mut conn)?;
         let store = ContentStore::create(dir)?;
@@ -223,6 +226,12 @@ impl Case {
         &self.config
     }
 
+    /// The time zone exports give dates in (`exports.time_zone`, checked when the case was
+    /// opened).
+    pub fn export_zone(&self) -> Result<ExportZone> {
+        ExportZone::named(&self.config.exports.time_zone).map_err(Error::Config)
+    }
+
     /// The content store of natives and text.
     #[must_use]
     pub fn store(&self) -> &ContentStore {
@@ -232,6 +241,7 @@ impl Case {
     /// Replaces the settings and writes `case.toml`.
     pub fn save_config(&mut self, config: CaseConfig) -> Result<()> {
         config.coding.check().map_err(Error::Config)?;
+        ExportZone::named(&config.exports.time_zone).map_err(Error::Config)?;
         let path = self.dir.join(CONFIG_FILE);
         let tmp = self.store.tmp_dir().join(CONFIG_FILE);
         fs::write(&tmp, config.to_toml()?)?;

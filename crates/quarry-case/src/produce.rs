@@ -395,6 +395,7 @@ impl Case {
             ));
         }
         let bates = Self::bates_numbers(&conn)?;
+        let zone = self.export_zone()?;
         let doc_id =
             |id: i64, control: &str| bates.get(&id).cloned().unwrap_or_else(|| control.to_owned());
         let mut controls: HashMap<i64, String> = HashMap::new();
@@ -437,7 +438,7 @@ impl Case {
                 doc_id: doc_id(id, &d.control),
                 control_number: d.control.clone(),
                 family_relationship: relationship,
-                date: d.date.clone().unwrap_or_default(),
+                date: d.date.as_deref().map(|date| zone.iso(date)).unwrap_or_default(),
                 from: d.from.clone(),
                 to: d.to.clone(),
                 cc: d.cc.clone(),
@@ -721,7 +722,9 @@ impl Case {
             }
         };
         let bates = Self::bates_numbers(&conn)?;
+        let zone = self.export_zone()?;
         let mut docs = self.docs(&conn, &ids)?;
+        // In order of the stored (UTC) dates; shown in the export time zone.
         docs.sort_by(|a, b| {
             (a.date.is_none(), &a.date, a.id).cmp(&(b.date.is_none(), &b.date, b.id))
         });
@@ -729,7 +732,7 @@ impl Case {
             .iter()
             .map(|d| {
                 vec![
-                    d.date.clone().unwrap_or_default(),
+                    d.date.as_deref().map(|date| zone.iso(date)).unwrap_or_default(),
                     d.from.clone(),
                     d.to.clone(),
                     if d.subject.is_empty() { d.name.clone() } else { d.subject.clone() },
@@ -895,6 +898,7 @@ impl Case {
             return Err(Error::ExportTarget { dir: out.to_path_buf() });
         }
         let privileged = self.privileged_values()?;
+        let zone = self.export_zone()?;
         self.fill_legacy_hashes()?;
         let conn = self.reader()?;
         let coding = Self::all_coding(&conn)?;
@@ -1144,7 +1148,7 @@ impl Case {
                     multi(&d.cc),
                     multi(&d.bcc),
                     d.subject.clone(),
-                    d.sent.as_deref().map(us_date).unwrap_or_default(),
+                    d.sent.as_deref().map(|sent| zone.us_date(sent)).unwrap_or_default(),
                     d.name.clone(),
                     ext,
                     d.md5.clone(),
@@ -1210,6 +1214,7 @@ impl Case {
                     "query": spec.query,
                     "dat_blake3": dat_blake3,
                     "manifest_blake3": manifest_blake3,
+                    "time_zone": zone.name(),
                 })),
                 ..NewEntry::default()
             },
@@ -1384,13 +1389,5 @@ fn extension(name: &str, file_type: &str) -> String {
             "" => "bin".into(),
             other => other.to_owned(),
         },
-    }
-}
-
-/// `2001-05-14T16:39:00Z` as `05/14/2001` (the DAT date form agencies ask for).
-fn us_date(iso: &str) -> String {
-    match (iso.get(0..4), iso.get(5..7), iso.get(8..10)) {
-        (Some(y), Some(m), Some(d)) => format!("{m}/{d}/{y}"),
-        _ => iso.to_owned(),
     }
 }

@@ -43,6 +43,7 @@ pub(crate) fn export(case_dir: &Path, command: ExportCommand) -> Result<ExitCode
                     "expand_threads": expand_threads,
                     "diff_from": diff_from.as_deref().map(|p| quarry_types::paths::name_text(p.as_os_str())),
                     "diff": diff,
+                    "time_zone": case.export_zone()?.name(),
                 }),
             )?;
             if json {
@@ -116,7 +117,11 @@ pub(crate) fn export(case_dir: &Path, command: ExportCommand) -> Result<ExitCode
                 "export.chronology",
                 &out,
                 &bytes,
-                serde_json::json!({ "rows": rows.len(), "query": query }),
+                serde_json::json!({
+                    "rows": rows.len(),
+                    "query": query,
+                    "time_zone": case.export_zone()?.name(),
+                }),
             )?;
             println!("wrote {} documents to {}", rows.len(), out.display());
         }

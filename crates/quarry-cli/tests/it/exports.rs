@@ -744,3 +744,84 @@ fn a_production_larger_than_its_memory_is_written_file_by_file() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// With `exports.time_zone` set, the privilege log, the chronology and the DAT give dates in
+/// that zone (an evening email from California is not dated the next day, as in UTC), the
+/// audit log records the zone, and a name that is no zone is refused when the case opens.
+#[test]
+fn exports_give_dates_in_the_case_time_zone() {
+    let s = Scratch::new();
+    for (n, date) in [
+        // 05:30 the next day in UTC; Pacific standard time.
+        "Mon, 11 Dec 2000 21:30:00 -0800",
+        // Midnight in California.
+        "Tue, 12 Dec 2000 08:00:00 +0000",
+        // 03:00 the next day in UTC; Pacific daylight time.
+        "Mon, 14 May 2001 20:00:00 -0700",
+    ]
+    .iter()
+    .enumerate()
+    {
+        s.file(
+            &format!("m/{n}.eml"),
+            format!("From: a{n}@x.com\nTo: b@x.com\nSubject: Event {n}\nDate: {date}\nMessage-ID: <{n}@x>\n\nBody {n}.\n").as_bytes(),
+        );
+    }
+    s.ingest("alpha", &[&s.path("m")], &[]);
+    let docs = messages(&s);
+    code(&s, &docs.iter().map(String::as_str).collect::<Vec<_>>(), &["hot=yes"], false);
+    code(&s, &[&docs[0]], PRIVILEGED, false);
+    code(&s, &[&docs[1], &docs[2]], &["responsiveness=responsive"], false);
+    let config = s.case().join("case.toml");
+    let toml = std::fs::read_to_string(&config).unwrap();
+    assert!(toml.contains("[exports]\ntime_zone = \"UTC\"\n"), "{toml}");
+    let export = |zone: &str, tag: &str| {
+        std::fs::write(&config, toml.replace("\"UTC\"", &format!("\"{zone}\""))).unwrap();
+        let chronology = s.path(&format!("chronology-{tag}.csv"));
+        ok(&s.run(&["export", "chronology", "--out", chronology.to_str().unwrap()]));
+        let privlog = s.path(&format!("privlog-{tag}.csv"));
+        ok(&s.run(&["export", "privlog", "--out", privlog.to_str().unwrap()]));
+        let production = s.path(&format!("production-{tag}"));
+        let prefix = format!("P{tag}");
+        let args = ["--prefix", &prefix, "--start", "1"];
+        let mut command = vec!["export", "production", "--out", production.to_str().unwrap()];
+        command.extend_from_slice(&args);
+        ok(&s.run(&command));
+        let dat = read_dat(&std::fs::read(production.join("DATA/loadfile.dat")).unwrap());
+        let sent = dat[0].iter().position(|c| c == "DATESENT").unwrap();
+        (
+            csv_rows(&chronology)[1..].iter().map(|r| r[0].clone()).collect::<Vec<_>>(),
+            csv_rows(&privlog)[1][4].clone(),
+            dat[1..].iter().map(|r| r[sent].clone()).collect::<Vec<_>>(),
+        )
+    };
+    let (chronology, privlog, dat) = export("UTC", "utc");
+    assert_eq!(
+        chronology,
+        ["2000-12-12T05:30:00Z", "2000-12-12T08:00:00Z", "2001-05-15T03:00:00Z"]
+    );
+    assert_eq!(privlog, "2000-12-12T05:30:00Z");
+    assert_eq!(dat, ["12/12/2000", "05/15/2001"]);
+    let (chronology, privlog, dat) = export("America/Los_Angeles", "la");
+    assert_eq!(
+        chronology,
+        ["2000-12-11T21:30:00-08:00", "2000-12-12T00:00:00-08:00", "2001-05-14T20:00:00-07:00"]
+    );
+    assert_eq!(privlog, "2000-12-11T21:30:00-08:00");
+    assert_eq!(dat, ["12/12/2000", "05/14/2001"]);
+    let zones: Vec<(String, String)> = audit(&s, &[])
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("export."))
+        .map(|e| (e["action"].as_str().unwrap().to_owned(), e["detail"]["time_zone"].to_string()))
+        .collect();
+    assert_eq!(zones.len(), 6, "{zones:?}");
+    assert!(zones[..3].iter().all(|(_, z)| z == "\"UTC\""), "{zones:?}");
+    assert!(zones[3..].iter().all(|(_, z)| z == "\"America/Los_Angeles\""), "{zones:?}");
+    // Not a time zone: refused before anything runs, saying what to write.
+    std::fs::write(&config, toml.replace("\"UTC\"", "\"Pacific\"")).unwrap();
+    let message = refused(&s.run(&["report", "summary"]));
+    assert!(
+        message.contains("\"Pacific\" is not a time zone") && message.contains("America/New_York"),
+        "{message}"
+    );
+}
