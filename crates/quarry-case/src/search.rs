@@ -146,9 +146,13 @@ pub struct TermsReport {
     pub with_families: u64,
 }
 
-/// The date a hit is shown and sorted by (aliases `i` items, `e` emails, `d` documents): sent,
-/// else modified, else created.
-pub(crate) const DATE_SQL: &str = "COALESCE(e.sent, d.modified, i.modified, d.created, i.created)";
+/// The date a document is shown and sorted by, and that privilege logs and chronologies give
+/// (aliases `i` items, `e` emails, `d` documents): an email's sent date, and nothing when it
+/// has none; another document's modified, else created date. An email's file times are those
+/// of the copy collected (a loose `.eml` saved or copied on the day of collection), not of the
+/// message: a privilege log dated an undated email by them.
+pub(crate) const DATE_SQL: &str = "CASE WHEN e.item_id IS NULL
+     THEN COALESCE(d.modified, i.modified, d.created, i.created) ELSE e.sent END";
 
 /// Custodians of every instance of a document under global dedup (ALL_CUSTODIANS), sorted;
 /// parameters: the item's dedup key, its root's dedup key, whether it is its own root. A root
@@ -279,6 +283,8 @@ impl Case {
                 (Some(t), Some(s)) if t != s => Some(format!("{t} {s}")),
                 (t, s) => t.or(s),
             });
+            // Every email has a From (empty, not null), so a null one is no email.
+            let email = r.get::<_, Option<String>>(13)?.is_some();
             let mut from = list(r.get(13)?);
             if from.is_empty() {
                 from = list(r.get(21)?);
@@ -301,7 +307,8 @@ impl Case {
                 to: list(r.get(14)?),
                 cc: list(r.get(15)?),
                 bcc: list(r.get(16)?),
-                date: sent.or(modified).or(created),
+                // As DATE_SQL: an email is dated by its sent date alone.
+                date: if email { sent } else { modified.or(created) },
                 sent,
                 created,
                 modified,

@@ -825,3 +825,41 @@ fn exports_give_dates_in_the_case_time_zone() {
         "{message}"
     );
 }
+
+/// An email without a sent date is undated in the chronology, the privilege log and searches:
+/// its file's times are those of the copy collected (here, today), not the message's. A loose
+/// document keeps its file's date.
+#[test]
+fn an_email_without_a_sent_date_is_undated() {
+    let s = Scratch::new();
+    for (n, date) in [
+        (0, "Date: Mon, 11 Dec 2000 09:00:00 -0800\n"),
+        (1, ""),
+        (2, "Date: 30 Feb 2001 10:00 +0000\n"),
+    ] {
+        s.file(
+            &format!("m/{n}.eml"),
+            format!("From: a{n}@x.com\nTo: b@x.com\nSubject: Event {n}\n{date}Message-ID: <{n}@x>\n\nGas {n}.\n").as_bytes(),
+        );
+    }
+    s.file("m/memo.txt", b"Gas memo.\n");
+    s.ingest("alpha", &[&s.path("m")], &[]);
+    let docs = messages(&s);
+    code(&s, &docs.iter().map(String::as_str).collect::<Vec<_>>(), &["hot=yes"], false);
+    code(&s, &docs.iter().map(String::as_str).collect::<Vec<_>>(), PRIVILEGED, false);
+    let chronology = s.path("chronology.csv");
+    ok(&s.run(&["export", "chronology", "--out", chronology.to_str().unwrap()]));
+    let rows = csv_rows(&chronology);
+    let dated: Vec<(&str, &str)> =
+        rows[1..].iter().map(|r| (r[3].as_str(), r[0].as_str())).collect();
+    assert_eq!(dated, [("Event 0", "2000-12-11T17:00:00Z"), ("Event 1", ""), ("Event 2", "")]);
+    let privlog = s.path("privlog.csv");
+    ok(&s.run(&["export", "privlog", "--out", privlog.to_str().unwrap()]));
+    let log = csv_rows(&privlog);
+    let dates: Vec<&str> = log[1..].iter().map(|r| r[4].as_str()).collect();
+    assert_eq!(dates, ["2000-12-11T17:00:00Z", "", ""]);
+    let today = s.json(&["search", "--format", "json", "--all", "date:[2020-01-01 TO *]"]);
+    let hits: Vec<&str> =
+        today["hits"].as_array().unwrap().iter().map(|h| h["locator"].as_str().unwrap()).collect();
+    assert_eq!(hits, ["m/memo.txt"]);
+}
