@@ -47,12 +47,34 @@ pub struct ExportConfig {
     /// The time zone privilege logs, load files and chronologies give dates in: an IANA name
     /// (`America/New_York`), as the ESI protocol says. Dates are stored in UTC either way
     /// ([`crate::ExportZone`]).
+    #[serde(default = "utc")]
     pub time_zone: String,
+    /// The fields of a production's DAT, in order: catalog names (docs/EXPORTS.md), each
+    /// optionally under another column name (`"DATESENT=Date Sent"`).
+    #[serde(default = "default_dat_fields")]
+    pub dat_fields: Vec<String>,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+fn default_dat_fields() -> Vec<String> {
+    crate::dat::DEFAULT_DAT_FIELDS.iter().map(|f| (*f).to_owned()).collect()
 }
 
 impl Default for ExportConfig {
     fn default() -> Self {
-        ExportConfig { time_zone: "UTC".into() }
+        ExportConfig { time_zone: utc(), dat_fields: default_dat_fields() }
+    }
+}
+
+impl ExportConfig {
+    /// Checks the time zone and the DAT fields.
+    pub fn check(&self) -> Result<(), String> {
+        crate::ExportZone::named(&self.time_zone)?;
+        crate::dat::columns(&self.dat_fields)?;
+        Ok(())
     }
 }
 
@@ -129,7 +151,8 @@ impl CaseConfig {
             "# quarry case settings. Limits are in bytes and seconds; see docs/CASE.md.\n\
              # dedup.scope is a view (none | custodial | global), switchable at any time.\n\
              # [[coding.fields]] is the coding layout of `quarry review`; see docs/REVIEW.md.\n\
-             # exports.time_zone is the IANA time zone exports give dates in; see docs/EXPORTS.md.\n\n{body}"
+             # exports.time_zone is the IANA time zone exports give dates in, exports.dat_fields\n\
+             # the fields of a production's load file; see docs/EXPORTS.md.\n\n{body}"
         ))
     }
 }

@@ -36,6 +36,7 @@
 mod audit;
 mod classify;
 mod config;
+mod dat;
 mod export;
 mod learn;
 mod produce;
@@ -56,13 +57,14 @@ pub use config::{
     CONFIG_FORMAT, CaseConfig, CodingLayout, Condition, DedupConfig, ExportConfig, FieldDef,
     FieldKind, HashConfig, IndexConfig,
 };
+pub use dat::DEFAULT_DAT_FIELDS;
 pub use export::{TEXT_INDEX_COLUMNS, TextExport, Unreadable, csv_field};
 pub use learn::{
     Collection, LearnSession, LearnStatus, ModelRecord, RunningEstimate, Simulation, SimulationRow,
     Training,
 };
 pub use produce::{
-    CHRONOLOGY_COLUMNS, DAT_COLUMNS, PRIVLOG_COLUMNS, PrivLog, PrivLogDiff, PrivLogRow, Produced,
+    CHRONOLOGY_COLUMNS, PRIVLOG_COLUMNS, PrivLog, PrivLogDiff, PrivLogRow, Produced,
     ProductionReport, ProductionSpec, SLIP_SHEET_TEXT, TableCell, XLSX_CELL_LIMIT, dat_bytes,
     diff_privilege_logs, parse_csv, table_csv, table_xlsx, xlsx_cell,
 };
@@ -207,7 +209,7 @@ impl Case {
         }
         let config: CaseConfig = toml::from_str(&text).map_err(|e| Error::Config(e.to_string()))?;
         config.coding.check().map_err(Error::Config)?;
-        ExportZone::named(&config.exports.time_zone).map_err(Error::Config)?;
+        config.exports.check().map_err(Error::Config)?;
         let mut conn = connect(&dir.join(DB_FILE), false)?;
         schema::migrate(&mut conn)?;
         let store = ContentStore::create(dir)?;
@@ -241,7 +243,7 @@ impl Case {
     /// Replaces the settings and writes `case.toml`.
     pub fn save_config(&mut self, config: CaseConfig) -> Result<()> {
         config.coding.check().map_err(Error::Config)?;
-        ExportZone::named(&config.exports.time_zone).map_err(Error::Config)?;
+        config.exports.check().map_err(Error::Config)?;
         let path = self.dir.join(CONFIG_FILE);
         let tmp = self.store.tmp_dir().join(CONFIG_FILE);
         fs::write(&tmp, config.to_toml()?)?;

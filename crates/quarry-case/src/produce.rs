@@ -17,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 
 use crate::audit::{Appender, NewEntry};
+use crate::dat::DatField;
 use crate::search::{DATE_SQL, INSTANCE_CUSTODIANS_SQL};
 use crate::thread::embedded_messages;
 use crate::{Case, Error, Result};
@@ -41,28 +42,6 @@ pub const PRIVLOG_COLUMNS: &[&str] = &[
     "BASIS",
     "TREATMENT",
     "CUSTODIANS",
-];
-
-/// Columns of the DAT load file, in order.
-pub const DAT_COLUMNS: &[&str] = &[
-    "BEGBATES",
-    "ENDBATES",
-    "BEGATTACH",
-    "ENDATTACH",
-    "CUSTODIAN",
-    "ALL_CUSTODIANS",
-    "FROM",
-    "TO",
-    "CC",
-    "BCC",
-    "SUBJECT",
-    "DATESENT",
-    "FILENAME",
-    "FILEEXT",
-    "MD5HASH",
-    "SHA1HASH",
-    "NATIVEPATH",
-    "TEXTPATH",
 ];
 
 /// Columns of the chronology, in order.
@@ -93,6 +72,10 @@ struct Doc {
     sha1: String,
     blake3: String,
     has_text: bool,
+    size: i64,
+    created: Option<String>,
+    modified: Option<String>,
+    message_id: Option<String>,
 }
 
 /// Coding of every item: item -> field -> values.
@@ -136,7 +119,8 @@ impl Case {
                     COALESCE(e.email_cc, ''), COALESCE(e.email_bcc, ''), COALESCE(e.subject, d.title, d.subject, ''),
                     e.sent, {DATE_SQL},
                     COALESCE(i.md5, ''), COALESCE(i.sha1, ''), i.blake3, i.text_chars IS NOT NULL,
-                    i.dedup_key, r.dedup_key, i.id = i.doc_root_id
+                    i.dedup_key, r.dedup_key, i.id = i.doc_root_id,
+                    i.size, COALESCE(d.created, i.created), COALESCE(d.modified, i.modified), e.message_id
              FROM items i JOIN custodians c ON c.id = i.custodian_id
              JOIN inputs inp ON inp.id = i.input_id
              JOIN items r ON r.id = i.doc_root_id
@@ -171,6 +155,10 @@ impl Case {
                         sha1: r.get(17)?,
                         blake3: r.get(18)?,
                         has_text: r.get(19)?,
+                        size: r.get(23)?,
+                        created: r.get(24)?,
+                        modified: r.get(25)?,
+                        message_id: r.get(26)?,
                     },
                     (r.get::<_, String>(20)?, r.get::<_, String>(21)?, r.get::<_, bool>(22)?),
                 ))
@@ -899,6 +887,8 @@ impl Case {
         }
         let privileged = self.privileged_values()?;
         let zone = self.export_zone()?;
+        let columns =
+            crate::dat::columns(&self.config.exports.dat_fields).map_err(Error::Config)?;
         self.fill_legacy_hashes()?;
         let conn = self.reader()?;
         let coding = Self::all_coding(&conn)?;
@@ -1114,49 +1104,53 @@ impl Case {
             staging.write(&text_rel.replace('\\', "/"), &text)?;
             let multi =
                 |s: &str| s.split("; ").filter(|p| !p.is_empty()).collect::<Vec<_>>().join(";");
-            let row = if slip {
-                vec![
-                    b.clone(),
-                    b.clone(),
-                    beg_attach,
-                    end_attach,
-                    d.custodian.clone(),
-                    d.all_custodians.join(";"),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    ext,
-                    String::new(),
-                    String::new(),
-                    native_rel,
-                    text_rel,
-                ]
-            } else {
-                vec![
-                    b.clone(),
-                    b.clone(),
-                    beg_attach,
-                    end_attach,
-                    d.custodian.clone(),
-                    d.all_custodians.join(";"),
-                    multi(&d.from),
-                    multi(&d.to),
-                    multi(&d.cc),
-                    multi(&d.bcc),
-                    d.subject.clone(),
-                    d.sent.as_deref().map(|sent| zone.us_date(sent)).unwrap_or_default(),
-                    d.name.clone(),
-                    ext,
-                    d.md5.clone(),
-                    d.sha1.clone(),
-                    native_rel,
-                    text_rel,
-                ]
+            let date = |stored: &Option<String>| {
+                stored.as_deref().map(|date| zone.us_date(date)).unwrap_or_default()
             };
+            let attachments = || {
+                let children = members.iter().filter(|&&m| by_id[&m].parent == Some(d.id));
+                children.map(|m| bates[m].as_str()).collect::<Vec<_>>().join(";")
+            };
+            let row: Vec<String> = columns
+                .iter()
+                .map(|&(field, _)| {
+                    if slip && !field.on_slip_sheet() {
+                        return String::new();
+                    }
+                    match field {
+                        DatField::BegBates | DatField::EndBates => b.clone(),
+                        DatField::BegAttach => beg_attach.clone(),
+                        DatField::EndAttach => end_attach.clone(),
+                        DatField::ParentId => {
+                            d.parent.and_then(|p| bates.get(&p)).cloned().unwrap_or_default()
+                        }
+                        DatField::AttachIds => attachments(),
+                        DatField::ControlNumber => d.control.clone(),
+                        DatField::Custodian => d.custodian.clone(),
+                        DatField::AllCustodians => d.all_custodians.join(";"),
+                        DatField::From => multi(&d.from),
+                        DatField::To => multi(&d.to),
+                        DatField::Cc => multi(&d.cc),
+                        DatField::Bcc => multi(&d.bcc),
+                        DatField::Subject => d.subject.clone(),
+                        DatField::DateSent => date(&d.sent),
+                        DatField::TimeSent => {
+                            d.sent.as_deref().map(|sent| zone.time(sent)).unwrap_or_default()
+                        }
+                        DatField::DateCreated => date(&d.created),
+                        DatField::DateModified => date(&d.modified),
+                        DatField::TimeZone => zone.name().to_owned(),
+                        DatField::FileName => d.name.clone(),
+                        DatField::FileExt => ext.clone(),
+                        DatField::FileSize => d.size.to_string(),
+                        DatField::Md5Hash => d.md5.clone(),
+                        DatField::Sha1Hash => d.sha1.clone(),
+                        DatField::MessageId => d.message_id.clone().unwrap_or_default(),
+                        DatField::NativePath => native_rel.clone(),
+                        DatField::TextPath => text_rel.clone(),
+                    }
+                })
+                .collect();
             markers += row.iter().filter(|f| f.contains('®')).count();
             rows.push(row);
             produced.push(Produced {
@@ -1170,7 +1164,8 @@ impl Case {
                 "{markers} field(s) contain ®, the DAT's line-break marker: they read back with a line break there"
             ));
         }
-        let dat = dat_bytes(DAT_COLUMNS, &rows);
+        let header: Vec<&str> = columns.iter().map(|(_, name)| name.as_str()).collect();
+        let dat = dat_bytes(&header, &rows);
         let dat_blake3 = blake3::hash(&dat).to_hex().to_string();
         staging.write("DATA/loadfile.dat", &dat)?;
         let mut listed = staging.files.clone();

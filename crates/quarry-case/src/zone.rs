@@ -65,6 +65,15 @@ impl ExportZone {
         }
     }
 
+    /// A stored date's time of day in this zone, `HH:MM:SS` (24 hours).
+    #[must_use]
+    pub fn time(&self, stored: &str) -> String {
+        if let Some(zoned) = self.local(stored) {
+            return zoned.strftime("%H:%M:%S").to_string();
+        }
+        stored.get(11..19).unwrap_or_default().to_owned()
+    }
+
     /// A UTC date in this zone; `None` in UTC itself, or for a date stored without a zone.
     fn local(&self, stored: &str) -> Option<jiff::ZonedDateTime> {
         if self.tz == TimeZone::UTC || !stored.ends_with('Z') {
@@ -87,6 +96,7 @@ mod tests {
         assert_eq!(la.iso("2001-05-14T23:39:00Z"), "2001-05-14T16:39:00-07:00");
         assert_eq!(la.iso("2001-01-15T05:00:00Z"), "2001-01-14T21:00:00-08:00");
         assert_eq!(la.us_date("2001-01-15T05:00:00Z"), "01/14/2001");
+        assert_eq!(la.time("2001-01-15T05:00:00Z"), "21:00:00");
         // A date stored without a zone stays as it is.
         assert_eq!(la.iso("2013-01-08T17:00:56"), "2013-01-08T17:00:56");
         assert_eq!(la.us_date("2013-01-08T17:00:56"), "01/08/2013");
@@ -100,6 +110,9 @@ mod tests {
         let utc = ExportZone::named("UTC").unwrap();
         assert_eq!(utc.iso("2001-05-14T23:39:00Z"), "2001-05-14T23:39:00Z");
         assert_eq!(utc.us_date("2001-05-14T23:39:00Z"), "05/14/2001");
+        assert_eq!(utc.time("2001-05-14T23:39:00Z"), "23:39:00");
+        assert_eq!(utc.time("2013-01-08T17:00:56"), "17:00:56");
+        assert_eq!(utc.time("2013-01-08"), "");
     }
 
     #[test]

@@ -342,12 +342,16 @@ fn production_writes_bates_natives_text_slip_sheets_and_a_dat_that_reads_back() 
     let dat = std::fs::read(out.join("DATA/loadfile.dat")).unwrap();
     assert_eq!(report["dat_blake3"], blake3_hex(&dat));
     let records = read_dat(&dat);
-    assert_eq!(records[0], quarry_case::DAT_COLUMNS);
+    assert_eq!(records[0], quarry_case::DEFAULT_DAT_FIELDS);
     assert_eq!(records.len(), 6);
     let rows: Vec<BTreeMap<&str, &str>> = records[1..]
         .iter()
         .map(|r| {
-            quarry_case::DAT_COLUMNS.iter().copied().zip(r.iter().map(String::as_str)).collect()
+            quarry_case::DEFAULT_DAT_FIELDS
+                .iter()
+                .copied()
+                .zip(r.iter().map(String::as_str))
+                .collect()
         })
         .collect();
     let bates: Vec<&str> = rows.iter().map(|r| r["BEGBATES"]).collect();
@@ -862,4 +866,94 @@ fn an_email_without_a_sent_date_is_undated() {
     let hits: Vec<&str> =
         today["hits"].as_array().unwrap().iter().map(|h| h["locator"].as_str().unwrap()).collect();
     assert_eq!(hits, ["m/memo.txt"]);
+}
+
+/// The DAT carries the fields case.toml lists, in its order and under its column names:
+/// family links (PARENTID, ATTACHIDS), time and zone, file dates and size, Message-ID; a slip
+/// sheet fills only what places it. A field not in the catalog is refused, naming the fields.
+#[test]
+fn the_dat_carries_the_fields_the_case_lists() {
+    let (s, produced) = production_case();
+    let config = s.case().join("case.toml");
+    let toml = std::fs::read_to_string(&config).unwrap();
+    let default = toml.lines().find(|l| l.starts_with("dat_fields = [")).unwrap().to_owned();
+    let fields = [
+        "BEGBATES=ProdBeg",
+        "PARENTID",
+        "ATTACHIDS",
+        "CONTROL_NUMBER",
+        "FROM",
+        "DATESENT=Date Sent",
+        "TIMESENT",
+        "TIMEZONE",
+        "DATEMODIFIED",
+        "FILENAME",
+        "FILESIZE",
+        "MESSAGEID",
+        "NATIVEPATH",
+    ];
+    let listed = format!("dat_fields = [{}]", fields.map(|f| format!("\"{f}\"")).join(", "));
+    let custom = toml.replace(&default, &listed).replace("\"UTC\"", "\"America/New_York\"");
+    std::fs::write(&config, custom).unwrap();
+    let out = s.path("prod");
+    ok(&s.run(&["export", "production", "--out", out.to_str().unwrap(), "--prefix", "ABC"]));
+    let records = read_dat(&std::fs::read(out.join("DATA/loadfile.dat")).unwrap());
+    let header: Vec<&str> = records[0].iter().map(String::as_str).collect();
+    assert_eq!(
+        header,
+        [
+            "ProdBeg",
+            "PARENTID",
+            "ATTACHIDS",
+            "CONTROL_NUMBER",
+            "FROM",
+            "Date Sent",
+            "TIMESENT",
+            "TIMEZONE",
+            "DATEMODIFIED",
+            "FILENAME",
+            "FILESIZE",
+            "MESSAGEID",
+            "NATIVEPATH"
+        ]
+    );
+    let rows: Vec<BTreeMap<&str, &str>> = records[1..]
+        .iter()
+        .map(|r| header.iter().copied().zip(r.iter().map(String::as_str)).collect())
+        .collect();
+    // The first family: the message and its withheld attachment, a slip sheet.
+    let (message, slip) = (&rows[0], &rows[1]);
+    assert_eq!(
+        (message["ProdBeg"], message["PARENTID"], message["ATTACHIDS"]),
+        ("ABC0000001", "", "ABC0000002")
+    );
+    assert_eq!(message["CONTROL_NUMBER"], produced[0]);
+    // Sent 04:03 in California: 07:03 in New York, on the same day.
+    assert_eq!((message["Date Sent"], message["TIMESENT"]), ("12/12/2000", "07:03:00"));
+    assert_eq!(message["TIMEZONE"], "America/New_York");
+    assert_eq!(message["MESSAGEID"], "<0.alpha@test>");
+    let native = std::fs::read(out.join("NATIVES/0001/ABC0000001.eml")).unwrap();
+    assert_eq!(message["FILESIZE"], native.len().to_string());
+    let item = s.items().into_iter().find(|i| i["control_number"] == produced[0]).unwrap();
+    // The file's time (today's): its day in New York.
+    let modified = item["modified"].as_str().unwrap();
+    let new_york = quarry_case::ExportZone::named("America/New_York").unwrap();
+    assert_eq!(message["DATEMODIFIED"], new_york.us_date(modified));
+    assert_eq!(
+        (slip["ProdBeg"], slip["PARENTID"], slip["ATTACHIDS"]),
+        ("ABC0000002", "ABC0000001", "")
+    );
+    assert_eq!(slip["TIMEZONE"], "America/New_York");
+    for withheld in ["CONTROL_NUMBER", "FROM", "Date Sent", "FILENAME", "FILESIZE", "MESSAGEID"] {
+        assert_eq!(slip[withheld], "", "{withheld} of a withheld document");
+    }
+    assert_eq!(slip["NATIVEPATH"], "NATIVES\\0001\\ABC0000002.pdf");
+    // A field that is not in the catalog stops the case from opening, naming the fields.
+    let wrong = toml.replace(&default, "dat_fields = [\"BEGBATES\", \"DATE_SENT\"]");
+    std::fs::write(&config, wrong).unwrap();
+    let message = refused(&s.run(&["report", "summary"]));
+    assert!(
+        message.contains("\"DATE_SENT\" is not a DAT field; the fields are BEGBATES, ENDBATES"),
+        "{message}"
+    );
 }
