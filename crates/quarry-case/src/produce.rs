@@ -175,6 +175,18 @@ impl Case {
     }
 
     /// Bates number of every item in a production (the latest production wins).
+    /// Every item an earlier production carried: its latest Bates number, and whether it went
+    /// out as a slip sheet.
+    fn produced_before(conn: &Connection) -> Result<HashMap<i64, (String, bool)>> {
+        let mut stmt = conn.prepare(
+            "SELECT item_id, bates, slip_sheet FROM production_docs ORDER BY production_id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
     fn bates_numbers(conn: &Connection) -> Result<HashMap<i64, String>> {
         let mut stmt =
             conn.prepare("SELECT item_id, bates FROM production_docs ORDER BY production_id")?;
@@ -744,12 +756,16 @@ impl Case {
 pub struct ProductionSpec {
     /// Bates prefix (`ABC` gives `ABC0000001`).
     pub prefix: String,
-    /// First Bates number.
-    pub start: u64,
+    /// First Bates number; `None` continues after the last number an earlier production
+    /// gave this prefix (1 for a new prefix).
+    pub start: Option<u64>,
     /// Digits of the zero-padded number.
     pub digits: usize,
     /// Only documents this query hits (still coded responsive and not withheld).
     pub query: Option<String>,
+    /// Produce again the families an earlier production carried (under new Bates numbers).
+    /// Off, they are left out: a rolling production carries only what is new.
+    pub reproduce: bool,
     /// Who produces (the audit log).
     pub actor: String,
 }
@@ -780,6 +796,8 @@ pub struct ProductionReport {
     pub slip_sheets: u64,
     /// Families produced.
     pub families: u64,
+    /// Documents left out because an earlier production carried their family.
+    pub already_produced: u64,
     /// blake3 of the DAT load file.
     pub dat_blake3: String,
     /// blake3 of the manifest (every file written, with its size and blake3).
@@ -926,6 +944,39 @@ impl Case {
                 }
             }
         }
+        // A rolling production carries what is new: a family an earlier production carried
+        // whole is left out, unless asked for again. One of its members that went out as a
+        // slip sheet and is now to be produced is named: quarry makes no replacement
+        // productions, so it needs --reproduce (its family again, under new numbers).
+        let earlier = Self::produced_before(&conn)?;
+        let mut already_produced = 0u64;
+        let mut overturned_notes = Vec::new();
+        if !spec.reproduce {
+            let mut overturned = Vec::new();
+            families.retain(|_, members| {
+                if !members.iter().all(|m| earlier.contains_key(m)) {
+                    return true;
+                }
+                already_produced += members.len() as u64;
+                for m in members.iter() {
+                    let (bates, slip) = &earlier[m];
+                    if *slip && !withheld(*m) {
+                        overturned.push((*m, bates.clone()));
+                    }
+                }
+                false
+            });
+            if !overturned.is_empty() {
+                let mut controls =
+                    conn.prepare_cached("SELECT control_number FROM items WHERE id = ?1")?;
+                for (id, bates) in overturned {
+                    let control: String = controls.query_row([id], |r| r.get(0))?;
+                    overturned_notes.push(format!(
+                        "{control} went out as a slip sheet ({bates}) and is no longer coded withheld; its family was produced before and is left out: produce it again with --reproduce"
+                    ));
+                }
+            }
+        }
         let ids: Vec<i64> = families.values().flatten().copied().collect();
         let docs = self.docs(&conn, &ids)?;
         let by_id: HashMap<i64, &Doc> = docs.iter().map(|d| (d.id, d)).collect();
@@ -994,8 +1045,19 @@ impl Case {
             }
         }
         // Bates numbers: contiguous, unique, fitting the width, not used by an earlier production.
+        let start = match spec.start {
+            Some(start) => start,
+            None => {
+                let last: Option<i64> = conn.query_row(
+                    "SELECT MAX(last_number) FROM productions WHERE prefix = ?1",
+                    [prefix],
+                    |r| r.get(0),
+                )?;
+                last.map_or(1, |n| n.cast_unsigned() + 1)
+            }
+        };
         let count = docs.len() as u64;
-        let last = spec.start + count.saturating_sub(1);
+        let last = start + count.saturating_sub(1);
         let width = spec.digits;
         if last.to_string().len() > width {
             problems.push(format!(
@@ -1011,10 +1073,10 @@ impl Case {
         })? {
             let (id, a, b) = row?;
             let (a, b) = (a.cast_unsigned(), b.cast_unsigned());
-            if count > 0 && spec.start <= b && a <= last {
+            if count > 0 && start <= b && a <= last {
                 problems.push(format!(
                     "Bates {}–{} overlap production {id} ({}–{}): a Bates number would repeat; start at {}",
-                    bates_of(spec.start),
+                    bates_of(start),
                     bates_of(last),
                     bates_of(a),
                     bates_of(b),
@@ -1022,14 +1084,20 @@ impl Case {
                 ));
             }
         }
-        if docs.is_empty() {
+        if docs.is_empty() && already_produced > 0 {
+            problems.push(format!(
+                "nothing to produce: the {already_produced} document(s) coded responsive and not withheld (within the query) were produced before; --reproduce produces them again"
+            ));
+            problems.append(&mut overturned_notes);
+        } else if docs.is_empty() {
             problems.push("nothing to produce: no document is coded responsive and not withheld (within the query)".into());
         }
-        let numbers: Vec<String> = (0..count).map(|i| bates_of(spec.start + i)).collect();
+        let numbers: Vec<String> = (0..count).map(|i| bates_of(start + i)).collect();
         let unique: BTreeSet<&String> = numbers.iter().collect();
         if unique.len() != numbers.len() {
             problems.push("a Bates number is assigned twice".into());
         }
+        warnings.append(&mut overturned_notes);
         if !problems.is_empty() {
             return Err(Error::Qc(format!(
                 "quality control failed; nothing was written:\n  {}",
@@ -1184,7 +1252,7 @@ impl Case {
         tx.execute(
             "INSERT INTO productions (prefix, first_number, last_number, digits, query, created_at, created_by, dat_blake3, manifest_blake3)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![prefix, spec.start.cast_signed(), last.cast_signed(), width as i64, spec.query, crate::now_utc(), spec.actor, dat_blake3, manifest_blake3],
+            params![prefix, start.cast_signed(), last.cast_signed(), width as i64, spec.query, crate::now_utc(), spec.actor, dat_blake3, manifest_blake3],
         )?;
         let production = tx.last_insert_rowid();
         {
@@ -1202,10 +1270,12 @@ impl Case {
                 detail: Some(serde_json::json!({
                     "production": production,
                     "out": quarry_types::paths::name_text(std::path::absolute(out)?.as_os_str()),
-                    "first": bates_of(spec.start),
+                    "first": bates_of(start),
                     "last": bates_of(last),
                     "documents": count,
                     "slip_sheets": slips,
+                    "already_produced": already_produced,
+                    "reproduce": spec.reproduce,
                     "query": spec.query,
                     "dat_blake3": dat_blake3,
                     "manifest_blake3": manifest_blake3,
@@ -1218,11 +1288,12 @@ impl Case {
         tx.commit()?;
         Ok(ProductionReport {
             production,
-            first: bates_of(spec.start),
+            first: bates_of(start),
             last: bates_of(last),
             documents: count,
             slip_sheets: slips,
             families: families.len() as u64,
+            already_produced,
             dat_blake3,
             manifest_blake3,
             warnings,

@@ -455,15 +455,20 @@ pub(crate) enum ExportCommand {
         /// Bates prefix (ABC gives ABC0000001).
         #[arg(long)]
         prefix: String,
-        /// First Bates number.
-        #[arg(long, default_value_t = 1)]
-        start: u64,
+        /// First Bates number (default: the next after the last one an earlier production gave
+        /// this prefix; 1 for a new prefix).
+        #[arg(long)]
+        start: Option<u64>,
         /// Digits of the number.
         #[arg(long, default_value_t = 7)]
         digits: usize,
         /// Only documents this query hits.
         #[arg(long, value_name = "QUERY")]
         query: Option<String>,
+        /// Produce again the families an earlier production carried, under new Bates numbers
+        /// (by default a production leaves them out and carries only what is new).
+        #[arg(long)]
+        reproduce: bool,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,

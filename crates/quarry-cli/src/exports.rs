@@ -80,8 +80,8 @@ pub(crate) fn export(case_dir: &Path, command: ExportCommand) -> Result<ExitCode
                 }
             }
         }
-        ExportCommand::Production { out, prefix, start, digits, query, json } => {
-            let spec = ProductionSpec { prefix, start, digits, query, actor: actor() };
+        ExportCommand::Production { out, prefix, start, digits, query, reproduce, json } => {
+            let spec = ProductionSpec { prefix, start, digits, query, reproduce, actor: actor() };
             let report = case.produce(&spec, &out)?;
             for w in &report.warnings {
                 eprintln!("warning: {w}");
@@ -99,6 +99,12 @@ pub(crate) fn export(case_dir: &Path, command: ExportCommand) -> Result<ExitCode
                     report.slip_sheets,
                     out.display()
                 );
+                if report.already_produced > 0 {
+                    println!(
+                        "{} document(s) produced before left out (--reproduce produces them again)",
+                        report.already_produced
+                    );
+                }
                 println!("load file DATA/loadfile.dat (blake3 {})", report.dat_blake3);
                 println!("manifest  DATA/manifest.csv (blake3 {})", report.manifest_blake3);
             }

@@ -3,6 +3,7 @@
 
 use crate::common::{Scratch, blake3_hex, copy_dir, u};
 use crate::review::{as_reviewer, attachment_of, audit, collection, messages, ok, refused};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -530,6 +531,7 @@ fn production_quality_control_refuses_and_writes_nothing() {
         "ABC",
         "--start",
         "3",
+        "--reproduce",
     ]));
     assert!(
         err.contains("overlap production 1 (ABC0000001–ABC0000005)") && err.contains("start at 6"),
@@ -545,6 +547,7 @@ fn production_quality_control_refuses_and_writes_nothing() {
         "ABC",
         "--start",
         "6",
+        "--reproduce",
     ]));
 }
 
@@ -738,7 +741,7 @@ fn a_production_larger_than_its_memory_is_written_file_by_file() {
     bytes[39_999_999] ^= 1;
     std::fs::write(&stored, bytes).unwrap();
     let again = s.path("prod2");
-    let produce = ["export", "production", "--prefix", "ABC", "--start", "4", "--out"];
+    let produce = ["export", "production", "--prefix", "ABC", "--reproduce", "--out"];
     let out = as_reviewer(&s, "rev", &[&produce[..], &[again.to_str().unwrap()]].concat());
     assert!(refused(&out).contains(&blake3), "{}", String::from_utf8_lossy(&out.stderr));
     let left: Vec<String> = std::fs::read_dir(s.dir.path())
@@ -787,7 +790,7 @@ fn exports_give_dates_in_the_case_time_zone() {
         ok(&s.run(&["export", "privlog", "--out", privlog.to_str().unwrap()]));
         let production = s.path(&format!("production-{tag}"));
         let prefix = format!("P{tag}");
-        let args = ["--prefix", &prefix, "--start", "1"];
+        let args = ["--prefix", &prefix, "--reproduce"];
         let mut command = vec!["export", "production", "--out", production.to_str().unwrap()];
         command.extend_from_slice(&args);
         ok(&s.run(&command));
@@ -956,4 +959,83 @@ fn the_dat_carries_the_fields_the_case_lists() {
         message.contains("\"DATE_SENT\" is not a DAT field; the fields are BEGBATES, ENDBATES"),
         "{message}"
     );
+}
+
+/// Rolling productions: the next production continues the prefix's Bates numbers and carries
+/// only families not produced before; a slip-sheeted document whose withholding is lifted is
+/// named, since its family is not produced again unless asked; --reproduce produces again.
+#[test]
+fn a_rolling_production_carries_only_what_is_new() {
+    let (s, produced) = production_case();
+    let docs = messages(&s);
+    let produce = |out: &str, extra: &[&str]| {
+        let path = s.path(out);
+        let mut args = vec!["export", "production", "--json", "--prefix", "ABC", "--out"];
+        args.push(path.to_str().unwrap());
+        args.extend_from_slice(extra);
+        s.run(&args)
+    };
+    let bates = |out: &std::process::Output| -> (Value, Vec<(String, String)>) {
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let rows = report["produced"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["bates"].as_str().unwrap().to_owned(),
+                    p["control_number"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        (report, rows)
+    };
+    let first = produce("vol1", &[]);
+    ok(&first);
+    let (report, _) = bates(&first);
+    assert_eq!((u(&report, "documents"), u(&report, "already_produced")), (5, 0));
+    // Nothing new: refused, saying why.
+    let err = refused(&produce("vol2", &[]));
+    assert!(err.contains("the 5 document(s) coded responsive and not withheld (within the query) were produced before; --reproduce"), "{err}");
+    // A family coded responsive since: produced alone, numbered after the first volume.
+    code(&s, &[&docs[1]], &["responsiveness=responsive"], true);
+    let second = produce("vol2", &[]);
+    ok(&second);
+    let (report, rows) = bates(&second);
+    assert_eq!(u(&report, "already_produced"), 5);
+    let attachment = attachment_of(&s, &docs[1]);
+    assert_eq!(
+        rows,
+        [("ABC0000006".to_owned(), docs[1].clone()), ("ABC0000007".to_owned(), attachment)]
+    );
+    assert_eq!(audit(&s, &["--action", "export.production"])[1]["detail"]["already_produced"], 5);
+    // The first family's slip-sheeted attachment is no longer withheld: named, not produced.
+    let slipped = attachment_of(&s, &produced[0]);
+    code(
+        &s,
+        &[&slipped],
+        &["privilege=not-privileged", "privilege_treatment=", "privilege_basis="],
+        false,
+    );
+    code(&s, &[&docs[3]], &["responsiveness=responsive"], true);
+    let third = produce("vol3", &[]);
+    ok(&third);
+    let (report, rows) = bates(&third);
+    assert_eq!(
+        rows.iter().map(|(b, _)| b.as_str()).collect::<Vec<_>>(),
+        ["ABC0000008", "ABC0000009"]
+    );
+    let note =
+        format!("{slipped} went out as a slip sheet (ABC0000002) and is no longer coded withheld");
+    assert!(report["warnings"].to_string().contains(&note), "{report}");
+    assert!(String::from_utf8_lossy(&third.stderr).contains(&note));
+    // Asked for, everything responsive goes out again under new numbers, the attachment natively.
+    let again = produce("vol4", &["--reproduce"]);
+    ok(&again);
+    let (report, rows) = bates(&again);
+    assert_eq!(
+        (u(&report, "documents"), u(&report, "slip_sheets"), u(&report, "already_produced")),
+        (9, 0, 0)
+    );
+    assert_eq!(rows[0].0, "ABC0000010");
 }
