@@ -76,6 +76,7 @@ struct Doc {
     created: Option<String>,
     modified: Option<String>,
     message_id: Option<String>,
+    received: Option<String>,
 }
 
 /// Coding of every item: item -> field -> values.
@@ -120,7 +121,8 @@ impl Case {
                     e.sent, {DATE_SQL},
                     COALESCE(i.md5, ''), COALESCE(i.sha1, ''), i.blake3, i.text_chars IS NOT NULL,
                     i.dedup_key, r.dedup_key, i.id = i.doc_root_id,
-                    i.size, COALESCE(d.created, i.created), COALESCE(d.modified, i.modified), e.message_id
+                    i.size, COALESCE(d.created, i.created), COALESCE(d.modified, i.modified), e.message_id,
+                    e.received
              FROM items i JOIN custodians c ON c.id = i.custodian_id
              JOIN inputs inp ON inp.id = i.input_id
              JOIN items r ON r.id = i.doc_root_id
@@ -159,6 +161,7 @@ impl Case {
                         created: r.get(24)?,
                         modified: r.get(25)?,
                         message_id: r.get(26)?,
+                        received: r.get(27)?,
                     },
                     (r.get::<_, String>(20)?, r.get::<_, String>(21)?, r.get::<_, bool>(22)?),
                 ))
@@ -1204,6 +1207,10 @@ impl Case {
                         DatField::DateSent => date(&d.sent),
                         DatField::TimeSent => {
                             d.sent.as_deref().map(|sent| zone.time(sent)).unwrap_or_default()
+                        }
+                        DatField::DateReceived => date(&d.received),
+                        DatField::TimeReceived => {
+                            d.received.as_deref().map(|at| zone.time(at)).unwrap_or_default()
                         }
                         DatField::DateCreated => date(&d.created),
                         DatField::DateModified => date(&d.modified),

@@ -412,7 +412,7 @@ impl Table {
 
 impl Case {
     /// Every email item's envelope: from, to, cc, bcc, subject, sent (UTC) and its offset,
-    /// Message-ID, MIH, threading headers, folder, attachment count, identity (dedup key).
+    /// received (UTC), Message-ID, MIH, threading headers, folder, attachment count, identity (dedup key).
     pub fn emails(&self) -> Result<Table> {
         const COLUMNS: &[&str] = &[
             "control_number",
@@ -425,6 +425,7 @@ impl Case {
             "sent",
             "sent_offset",
             "date_raw",
+            "received",
             "message_id",
             "mih",
             "in_reply_to",
@@ -442,7 +443,7 @@ impl Case {
             &conn,
             COLUMNS,
             "SELECT i.control_number, c.name, e.email_from, e.email_to, e.email_cc, e.email_bcc,
-                    e.subject, e.sent, e.sent_offset, e.date_raw, e.message_id, e.mih,
+                    e.subject, e.sent, e.sent_offset, e.date_raw, e.received, e.message_id, e.mih,
                     e.in_reply_to, e.refs, e.thread_index, e.x_folder, e.x_origin, e.x_filename,
                     e.attachments, i.dedup_key, i.locator
              FROM emails e JOIN items i ON i.id = e.item_id JOIN custodians c ON c.id = i.custodian_id

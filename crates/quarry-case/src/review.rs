@@ -1046,13 +1046,13 @@ impl Case {
             }
         };
         if email {
-            let e: [Option<String>; 8] = conn.query_row(
-                "SELECT email_from, email_to, email_cc, email_bcc, subject, sent, sent_offset, message_id
+            let e: [Option<String>; 9] = conn.query_row(
+                "SELECT email_from, email_to, email_cc, email_bcc, subject, sent, sent_offset, message_id, received
                  FROM emails WHERE item_id = ?1",
                 [id],
-                |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?]),
+                |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?]),
             )?;
-            let [from, to, cc, bcc, subject, sent, offset, message_id] = e;
+            let [from, to, cc, bcc, subject, sent, offset, message_id, received] = e;
             push("From", from);
             push("To", to);
             push("Cc", cc);
@@ -1060,6 +1060,7 @@ impl Case {
             push("Subject", subject);
             push("Sent (UTC)", sent);
             push("Sent offset", offset);
+            push("Received (UTC)", received);
             push("Message-ID", message_id);
         }
         if doc {

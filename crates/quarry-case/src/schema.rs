@@ -320,6 +320,12 @@ CREATE INDEX items_blake3 ON items (blake3, size);
 -- table per family.
 CREATE INDEX items_family ON items (family_id, id);
 ",
+    r"
+-- When an email reached the mailbox (its last hop's Received header, an Outlook item's delivery
+-- time), ISO 8601 UTC: EDRM's DateReceived, a load file's DATERCVD. Null for emails ingested
+-- before this column, and for messages never received.
+ALTER TABLE emails ADD COLUMN received TEXT;
+",
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one (returns the version found).

@@ -173,8 +173,8 @@ impl Writer {
             let mut insert_email = tx.prepare_cached(
                 "INSERT INTO emails (item_id, email_from, email_to, email_cc, email_bcc, subject, sent,
                     sent_offset, date_raw, message_id, mih, in_reply_to, refs, thread_index, x_folder,
-                    x_origin, x_filename, attachments)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                    x_origin, x_filename, attachments, received)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             )?;
             let mut insert_document = tx.prepare_cached(
                 "INSERT INTO documents (item_id, title, author, subject, creator, producer, created,
@@ -272,6 +272,7 @@ impl Writer {
                                     email.x_origin,
                                     email.x_filename,
                                     email.attachments.cast_signed(),
+                                    email.received,
                                 ])?;
                             }
                             Some(Metadata::Document(doc)) => {

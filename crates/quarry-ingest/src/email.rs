@@ -90,6 +90,12 @@ pub fn parse(raw: &[u8]) -> Result<Email, mailparse::MailParseError> {
         }
         meta.date_raw = Some(date);
     }
+    // The last hop's Received header comes first; its date follows the last `;`.
+    meta.received = named(headers, "Received")
+        .next()
+        .map(header_value)
+        .and_then(|trace| Some(crate::maildate::sent(trace.rsplit_once(';')?.1)?.0))
+        .map(quarry_types::iso_utc_from_unix);
     // How the sender marked it: Importance (RFC 2156), else X-Priority or Priority; Sensitivity.
     let importance = match value("Importance").map(|v| v.trim().to_ascii_lowercase()).as_deref() {
         Some("high") => Some(true),
@@ -766,6 +772,29 @@ mod tests {
         assert_eq!(email.attachments[0].bytes, b"%PDF-1.4\n");
         assert!(email.text.ends_with("\nHello   world\n"), "{}", email.text);
         assert!(email.text.contains("Attachments: memo.pdf\n"));
+    }
+
+    /// The received date is the topmost Received header's: the last hop, the recipient's
+    /// server. A message never received (a sent item) has none.
+    #[test]
+    fn received_is_the_last_hops_date() {
+        let raw = concat!(
+            "Received: from relay.example.com (relay.example.com [192.0.2.1])\r\n",
+            "\tby mx.example.jp (8.14.4) with ESMTP id o91AFNQX000234\r\n",
+            "\tfor <bob@example.jp>; Fri, 1 Oct 2010 19:15:24 +0900 (JST)\r\n",
+            "Received: from laptop by relay.example.com; Fri, 01 Oct 2010 10:15:20 +0000\r\n",
+            "From: a@example.com\r\nDate: Fri, 01 Oct 2010 10:15:19 +0000\r\n\r\nBody\r\n",
+        );
+        let email = parse(raw.as_bytes()).unwrap();
+        assert_eq!(email.meta.received.as_deref(), Some("2010-10-01T10:15:24Z"));
+        assert_eq!(email.meta.sent.as_deref(), Some("2010-10-01T10:15:19Z"));
+        let sent = parse(b"From: a@example.com\nDate: Fri, 01 Oct 2010 10:15:19 +0000\n\nBody\n");
+        assert_eq!(sent.unwrap().meta.received, None);
+        // A trace without a date, or with one that is no date, gives none.
+        for trace in ["from a by b", "from a by b; 30 Feb 2010 10:00:00 +0000"] {
+            let raw = format!("Received: {trace}\nFrom: a@example.com\n\nBody\n");
+            assert_eq!(parse(raw.as_bytes()).unwrap().meta.received, None, "{trace}");
+        }
     }
 
     #[test]

@@ -240,6 +240,8 @@ pub fn parse(bytes: &[u8]) -> Result<Email, MsgError> {
         meta.sent = Some(quarry_types::iso_utc_from_unix(secs));
         meta.sent_offset = Some("+00:00".to_owned());
     }
+    // PR_MESSAGE_DELIVERY_TIME: when it reached the mailbox (a sent item has none).
+    meta.received = root.time(0x0E06).map(quarry_types::iso_utc_from_unix);
     if let Some(headers) = root.string(&mut file, 0x007D) {
         // Internet headers of a received message: the Date as the sender wrote it.
         if let Ok((parsed, _)) = mailparse::parse_headers(headers.as_bytes()) {

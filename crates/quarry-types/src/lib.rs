@@ -355,6 +355,11 @@ pub struct EmailMeta {
     pub sent_offset: Option<String>,
     /// The Date header as written, kept when it could not be parsed.
     pub date_raw: Option<String>,
+    /// When the message reached the mailbox, as ISO 8601 UTC: the date of its topmost
+    /// Received header (the last hop's), or an Outlook item's delivery time. None for a message
+    /// that was never received (a sent item, a draft).
+    #[serde(default)]
+    pub received: Option<String>,
     /// Message-ID, with its angle brackets.
     pub message_id: Option<String>,
     /// The EDRM message-ID hash (MIH): MD5 of the Message-ID with its angle brackets, the

@@ -551,22 +551,28 @@ fn production_quality_control_refuses_and_writes_nothing() {
     ]));
 }
 
+/// Messages `m/0.eml`, `m/1.eml`, ... about gas, one per date (`None`: no Date header).
+fn dated_emails(s: &Scratch, dates: &[Option<&str>]) {
+    for (n, date) in dates.iter().enumerate() {
+        let date = date.map(|d| format!("Date: {d}\n")).unwrap_or_default();
+        s.file(
+            &format!("m/{n}.eml"),
+            format!("From: a{n}@x.com\nTo: b@x.com\nSubject: Event {n}\n{date}Message-ID: <{n}@x>\n\nBody {n} about gas.\n").as_bytes(),
+        );
+    }
+}
+
 #[test]
 fn chronology_lists_hot_documents_in_date_order() {
     let s = Scratch::new();
-    for (n, date) in [
-        "Tue, 12 Dec 2000 04:03:00 -0800",
-        "Mon, 11 Dec 2000 09:00:00 -0800",
-        "Wed, 13 Dec 2000 10:00:00 -0800",
-    ]
-    .iter()
-    .enumerate()
-    {
-        s.file(
-            &format!("m/{n}.eml"),
-            format!("From: a{n}@x.com\nTo: b@x.com\nSubject: Event {n}\nDate: {date}\nMessage-ID: <{n}@x>\n\nBody {n} about gas.\n").as_bytes(),
-        );
-    }
+    dated_emails(
+        &s,
+        &[
+            Some("Tue, 12 Dec 2000 04:03:00 -0800"),
+            Some("Mon, 11 Dec 2000 09:00:00 -0800"),
+            Some("Wed, 13 Dec 2000 10:00:00 -0800"),
+        ],
+    );
     s.ingest("alpha", &[&s.path("m")], &[]);
     let docs = messages(&s);
     let toml = std::fs::read_to_string(s.case().join("case.toml")).unwrap();
@@ -758,22 +764,17 @@ fn a_production_larger_than_its_memory_is_written_file_by_file() {
 #[test]
 fn exports_give_dates_in_the_case_time_zone() {
     let s = Scratch::new();
-    for (n, date) in [
-        // 05:30 the next day in UTC; Pacific standard time.
-        "Mon, 11 Dec 2000 21:30:00 -0800",
-        // Midnight in California.
-        "Tue, 12 Dec 2000 08:00:00 +0000",
-        // 03:00 the next day in UTC; Pacific daylight time.
-        "Mon, 14 May 2001 20:00:00 -0700",
-    ]
-    .iter()
-    .enumerate()
-    {
-        s.file(
-            &format!("m/{n}.eml"),
-            format!("From: a{n}@x.com\nTo: b@x.com\nSubject: Event {n}\nDate: {date}\nMessage-ID: <{n}@x>\n\nBody {n}.\n").as_bytes(),
-        );
-    }
+    dated_emails(
+        &s,
+        &[
+            // 05:30 the next day in UTC; Pacific standard time.
+            Some("Mon, 11 Dec 2000 21:30:00 -0800"),
+            // Midnight in California.
+            Some("Tue, 12 Dec 2000 08:00:00 +0000"),
+            // 03:00 the next day in UTC; Pacific daylight time.
+            Some("Mon, 14 May 2001 20:00:00 -0700"),
+        ],
+    );
     s.ingest("alpha", &[&s.path("m")], &[]);
     let docs = messages(&s);
     code(&s, &docs.iter().map(String::as_str).collect::<Vec<_>>(), &["hot=yes"], false);
@@ -839,16 +840,10 @@ fn exports_give_dates_in_the_case_time_zone() {
 #[test]
 fn an_email_without_a_sent_date_is_undated() {
     let s = Scratch::new();
-    for (n, date) in [
-        (0, "Date: Mon, 11 Dec 2000 09:00:00 -0800\n"),
-        (1, ""),
-        (2, "Date: 30 Feb 2001 10:00 +0000\n"),
-    ] {
-        s.file(
-            &format!("m/{n}.eml"),
-            format!("From: a{n}@x.com\nTo: b@x.com\nSubject: Event {n}\n{date}Message-ID: <{n}@x>\n\nGas {n}.\n").as_bytes(),
-        );
-    }
+    dated_emails(
+        &s,
+        &[Some("Mon, 11 Dec 2000 09:00:00 -0800"), None, Some("30 Feb 2001 10:00 +0000")],
+    );
     s.file("m/memo.txt", b"Gas memo.\n");
     s.ingest("alpha", &[&s.path("m")], &[]);
     let docs = messages(&s);
@@ -1038,4 +1033,39 @@ fn a_rolling_production_carries_only_what_is_new() {
         (9, 0, 0)
     );
     assert_eq!(rows[0].0, "ABC0000010");
+}
+
+/// When a message reached the mailbox (its last hop's Received header) is in the email report
+/// and, asked for, in the DAT's DATERCVD and TIMERCVD, in the export time zone.
+#[test]
+fn the_received_date_is_reported_and_produced() {
+    let s = Scratch::new();
+    s.file(
+        "m/in.eml",
+        concat!(
+            "Received: from relay.example.com by mx.example.com; Tue, 12 Dec 2000 23:30:05 -0500\n",
+            "Received: from laptop by relay.example.com; Tue, 12 Dec 2000 23:30:01 -0500\n",
+            "From: a@example.com\nTo: b@example.com\nSubject: Late\n",
+            "Date: Tue, 12 Dec 2000 20:30:00 -0800\nMessage-ID: <late@x>\n\nGas.\n"
+        )
+        .as_bytes(),
+    );
+    s.ingest("alpha", &[&s.path("m")], &[]);
+    let emails = s.json(&["report", "emails", "--format", "json"]);
+    assert_eq!(emails[0]["received"], "2000-12-13T04:30:05Z");
+    let docs = messages(&s);
+    let shown = crate::review::show(&s, &docs[0])["metadata"].to_string();
+    assert!(shown.contains(r#"["Received (UTC)","2000-12-13T04:30:05Z"]"#), "{shown}");
+    code(&s, &[&docs[0]], &["responsiveness=responsive"], false);
+    let config = s.case().join("case.toml");
+    let toml = std::fs::read_to_string(&config).unwrap();
+    let default = toml.lines().find(|l| l.starts_with("dat_fields = [")).unwrap().to_owned();
+    let fields =
+        "dat_fields = [\"BEGBATES\", \"DATESENT\", \"TIMESENT\", \"DATERCVD\", \"TIMERCVD\"]";
+    let toml = toml.replace(&default, fields).replace("\"UTC\"", "\"America/New_York\"");
+    std::fs::write(&config, toml).unwrap();
+    let out = s.path("prod");
+    ok(&s.run(&["export", "production", "--out", out.to_str().unwrap(), "--prefix", "ABC"]));
+    let records = read_dat(&std::fs::read(out.join("DATA/loadfile.dat")).unwrap());
+    assert_eq!(records[1], ["ABC0000001", "12/12/2000", "23:30:00", "12/12/2000", "23:30:05"]);
 }
