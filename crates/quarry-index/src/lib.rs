@@ -18,6 +18,7 @@ pub mod query;
 mod schema;
 mod snippet;
 mod span;
+mod words;
 
 use std::collections::HashSet;
 use std::path::Path;

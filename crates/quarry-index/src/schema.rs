@@ -5,16 +5,17 @@ use tantivy::schema::{
     TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+    AsciiFoldingFilter, LowerCaser, RawTokenizer, RemoveLongFilter, TextAnalyzer,
 };
 use tantivy::{DateTime, TantivyDocument};
 
 /// Name of the item id field (u64, indexed, fast): the key back into the case database.
 pub(crate) const ITEM_ID: &str = "item_id";
-/// Words: split on anything not a letter or digit, lower-cased, accents folded to ASCII, words
-/// of 100 bytes or more dropped (base64 runs and the like). The name is part of the schema: change it
-/// with the tokens, and an index written with other tokens is refused, not misread.
-pub(crate) const WORDS: &str = "quarry_words";
+/// Words: split on anything not a letter, digit or combining mark, composed (NFC), lower-cased,
+/// accents folded to ASCII, words of 100 bytes or more dropped (base64 runs and the like). The
+/// name is part of the schema: change it with the tokens, and an index written with other
+/// tokens is refused, not misread. `quarry_words` split decomposed text at its marks (`words`).
+pub(crate) const WORDS: &str = "quarry_words_2";
 /// Whole values (custodian, type, control number, flags), lower-cased.
 pub(crate) const KEYWORD: &str = "quarry_keyword";
 
@@ -187,17 +188,18 @@ pub(crate) fn build() -> (Schema, Fields) {
 
 /// The analyzer of word fields; queries and snippets run their words through the same one.
 pub(crate) fn words_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
+    TextAnalyzer::builder(crate::words::WordTokenizer::default())
         .filter(RemoveLongFilter::limit(100))
         .filter(LowerCaser)
+        .filter(crate::words::Composed)
         .filter(AsciiFoldingFilter)
         .build()
 }
 
 /// Calls `each(start, end, word)` for every word of `text` as the index sees it: split on
-/// anything that is not a letter or digit, words of 100 bytes or more dropped, lower-cased and
-/// ASCII-folded. `start..end` is the word's byte range in `text`. The tagger matches with the
-/// same words, so a term it reports is a term search finds.
+/// anything that is not a letter, digit or combining mark, words of 100 bytes or more dropped,
+/// composed (NFC), lower-cased and ASCII-folded. `start..end` is the word's byte range in
+/// `text`. The tagger matches with the same words, so a term it reports is a term search finds.
 pub fn words(text: &str, mut each: impl FnMut(usize, usize, &str)) {
     use tantivy::tokenizer::TokenStream as _;
     let mut analyzer = words_analyzer();
