@@ -40,7 +40,7 @@ fn classify(case_dir: &Path, args: &ClassifyArgs) -> Result<ExitCode> {
             (Some(doc), true) => output::json(&doc)?,
             (Some(doc), false) => output::classification(&doc)?,
             (None, true) => output::json(&serde_json::Value::Null)?,
-            (None, false) => println!("{control}: no rule hit"),
+            (None, false) => outln!("{control}: no rule hit")?,
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -152,12 +152,12 @@ fn reindex(case_dir: &Path, json: bool) -> Result<ExitCode> {
             "seconds": seconds,
         }))?;
     } else {
-        println!("indexed {indexed} items in {seconds:.1} s");
+        outln!("indexed {indexed} items in {seconds:.1} s")?;
         if unreadable > 0 {
-            println!(
+            outln!(
                 "{unreadable} of them without their text, which could not be read from the store: search flag:{}",
                 quarry_case::TEXT_UNREADABLE
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -171,8 +171,8 @@ fn init(args: &InitArgs) -> Result<ExitCode> {
     let name = args.name.clone().unwrap_or_else(|| case_name(&args.dir));
     Case::init(&args.dir, &name)
         .with_context(|| format!("cannot create a case at {}", args.dir.display()))?;
-    println!("created case {name:?} in {}", args.dir.display());
-    println!("next: quarry --case {} ingest --custodian NAME PATH...", args.dir.display());
+    outln!("created case {name:?} in {}", args.dir.display())?;
+    outln!("next: quarry --case {} ingest --custodian NAME PATH...", args.dir.display())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -342,7 +342,7 @@ fn dedup(case_dir: &Path, args: &DedupArgs) -> Result<ExitCode> {
         config.dedup.scope = scope.into();
         case.save_config(config)?;
     }
-    println!("dedup view: {}", case.config().dedup.scope);
+    outln!("dedup view: {}", case.config().dedup.scope)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -377,42 +377,46 @@ fn verify(case_dir: &Path, sources: bool, json: bool) -> Result<ExitCode> {
     if json {
         output::json(&check)?;
     } else {
-        println!(
+        outln!(
             "natives: {} sound in the store, {} sound at their source ({} bytes read)",
-            check.natives, check.natives_at_source, check.native_bytes
-        );
+            check.natives,
+            check.natives_at_source,
+            check.native_bytes
+        )?;
         if check.natives_at_source_skipped > 0 {
-            println!(
+            outln!(
                 "         {} read in place, not looked for at their source (--no-sources)",
                 check.natives_at_source_skipped
-            );
+            )?;
         }
         if check.texts_unchecked == 0 {
-            println!("texts:   {} sound", check.texts);
+            outln!("texts:   {} sound", check.texts)?;
         } else {
-            println!(
+            outln!(
                 "texts:   {} read; {} packed before texts carried checksums, present but not \
                  checkable",
-                check.texts, check.texts_unchecked
-            );
+                check.texts,
+                check.texts_unchecked
+            )?;
         }
-        println!(
+        outln!(
             "audit:   {} entries in the hash chain, head {}",
-            check.audit_entries, check.audit_head
-        );
-        println!("checked in {:.1} s", started.elapsed().as_secs_f64());
+            check.audit_entries,
+            check.audit_head
+        )?;
+        outln!("checked in {:.1} s", started.elapsed().as_secs_f64())?;
         if check.sound() {
-            println!("the case holds what it recorded");
+            outln!("the case holds what it recorded")?;
         } else {
-            println!("{} problems:", check.problems.len());
+            outln!("{} problems:", check.problems.len())?;
             for p in &check.problems {
                 if p.blake3.is_empty() {
-                    println!("  {}: {}", p.kind, p.detail);
+                    outln!("  {}: {}", p.kind, p.detail)?;
                     continue;
                 }
                 let more = p.items.saturating_sub(p.named.len() as u64);
                 let also = if more > 0 { format!(" and {more} more") } else { String::new() };
-                println!("  {} {} ({}{also}): {}", p.kind, p.blake3, p.named.join(", "), p.detail);
+                outln!("  {} {} ({}{also}): {}", p.kind, p.blake3, p.named.join(", "), p.detail)?;
             }
         }
     }
@@ -422,11 +426,11 @@ fn verify(case_dir: &Path, sources: bool, json: bool) -> Result<ExitCode> {
 fn hashes(case_dir: &Path) -> Result<ExitCode> {
     let case = open(case_dir)?;
     let (filled, unavailable) = case.fill_legacy_hashes()?;
-    println!("computed MD5 and SHA-1 for {filled} natives");
+    outln!("computed MD5 and SHA-1 for {filled} natives")?;
     if unavailable > 0 {
-        println!(
+        outln!(
             "{unavailable} natives could not be read (an archive read in place that moved or changed at its source)"
-        );
+        )?;
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
@@ -452,13 +456,13 @@ pub(crate) fn export_text(case_dir: &Path, out: &Path, json: bool) -> Result<Exi
     if json {
         output::json(&report)?;
     } else {
-        println!(
+        outln!(
             "wrote {} text files ({} with text, {} bytes) and index.csv to {}",
             report.items,
             report.with_text,
             report.bytes,
             out.display()
-        );
+        )?;
         if !report.unreadable.is_empty() {
             eprintln!(
                 "warning: {} items' texts could not be read; their files are empty and their \

@@ -54,28 +54,28 @@ pub(crate) fn export(case_dir: &Path, command: ExportCommand) -> Result<ExitCode
                     "diff": diff,
                 }))?;
             } else {
-                println!(
+                outln!(
                     "wrote {} rows ({} documents) to {}",
                     rows.len(),
                     log.documents,
                     out.display()
-                );
+                )?;
                 if let Some(d) = diff {
-                    println!(
+                    outln!(
                         "since {}: {} added, {} removed, {} changed",
                         diff_from.as_deref().unwrap_or(Path::new("")).display(),
                         d.added.len(),
                         d.removed.len(),
                         d.changed.len()
-                    );
+                    )?;
                     for k in &d.added {
-                        println!("  + {k}");
+                        outln!("  + {k}")?;
                     }
                     for k in &d.removed {
-                        println!("  - {k}");
+                        outln!("  - {k}")?;
                     }
                     for (k, columns) in &d.changed {
-                        println!("  ~ {k}: {}", columns.join(", "));
+                        outln!("  ~ {k}: {}", columns.join(", "))?;
                     }
                 }
             }
@@ -89,7 +89,7 @@ pub(crate) fn export(case_dir: &Path, command: ExportCommand) -> Result<ExitCode
             if json {
                 output::json(&report)?;
             } else {
-                println!(
+                outln!(
                     "production {}: {}–{}, {} documents in {} families ({} slip sheets) in {}",
                     report.production,
                     report.first,
@@ -98,15 +98,15 @@ pub(crate) fn export(case_dir: &Path, command: ExportCommand) -> Result<ExitCode
                     report.families,
                     report.slip_sheets,
                     out.display()
-                );
+                )?;
                 if report.already_produced > 0 {
-                    println!(
+                    outln!(
                         "{} document(s) produced before left out (--reproduce produces them again)",
                         report.already_produced
-                    );
+                    )?;
                 }
-                println!("load file DATA/loadfile.dat (blake3 {})", report.dat_blake3);
-                println!("manifest  DATA/manifest.csv (blake3 {})", report.manifest_blake3);
+                outln!("load file DATA/loadfile.dat (blake3 {})", report.dat_blake3)?;
+                outln!("manifest  DATA/manifest.csv (blake3 {})", report.manifest_blake3)?;
             }
         }
         ExportCommand::Chronology { out, format, query } => {
@@ -129,7 +129,7 @@ pub(crate) fn export(case_dir: &Path, command: ExportCommand) -> Result<ExitCode
                     "time_zone": case.export_zone()?.name(),
                 }),
             )?;
-            println!("wrote {} documents to {}", rows.len(), out.display());
+            outln!("wrote {} documents to {}", rows.len(), out.display())?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -16,7 +16,7 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
     match command {
         LearnCommand::Start { field, positive, seed_query } => {
             let session = case.learn_start(&actor(), &field, &positive, seed_query.as_deref())?;
-            println!(
+            outln!(
                 "prioritized review {} started: relevant = {} is {}{}",
                 session.id,
                 session.field,
@@ -26,8 +26,8 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
                     .as_deref()
                     .map(|q| format!(", seed query {q:?}"))
                     .unwrap_or_default()
-            );
-            println!("next: quarry review batch next --prioritized --reviewer NAME");
+            )?;
+            outln!("next: quarry review batch next --prioritized --reviewer NAME")?;
         }
         LearnCommand::Status { chart, json } => {
             let status = case.learn_status()?;
@@ -39,27 +39,29 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
                 return Ok(ExitCode::SUCCESS);
             }
             let s = &status;
-            println!(
+            outln!(
                 "prioritized review {}: {} = {}",
-                s.session.id, s.session.field, s.session.positive
-            );
-            println!("  documents            {:>8}", s.documents);
-            println!(
+                s.session.id,
+                s.session.field,
+                s.session.positive
+            )?;
+            outln!("  documents            {:>8}", s.documents)?;
+            outln!(
                 "  reviewed             {:>8}   ({:.1}%)",
                 s.reviewed,
                 100.0 * s.reviewed as f64 / s.documents.max(1) as f64
-            );
-            println!("  relevant found       {:>8}", s.relevant_found);
-            println!("  models built         {:>8}", s.models);
+            )?;
+            outln!("  relevant found       {:>8}", s.relevant_found)?;
+            outln!("  models built         {:>8}", s.models)?;
             if s.unreadable_texts > 0 {
-                println!(
+                outln!(
                     "  unreadable texts     {:>8}   (stored text could not be read: these documents have no features)",
                     s.unreadable_texts
-                );
+                )?;
             }
             match (&s.validation, &s.pending_sample) {
                 (Some(v), _) => {
-                    println!(
+                    outln!(
                         "  estimated recall     {:>7.1}%   (95% interval {:.1}%–{:.1}%; elusion {:.2}% in a sample of {} from {} not reviewed)",
                         100.0 * v.recall,
                         100.0 * v.recall_low,
@@ -67,17 +69,17 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
                         100.0 * v.elusion,
                         v.sample,
                         v.discard
-                    );
+                    )?;
                     if let Some(p) = s.estimated_prevalence {
-                        println!("  estimated prevalence {:>7.1}%", 100.0 * p);
+                        outln!("  estimated prevalence {:>7.1}%", 100.0 * p)?;
                     }
                 }
                 (None, Some((batch, done, n))) => {
-                    println!("  validation           sample {batch}: {done} of {n} coded")
+                    outln!("  validation           sample {batch}: {done} of {n} coded")?
                 }
-                (None, None) => println!(
+                (None, None) => outln!(
                     "  estimated recall     unknown until a validation sample is coded (quarry learn validate --sample 385)"
-                ),
+                )?,
             }
             if let (None, Some(r)) = (&s.validation, &s.running) {
                 let pct = |x: f64| format!("{:.1}%", 100.0 * x);
@@ -89,15 +91,15 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
                 // it reads as precise (a recall near 100% from a few draws with nothing
                 // relevant among them) when the draws say little.
                 if r.recall_high - r.recall_low > 0.2 {
-                    println!(
+                    outln!(
                         "  running estimate     recall {} to {}, prevalence {} to {} (95% intervals; too few draws to say more: {drawn})",
                         pct(r.recall_low),
                         pct(r.recall_high),
                         pct(r.prevalence_low),
                         pct(r.prevalence_high),
-                    );
+                    )?;
                 } else {
-                    println!(
+                    outln!(
                         "  running estimate     recall {} ({} to {}), prevalence {} ({} to {}) (95% intervals; {drawn}; indicative, not a validation)",
                         pct(r.recall),
                         pct(r.recall_low),
@@ -105,12 +107,12 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
                         pct(r.prevalence),
                         pct(r.prevalence_low),
                         pct(r.prevalence_high),
-                    );
+                    )?;
                 }
             }
-            println!("\ngain curve (relevant found against documents reviewed; | marks the knee)");
+            outln!("\ngain curve (relevant found against documents reviewed; | marks the knee)")?;
             print!("{}", terminal_chart(&s.gain, s.knee.1));
-            println!(
+            outln!(
                 "\nknee rule: {} (largest slope ratio {:.1} after {} documents)",
                 if s.stop {
                     "STOP: the rate of finding relevant documents has fallen off; validate before you stop"
@@ -119,24 +121,25 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
                 },
                 s.knee.0,
                 s.knee.1
-            );
+            )?;
             if let Some(path) = chart {
-                println!("chart written to {}", path.display());
+                outln!("chart written to {}", path.display())?;
             }
         }
         LearnCommand::Validate { sample } => {
             let (batch, discard) = case.learn_validate(&actor(), sample)?;
-            println!(
+            outln!(
                 "elusion sample {}: {} documents drawn at random from the {discard} not reviewed; code them (quarry review batch next --level 3), then run quarry learn status",
-                batch.name, batch.documents
-            );
+                batch.name,
+                batch.documents
+            )?;
         }
         LearnCommand::Rebuild { model } => {
             let (recorded, rebuilt) = case.learn_rebuild(model)?;
             if recorded == rebuilt {
-                println!("model {model} rebuilt bit for bit: weights blake3 {rebuilt}");
+                outln!("model {model} rebuilt bit for bit: weights blake3 {rebuilt}")?;
             } else {
-                println!("model {model} differs: recorded {recorded}, rebuilt {rebuilt}");
+                outln!("model {model} differs: recorded {recorded}, rebuilt {rebuilt}")?;
                 return Ok(ExitCode::from(1));
             }
         }
@@ -149,18 +152,20 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
                 output::json(&sim)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            println!(
+            outln!(
                 "{} documents, {} relevant ({field} = {positive}); seed query {:?}",
-                sim.documents, sim.relevant, sim.seed_query
-            );
+                sim.documents,
+                sim.relevant,
+                sim.seed_query
+            )?;
             if sim.unmatched_labels > 0 {
-                println!("warning: {} label rows matched no document", sim.unmatched_labels);
+                outln!("warning: {} label rows matched no document", sim.unmatched_labels)?;
             }
-            println!(
+            outln!(
                 "documents reviewed to reach a recall (mean over {} seeds; % of the collection)",
                 seeds.len()
-            );
-            println!("{:<10} {:>16} {:>16} {:>16}", "method", "75%", "80%", "90%");
+            )?;
+            outln!("{:<10} {:>16} {:>16} {:>16}", "method", "75%", "80%", "90%")?;
             for method in ["quarry", "bmi", "keyword", "random"] {
                 let runs: Vec<&quarry_case::SimulationRow> =
                     sim.rows.iter().filter(|r| r.method == method).collect();
@@ -174,12 +179,12 @@ pub(crate) fn learn(case_dir: &Path, command: LearnCommand) -> Result<ExitCode> 
                         100.0 * mean(k) / sim.documents.max(1) as f64
                     )
                 };
-                println!("{method:<10} {:>16} {:>16} {:>16}", cell(0), cell(1), cell(2));
+                outln!("{method:<10} {:>16} {:>16} {:>16}", cell(0), cell(1), cell(2))?;
             }
             if let Some((mean, se)) = sim.quarry_less_bmi(1) {
-                println!(
+                outln!(
                     "quarry - bmi at 80%: {mean:+.1} documents, standard error {se:.1} (paired by seed)"
-                );
+                )?;
             }
         }
     }

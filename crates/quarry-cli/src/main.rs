@@ -1,6 +1,16 @@
 //! The `quarry` binary: argument parsing, output and exit codes. The work is done by
 //! `quarry-engine` and `quarry-case`.
 
+/// `println!` that gives back the write's error instead of panicking, for `?`: output piped
+/// into a reader that stops early (`quarry export privlog ... | head`) ends the command quietly
+/// (`main` treats a closed pipe as success) rather than with a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)
+    }};
+}
+
 mod args;
 mod commands;
 mod exports;

@@ -55,7 +55,7 @@ pub(crate) fn review(case_dir: &Path, args: &ReviewArgs) -> Result<ExitCode> {
                 None => (case.item_ids(&code.docs)?, None),
             };
             if items.is_empty() {
-                println!("the query hit no document; nothing coded");
+                outln!("the query hit no document; nothing coded")?;
                 return Ok(ExitCode::SUCCESS);
             }
             let request = CodeRequest {
@@ -70,12 +70,15 @@ pub(crate) fn review(case_dir: &Path, args: &ReviewArgs) -> Result<ExitCode> {
             if code.json {
                 output::json(&report)?;
             } else {
-                println!(
+                outln!(
                     "coded {} documents ({} family members): {} decisions, {} changed a value",
-                    report.documents, report.family_members, report.decisions, report.changed
-                );
+                    report.documents,
+                    report.family_members,
+                    report.decisions,
+                    report.changed
+                )?;
                 if report.batch_reviewed > 0 {
-                    println!("{} documents of your batch are now reviewed", report.batch_reviewed);
+                    outln!("{} documents of your batch are now reviewed", report.batch_reviewed)?;
                 }
             }
         }
@@ -107,16 +110,16 @@ fn batch(case: &Case, args: &ReviewArgs, command: &BatchCommand) -> Result<ExitC
             if *json {
                 output::json(&plan)?;
             } else {
-                println!(
+                outln!(
                     "created {} batches holding {} documents",
                     plan.batches.len(),
                     plan.documents
-                );
+                )?;
                 if plan.already_batched > 0 {
-                    println!(
+                    outln!(
                         "{} documents were already in a level-{level} batch and were left out",
                         plan.already_batched
-                    );
+                    )?;
                 }
                 batches(&plan.batches, Format::Table)?;
             }
@@ -127,10 +130,13 @@ fn batch(case: &Case, args: &ReviewArgs, command: &BatchCommand) -> Result<ExitC
                 let (batch, new, model) =
                     case.batch_next_prioritized(&who, *size, *keep_families)?;
                 if let (Some(m), false) = (model, *json) {
-                    println!(
+                    outln!(
                         "model {} trained on {} relevant, {} not relevant and {} presumed not relevant documents",
-                        m.id, m.positives, m.negatives, m.presumed
-                    );
+                        m.id,
+                        m.positives,
+                        m.negatives,
+                        m.presumed
+                    )?;
                 }
                 Some((batch, new))
             } else {
@@ -142,19 +148,21 @@ fn batch(case: &Case, args: &ReviewArgs, command: &BatchCommand) -> Result<ExitC
                         output::json(&serde_json::json!({ "batch": batch, "checked_out": new }))?;
                     } else {
                         let verb = if new { "checked out" } else { "you already hold" };
-                        println!(
+                        outln!(
                             "{verb} {}: {} documents, {} reviewed",
-                            batch.name, batch.documents, batch.reviewed
-                        );
-                        println!(
+                            batch.name,
+                            batch.documents,
+                            batch.reviewed
+                        )?;
+                        outln!(
                             "next: quarry review next   (or quarry review batch show {})",
                             batch.name
-                        );
+                        )?;
                     }
                 }
                 None if *json => output::json(&serde_json::Value::Null)?,
                 None => {
-                    println!("no batch left to check out");
+                    outln!("no batch left to check out")?;
                     return Ok(ExitCode::from(1));
                 }
             }
@@ -182,18 +190,22 @@ fn batch(case: &Case, args: &ReviewArgs, command: &BatchCommand) -> Result<ExitC
         BatchCommand::Assign { batch, to } => {
             let who = reviewer(args)?;
             let assigned = case.batch_assign(&who, batch, to)?;
-            println!(
+            outln!(
                 "assigned {} to {to} ({} of {} reviewed); it is theirs at their next `quarry review batch next` or `quarry review next`",
-                assigned.name, assigned.reviewed, assigned.documents
-            );
+                assigned.name,
+                assigned.reviewed,
+                assigned.documents
+            )?;
         }
         BatchCommand::Release { batch } => {
             let who = reviewer(args)?;
             let released = case.batch_release(&who, batch.as_deref())?;
-            println!(
+            outln!(
                 "released {} ({} of {} reviewed); it goes to the next reviewer who asks",
-                released.name, released.reviewed, released.documents
-            );
+                released.name,
+                released.reviewed,
+                released.documents
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -367,19 +379,20 @@ pub(crate) fn audit(case_dir: &Path, command: &AuditCommand) -> Result<ExitCode>
             if *json {
                 output::json(&verify)?;
             } else if verify.ok {
-                println!("audit log intact: {} entries", verify.entries);
-                println!("head: {}:{}", verify.head_seq, verify.head_hash);
-                println!("(keep the head line elsewhere; `audit verify --expect` checks it later)");
+                outln!("audit log intact: {} entries", verify.entries)?;
+                outln!("head: {}:{}", verify.head_seq, verify.head_hash)?;
+                outln!("(keep the head line elsewhere; `audit verify --expect` checks it later)")?;
             } else {
-                println!(
+                outln!(
                     "audit log BROKEN at entry {}: {}",
                     verify.first_bad.unwrap_or_default(),
                     verify.problem.as_deref().unwrap_or("")
-                );
-                println!(
+                )?;
+                outln!(
                     "entries before it verify; the last good one is {}:{}",
-                    verify.head_seq, verify.head_hash
-                );
+                    verify.head_seq,
+                    verify.head_hash
+                )?;
             }
             Ok(if verify.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
@@ -499,11 +512,11 @@ pub(crate) fn reviewers(case: &Case, since: Option<&str>, format: Format) -> Res
     output::rows(&header, &rows, format)?;
     if format == Format::Table {
         for r in &report.reviewers {
-            println!("\n{}", r.reviewer);
+            outln!("\n{}", r.reviewer)?;
             let hours: Vec<String> = r.by_hour.iter().map(|(h, n)| format!("{h}h {n}")).collect();
-            println!("  documents per hour (UTC): {}", hours.join(", "));
+            outln!("  documents per hour (UTC): {}", hours.join(", "))?;
             let values: Vec<String> = r.by_value.iter().map(|(v, n)| format!("{v} {n}")).collect();
-            println!("  decisions by value: {}", values.join(", "));
+            outln!("  decisions by value: {}", values.join(", "))?;
         }
     }
     Ok(())

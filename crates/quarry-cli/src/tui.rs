@@ -28,7 +28,7 @@ pub(crate) fn run(case: &Case, reviewer: &str, level: Option<u32>) -> Result<Exi
         );
     }
     let Some((batch, _)) = case.batch_next(reviewer, level)? else {
-        println!("no batch left to check out");
+        outln!("no batch left to check out")?;
         return Ok(ExitCode::from(1));
     };
     let docs = case.batch_documents(&batch.name)?;
@@ -54,7 +54,7 @@ pub(crate) fn run(case: &Case, reviewer: &str, level: Option<u32>) -> Result<Exi
     outcome?;
     let batch = case.batches()?.into_iter().find(|b| b.name == app.batch.name);
     if let Some(b) = batch {
-        println!("{}: {} of {} reviewed", b.name, b.reviewed, b.documents);
+        outln!("{}: {} of {} reviewed", b.name, b.reviewed, b.documents)?;
     }
     Ok(ExitCode::SUCCESS)
 }

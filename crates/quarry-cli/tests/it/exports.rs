@@ -1069,3 +1069,20 @@ fn the_received_date_is_reported_and_produced() {
     let records = read_dat(&std::fs::read(out.join("DATA/loadfile.dat")).unwrap());
     assert_eq!(records[1], ["ABC0000001", "12/12/2000", "23:30:00", "12/12/2000", "23:30:05"]);
 }
+
+/// Output into a pipe its reader has closed (`quarry export privlog ... | head`) ends the
+/// command quietly once the work is done; it used to panic on the first line printed.
+#[test]
+fn a_closed_output_pipe_is_no_crash() {
+    let (s, _) = production_case();
+    let log = s.path("log.csv");
+    let mut command = s.command(&["export", "privlog", "--out", log.to_str().unwrap()]);
+    command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(log.exists(), "the log is written all the same");
+}
