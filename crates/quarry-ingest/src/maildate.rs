@@ -325,6 +325,48 @@ mod tests {
         assert_eq!(utc_offset("14 May 2001 16:39:00").as_deref(), None);
     }
 
+    /// Valid dates of 1970 to 2099 in every month, at any time and offset, read to the instant
+    /// mailparse gives them (it sums the fields, which is right when they are valid), and no
+    /// input at all makes the parser panic.
+    #[test]
+    fn valid_dates_agree_with_mailparse_and_nothing_panics() {
+        const MONTHS: [&str; 12] =
+            ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for _ in 0..20_000 {
+            let year = 1970 + next(130) as i64;
+            let month = 1 + next(12) as u32;
+            let day = 1 + next(u64::from(quarry_types::days_in_month(year, month))) as u32;
+            let (hour, minute, second) = (next(24), next(60), next(60));
+            let sign = if next(2) == 0 { '+' } else { '-' };
+            let offset = format!("{sign}{:02}{:02}", next(14), [0, 30, 45][next(3) as usize]);
+            let date = format!(
+                "{day} {} {year} {hour:02}:{minute:02}:{second:02} {offset}",
+                MONTHS[month as usize - 1]
+            );
+            let (secs, written) = sent(&date).unwrap_or_else(|| panic!("{date}"));
+            assert_eq!(Some(secs), mailparse::dateparse(&date).ok(), "{date}");
+            assert_eq!(written.unwrap().replace(':', ""), offset, "{date}");
+        }
+        let pieces = [
+            "Mon,", "14", "May", "2001", "16:39:00", "-0700", "(", ")", ":", "+", "9999",
+            "\u{301}", "é", "0", "60", "Feb", "30", "\\", "\"", ",", " ", "\t",
+        ];
+        for _ in 0..20_000 {
+            let value: String = (0..next(12))
+                .map(|_| pieces[next(pieces.len() as u64) as usize])
+                .collect::<Vec<_>>()
+                .join(" ");
+            let _ = sent(&value);
+        }
+    }
+
     /// Every Date header of the Enron mailboxes is read, to the same instant mailparse gave
     /// (the parser quarry used before this one), `0001` years included.
     #[test]
