@@ -177,19 +177,21 @@ impl Case {
         Ok(out)
     }
 
-    /// Bates number of every item in a production (the latest production wins).
-    /// Every item an earlier production carried: its latest Bates number, and whether it went
-    /// out as a slip sheet.
-    fn produced_before(conn: &Connection) -> Result<HashMap<i64, (String, bool)>> {
+    /// Every item an earlier production under `prefix` carried: its latest Bates number, and
+    /// whether it went out as a slip sheet.
+    fn produced_before(conn: &Connection, prefix: &str) -> Result<HashMap<i64, (String, bool)>> {
         let mut stmt = conn.prepare(
-            "SELECT item_id, bates, slip_sheet FROM production_docs ORDER BY production_id",
+            "SELECT d.item_id, d.bates, d.slip_sheet FROM production_docs d
+             JOIN productions p ON p.id = d.production_id
+             WHERE p.prefix = ?1 ORDER BY d.production_id",
         )?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+            .query_map([prefix], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
             .collect::<Result<_, _>>()?;
         Ok(rows)
     }
 
+    /// Bates number of every item in a production (the latest production wins).
     fn bates_numbers(conn: &Connection) -> Result<HashMap<i64, String>> {
         let mut stmt =
             conn.prepare("SELECT item_id, bates FROM production_docs ORDER BY production_id")?;
@@ -766,8 +768,9 @@ pub struct ProductionSpec {
     pub digits: usize,
     /// Only documents this query hits (still coded responsive and not withheld).
     pub query: Option<String>,
-    /// Produce again the families an earlier production carried (under new Bates numbers).
-    /// Off, they are left out: a rolling production carries only what is new.
+    /// Produce again the families an earlier production under the same prefix carried (under
+    /// new Bates numbers). Off, they are left out: a rolling production carries only what is
+    /// new in its Bates series.
     pub reproduce: bool,
     /// Who produces (the audit log).
     pub actor: String,
@@ -799,7 +802,7 @@ pub struct ProductionReport {
     pub slip_sheets: u64,
     /// Families produced.
     pub families: u64,
-    /// Documents left out because an earlier production carried their family.
+    /// Documents left out because an earlier production under the prefix carried their family.
     pub already_produced: u64,
     /// blake3 of the DAT load file.
     pub dat_blake3: String,
@@ -947,11 +950,12 @@ impl Case {
                 }
             }
         }
-        // A rolling production carries what is new: a family an earlier production carried
-        // whole is left out, unless asked for again. One of its members that went out as a
-        // slip sheet and is now to be produced is named: quarry makes no replacement
-        // productions, so it needs --reproduce (its family again, under new numbers).
-        let earlier = Self::produced_before(&conn)?;
+        // A rolling production carries what is new: a family an earlier production of the same
+        // Bates series (prefix) carried whole is left out, unless asked for again. One of its
+        // members that went out as a slip sheet and is now to be produced is named: quarry makes
+        // no replacement productions, so it needs --reproduce (its family again, under new
+        // numbers).
+        let earlier = Self::produced_before(&conn, prefix)?;
         let mut already_produced = 0u64;
         let mut overturned_notes = Vec::new();
         if !spec.reproduce {

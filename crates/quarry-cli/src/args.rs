@@ -465,8 +465,9 @@ pub(crate) enum ExportCommand {
         /// Only documents this query hits.
         #[arg(long, value_name = "QUERY")]
         query: Option<String>,
-        /// Produce again the families an earlier production carried, under new Bates numbers
-        /// (by default a production leaves them out and carries only what is new).
+        /// Produce again the families an earlier production under this prefix carried, under
+        /// new Bates numbers (by default they are left out: the series carries only what is
+        /// new).
         #[arg(long)]
         reproduce: bool,
         /// Print the summary as JSON.

@@ -956,9 +956,10 @@ fn the_dat_carries_the_fields_the_case_lists() {
     );
 }
 
-/// Rolling productions: the next production continues the prefix's Bates numbers and carries
-/// only families not produced before; a slip-sheeted document whose withholding is lifted is
-/// named, since its family is not produced again unless asked; --reproduce produces again.
+/// Rolling productions: the next production under a prefix continues its Bates numbers and
+/// carries only families the series has not produced; a slip-sheeted document whose
+/// withholding is lifted is named, since its family is not produced again unless asked;
+/// --reproduce produces again; another prefix starts a series of its own.
 #[test]
 fn a_rolling_production_carries_only_what_is_new() {
     let (s, produced) = production_case();
@@ -1033,6 +1034,21 @@ fn a_rolling_production_carries_only_what_is_new() {
         (9, 0, 0)
     );
     assert_eq!(rows[0].0, "ABC0000010");
+    // Another prefix is another Bates series (another party, say): it starts from nothing.
+    let path = s.path("other");
+    let other = s.run(&[
+        "export",
+        "production",
+        "--json",
+        "--prefix",
+        "XYZ",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    ok(&other);
+    let (report, rows) = bates(&other);
+    assert_eq!((u(&report, "documents"), u(&report, "already_produced")), (9, 0));
+    assert_eq!(rows[0].0, "XYZ0000001");
 }
 
 /// When a message reached the mailbox (its last hop's Received header) is in the email report
