@@ -149,8 +149,8 @@ pub struct TermsReport {
 /// The date a document is shown and sorted by, and that privilege logs and chronologies give
 /// (aliases `i` items, `e` emails, `d` documents): an email's sent date, and nothing when it
 /// has none; another document's modified, else created date. An email's file times are those
-/// of the copy collected (a loose `.eml` saved or copied on the day of collection), not of the
-/// message: a privilege log dated an undated email by them.
+/// of the copy collected (a loose `.eml` saved or copied on the day of collection), not the
+/// message's: until 2026-11-29 they dated an undated email in privilege logs.
 pub(crate) const DATE_SQL: &str = "CASE WHEN e.item_id IS NULL
      THEN COALESCE(d.modified, i.modified, d.created, i.created) ELSE e.sent END";
 
