@@ -18,6 +18,8 @@ pub(crate) enum DatField {
     ControlNumber,
     Custodian,
     AllCustodians,
+    AllPaths,
+    DupCount,
     From,
     To,
     Cc,
@@ -51,6 +53,8 @@ pub(crate) const CATALOG: &[(&str, DatField, &str)] = &[
     ("CONTROL_NUMBER", DatField::ControlNumber, "quarry's control number"),
     ("CUSTODIAN", DatField::Custodian, "the custodian of the copy produced"),
     ("ALL_CUSTODIANS", DatField::AllCustodians, "every custodian holding a copy"),
+    ("ALL_PATHS", DatField::AllPaths, "where every copy was found (locators), ;-separated"),
+    ("DUP_COUNT", DatField::DupCount, "how many other copies the case holds"),
     ("FROM", DatField::From, "sender, or a document's author"),
     ("TO", DatField::To, "recipients"),
     ("CC", DatField::Cc, "copy recipients"),
@@ -96,6 +100,11 @@ pub const DEFAULT_DAT_FIELDS: &[&str] = &[
 ];
 
 impl DatField {
+    /// Whether the field needs the document's copies looked up.
+    pub(crate) fn needs_copies(self) -> bool {
+        matches!(self, DatField::AllPaths | DatField::DupCount)
+    }
+
     /// Whether a slip sheet (a withheld member of a produced family) fills this field: what
     /// places it in the production and its family, nothing of the withheld document.
     pub(crate) fn on_slip_sheet(self) -> bool {

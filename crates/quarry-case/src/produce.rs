@@ -1111,6 +1111,13 @@ impl Case {
                 problems.join("\n  ")
             )));
         }
+        // Where every copy of each document was found, when the DAT asks for it (ALL_PATHS,
+        // DUP_COUNT): the document itself and its copies under the dedup view.
+        let copies = if columns.iter().any(|(field, _)| field.needs_copies()) {
+            self.copy_locators(&conn, &docs)?
+        } else {
+            HashMap::new()
+        };
         // Lay out the production.
         let bates: HashMap<i64, String> =
             ids.iter().copied().zip(numbers.iter().cloned()).collect();
@@ -1203,6 +1210,12 @@ impl Case {
                         DatField::ControlNumber => d.control.clone(),
                         DatField::Custodian => d.custodian.clone(),
                         DatField::AllCustodians => d.all_custodians.join(";"),
+                        DatField::AllPaths => {
+                            copies.get(&d.id).map(|c| c.join(";")).unwrap_or_default()
+                        }
+                        DatField::DupCount => {
+                            copies.get(&d.id).map_or(0, |c| c.len().saturating_sub(1)).to_string()
+                        }
                         DatField::From => multi(&d.from),
                         DatField::To => multi(&d.to),
                         DatField::Cc => multi(&d.cc),
@@ -1334,6 +1347,24 @@ impl Case {
             }
         }
         Ok(out)
+    }
+
+    /// The locators of each document and of its copies under the case's dedup view (those
+    /// [`Case::duplicates_of`] finds), in control-number order.
+    fn copy_locators(&self, conn: &Connection, docs: &[Doc]) -> Result<HashMap<i64, Vec<String>>> {
+        let mut locator = conn.prepare_cached("SELECT locator FROM items WHERE id = ?1")?;
+        let mut out: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
+        let copies = self.duplicates_of(conn, docs)?.into_iter().map(|(d, (copy, _))| (d, copy));
+        for (d, item) in docs.iter().map(|d| (d.id, d.id)).chain(copies) {
+            out.entry(d).or_default().push((item, locator.query_row([item], |r| r.get(0))?));
+        }
+        Ok(out
+            .into_iter()
+            .map(|(id, mut found)| {
+                found.sort();
+                (id, found.into_iter().map(|(_, l)| l).collect())
+            })
+            .collect())
     }
 
     /// Where a document's native can be read: the store, or for an input read in place, its

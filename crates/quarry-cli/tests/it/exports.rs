@@ -872,6 +872,9 @@ fn an_email_without_a_sent_date_is_undated() {
 #[test]
 fn the_dat_carries_the_fields_the_case_lists() {
     let (s, produced) = production_case();
+    // Another custodian's copy of the first message: a duplicate under the global view.
+    s.file("copy/000.eml", &crate::review::family_email(0, "alpha"));
+    s.ingest("gamma", &[&s.path("copy")], &[]);
     let config = s.case().join("case.toml");
     let toml = std::fs::read_to_string(&config).unwrap();
     let default = toml.lines().find(|l| l.starts_with("dat_fields = [")).unwrap().to_owned();
@@ -889,6 +892,8 @@ fn the_dat_carries_the_fields_the_case_lists() {
         "FILESIZE",
         "MESSAGEID",
         "NATIVEPATH",
+        "ALL_PATHS",
+        "DUP_COUNT",
     ];
     let listed = format!("dat_fields = [{}]", fields.map(|f| format!("\"{f}\"")).join(", "));
     let custom = toml.replace(&default, &listed).replace("\"UTC\"", "\"America/New_York\"");
@@ -912,7 +917,9 @@ fn the_dat_carries_the_fields_the_case_lists() {
             "FILENAME",
             "FILESIZE",
             "MESSAGEID",
-            "NATIVEPATH"
+            "NATIVEPATH",
+            "ALL_PATHS",
+            "DUP_COUNT"
         ]
     );
     let rows: Vec<BTreeMap<&str, &str>> = records[1..]
@@ -930,6 +937,8 @@ fn the_dat_carries_the_fields_the_case_lists() {
     assert_eq!((message["Date Sent"], message["TIMESENT"]), ("12/12/2000", "07:03:00"));
     assert_eq!(message["TIMEZONE"], "America/New_York");
     assert_eq!(message["MESSAGEID"], "<0.alpha@test>");
+    assert_eq!((message["ALL_PATHS"], message["DUP_COUNT"]), ("alpha/000.eml;copy/000.eml", "1"));
+    assert_eq!((rows[2]["ALL_PATHS"], rows[2]["DUP_COUNT"]), ("beta/000.eml", "0"));
     let native = std::fs::read(out.join("NATIVES/0001/ABC0000001.eml")).unwrap();
     assert_eq!(message["FILESIZE"], native.len().to_string());
     let item = s.items().into_iter().find(|i| i["control_number"] == produced[0]).unwrap();
@@ -942,7 +951,16 @@ fn the_dat_carries_the_fields_the_case_lists() {
         ("ABC0000002", "ABC0000001", "")
     );
     assert_eq!(slip["TIMEZONE"], "America/New_York");
-    for withheld in ["CONTROL_NUMBER", "FROM", "Date Sent", "FILENAME", "FILESIZE", "MESSAGEID"] {
+    for withheld in [
+        "CONTROL_NUMBER",
+        "FROM",
+        "Date Sent",
+        "FILENAME",
+        "FILESIZE",
+        "MESSAGEID",
+        "ALL_PATHS",
+        "DUP_COUNT",
+    ] {
         assert_eq!(slip[withheld], "", "{withheld} of a withheld document");
     }
     assert_eq!(slip["NATIVEPATH"], "NATIVES\\0001\\ABC0000002.pdf");
