@@ -413,7 +413,9 @@ fn pieces(word: &Word) -> Vec<Piece> {
         }
         Word::Wildcard(w) => {
             let mut out = Vec::new();
-            for part in w.split(|c: char| !(c.is_alphanumeric() || c == '*' || c == '?')) {
+            // Marks stay with their letters, as in the index (`Sa\u{303}o*` is one pattern).
+            let in_word = |c: char| crate::words::continues_word(c) || c == '*' || c == '?';
+            for part in w.split(|c: char| !in_word(c)) {
                 if part.is_empty() {
                     continue;
                 }

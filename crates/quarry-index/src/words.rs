@@ -27,7 +27,7 @@ pub(crate) struct WordStream<'a> {
 
 /// Whether `c` continues a word: a letter or a digit, or a combining mark (never ASCII, so
 /// ASCII text pays one comparison).
-fn continues_word(c: char) -> bool {
+pub(crate) fn continues_word(c: char) -> bool {
     c.is_alphanumeric() || (!c.is_ascii() && unicode_normalization::char::is_combining_mark(c))
 }
 

@@ -424,6 +424,9 @@ fn decomposed_text_is_found_by_composed_queries() {
         assert_eq!(hits(query), [decomposed.clone(), "m/composed.txt".to_owned()], "{query}");
     }
     assert_eq!(hits("Ångström"), [decomposed.as_str()]);
+    // A wildcard typed decomposed keeps its marks with their letters.
+    assert_eq!(hits(&nfd("Ångstr*")), [decomposed.as_str()]);
+    assert_eq!(hits("Ångstr*"), [decomposed.as_str()]);
     assert_eq!(hits("filename:\"São Paulo\""), [decomposed.as_str()]);
     assert_eq!(hits("filename:résumé"), [decomposed.as_str()]);
     assert_eq!(hits("हिंदी"), ["m/composed.txt"]);
