@@ -42,39 +42,39 @@ pub(crate) enum DatField {
     TextPath,
 }
 
-/// Every field by its name, with what it holds (for the message that lists them).
-pub(crate) const CATALOG: &[(&str, DatField, &str)] = &[
-    ("BEGBATES", DatField::BegBates, "the document's Bates number"),
-    ("ENDBATES", DatField::EndBates, "the same (a native has one number)"),
-    ("BEGATTACH", DatField::BegAttach, "the family's first Bates number"),
-    ("ENDATTACH", DatField::EndAttach, "the family's last Bates number"),
-    ("PARENTID", DatField::ParentId, "an attachment's parent's Bates number"),
-    ("ATTACHIDS", DatField::AttachIds, "a parent's attachments' Bates numbers, ;-separated"),
-    ("CONTROL_NUMBER", DatField::ControlNumber, "quarry's control number"),
-    ("CUSTODIAN", DatField::Custodian, "the custodian of the copy produced"),
-    ("ALL_CUSTODIANS", DatField::AllCustodians, "every custodian holding a copy"),
-    ("ALL_PATHS", DatField::AllPaths, "where every copy was found (locators), ;-separated"),
-    ("DUP_COUNT", DatField::DupCount, "how many other copies the case holds"),
-    ("FROM", DatField::From, "sender, or a document's author"),
-    ("TO", DatField::To, "recipients"),
-    ("CC", DatField::Cc, "copy recipients"),
-    ("BCC", DatField::Bcc, "blind copy recipients"),
-    ("SUBJECT", DatField::Subject, "subject, or a document's title"),
-    ("DATESENT", DatField::DateSent, "an email's sent date, MM/DD/YYYY"),
-    ("TIMESENT", DatField::TimeSent, "an email's sent time, HH:MM:SS (24 hours)"),
-    ("DATERCVD", DatField::DateReceived, "when an email reached the mailbox, MM/DD/YYYY"),
-    ("TIMERCVD", DatField::TimeReceived, "when an email reached the mailbox, HH:MM:SS"),
-    ("DATECREATED", DatField::DateCreated, "a document's creation date, MM/DD/YYYY"),
-    ("DATEMODIFIED", DatField::DateModified, "a document's modification date, MM/DD/YYYY"),
-    ("TIMEZONE", DatField::TimeZone, "the time zone of the dates and times (exports.time_zone)"),
-    ("FILENAME", DatField::FileName, "the file or attachment name"),
-    ("FILEEXT", DatField::FileExt, "the produced native's extension"),
-    ("FILESIZE", DatField::FileSize, "the native's size in bytes"),
-    ("MD5HASH", DatField::Md5Hash, "the native's MD5"),
-    ("SHA1HASH", DatField::Sha1Hash, "the native's SHA-1"),
-    ("MESSAGEID", DatField::MessageId, "an email's Message-ID"),
-    ("NATIVEPATH", DatField::NativePath, "the native's path in the production"),
-    ("TEXTPATH", DatField::TextPath, "the text's path in the production"),
+/// Every field by its name (docs/EXPORTS.md says what each holds).
+pub(crate) const CATALOG: &[(&str, DatField)] = &[
+    ("BEGBATES", DatField::BegBates),
+    ("ENDBATES", DatField::EndBates),
+    ("BEGATTACH", DatField::BegAttach),
+    ("ENDATTACH", DatField::EndAttach),
+    ("PARENTID", DatField::ParentId),
+    ("ATTACHIDS", DatField::AttachIds),
+    ("CONTROL_NUMBER", DatField::ControlNumber),
+    ("CUSTODIAN", DatField::Custodian),
+    ("ALL_CUSTODIANS", DatField::AllCustodians),
+    ("ALL_PATHS", DatField::AllPaths),
+    ("DUP_COUNT", DatField::DupCount),
+    ("FROM", DatField::From),
+    ("TO", DatField::To),
+    ("CC", DatField::Cc),
+    ("BCC", DatField::Bcc),
+    ("SUBJECT", DatField::Subject),
+    ("DATESENT", DatField::DateSent),
+    ("TIMESENT", DatField::TimeSent),
+    ("DATERCVD", DatField::DateReceived),
+    ("TIMERCVD", DatField::TimeReceived),
+    ("DATECREATED", DatField::DateCreated),
+    ("DATEMODIFIED", DatField::DateModified),
+    ("TIMEZONE", DatField::TimeZone),
+    ("FILENAME", DatField::FileName),
+    ("FILEEXT", DatField::FileExt),
+    ("FILESIZE", DatField::FileSize),
+    ("MD5HASH", DatField::Md5Hash),
+    ("SHA1HASH", DatField::Sha1Hash),
+    ("MESSAGEID", DatField::MessageId),
+    ("NATIVEPATH", DatField::NativePath),
+    ("TEXTPATH", DatField::TextPath),
 ];
 
 /// The fields a DAT carried before they could be chosen, and the default.
@@ -141,9 +141,8 @@ pub(crate) fn columns(entries: &[String]) -> Result<Vec<(DatField, String)>, Str
             Some((name, header)) => (name.trim(), header.trim()),
             None => (entry.trim(), entry.trim()),
         };
-        let Some(&(_, field, _)) = CATALOG.iter().find(|(n, ..)| n.eq_ignore_ascii_case(name))
-        else {
-            let known: Vec<&str> = CATALOG.iter().map(|(n, ..)| *n).collect();
+        let Some(&(_, field)) = CATALOG.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)) else {
+            let known: Vec<&str> = CATALOG.iter().map(|(n, _)| *n).collect();
             return Err(format!(
                 "exports.dat_fields: {name:?} is not a DAT field; the fields are {}",
                 known.join(", ")
