@@ -49,7 +49,7 @@ pub(crate) fn sent(date: &str) -> Option<(i64, Option<String>)> {
         (widths.contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit()))
             .then(|| part.parse().ok())?
     };
-    let hour = field(parts.next(), 1..=2)?;
+    let mut hour = field(parts.next(), 1..=2)?;
     let minute = field(parts.next(), 2..=2)?;
     let second = match parts.next() {
         Some(part) => field(Some(part), 2..=2)?,
@@ -57,6 +57,18 @@ pub(crate) fn sent(date: &str) -> Option<(i64, Option<String>)> {
     };
     if parts.next().is_some() {
         return None;
+    }
+    // A 12-hour clock (`4:39:00 PM -0700`, written by some mailers): not a zone name to read
+    // as UTC, but the time's half of the day; the zone follows it.
+    let mut zone = zone;
+    if let Some(half) =
+        zone.filter(|z| z.eq_ignore_ascii_case("am") || z.eq_ignore_ascii_case("pm"))
+    {
+        if !(1..=12).contains(&hour) {
+            return None;
+        }
+        hour = hour % 12 + if half.eq_ignore_ascii_case("pm") { 12 } else { 0 };
+        zone = tokens.next();
     }
     let offset = match zone {
         None => None,
@@ -278,6 +290,10 @@ mod tests {
         assert_eq!(iso("Friday, 4 May 2001"), at("2001-05-04T00:00:00Z", None));
         // A leap second is the next minute's first.
         assert_eq!(iso("31 Dec 2016 23:59:60 +0000"), at("2017-01-01T00:00:00Z", Some("+00:00")));
+        // A 12-hour clock, then the zone.
+        assert_eq!(iso("14 May 2001 4:39:00 PM -0700"), at("2001-05-14T23:39:00Z", Some("-07:00")));
+        assert_eq!(iso("14 May 2001 12:05 am +0000"), at("2001-05-14T00:05:00Z", Some("+00:00")));
+        assert_eq!(iso("14 May 2001 12:05 PM"), at("2001-05-14T12:05:00Z", None));
     }
 
     #[test]
@@ -311,6 +327,7 @@ mod tests {
             "Mon, 14 May 2001 16:39:00:00 +0000",
             "Mon, 14 May 2001 16:3 +0000",
             "Wed, 15 Dec 2010    59:10 -0500",
+            "14 May 2001 16:39:00 PM -0700",
             "",
         ] {
             assert_eq!(iso(value), None, "{value}");
