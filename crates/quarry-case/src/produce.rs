@@ -1039,7 +1039,8 @@ impl Case {
         }
         // A copy of a produced document withheld or called privileged elsewhere (another
         // custodian's copy, say) would waive what the other call protects.
-        for (d, other) in self.duplicates_of(&conn, &docs)? {
+        let duplicates = self.duplicates_of(&conn, &docs)?;
+        for &(d, ref other) in &duplicates {
             if sources.get(&d).is_some_and(|s| matches!(s, Source::Native(_)))
                 && (withheld(other.0)
                     || first(&coding, other.0, "privilege")
@@ -1114,7 +1115,7 @@ impl Case {
         // Where every copy of each document was found, when the DAT asks for it (ALL_PATHS,
         // DUP_COUNT): the document itself and its copies under the dedup view.
         let copies = if columns.iter().any(|(field, _)| field.needs_copies()) {
-            self.copy_locators(&conn, &docs)?
+            Self::copy_locators(&conn, &docs, &duplicates)?
         } else {
             HashMap::new()
         };
@@ -1349,12 +1350,16 @@ impl Case {
         Ok(out)
     }
 
-    /// The locators of each document and of its copies under the case's dedup view (those
-    /// [`Case::duplicates_of`] finds), in control-number order.
-    fn copy_locators(&self, conn: &Connection, docs: &[Doc]) -> Result<HashMap<i64, Vec<String>>> {
+    /// The locators of each document and of its copies under the case's dedup view
+    /// (`duplicates`, as [`Case::duplicates_of`] found them), in control-number order.
+    fn copy_locators(
+        conn: &Connection,
+        docs: &[Doc],
+        duplicates: &[(i64, (i64, String))],
+    ) -> Result<HashMap<i64, Vec<String>>> {
         let mut locator = conn.prepare_cached("SELECT locator FROM items WHERE id = ?1")?;
         let mut out: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
-        let copies = self.duplicates_of(conn, docs)?.into_iter().map(|(d, (copy, _))| (d, copy));
+        let copies = duplicates.iter().map(|&(d, (copy, _))| (d, copy));
         for (d, item) in docs.iter().map(|d| (d.id, d.id)).chain(copies) {
             out.entry(d).or_default().push((item, locator.query_row([item], |r| r.get(0))?));
         }

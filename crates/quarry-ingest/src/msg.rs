@@ -605,7 +605,7 @@ impl Props {
             return None;
         }
         let secs = quarry_types::unix_from_filetime(ticks);
-        quarry_types::iso_utc_checked(secs).is_some().then_some(secs)
+        quarry_types::datable(secs).then_some(secs)
     }
 
     fn stream(&self, file: &mut Cfb<'_>, id: u16, kind: u16) -> Option<Vec<u8>> {

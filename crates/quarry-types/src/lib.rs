@@ -537,9 +537,15 @@ pub fn days_in_month(year: i64, month: u32) -> u32 {
 /// one with four digits of year, and dates sort as text.
 #[must_use]
 pub fn iso_utc_checked(secs: i64) -> Option<String> {
+    datable(secs).then(|| iso_utc_from_unix(secs))
+}
+
+/// Whether `secs` falls in the years 1601 to 9999, the times [`iso_utc_checked`] writes.
+#[must_use]
+pub fn datable(secs: i64) -> bool {
     const FROM: i64 = -11_644_473_600; // 1601-01-01T00:00:00Z
     const UNTIL: i64 = 253_402_300_800; // 10000-01-01T00:00:00Z
-    (FROM..UNTIL).contains(&secs).then(|| iso_utc_from_unix(secs))
+    (FROM..UNTIL).contains(&secs)
 }
 
 /// A Windows FILETIME (100 ns ticks since 1601-01-01 UTC: NTFS, Outlook, 7z, ZIP's NTFS

@@ -866,6 +866,17 @@ fn an_email_without_a_sent_date_is_undated() {
     assert_eq!(hits, ["m/memo.txt"]);
 }
 
+/// Sets case.toml's `[exports]`: the time zone and the DAT's fields.
+fn set_exports(s: &Scratch, time_zone: &str, fields: &[&str]) {
+    let config = s.case().join("case.toml");
+    let toml = std::fs::read_to_string(&config).unwrap();
+    // `[exports]` is the last table of case.toml as quarry writes it.
+    let start = toml.find("\n[exports]\n").unwrap() + 1;
+    let listed = fields.iter().map(|f| format!("\"{f}\"")).collect::<Vec<_>>().join(", ");
+    let exports = format!("[exports]\ntime_zone = \"{time_zone}\"\ndat_fields = [{listed}]\n");
+    std::fs::write(&config, format!("{}{exports}", &toml[..start])).unwrap();
+}
+
 /// The DAT carries the fields case.toml lists, in its order and under its column names:
 /// family links (PARENTID, ATTACHIDS), time and zone, file dates and size, Message-ID; a slip
 /// sheet fills only what places it. A field not in the catalog is refused, naming the fields.
@@ -875,9 +886,6 @@ fn the_dat_carries_the_fields_the_case_lists() {
     // Another custodian's copy of the first message: a duplicate under the global view.
     s.file("copy/000.eml", &crate::review::family_email(0, "alpha"));
     s.ingest("gamma", &[&s.path("copy")], &[]);
-    let config = s.case().join("case.toml");
-    let toml = std::fs::read_to_string(&config).unwrap();
-    let default = toml.lines().find(|l| l.starts_with("dat_fields = [")).unwrap().to_owned();
     let fields = [
         "BEGBATES=ProdBeg",
         "PARENTID",
@@ -895,9 +903,7 @@ fn the_dat_carries_the_fields_the_case_lists() {
         "ALL_PATHS",
         "DUP_COUNT",
     ];
-    let listed = format!("dat_fields = [{}]", fields.map(|f| format!("\"{f}\"")).join(", "));
-    let custom = toml.replace(&default, &listed).replace("\"UTC\"", "\"America/New_York\"");
-    std::fs::write(&config, custom).unwrap();
+    set_exports(&s, "America/New_York", &fields);
     let out = s.path("prod");
     ok(&s.run(&["export", "production", "--out", out.to_str().unwrap(), "--prefix", "ABC"]));
     let records = read_dat(&std::fs::read(out.join("DATA/loadfile.dat")).unwrap());
@@ -965,8 +971,7 @@ fn the_dat_carries_the_fields_the_case_lists() {
     }
     assert_eq!(slip["NATIVEPATH"], "NATIVES\\0001\\ABC0000002.pdf");
     // A field that is not in the catalog stops the case from opening, naming the fields.
-    let wrong = toml.replace(&default, "dat_fields = [\"BEGBATES\", \"DATE_SENT\"]");
-    std::fs::write(&config, wrong).unwrap();
+    set_exports(&s, "UTC", &["BEGBATES", "DATE_SENT"]);
     let message = refused(&s.run(&["report", "summary"]));
     assert!(
         message.contains("\"DATE_SENT\" is not a DAT field; the fields are BEGBATES, ENDBATES"),
@@ -1091,13 +1096,8 @@ fn the_received_date_is_reported_and_produced() {
     let shown = crate::review::show(&s, &docs[0])["metadata"].to_string();
     assert!(shown.contains(r#"["Received (UTC)","2000-12-13T04:30:05Z"]"#), "{shown}");
     code(&s, &[&docs[0]], &["responsiveness=responsive"], false);
-    let config = s.case().join("case.toml");
-    let toml = std::fs::read_to_string(&config).unwrap();
-    let default = toml.lines().find(|l| l.starts_with("dat_fields = [")).unwrap().to_owned();
-    let fields =
-        "dat_fields = [\"BEGBATES\", \"DATESENT\", \"TIMESENT\", \"DATERCVD\", \"TIMERCVD\"]";
-    let toml = toml.replace(&default, fields).replace("\"UTC\"", "\"America/New_York\"");
-    std::fs::write(&config, toml).unwrap();
+    let fields = ["BEGBATES", "DATESENT", "TIMESENT", "DATERCVD", "TIMERCVD"];
+    set_exports(&s, "America/New_York", &fields);
     let out = s.path("prod");
     ok(&s.run(&["export", "production", "--out", out.to_str().unwrap(), "--prefix", "ABC"]));
     let records = read_dat(&std::fs::read(out.join("DATA/loadfile.dat")).unwrap());
